@@ -1,0 +1,1 @@
+//! Sans-IO esp (work in progress: being written in this session).

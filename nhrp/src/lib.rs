@@ -1,0 +1,1 @@
+//! Sans-IO nhrp (work in progress: being written in this session).
