@@ -1,0 +1,539 @@
+//! A point-to-point or multipoint GRE tunnel endpoint: key matching, checksums, RFC 2890
+//! sequencing per remote endpoint, and counters.
+//!
+//! The tunnel is Sans-IO: it builds and checks headers in caller buffers. The caller sends what
+//! [`Tunnel::encapsulate_ip`] returns on a raw socket with the header included (or what
+//! [`Tunnel::encapsulate`] returns on a protocol-47 raw socket where the kernel adds the IP header)
+//! and passes what it receives to [`Tunnel::decapsulate_ip`] / [`Tunnel::decapsulate`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::Error;
+use crate::wire::gre::{self, Protocol};
+use crate::wire::ip::{self, IpProtocol, OuterOptions};
+
+/// Default bound on the number of remote endpoints with per-peer state.
+pub const DEFAULT_MAX_PEERS: usize = 65_536;
+
+/// Point-to-point (`tunnel destination`) or multipoint (`tunnel mode gre multipoint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// One fixed remote endpoint; packets from any other source are dropped.
+    PointToPoint {
+        /// The remote endpoint (`tunnel destination`).
+        remote: IpAddr,
+    },
+    /// mGRE: any remote endpoint, chosen per packet (by NHRP in a DMVPN).
+    Multipoint,
+}
+
+/// Tunnel configuration, in the terms of an IOS tunnel interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// `tunnel source`: the local NBMA address.
+    pub local: IpAddr,
+    /// Point-to-point or multipoint.
+    pub mode: Mode,
+    /// `tunnel key`: sent in every packet and required to match on receipt (a packet with a
+    /// different or missing key is dropped; so is a keyed packet on a tunnel without a key).
+    pub key: Option<u32>,
+    /// `tunnel checksum`: checksum every packet sent, and drop received packets without one.
+    /// (Received checksums are verified whenever present, whatever this says.)
+    pub checksum: bool,
+    /// `tunnel sequence-datagrams`: number packets per remote endpoint and drop received packets
+    /// that are missing a sequence number, duplicated or out of order (RFC 2890 §2.2).
+    pub sequence: bool,
+    /// Outer header options (TTL, TOS, DF, IPv6 flow label).
+    pub outer: OuterOptions,
+    /// Bound on remote endpoints with per-peer state (counters, sequence numbers).
+    pub max_peers: usize,
+}
+
+impl Config {
+    /// A multipoint tunnel from `local` with no key, checksum or sequencing.
+    pub fn multipoint(local: IpAddr) -> Config {
+        Config {
+            local,
+            mode: Mode::Multipoint,
+            key: None,
+            checksum: false,
+            sequence: false,
+            outer: OuterOptions::default(),
+            max_peers: DEFAULT_MAX_PEERS,
+        }
+    }
+
+    /// A point-to-point tunnel from `local` to `remote` with no key, checksum or sequencing.
+    pub fn point_to_point(local: IpAddr, remote: IpAddr) -> Config {
+        Config {
+            mode: Mode::PointToPoint { remote },
+            ..Config::multipoint(local)
+        }
+    }
+}
+
+/// Why a received packet was dropped; each reason has its own counter in [`Drops`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not a valid GRE (or outer IP) packet, or a bad checksum.
+    Malformed,
+    /// Key different from the tunnel's, or missing, or present on an unkeyed tunnel.
+    KeyMismatch,
+    /// The tunnel requires checksums and the packet had none.
+    ChecksumMissing,
+    /// The tunnel sequences packets and the packet had no sequence number.
+    SequenceMissing,
+    /// Duplicate or out-of-order sequence number.
+    OutOfOrder,
+    /// From an endpoint other than a point-to-point tunnel's destination.
+    WrongPeer,
+    /// Outer destination is not the local endpoint.
+    NotLocal,
+    /// The peer table was full and the packet needed per-peer state.
+    PeerLimit,
+}
+
+impl DropReason {
+    fn of(err: &Error) -> DropReason {
+        match err {
+            Error::KeyMismatch { .. } => DropReason::KeyMismatch,
+            Error::ChecksumMissing => DropReason::ChecksumMissing,
+            Error::SequenceMissing => DropReason::SequenceMissing,
+            Error::OutOfOrder { .. } => DropReason::OutOfOrder,
+            Error::WrongPeer(_) => DropReason::WrongPeer,
+            Error::NotLocal(_) => DropReason::NotLocal,
+            Error::PeerLimit(..) => DropReason::PeerLimit,
+            _ => DropReason::Malformed,
+        }
+    }
+}
+
+/// Drop counters, one per [`DropReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drops {
+    /// [`DropReason::Malformed`].
+    pub malformed: u64,
+    /// [`DropReason::KeyMismatch`].
+    pub key_mismatch: u64,
+    /// [`DropReason::ChecksumMissing`].
+    pub checksum_missing: u64,
+    /// [`DropReason::SequenceMissing`].
+    pub sequence_missing: u64,
+    /// [`DropReason::OutOfOrder`].
+    pub out_of_order: u64,
+    /// [`DropReason::WrongPeer`].
+    pub wrong_peer: u64,
+    /// [`DropReason::NotLocal`].
+    pub not_local: u64,
+    /// [`DropReason::PeerLimit`].
+    pub peer_limit: u64,
+}
+
+impl Drops {
+    /// The counter for `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        match reason {
+            DropReason::Malformed => self.malformed,
+            DropReason::KeyMismatch => self.key_mismatch,
+            DropReason::ChecksumMissing => self.checksum_missing,
+            DropReason::SequenceMissing => self.sequence_missing,
+            DropReason::OutOfOrder => self.out_of_order,
+            DropReason::WrongPeer => self.wrong_peer,
+            DropReason::NotLocal => self.not_local,
+            DropReason::PeerLimit => self.peer_limit,
+        }
+    }
+
+    fn bump(&mut self, reason: DropReason) {
+        let c = match reason {
+            DropReason::Malformed => &mut self.malformed,
+            DropReason::KeyMismatch => &mut self.key_mismatch,
+            DropReason::ChecksumMissing => &mut self.checksum_missing,
+            DropReason::SequenceMissing => &mut self.sequence_missing,
+            DropReason::OutOfOrder => &mut self.out_of_order,
+            DropReason::WrongPeer => &mut self.wrong_peer,
+            DropReason::NotLocal => &mut self.not_local,
+            DropReason::PeerLimit => &mut self.peer_limit,
+        };
+        *c = c.saturating_add(1);
+    }
+
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        [
+            self.malformed,
+            self.key_mismatch,
+            self.checksum_missing,
+            self.sequence_missing,
+            self.out_of_order,
+            self.wrong_peer,
+            self.not_local,
+            self.peer_limit,
+        ]
+        .iter()
+        .fold(0u64, |a, b| a.saturating_add(*b))
+    }
+}
+
+/// Packet and byte counters. Bytes are payload (inner packet) bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Packets decapsulated and accepted.
+    pub packets_in: u64,
+    /// Payload bytes decapsulated and accepted.
+    pub bytes_in: u64,
+    /// Packets encapsulated.
+    pub packets_out: u64,
+    /// Payload bytes encapsulated.
+    pub bytes_out: u64,
+    /// Received packets dropped, by reason.
+    pub drops: Drops,
+}
+
+impl Counters {
+    fn count_in(&mut self, bytes: usize) {
+        self.packets_in = self.packets_in.saturating_add(1);
+        self.bytes_in = self.bytes_in.saturating_add(bytes as u64);
+    }
+
+    fn count_out(&mut self, bytes: usize) {
+        self.packets_out = self.packets_out.saturating_add(1);
+        self.bytes_out = self.bytes_out.saturating_add(bytes as u64);
+    }
+}
+
+/// Per remote endpoint state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peer {
+    /// Next sequence number to send (RFC 2890: the first packet carries 0).
+    pub tx_sequence: u32,
+    /// Last in-order sequence number received, if any.
+    pub rx_sequence: Option<u32>,
+    /// Counters for this endpoint.
+    pub counters: Counters,
+}
+
+/// A received packet that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    /// The remote endpoint it came from.
+    pub remote: IpAddr,
+    /// The GRE header.
+    pub header: gre::Repr,
+    /// The payload: a slice of the received buffer.
+    pub payload: &'a [u8],
+}
+
+impl Received<'_> {
+    /// The payload's protocol type.
+    pub fn protocol(&self) -> Protocol {
+        self.header.protocol
+    }
+}
+
+/// A GRE tunnel endpoint (point-to-point or multipoint). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Tunnel {
+    config: Config,
+    peers: HashMap<IpAddr, Peer>,
+    totals: Counters,
+    ip_id: u16,
+}
+
+/// RFC 2890 §2.2: `received` is in order after `last` if it is ahead by 1 to 2^31 − 1 in serial
+/// arithmetic (so it survives the 2^32 wrap); equal or behind is a duplicate or out of order.
+fn in_order(last: u32, received: u32) -> bool {
+    let ahead = received.wrapping_sub(last);
+    ahead != 0 && ahead < 0x8000_0000
+}
+
+impl Tunnel {
+    /// Creates a tunnel. Fails if the configuration is inconsistent (a point-to-point destination
+    /// of the other address family than the source, or `max_peers` of zero).
+    pub fn new(config: Config) -> Result<Tunnel, Error> {
+        if let Mode::PointToPoint { remote } = config.mode
+            && remote.is_ipv4() != config.local.is_ipv4()
+        {
+            return Err(Error::FamilyMismatch(config.local, remote));
+        }
+        if config.max_peers == 0 {
+            return Err(Error::Config("max_peers must be at least 1"));
+        }
+        if config.outer.flow_label > 0x000f_ffff {
+            return Err(Error::Config("IPv6 flow label is 20 bits"));
+        }
+        Ok(Tunnel {
+            config,
+            peers: HashMap::new(),
+            totals: Counters::default(),
+            ip_id: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters over all endpoints (including packets from endpoints without per-peer state).
+    pub fn totals(&self) -> &Counters {
+        &self.totals
+    }
+
+    /// State of one remote endpoint, if it has any.
+    pub fn peer(&self, remote: IpAddr) -> Option<&Peer> {
+        self.peers.get(&remote)
+    }
+
+    /// All remote endpoints with state.
+    pub fn peers(&self) -> impl Iterator<Item = (&IpAddr, &Peer)> {
+        self.peers.iter()
+    }
+
+    /// Forgets a remote endpoint (e.g. when NHRP deletes its mapping), returning its state.
+    /// Its sequence numbers restart at zero if it comes back.
+    pub fn remove_peer(&mut self, remote: IpAddr) -> Option<Peer> {
+        self.peers.remove(&remote)
+    }
+
+    /// The GRE header this tunnel puts on a payload of `protocol`/`payload_len` (the sequence
+    /// number, if any, is filled in per peer by the encapsulate functions).
+    pub fn header(&self, protocol: Protocol, payload_len: usize) -> gre::Repr {
+        gre::Repr {
+            checksum_present: self.config.checksum,
+            key: self.config.key,
+            sequence: self.config.sequence.then_some(0),
+            ..gre::Repr::new(protocol, payload_len)
+        }
+    }
+
+    /// Bytes of headroom [`Tunnel::encapsulate`] needs in front of the payload.
+    pub fn gre_overhead(&self) -> usize {
+        self.header(Protocol::IPV4, 0).header_len()
+    }
+
+    /// Bytes of headroom [`Tunnel::encapsulate_ip`] needs in front of the payload.
+    pub fn overhead(&self) -> usize {
+        ip::overhead(self.config.local.is_ipv6(), &self.header(Protocol::IPV4, 0))
+    }
+
+    fn check_remote(&self, remote: IpAddr) -> Result<(), Error> {
+        match self.config.mode {
+            Mode::PointToPoint { remote: r } if r != remote => Err(Error::WrongPeer(remote)),
+            _ if remote.is_ipv4() != self.config.local.is_ipv4() => {
+                Err(Error::FamilyMismatch(self.config.local, remote))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Per-peer state for `remote`, created if there is room. `None` when the table is full.
+    fn peer_entry(&mut self, remote: IpAddr) -> Option<&mut Peer> {
+        let full = self.peers.len() >= self.config.max_peers;
+        match self.peers.entry(remote) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) if !full => {
+                Some(e.insert(Peer::default()))
+            }
+            std::collections::hash_map::Entry::Vacant(_) => None,
+        }
+    }
+
+    /// Builds the GRE header for `remote`, taking the next sequence number when sequencing.
+    fn next_header(
+        &mut self,
+        remote: IpAddr,
+        protocol: Protocol,
+        payload_len: usize,
+    ) -> Result<gre::Repr, Error> {
+        self.check_remote(remote)?;
+        let mut header = self.header(protocol, payload_len);
+        let max = self.config.max_peers;
+        let sequencing = self.config.sequence;
+        match self.peer_entry(remote) {
+            Some(peer) if sequencing => header.sequence = Some(peer.tx_sequence),
+            Some(_) => {}
+            None if sequencing => return Err(Error::PeerLimit(max, remote)),
+            None => {}
+        }
+        Ok(header)
+    }
+
+    fn commit_tx(&mut self, remote: IpAddr, payload_len: usize) {
+        self.totals.count_out(payload_len);
+        if let Some(peer) = self.peers.get_mut(&remote) {
+            peer.counters.count_out(payload_len);
+            peer.tx_sequence = peer.tx_sequence.wrapping_add(1);
+        }
+    }
+
+    /// Writes this tunnel's GRE header for `remote` in front of the payload already at
+    /// `buf[headroom..headroom + payload_len]` and returns the GRE packet (for a raw socket of
+    /// protocol 47 where the kernel adds the IP header). `headroom` must be at least
+    /// [`Tunnel::gre_overhead`]. No copy, no allocation (except the first packet to a new peer,
+    /// which creates its entry).
+    pub fn encapsulate<'a>(
+        &mut self,
+        remote: IpAddr,
+        protocol: Protocol,
+        buf: &'a mut [u8],
+        headroom: usize,
+        payload_len: usize,
+    ) -> Result<&'a mut [u8], Error> {
+        let header = self.next_header(remote, protocol, payload_len)?;
+        let out = gre::encapsulate(&header, buf, headroom)?;
+        self.commit_tx(remote, payload_len);
+        Ok(out)
+    }
+
+    /// Like [`Tunnel::encapsulate`], and also writes the outer IPv4/IPv6 header from the local
+    /// endpoint to `remote` (for raw sockets with the header included, or captures). `headroom`
+    /// must be at least [`Tunnel::overhead`].
+    pub fn encapsulate_ip<'a>(
+        &mut self,
+        remote: IpAddr,
+        protocol: Protocol,
+        buf: &'a mut [u8],
+        headroom: usize,
+        payload_len: usize,
+    ) -> Result<&'a mut [u8], Error> {
+        let header = self.next_header(remote, protocol, payload_len)?;
+        let outer = ip::Repr::new(
+            self.config.local,
+            remote,
+            IpProtocol::GRE,
+            header.buffer_len(),
+            &self.config.outer,
+            self.ip_id,
+        )?;
+        let out = ip::encapsulate(&outer, &header, buf, headroom)?;
+        self.ip_id = self.ip_id.wrapping_add(1);
+        self.commit_tx(remote, payload_len);
+        Ok(out)
+    }
+
+    /// Checks a GRE packet (no outer IP header) received from `remote` and returns its payload.
+    ///
+    /// Every check failure is returned as an error and counted, in the totals and (when the
+    /// remote has state) against the remote: malformed or bad checksum, key mismatch, missing
+    /// checksum or sequence number when required, duplicate or out-of-order sequence number,
+    /// wrong point-to-point peer. A packet that fails creates no per-peer state.
+    pub fn decapsulate<'a>(
+        &mut self,
+        remote: IpAddr,
+        packet: &'a [u8],
+    ) -> Result<Received<'a>, Error> {
+        let result = self.check_rx(remote, packet);
+        self.account_rx(remote, result)
+    }
+
+    /// Like [`Tunnel::decapsulate`] for a whole IP packet: also checks that it is GRE (protocol
+    /// 47), not a fragment, and addressed to the local endpoint; the remote is its source.
+    pub fn decapsulate_ip<'a>(&mut self, packet: &'a [u8]) -> Result<Received<'a>, Error> {
+        let parsed = ip::Repr::parse(packet).and_then(|(outer, payload)| {
+            if let ip::Repr::V4(r) = &outer
+                && r.is_fragment()
+            {
+                return Err(Error::Fragment {
+                    offset: r.fragment_offset,
+                    more: r.more_fragments,
+                });
+            }
+            if outer.protocol() != IpProtocol::GRE {
+                return Err(Error::NotGre(outer.protocol().0));
+            }
+            if outer.dst_addr() != self.config.local {
+                return Err(Error::NotLocal(outer.dst_addr()));
+            }
+            Ok((outer.src_addr(), payload))
+        });
+        match parsed {
+            Ok((remote, gre_bytes)) => self.decapsulate(remote, gre_bytes),
+            Err(e) => {
+                self.totals.drops.bump(DropReason::of(&e));
+                Err(e)
+            }
+        }
+    }
+
+    fn check_rx<'a>(&self, remote: IpAddr, packet: &'a [u8]) -> Result<Received<'a>, Error> {
+        self.check_remote(remote)?;
+        let (header, payload) = gre::decapsulate(packet)?;
+        if header.key != self.config.key {
+            return Err(Error::KeyMismatch {
+                expected: self.config.key,
+                received: header.key,
+            });
+        }
+        if self.config.checksum && !header.checksum_present {
+            return Err(Error::ChecksumMissing);
+        }
+        if self.config.sequence {
+            let received = header.sequence.ok_or(Error::SequenceMissing)?;
+            if let Some(last) = self.peers.get(&remote).and_then(|p| p.rx_sequence)
+                && !in_order(last, received)
+            {
+                return Err(Error::OutOfOrder { last, received });
+            }
+        }
+        Ok(Received {
+            remote,
+            header,
+            payload,
+        })
+    }
+
+    fn account_rx<'a>(
+        &mut self,
+        remote: IpAddr,
+        result: Result<Received<'a>, Error>,
+    ) -> Result<Received<'a>, Error> {
+        match result {
+            Ok(rx) => {
+                let max = self.config.max_peers;
+                let sequencing = self.config.sequence;
+                match self.peer_entry(remote) {
+                    Some(peer) => {
+                        peer.counters.count_in(rx.payload.len());
+                        if sequencing {
+                            peer.rx_sequence = rx.header.sequence;
+                        }
+                    }
+                    None if sequencing => {
+                        self.totals.drops.bump(DropReason::PeerLimit);
+                        return Err(Error::PeerLimit(max, remote));
+                    }
+                    None => {}
+                }
+                self.totals.count_in(rx.payload.len());
+                Ok(rx)
+            }
+            Err(e) => {
+                let reason = DropReason::of(&e);
+                self.totals.drops.bump(reason);
+                if let Some(peer) = self.peers.get_mut(&remote) {
+                    peer.counters.drops.bump(reason);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn serial_arithmetic() {
+        assert!(in_order(0, 1));
+        assert!(in_order(u32::MAX, 0));
+        assert!(in_order(5, 5 + 0x7fff_ffff));
+        assert!(!in_order(5, 5));
+        assert!(!in_order(5, 4));
+        assert!(!in_order(5, 5u32.wrapping_add(0x8000_0000)));
+    }
+}

@@ -1,0 +1,372 @@
+//! The IPv4 header (RFC 791) as the outer header of GRE-in-IP.
+
+use core::net::Ipv4Addr;
+
+use super::be;
+use super::ip::IpProtocol;
+use crate::{Error, checksum};
+
+/// Length of an IPv4 header without options.
+pub const MIN_HEADER_LEN: usize = 20;
+/// Maximum length of IPv4 options.
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+const FLAG_DF: u16 = 0x4000;
+const FLAG_MF: u16 = 0x2000;
+const OFFSET_MASK: u16 = 0x1fff;
+
+/// A read/write view of an IPv4 packet.
+///
+/// [`Packet::new_checked`] validates the version, IHL and total length against the buffer; the
+/// buffer may be longer than the total length (link-layer padding), and [`Packet::payload`] stops
+/// at the total length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// Wraps a buffer without validating it (accessors still never panic).
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Packet { buffer }
+    }
+
+    /// Wraps a buffer after validating it (see [`Packet::check`]).
+    pub fn new_checked(buffer: T) -> Result<Self, Error> {
+        let p = Self::new_unchecked(buffer);
+        p.check()?;
+        Ok(p)
+    }
+
+    /// Validates version 4, IHL ≥ 5, and IHL ≤ total length ≤ buffer length.
+    pub fn check(&self) -> Result<(), Error> {
+        let got = self.buffer.as_ref().len();
+        if got < MIN_HEADER_LEN {
+            return Err(Error::Truncated {
+                needed: MIN_HEADER_LEN,
+                got,
+            });
+        }
+        if self.version() != 4 {
+            return Err(Error::IpVersion(self.version()));
+        }
+        let hlen = self.header_len();
+        if hlen < MIN_HEADER_LEN {
+            return Err(Error::Ipv4HeaderLen(self.ihl()));
+        }
+        let total = usize::from(self.total_len());
+        if total < hlen {
+            return Err(Error::IpLength(total));
+        }
+        if got < total {
+            return Err(Error::Truncated { needed: total, got });
+        }
+        Ok(())
+    }
+
+    /// Returns the underlying buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        self.buffer.as_ref().get(at).copied().unwrap_or(0)
+    }
+
+    /// The version nibble.
+    pub fn version(&self) -> u8 {
+        self.byte(0) >> 4
+    }
+
+    /// The IHL field, in 32-bit words.
+    pub fn ihl(&self) -> u8 {
+        self.byte(0) & 0x0f
+    }
+
+    /// The header length in bytes.
+    pub fn header_len(&self) -> usize {
+        usize::from(self.ihl()) * 4
+    }
+
+    /// The DSCP/ECN byte (formerly type of service).
+    pub fn dscp_ecn(&self) -> u8 {
+        self.byte(1)
+    }
+
+    /// The total length field.
+    pub fn total_len(&self) -> u16 {
+        be::u16(self.buffer.as_ref(), 2)
+    }
+
+    /// The identification field.
+    pub fn identification(&self) -> u16 {
+        be::u16(self.buffer.as_ref(), 4)
+    }
+
+    fn flags_offset(&self) -> u16 {
+        be::u16(self.buffer.as_ref(), 6)
+    }
+
+    /// The don't-fragment flag.
+    pub fn dont_fragment(&self) -> bool {
+        self.flags_offset() & FLAG_DF != 0
+    }
+
+    /// The more-fragments flag.
+    pub fn more_fragments(&self) -> bool {
+        self.flags_offset() & FLAG_MF != 0
+    }
+
+    /// The fragment offset in bytes.
+    pub fn fragment_offset(&self) -> u16 {
+        (self.flags_offset() & OFFSET_MASK) << 3
+    }
+
+    /// Time to live.
+    pub fn ttl(&self) -> u8 {
+        self.byte(8)
+    }
+
+    /// The protocol of the payload.
+    pub fn protocol(&self) -> IpProtocol {
+        IpProtocol(self.byte(9))
+    }
+
+    /// The header checksum field.
+    pub fn checksum(&self) -> u16 {
+        be::u16(self.buffer.as_ref(), 10)
+    }
+
+    /// Source address.
+    pub fn src_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(be::get::<4>(self.buffer.as_ref(), 12))
+    }
+
+    /// Destination address.
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(be::get::<4>(self.buffer.as_ref(), 16))
+    }
+
+    /// The options bytes.
+    pub fn options(&self) -> &[u8] {
+        self.buffer
+            .as_ref()
+            .get(MIN_HEADER_LEN..self.header_len())
+            .unwrap_or(&[])
+    }
+
+    /// Computes the header checksum with the checksum field taken as zero.
+    pub fn compute_checksum(&self) -> u16 {
+        let buf = self.buffer.as_ref();
+        let sum = checksum::accumulate(0, buf.get(..10).unwrap_or(&[]));
+        checksum::finish(checksum::accumulate(
+            sum,
+            buf.get(12..self.header_len()).unwrap_or(&[]),
+        ))
+    }
+
+    /// The payload, up to the total length.
+    pub fn payload(&self) -> &[u8] {
+        let end = usize::from(self.total_len());
+        self.buffer
+            .as_ref()
+            .get(self.header_len()..end)
+            .unwrap_or(&[])
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
+    /// The payload with the lifetime of the underlying buffer.
+    pub fn into_payload(self) -> &'a [u8] {
+        let end = usize::from(self.total_len());
+        T::as_ref(self.buffer)
+            .get(self.header_len()..end)
+            .unwrap_or(&[])
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// The payload, up to the total length, mutable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let (start, end) = (self.header_len(), usize::from(self.total_len()));
+        self.buffer.as_mut().get_mut(start..end).unwrap_or(&mut [])
+    }
+}
+
+/// IPv4 options kept inline (at most 40 bytes), so that [`Repr`] stays `Copy` and allocation-free.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Options {
+    bytes: [u8; MAX_OPTIONS_LEN],
+    len: u8,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            bytes: [0; MAX_OPTIONS_LEN],
+            len: 0,
+        }
+    }
+}
+
+impl Options {
+    /// Options from raw bytes: at most 40, a multiple of 4 (pad with End-of-Options zeroes).
+    pub fn new(raw: &[u8]) -> Result<Options, Error> {
+        if raw.len() > MAX_OPTIONS_LEN || !raw.len().is_multiple_of(4) {
+            return Err(Error::Ipv4Options(raw.len()));
+        }
+        let mut bytes = [0u8; MAX_OPTIONS_LEN];
+        be::put(&mut bytes, 0, raw);
+        Ok(Options {
+            bytes,
+            len: raw.len() as u8,
+        })
+    }
+
+    /// The raw option bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// True when there are no options.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl core::fmt::Debug for Options {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Options({:02x?})", self.as_bytes())
+    }
+}
+
+/// An IPv4 header in high-level form, plus the payload length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Repr {
+    /// Source address.
+    pub src_addr: Ipv4Addr,
+    /// Destination address.
+    pub dst_addr: Ipv4Addr,
+    /// Payload protocol (47 for GRE).
+    pub protocol: IpProtocol,
+    /// Time to live.
+    pub ttl: u8,
+    /// DSCP and ECN (the old type-of-service byte).
+    pub dscp_ecn: u8,
+    /// Identification.
+    pub identification: u16,
+    /// Don't fragment.
+    pub dont_fragment: bool,
+    /// More fragments.
+    pub more_fragments: bool,
+    /// Fragment offset in bytes (a multiple of 8).
+    pub fragment_offset: u16,
+    /// Options (usually none).
+    pub options: Options,
+    /// Length of the payload.
+    pub payload_len: usize,
+}
+
+impl Repr {
+    /// A header with no options, not fragmented, identification 0.
+    pub fn new(
+        src_addr: Ipv4Addr,
+        dst_addr: Ipv4Addr,
+        protocol: IpProtocol,
+        payload_len: usize,
+    ) -> Self {
+        Repr {
+            src_addr,
+            dst_addr,
+            protocol,
+            ttl: 255,
+            dscp_ecn: 0,
+            identification: 0,
+            dont_fragment: false,
+            more_fragments: false,
+            fragment_offset: 0,
+            options: Options::default(),
+            payload_len,
+        }
+    }
+
+    /// Parses and validates a packet, including its header checksum.
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>) -> Result<Repr, Error> {
+        packet.check()?;
+        let computed = packet.compute_checksum();
+        if packet.checksum() != computed {
+            return Err(Error::Ipv4Checksum {
+                received: packet.checksum(),
+                computed,
+            });
+        }
+        Ok(Repr {
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            protocol: packet.protocol(),
+            ttl: packet.ttl(),
+            dscp_ecn: packet.dscp_ecn(),
+            identification: packet.identification(),
+            dont_fragment: packet.dont_fragment(),
+            more_fragments: packet.more_fragments(),
+            fragment_offset: packet.fragment_offset(),
+            options: Options::new(packet.options())?,
+            payload_len: packet.payload().len(),
+        })
+    }
+
+    /// True if this is a fragment (MF set or a nonzero offset).
+    pub fn is_fragment(&self) -> bool {
+        self.more_fragments || self.fragment_offset != 0
+    }
+
+    /// Header length in bytes.
+    pub fn header_len(&self) -> usize {
+        MIN_HEADER_LEN + self.options.len()
+    }
+
+    /// Header plus payload.
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload_len
+    }
+
+    /// Writes the header (with its checksum) into the start of the packet; the payload is left
+    /// as it is. Fails if the buffer is shorter than the header or the total length exceeds 65535.
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
+        &self,
+        packet: &mut Packet<&mut T>,
+    ) -> Result<(), Error> {
+        let hlen = self.header_len();
+        let total =
+            u16::try_from(self.buffer_len()).map_err(|_| Error::TooLong(self.payload_len))?;
+        let got = packet.buffer.as_ref().len();
+        let buf = packet
+            .buffer
+            .as_mut()
+            .get_mut(..hlen)
+            .ok_or(Error::BufferTooSmall { needed: hlen, got })?;
+        let mut flags = (self.fragment_offset >> 3) & OFFSET_MASK;
+        if self.dont_fragment {
+            flags |= FLAG_DF;
+        }
+        if self.more_fragments {
+            flags |= FLAG_MF;
+        }
+        be::put(buf, 0, &[0x40 | (hlen / 4) as u8, self.dscp_ecn]);
+        be::put_u16(buf, 2, total);
+        be::put_u16(buf, 4, self.identification);
+        be::put_u16(buf, 6, flags);
+        be::put(buf, 8, &[self.ttl, self.protocol.0, 0, 0]);
+        be::put(buf, 12, &self.src_addr.octets());
+        be::put(buf, 16, &self.dst_addr.octets());
+        be::put(buf, MIN_HEADER_LEN, self.options.as_bytes());
+        let c = checksum::checksum(buf);
+        be::put_u16(buf, 10, c);
+        Ok(())
+    }
+}
