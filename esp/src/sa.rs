@@ -1,0 +1,871 @@
+//! Security associations: configuration, the outbound and inbound data path, counters, events.
+
+use core::fmt;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::crypto::{AeadKey, CbcKey, CryptoProvider, MacKey, SecureRandom};
+use crate::lifetime::{Lifetimes, Limit, reached};
+use crate::replay::{DEFAULT_WINDOW, ReplayWindow};
+use crate::wire::esp::{HEADER_LEN, NEXT_HEADER_DUMMY, Packet, Trailer};
+use crate::{EncryptionAlgorithm, Error, Suite};
+
+/// IP protocol number of GRE: the next header in DMVPN's transport mode.
+pub const NEXT_HEADER_GRE: u8 = 47;
+/// IP protocol number of IPv4 (tunnel mode).
+pub const NEXT_HEADER_IPV4: u8 = 4;
+/// IP protocol number of IPv6 (tunnel mode).
+pub const NEXT_HEADER_IPV6: u8 = 41;
+
+/// ESP mode (RFC 4301 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Mode {
+    /// Transport mode: the payload is an upper-layer packet (GRE in DMVPN, the default there:
+    /// `mode transport` in the seeds' transform sets).
+    #[default]
+    Transport,
+    /// Tunnel mode: the payload is a whole inner IPv4 or IPv6 packet (next header 4 or 41).
+    Tunnel,
+}
+
+/// Key material for one SA, zeroized on drop and redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct SaKeys {
+    encryption: Vec<u8>,
+    integrity: Vec<u8>,
+}
+
+impl SaKeys {
+    /// Keys from their parts: the encryption key (for GCM with its 4-byte salt appended,
+    /// RFC 4106 §8.1) and the integrity key (empty for GCM).
+    pub fn new(encryption: &[u8], integrity: &[u8]) -> Self {
+        Self {
+            encryption: encryption.to_vec(),
+            integrity: integrity.to_vec(),
+        }
+    }
+
+    /// Takes the keys of `suite` from the start of KEYMAT in the order of RFC 7296 §2.17
+    /// (encryption key, then integrity key); returns them and the unused rest.
+    pub fn from_keymat<'a>(suite: &Suite, keymat: &'a [u8]) -> Result<(Self, &'a [u8]), Error> {
+        let ne = suite.encryption.keymat_len();
+        let ni = suite.integrity.key_len();
+        let needed = ne + ni;
+        let got = keymat.len();
+        let (enc, rest) = keymat
+            .split_at_checked(ne)
+            .ok_or(Error::Truncated { needed, got })?;
+        let (integ, rest) = rest
+            .split_at_checked(ni)
+            .ok_or(Error::Truncated { needed, got })?;
+        Ok((Self::new(enc, integ), rest))
+    }
+
+    /// The encryption key (plus salt for GCM).
+    pub fn encryption(&self) -> &[u8] {
+        &self.encryption
+    }
+
+    /// The integrity key.
+    pub fn integrity(&self) -> &[u8] {
+        &self.integrity
+    }
+}
+
+impl fmt::Debug for SaKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SaKeys {{ encryption: <redacted {} bytes>, integrity: <redacted {} bytes> }}",
+            self.encryption.len(),
+            self.integrity.len()
+        )
+    }
+}
+
+/// Everything needed to create one (unidirectional) SA.
+#[derive(Debug, Clone)]
+pub struct SaConfig {
+    /// The SPI (chosen by the receiver; never 0).
+    pub spi: u32,
+    /// Encryption and integrity algorithms.
+    pub suite: Suite,
+    /// Keys for `suite`.
+    pub keys: SaKeys,
+    /// Transport (DMVPN's default) or tunnel mode.
+    pub mode: Mode,
+    /// 64-bit extended sequence numbers (RFC 4303 §2.2.1).
+    pub esn: bool,
+    /// Anti-replay window size in packets for inbound SAs (0 disables the check; default 1024).
+    pub replay_window: u32,
+    /// Soft and hard lifetimes.
+    pub lifetimes: Lifetimes,
+    /// Traffic-flow-confidentiality padding (RFC 4303 §2.4, tunnel mode only): outbound
+    /// payloads shorter than this are padded to it with zeros.
+    pub tfc_pad_to: Option<u16>,
+    /// The crypto provider (and random source).
+    pub provider: CryptoProvider,
+}
+
+impl SaConfig {
+    /// A transport-mode SA with no ESN, the default 1024-packet replay window, no lifetimes and
+    /// no TFC padding.
+    pub fn new(spi: u32, suite: Suite, keys: SaKeys, provider: CryptoProvider) -> Self {
+        Self {
+            spi,
+            suite,
+            keys,
+            mode: Mode::Transport,
+            esn: false,
+            replay_window: DEFAULT_WINDOW,
+            lifetimes: Lifetimes::UNLIMITED,
+            tfc_pad_to: None,
+            provider,
+        }
+    }
+}
+
+/// Per-SA counters, in the spirit of `show crypto ipsec sa`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets encapsulated (`#pkts encaps`).
+    pub pkts_encaps: u64,
+    /// Packets encrypted (`#pkts encrypt`; not counted with NULL encryption).
+    pub pkts_encrypt: u64,
+    /// Packets given an ICV (`#pkts digest`).
+    pub pkts_digest: u64,
+    /// Packets decapsulated (`#pkts decaps`).
+    pub pkts_decaps: u64,
+    /// Packets decrypted (`#pkts decrypt`; not counted with NULL encryption).
+    pub pkts_decrypt: u64,
+    /// Packets whose ICV verified (`#pkts verify`).
+    pub pkts_verify: u64,
+    /// Payload bytes encapsulated or decapsulated.
+    pub bytes: u64,
+    /// Packets rejected as replayed or too old (`#pkts replay failed`).
+    pub replay_failures: u64,
+    /// Packets whose ICV failed (`#pkts verify failed`).
+    pub integrity_failures: u64,
+    /// Authenticated dummy packets (next header 59) dropped.
+    pub dummy_dropped: u64,
+    /// Outbound packets not sent (`#send errors`): buffer too small, exhausted, expired, …
+    pub send_errors: u64,
+    /// Inbound packets dropped for other reasons (`#recv errors`): truncated, bad padding, …
+    pub recv_errors: u64,
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "    #pkts encaps: {}, #pkts encrypt: {}, #pkts digest: {}",
+            self.pkts_encaps, self.pkts_encrypt, self.pkts_digest
+        )?;
+        writeln!(
+            f,
+            "    #pkts decaps: {}, #pkts decrypt: {}, #pkts verify: {}",
+            self.pkts_decaps, self.pkts_decrypt, self.pkts_verify
+        )?;
+        writeln!(
+            f,
+            "    #pkts replay failed: {}, #pkts verify failed: {}, #pkts dummy dropped: {}",
+            self.replay_failures, self.integrity_failures, self.dummy_dropped
+        )?;
+        write!(
+            f,
+            "    #send errors {}, #recv errors {}",
+            self.send_errors, self.recv_errors
+        )
+    }
+}
+
+/// Something that happened to an SA, polled with `poll_event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A soft lifetime was reached: negotiate a replacement SA (raised once).
+    RekeyDue {
+        /// The SA's SPI.
+        spi: u32,
+        /// Which limit.
+        limit: Limit,
+    },
+    /// A hard lifetime was reached: the SA is dead (raised once).
+    Expired {
+        /// The SA's SPI.
+        spi: u32,
+        /// Which limit.
+        limit: Limit,
+    },
+    /// The outbound sequence counter is exhausted (RFC 4303 §3.3.3): the SA can send no more
+    /// and must be replaced (raised once).
+    SequenceExhausted {
+        /// The SA's SPI.
+        spi: u32,
+    },
+}
+
+/// The result of [`InboundSa::decapsulate`]: the inner packet, borrowed from the caller's buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decapsulated<'a> {
+    /// The next header (47 GRE, 4 IPv4, 41 IPv6, …).
+    pub next_header: u8,
+    /// The full (with ESN: 64-bit) sequence number of the packet.
+    pub sequence: u64,
+    /// The payload (in tunnel mode, with TFC padding removed).
+    pub payload: &'a [u8],
+}
+
+enum Transform {
+    Aead {
+        key: Box<dyn AeadKey>,
+        salt: Zeroizing<[u8; 4]>,
+    },
+    CbcHmac {
+        cipher: Box<dyn CbcKey>,
+        mac: Box<dyn MacKey>,
+    },
+    NullHmac {
+        mac: Box<dyn MacKey>,
+    },
+}
+
+impl Transform {
+    fn new(cfg: &SaConfig) -> Result<Self, Error> {
+        let suite = Suite::new(cfg.suite.encryption, cfg.suite.integrity)?;
+        let ek = cfg.keys.encryption();
+        let ik = cfg.keys.integrity();
+        let expect = |what, expected: usize, got: &[u8]| {
+            if got.len() == expected {
+                Ok(())
+            } else {
+                Err(Error::KeyLength {
+                    what,
+                    expected,
+                    got: got.len(),
+                })
+            }
+        };
+        expect("encryption", suite.encryption.keymat_len(), ek)?;
+        expect("integrity", suite.integrity.key_len(), ik)?;
+        let p = &cfg.provider;
+        let mac = || -> Result<Box<dyn MacKey>, Error> { p.hmac(suite.integrity)?.new_key(ik) };
+        Ok(match suite.encryption {
+            EncryptionAlgorithm::AesGcm128 | EncryptionAlgorithm::AesGcm256 => {
+                let (k, s) =
+                    ek.split_at_checked(suite.encryption.key_len())
+                        .ok_or(Error::KeyLength {
+                            what: "encryption",
+                            expected: suite.encryption.keymat_len(),
+                            got: ek.len(),
+                        })?;
+                let salt = <[u8; 4]>::try_from(s).map_err(|_| Error::KeyLength {
+                    what: "encryption",
+                    expected: suite.encryption.keymat_len(),
+                    got: ek.len(),
+                })?;
+                Transform::Aead {
+                    key: p.aead(suite.encryption)?.new_key(k)?,
+                    salt: Zeroizing::new(salt),
+                }
+            }
+            EncryptionAlgorithm::AesCbc128 | EncryptionAlgorithm::AesCbc256 => Transform::CbcHmac {
+                cipher: p.cipher(suite.encryption)?.new_key(ek)?,
+                mac: mac()?,
+            },
+            EncryptionAlgorithm::Null => Transform::NullHmac { mac: mac()? },
+        })
+    }
+}
+
+/// State common to both directions.
+struct Core {
+    spi: u32,
+    suite: Suite,
+    mode: Mode,
+    esn: bool,
+    transform: Transform,
+    lifetimes: Lifetimes,
+    created: Instant,
+    soft_fired: bool,
+    expired: bool,
+    events: VecDeque<Event>,
+    counters: Counters,
+}
+
+impl Core {
+    fn new(cfg: &SaConfig, now: Instant) -> Result<Self, Error> {
+        if cfg.spi == 0 {
+            return Err(Error::ReservedSpi);
+        }
+        Ok(Self {
+            spi: cfg.spi,
+            suite: cfg.suite,
+            mode: cfg.mode,
+            esn: cfg.esn,
+            transform: Transform::new(cfg)?,
+            lifetimes: cfg.lifetimes,
+            created: now,
+            soft_fired: false,
+            expired: false,
+            // At most one of each event kind is ever queued: no allocation after creation.
+            events: VecDeque::with_capacity(4),
+            counters: Counters::default(),
+        })
+    }
+
+    fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.created)
+    }
+
+    fn packets(&self) -> u64 {
+        self.counters.pkts_encaps + self.counters.pkts_decaps
+    }
+
+    /// Re-evaluates the lifetimes, raising events; true if the SA is (now) expired.
+    fn evaluate(&mut self, now: Instant) -> bool {
+        if self.expired {
+            return true;
+        }
+        let age = self.age(now);
+        let (bytes, packets) = (self.counters.bytes, self.packets());
+        if !self.soft_fired
+            && let Some(limit) = reached(&self.lifetimes.soft, age, bytes, packets)
+        {
+            self.soft_fired = true;
+            self.events.push_back(Event::RekeyDue {
+                spi: self.spi,
+                limit,
+            });
+        }
+        if let Some(limit) = reached(&self.lifetimes.hard, age, bytes, packets) {
+            self.expired = true;
+            self.soft_fired = true;
+            self.events.push_back(Event::Expired {
+                spi: self.spi,
+                limit,
+            });
+        }
+        self.expired
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.expired {
+            return None;
+        }
+        let soft = if self.soft_fired {
+            None
+        } else {
+            self.lifetimes.soft.time
+        };
+        let next = match (soft, self.lifetimes.hard.time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }?;
+        self.created.checked_add(next)
+    }
+
+    /// AAD for GCM (RFC 4106 §5): SPI and the 32-bit sequence number, or SPI and the 64-bit ESN.
+    fn aad(&self, seq: u64, buf: &mut [u8; 12]) -> usize {
+        buf[..4].copy_from_slice(&self.spi.to_be_bytes());
+        if self.esn {
+            buf[4..].copy_from_slice(&seq.to_be_bytes());
+            12
+        } else {
+            buf[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
+            8
+        }
+    }
+}
+
+macro_rules! common_methods {
+    () => {
+        /// The SA's SPI.
+        pub fn spi(&self) -> u32 {
+            self.core.spi
+        }
+
+        /// The SA's algorithms.
+        pub fn suite(&self) -> Suite {
+            self.core.suite
+        }
+
+        /// The SA's mode.
+        pub fn mode(&self) -> Mode {
+            self.core.mode
+        }
+
+        /// Whether the SA uses extended (64-bit) sequence numbers.
+        pub fn esn(&self) -> bool {
+            self.core.esn
+        }
+
+        /// The counters.
+        pub fn counters(&self) -> &Counters {
+            &self.core.counters
+        }
+
+        /// Whether a hard lifetime was reached (the SA refuses packets).
+        pub fn is_expired(&self) -> bool {
+            self.core.expired
+        }
+
+        /// The next event (rekey due, expired, sequence exhausted), if any.
+        pub fn poll_event(&mut self) -> Option<Event> {
+            self.core.events.pop_front()
+        }
+
+        /// When to call `handle_timeout` next (the next time-based lifetime), if ever.
+        pub fn poll_timeout(&self) -> Option<Instant> {
+            self.core.poll_timeout()
+        }
+
+        /// Checks time-based lifetimes; a spurious call is a no-op.
+        pub fn handle_timeout(&mut self, now: Instant) {
+            self.core.evaluate(now);
+        }
+    };
+}
+
+/// An outbound SA: protects packets with [`OutboundSa::encapsulate`].
+pub struct OutboundSa {
+    core: Core,
+    /// The last sequence number sent (0: none yet).
+    seq: u64,
+    exhausted: bool,
+    tfc_pad_to: usize,
+    random: Arc<dyn SecureRandom>,
+}
+
+impl fmt::Debug for OutboundSa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundSa")
+            .field("spi", &format_args!("{:#010x}", self.core.spi))
+            .field("suite", &self.core.suite)
+            .field("mode", &self.core.mode)
+            .field("esn", &self.core.esn)
+            .field("seq", &self.seq)
+            .field("expired", &self.core.expired)
+            .field("counters", &self.core.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundSa {
+    /// Creates the SA at time `now` (the start of its lifetime).
+    pub fn new(cfg: &SaConfig, now: Instant) -> Result<Self, Error> {
+        if cfg.tfc_pad_to.is_some() && cfg.mode != Mode::Tunnel {
+            return Err(Error::InvalidConfig(
+                "TFC padding needs tunnel mode: in transport mode GRE has no length field to strip it",
+            ));
+        }
+        Ok(Self {
+            core: Core::new(cfg, now)?,
+            seq: 0,
+            exhausted: false,
+            tfc_pad_to: cfg.tfc_pad_to.map_or(0, usize::from),
+            random: cfg.provider.random.clone(),
+        })
+    }
+
+    common_methods!();
+
+    /// The last sequence number sent (0 before the first packet).
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// Bytes [`OutboundSa::encapsulate`] writes for a payload of `payload_len` bytes:
+    /// header, IV, payload, TFC padding, padding, trailer and ICV.
+    pub fn encapsulated_len(&self, payload_len: usize) -> usize {
+        let enc = self.core.suite.encryption;
+        let body = payload_len.max(self.tfc_pad_to);
+        let t = Trailer::for_payload(body, enc.block_len(), 0);
+        HEADER_LEN + enc.iv_len() + body + t.buffer_len() + self.core.suite.icv_len()
+    }
+
+    /// Protects `plaintext` (an upper-layer packet with protocol `next_header`: 47 for GRE in
+    /// transport mode; an IPv4 (4) or IPv6 (41) packet in tunnel mode; 59 for a dummy packet)
+    /// into `out`, returning the ESP packet (header to ICV) as a prefix of `out`.
+    ///
+    /// Never allocates. The sequence number is consumed only on success; it never wraps
+    /// ([`Error::SequenceExhausted`]).
+    pub fn encapsulate<'o>(
+        &mut self,
+        now: Instant,
+        next_header: u8,
+        plaintext: &[u8],
+        out: &'o mut [u8],
+    ) -> Result<&'o [u8], Error> {
+        match self.encapsulate_inner(now, next_header, plaintext, out) {
+            Ok(len) => out.get(..len).ok_or(Error::BufferTooSmall { needed: len }),
+            Err(e) => {
+                self.core.counters.send_errors += 1;
+                Err(e)
+            }
+        }
+    }
+
+    fn encapsulate_inner(
+        &mut self,
+        now: Instant,
+        next_header: u8,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if self.core.evaluate(now) {
+            return Err(Error::Expired);
+        }
+        if self.core.mode == Mode::Tunnel {
+            check_inner_version(next_header, plaintext)?;
+        }
+        let limit = if self.core.esn {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        if self.seq >= limit {
+            if !self.exhausted {
+                self.exhausted = true;
+                self.core
+                    .events
+                    .push_back(Event::SequenceExhausted { spi: self.core.spi });
+            }
+            return Err(Error::SequenceExhausted);
+        }
+        let seq = self.seq + 1;
+
+        let enc = self.core.suite.encryption;
+        let iv_len = enc.iv_len();
+        let body_len = plaintext.len().max(self.tfc_pad_to);
+        let trailer = Trailer::for_payload(body_len, enc.block_len(), next_header);
+        let ct_len = body_len + trailer.buffer_len();
+        let icv_len = self.core.suite.icv_len();
+        let total = HEADER_LEN + iv_len + ct_len + icv_len;
+        let pkt = out
+            .get_mut(..total)
+            .ok_or(Error::BufferTooSmall { needed: total })?;
+
+        let (auth, icv) = pkt.split_at_mut(HEADER_LEN + iv_len + ct_len);
+        let (hdr_iv, ct) = auth.split_at_mut(HEADER_LEN + iv_len);
+        let (hdr, iv) = hdr_iv.split_at_mut(HEADER_LEN);
+        {
+            let mut p = Packet::new_unchecked(&mut *hdr);
+            p.set_spi(self.core.spi);
+            p.set_sequence(seq as u32);
+        }
+        let (body, tail) = ct.split_at_mut(body_len);
+        let (data, tfc) = body.split_at_mut(plaintext.len());
+        data.copy_from_slice(plaintext);
+        tfc.fill(0);
+        trailer.emit(tail);
+
+        let seq_hi = ((seq >> 32) as u32).to_be_bytes();
+        match &self.core.transform {
+            Transform::Aead { key, salt } => {
+                // RFC 4106 §3.1: the 8-byte IV is the 64-bit sequence number, unique per key.
+                let iv8 = seq.to_be_bytes();
+                iv.copy_from_slice(&iv8);
+                let nonce = gcm_nonce(salt, &iv8);
+                let mut aad = [0u8; 12];
+                let n = self.core.aad(seq, &mut aad);
+                let tag: &mut [u8; 16] = icv
+                    .try_into()
+                    .map_err(|_| Error::Crypto("GCM ICV length"))?;
+                key.seal(&nonce, aad.get(..n).unwrap_or_default(), ct, tag)?;
+            }
+            Transform::CbcHmac { cipher, mac } => {
+                let mut ivb = [0u8; 16];
+                self.random.fill(&mut ivb)?;
+                iv.copy_from_slice(&ivb);
+                cipher.encrypt(&ivb, ct)?;
+                sign(
+                    mac.as_ref(),
+                    self.core.esn,
+                    &[&*hdr, &*iv, &*ct],
+                    &seq_hi,
+                    icv,
+                )?;
+            }
+            Transform::NullHmac { mac } => {
+                sign(mac.as_ref(), self.core.esn, &[&*hdr, &*ct], &seq_hi, icv)?;
+            }
+        }
+
+        self.seq = seq;
+        let c = &mut self.core.counters;
+        c.pkts_encaps += 1;
+        if enc != EncryptionAlgorithm::Null {
+            c.pkts_encrypt += 1;
+        }
+        c.pkts_digest += 1;
+        c.bytes += plaintext.len() as u64;
+        self.core.evaluate(now);
+        Ok(total)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_sequence_for_test(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+}
+
+/// An inbound SA: verifies and decrypts packets with [`InboundSa::decapsulate`].
+pub struct InboundSa {
+    core: Core,
+    window: ReplayWindow,
+}
+
+impl fmt::Debug for InboundSa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboundSa")
+            .field("spi", &format_args!("{:#010x}", self.core.spi))
+            .field("suite", &self.core.suite)
+            .field("mode", &self.core.mode)
+            .field("esn", &self.core.esn)
+            .field("window", &self.window)
+            .field("expired", &self.core.expired)
+            .field("counters", &self.core.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InboundSa {
+    /// Creates the SA at time `now` (the start of its lifetime).
+    pub fn new(cfg: &SaConfig, now: Instant) -> Result<Self, Error> {
+        if cfg.esn && cfg.replay_window == 0 {
+            return Err(Error::InvalidConfig(
+                "ESN needs an anti-replay window to infer the high-order bits",
+            ));
+        }
+        Ok(Self {
+            core: Core::new(cfg, now)?,
+            window: ReplayWindow::new(cfg.replay_window),
+        })
+    }
+
+    common_methods!();
+
+    /// The anti-replay window.
+    pub fn replay_window(&self) -> &ReplayWindow {
+        &self.window
+    }
+
+    /// The anti-replay window, mutable (for example to resume an SA after a handover).
+    pub fn replay_window_mut(&mut self) -> &mut ReplayWindow {
+        &mut self.window
+    }
+
+    /// Verifies and decrypts the ESP packet `packet` (header to ICV) into `out`, which needs
+    /// as many bytes as the ciphertext.
+    ///
+    /// Order (RFC 4303 §3.4): SPI, ESN inference and replay check, ICV verification (constant
+    /// time), only then the replay window update, decryption and the trailer check. Dummy
+    /// packets are counted and returned as [`Error::DummyPacket`]. Never allocates.
+    pub fn decapsulate<'o>(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        out: &'o mut [u8],
+    ) -> Result<Decapsulated<'o>, Error> {
+        match self.decapsulate_inner(now, packet, out) {
+            Ok((next_header, sequence, start, len)) => {
+                let payload = out.get(start..start + len).unwrap_or_default();
+                Ok(Decapsulated {
+                    next_header,
+                    sequence,
+                    payload,
+                })
+            }
+            Err(e) => {
+                let c = &mut self.core.counters;
+                match e {
+                    Error::Replay { .. } => c.replay_failures += 1,
+                    Error::Integrity => c.integrity_failures += 1,
+                    Error::DummyPacket => c.dummy_dropped += 1,
+                    _ => c.recv_errors += 1,
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn decapsulate_inner(
+        &mut self,
+        now: Instant,
+        packet: &[u8],
+        out: &mut [u8],
+    ) -> Result<(u8, u64, usize, usize), Error> {
+        if self.core.evaluate(now) {
+            return Err(Error::Expired);
+        }
+        let enc = self.core.suite.encryption;
+        let iv_len = enc.iv_len();
+        let icv_len = self.core.suite.icv_len();
+        let min = HEADER_LEN + iv_len + 2 + icv_len;
+        if packet.len() < min {
+            return Err(Error::Truncated {
+                needed: min,
+                got: packet.len(),
+            });
+        }
+        let view = Packet::new_checked(packet)?;
+        if view.spi() != self.core.spi {
+            return Err(Error::SpiMismatch {
+                expected: self.core.spi,
+                got: view.spi(),
+            });
+        }
+        let low = view.sequence();
+        let seq = if self.core.esn {
+            self.window.infer_esn(low).ok_or(Error::Replay {
+                sequence: u64::from(low),
+            })?
+        } else {
+            u64::from(low)
+        };
+        self.window.check(seq)?;
+
+        let trunc = || Error::Truncated {
+            needed: min,
+            got: packet.len(),
+        };
+        let (auth, icv) = packet
+            .split_at_checked(packet.len() - icv_len)
+            .ok_or_else(trunc)?;
+        let (hdr_iv, ct) = auth
+            .split_at_checked(HEADER_LEN + iv_len)
+            .ok_or_else(trunc)?;
+        let iv = hdr_iv.get(HEADER_LEN..).unwrap_or_default();
+        if enc.block_len() == 16 && ct.len() % 16 != 0 {
+            return Err(Error::InvalidPadding);
+        }
+        let dst = out
+            .get_mut(..ct.len())
+            .ok_or(Error::BufferTooSmall { needed: ct.len() })?;
+        let seq_hi = ((seq >> 32) as u32).to_be_bytes();
+        match &self.core.transform {
+            Transform::Aead { key, salt } => {
+                let iv8: [u8; 8] = iv.try_into().map_err(|_| trunc())?;
+                let nonce = gcm_nonce(salt, &iv8);
+                let mut aad = [0u8; 12];
+                let n = self.core.aad(seq, &mut aad);
+                let tag: &[u8; 16] = icv.try_into().map_err(|_| trunc())?;
+                dst.copy_from_slice(ct);
+                key.open(&nonce, aad.get(..n).unwrap_or_default(), dst, tag)?;
+            }
+            Transform::CbcHmac { cipher, mac } => {
+                verify(mac.as_ref(), self.core.esn, &[auth], &seq_hi, icv)?;
+                let ivb: [u8; 16] = iv.try_into().map_err(|_| trunc())?;
+                dst.copy_from_slice(ct);
+                cipher.decrypt(&ivb, dst)?;
+            }
+            Transform::NullHmac { mac } => {
+                verify(mac.as_ref(), self.core.esn, &[auth], &seq_hi, icv)?;
+                dst.copy_from_slice(ct);
+            }
+        }
+        // Authentic: only now may the window move (RFC 4303 §3.4.3).
+        self.window.update(seq);
+        let c = &mut self.core.counters;
+        c.pkts_verify += 1;
+        if enc != EncryptionAlgorithm::Null {
+            c.pkts_decrypt += 1;
+        }
+
+        let (trailer, payload) = Trailer::parse(dst)?;
+        if trailer.next_header == NEXT_HEADER_DUMMY {
+            return Err(Error::DummyPacket);
+        }
+        let len = match self.core.mode {
+            Mode::Transport => payload.len(),
+            Mode::Tunnel => {
+                check_inner_version(trailer.next_header, payload)?;
+                inner_ip_len(trailer.next_header, payload)?
+            }
+        };
+        let c = &mut self.core.counters;
+        c.pkts_decaps += 1;
+        c.bytes += len as u64;
+        self.core.evaluate(now);
+        Ok((trailer.next_header, seq, 0, len))
+    }
+}
+
+fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    let (a, b) = n.split_at_mut(4);
+    a.copy_from_slice(salt);
+    b.copy_from_slice(iv);
+    n
+}
+
+/// ICV over the parts, with the ESN high-order bits appended implicitly (RFC 4303 §2.2.1,
+/// §3.3.2.2), truncated to `icv.len()`.
+fn sign(
+    mac: &dyn MacKey,
+    esn: bool,
+    parts: &[&[u8]],
+    seq_hi: &[u8; 4],
+    icv: &mut [u8],
+) -> Result<(), Error> {
+    match (esn, parts) {
+        (true, &[a, b, c]) => mac.sign(&[a, b, c, seq_hi.as_slice()], icv),
+        (true, &[a, b]) => mac.sign(&[a, b, seq_hi.as_slice()], icv),
+        _ => mac.sign(parts, icv),
+    }
+}
+
+fn verify(
+    mac: &dyn MacKey,
+    esn: bool,
+    parts: &[&[u8]],
+    seq_hi: &[u8; 4],
+    icv: &[u8],
+) -> Result<(), Error> {
+    match (esn, parts) {
+        (true, &[a]) => mac.verify(&[a, seq_hi.as_slice()], icv),
+        _ => mac.verify(parts, icv),
+    }
+}
+
+/// Tunnel mode carries IPv4 (4) or IPv6 (41) packets whose version nibble matches.
+fn check_inner_version(next_header: u8, packet: &[u8]) -> Result<(), Error> {
+    let version = packet.first().map(|b| b >> 4);
+    match (next_header, version) {
+        (NEXT_HEADER_DUMMY, _) | (NEXT_HEADER_IPV4, Some(4)) | (NEXT_HEADER_IPV6, Some(6)) => {
+            Ok(())
+        }
+        _ => Err(Error::UnexpectedNextHeader { next_header }),
+    }
+}
+
+/// The inner packet's own length (IPv4 total length, IPv6 40 + payload length): everything
+/// after it is TFC padding (RFC 4303 §2.7).
+fn inner_ip_len(next_header: u8, packet: &[u8]) -> Result<usize, Error> {
+    let be16 = |off: usize| {
+        packet
+            .get(off..off + 2)
+            .and_then(|b| <[u8; 2]>::try_from(b).ok())
+            .map(|b| usize::from(u16::from_be_bytes(b)))
+    };
+    let (len, needed) = if next_header == NEXT_HEADER_IPV4 {
+        (be16(2), 20)
+    } else {
+        (be16(4).map(|l| l + 40), 40)
+    };
+    let got = packet.len();
+    match len {
+        Some(l) if l >= needed && l <= got => Ok(l),
+        Some(l) => Err(Error::Truncated {
+            needed: l.max(needed),
+            got,
+        }),
+        None => Err(Error::Truncated { needed, got }),
+    }
+}
+
+#[cfg(test)]
+mod tests;
