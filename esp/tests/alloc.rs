@@ -1,0 +1,134 @@
+//! `encapsulate` and `decapsulate` make no heap allocation, for every suite, backend, mode and
+//! for the error paths (replay, forgery, dummy packets).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::alloc::System;
+use std::sync::Arc;
+use std::time::Instant;
+
+use esp::crypto::{ChaChaRandom, all_providers};
+use esp::{Error, InboundSa, Mode, OutboundSa, Policy, SaConfig, SaDatabase, SaKeys, Suite};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const SUITES: [&str; 8] = [
+    "aes128gcm16",
+    "aes256gcm16",
+    "aes128-sha256",
+    "aes256-sha384",
+    "aes256-sha512",
+    "aes128-sha1",
+    "null-sha256",
+    "aes256-sha256",
+];
+
+#[test]
+fn data_path_does_not_allocate() {
+    let now = Instant::now();
+    let payload = vec![0x5au8; 1400];
+    let mut inner = vec![0u8; 100];
+    inner[0] = 0x45;
+    inner[2..4].copy_from_slice(&100u16.to_be_bytes());
+    let mut wire = vec![0u8; 2048];
+    let mut out = vec![0u8; 2048];
+    for provider in all_providers(Arc::new(ChaChaRandom::from_seed([3; 32]))) {
+        for name in SUITES {
+            for (esn, mode) in [
+                (false, Mode::Transport),
+                (true, Mode::Transport),
+                (false, Mode::Tunnel),
+            ] {
+                let suite = Suite::parse(name).unwrap();
+                let keys = SaKeys::new(
+                    &vec![1; suite.encryption.keymat_len()],
+                    &vec![2; suite.integrity.key_len()],
+                );
+                let mut cfg = SaConfig::new(0x100, suite, keys, provider.clone());
+                cfg.esn = esn;
+                cfg.mode = mode;
+                cfg.lifetimes = esp::Lifetimes::from_hard(esp::Lifetime {
+                    packets: Some(10),
+                    ..Default::default()
+                });
+                let mut tx = OutboundSa::new(&cfg, now).unwrap();
+                let mut rx = InboundSa::new(&cfg, now).unwrap();
+                let (nh, msg) = match mode {
+                    Mode::Transport => (47u8, &payload[..]),
+                    Mode::Tunnel => (4u8, &inner[..]),
+                };
+                let region = Region::new(GLOBAL);
+                let mut events = 0;
+                for i in 0..12 {
+                    let r = tx.encapsulate(now, nh, msg, &mut wire);
+                    if i >= 10 {
+                        assert_eq!(r.unwrap_err(), Error::Expired);
+                        continue;
+                    }
+                    let len = r.unwrap().len();
+                    let d = rx.decapsulate(now, &wire[..len], &mut out).unwrap();
+                    assert_eq!(d.payload, msg);
+                    // Replay and forgery paths.
+                    assert!(rx.decapsulate(now, &wire[..len], &mut out).is_err());
+                    wire[len - 1] ^= 1;
+                    assert!(rx.decapsulate(now, &wire[..len], &mut out).is_err());
+                    while tx.poll_event().is_some() {
+                        events += 1;
+                    }
+                }
+                let dummy_len = tx.encapsulate(now, 59, &[], &mut wire).map(<[u8]>::len);
+                assert_eq!(dummy_len, Err(Error::Expired));
+                let stats = region.change();
+                assert_eq!(
+                    (stats.allocations, stats.reallocations),
+                    (0, 0),
+                    "{} {name} esn={esn} {mode:?}: {stats:?}",
+                    provider.name
+                );
+                assert_eq!(events, 2, "rekey due and expired");
+            }
+        }
+    }
+}
+
+#[test]
+fn sadb_lookup_does_not_allocate() {
+    let now = Instant::now();
+    let provider = all_providers(Arc::new(ChaChaRandom::from_seed([4; 32]))).remove(0);
+    let suite = Suite::parse("aes128gcm16").unwrap();
+    let keys = SaKeys::new(&[7; 20], &[]);
+    let local = "198.51.100.1".parse().unwrap();
+    let peer = "203.0.113.9".parse().unwrap();
+    let cfg = SaConfig::new(0x200, suite, keys, provider);
+    // Our outbound SA and the peer's inbound one (same keys, one direction).
+    let mut ours = SaDatabase::new();
+    ours.insert_outbound(
+        Policy::dmvpn(local, peer),
+        OutboundSa::new(&cfg, now).unwrap(),
+    );
+    let mut theirs = SaDatabase::new();
+    theirs.insert_inbound(
+        Policy::dmvpn(peer, local),
+        InboundSa::new(&cfg, now).unwrap(),
+    );
+    let mut wire = [0u8; 256];
+    let mut out = [0u8; 256];
+    let region = Region::new(GLOBAL);
+    for _ in 0..10 {
+        let len = ours
+            .encapsulate(now, local, peer, 47, b"gre packet", &mut wire)
+            .unwrap()
+            .len();
+        let d = theirs
+            .decapsulate(now, local, peer, &wire[..len], &mut out)
+            .unwrap();
+        assert_eq!(d.payload, b"gre packet");
+    }
+    assert_eq!(region.change().allocations, 0);
+}
