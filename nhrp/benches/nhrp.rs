@@ -1,9 +1,14 @@
 //! Parse + validate of Cisco NHRP packets, against a memcpy of the same bytes in the same run.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nhrp::wire::{Packet, Repr};
 
 #[path = "../tests/common/fixtures.rs"]

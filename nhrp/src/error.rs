@@ -35,7 +35,9 @@ pub enum Error {
         available: usize,
     },
     /// `ar$chksum` does not match the checksum of the packet.
-    #[error("checksum mismatch: packet carries {expected:#06x}, its contents checksum to {computed:#06x}")]
+    #[error(
+        "checksum mismatch: packet carries {expected:#06x}, its contents checksum to {computed:#06x}"
+    )]
     Checksum {
         /// The checksum carried in the packet.
         expected: u16,
@@ -57,7 +59,9 @@ pub enum Error {
         max: usize,
     },
     /// An address whose length is given in the header runs past the end of the mandatory part.
-    #[error("{field} ({len} bytes at offset {at}) runs past the end of the mandatory part at {end}")]
+    #[error(
+        "{field} ({len} bytes at offset {at}) runs past the end of the mandatory part at {end}"
+    )]
     AddressOverrun {
         /// Which address.
         field: &'static str,

@@ -9,8 +9,8 @@ use super::codes::{
 };
 use super::extension::{Authentication, Extension, ExtensionBody};
 use super::packet::{
-    Body, ErrorIndication, Message, Packet, Repr, TrafficIndication, CISCO_HOP_COUNT,
-    MIN_PACKET_LEN,
+    Body, CISCO_HOP_COUNT, ErrorIndication, MIN_PACKET_LEN, Message, Packet, Repr,
+    TrafficIndication,
 };
 use crate::Error;
 
@@ -104,13 +104,16 @@ impl Repr {
     /// Adds (or replaces) a Cisco cleartext Authentication extension, placed where Cisco puts
     /// it: after the record extensions, before the NAT Address extension. Errors unless the
     /// password is 1 to 8 bytes.
-    pub fn with_authentication(mut self, password: &[u8]) -> Result<Repr, Error> {
-        let ext = Extension::new(ExtensionBody::Authentication(
-            Authentication::cisco_cleartext(password)?,
-        ));
+    pub fn with_authentication(self, password: &[u8]) -> Result<Repr, Error> {
+        Ok(self.with_authentication_extension(Authentication::cisco_cleartext(password)?))
+    }
+
+    /// Adds (or replaces) an Authentication extension (compulsory), placed where Cisco puts it.
+    pub fn with_authentication_extension(mut self, auth: Authentication) -> Repr {
+        let ext = Extension::new(ExtensionBody::Authentication(auth));
         if let Some(e) = self.extension_mut(ExtensionType::AUTHENTICATION) {
             *e = ext;
-            return Ok(self);
+            return self;
         }
         let at = self
             .extensions
@@ -125,7 +128,7 @@ impl Repr {
             })
             .map_or(0, |i| i + 1);
         self.extensions.insert(at, ext);
-        Ok(self)
+        self
     }
 
     /// A Registration Request as Cisco IOS sends it to its NHS: flags U (unique) and Cisco NAT,

@@ -3,7 +3,7 @@
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::address::{tl_len, Address, NbmaAddress};
+use super::address::{Address, NbmaAddress, tl_len};
 use super::codes::CieCode;
 use crate::Error;
 

@@ -4,7 +4,8 @@ use core::fmt;
 
 use zeroize::Zeroize;
 
-use super::cie::{check_len, Cie, CieIter};
+use super::address::Address;
+use super::cie::{Cie, CieIter, check_len};
 use super::codes::{AuthType, ExtensionType};
 use crate::Error;
 
@@ -195,10 +196,18 @@ impl PartialEq for Secret {
 
 impl Eq for Secret {}
 
-/// The Authentication extension (RFC 2332 §5.3.4): a 4-byte authentication type, then data.
+/// The Authentication extension (RFC 2332 §5.3.4): 4 bytes, then data.
 ///
-/// Cisco's `ip nhrp authentication PASSWORD` sends type 1 (cleartext) followed by the password,
-/// 1 to 8 bytes, with no padding (so the extension length is 5 to 12).
+/// RFC 2332 lays the value out as Reserved (16 bits), SPI (16 bits), the sender's protocol
+/// address, then the authentication data. Cisco's `ip nhrp authentication PASSWORD` sends the
+/// 4 bytes as an authentication type of 1 (cleartext) and then only the password, 1 to 8 bytes,
+/// unpadded (extension length 5 to 12): [`Authentication::cisco_cleartext`]. This type keeps the
+/// first 4 bytes as [`Authentication::auth_type`] and everything after as secret data, so both
+/// layouts round-trip; [`Authentication::rfc2332`] builds the RFC one.
+///
+/// Wireshark (preference `nhrp.auth_ext_has_addr`, on by default) reads the RFC layout: it shows
+/// the first 4 password bytes of a Cisco IPv4-overlay extension as a "source address", and calls
+/// a Cisco extension shorter than 4 + 16 bytes in an IPv6-overlay packet "Incomplete".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Authentication {
     /// Authentication type.
@@ -219,6 +228,17 @@ impl Authentication {
             auth_type: AuthType::CLEARTEXT,
             data: Secret::from(password),
         })
+    }
+
+    /// The RFC 2332 §5.3.4 layout: Reserved 0, `spi`, the sender's protocol address, `data`.
+    pub fn rfc2332(spi: u16, src_proto_addr: &Address, data: &[u8]) -> Self {
+        let mut bytes = vec![0u8; src_proto_addr.len()];
+        src_proto_addr.write(&mut bytes);
+        bytes.extend_from_slice(data);
+        Authentication {
+            auth_type: AuthType(u32::from(spi)),
+            data: Secret::new(bytes),
+        }
     }
 
     /// Whether this is a cleartext authentication carrying exactly `password`.
@@ -321,7 +341,9 @@ impl Extension {
             ExtensionBody::Authentication(a) => 4 + a.data.len(),
             ExtensionBody::VendorPrivate(v) => 3 + v.data.len(),
             ExtensionBody::Unknown { data, .. } => data.len(),
-            _ => self.cies().map_or(0, |c| c.iter().map(Cie::buffer_len).sum()),
+            _ => self
+                .cies()
+                .map_or(0, |c| c.iter().map(Cie::buffer_len).sum()),
         }
     }
 

@@ -8,18 +8,18 @@ mod extension;
 mod packet;
 
 pub use address::{Address, NbmaAddress, NbmaFormat};
-pub use build::{afn_for, host_prefix_len, protocol_type_for, Node};
+pub use build::{Node, afn_for, host_prefix_len, protocol_type_for};
 pub use cie::{Cie, CieHeader, CieIter};
 pub use codes::{
     AddressFamily, AuthType, CieCode, ErrorCode, ExtensionType, Flags, PacketType, ProtocolType,
     TrafficCode,
 };
 pub use extension::{
-    Authentication, Extension, ExtensionBody, ExtensionIter, ExtensionRef, Secret, VendorPrivate,
-    COMPULSORY, TYPE_MASK,
+    Authentication, COMPULSORY, Extension, ExtensionBody, ExtensionIter, ExtensionRef, Secret,
+    TYPE_MASK, VendorPrivate,
 };
 pub use packet::{
-    Body, ErrorIndication, FixedHeader, MandatoryHeader, Message, Packet, Repr, TrafficIndication,
-    UnknownMessage, CISCO_HOP_COUNT, FIXED_HEADER_LEN, MANDATORY_HEADER_LEN, MIN_PACKET_LEN,
+    Body, CISCO_HOP_COUNT, ErrorIndication, FIXED_HEADER_LEN, FixedHeader, MANDATORY_HEADER_LEN,
+    MIN_PACKET_LEN, MandatoryHeader, Message, Packet, Repr, TrafficIndication, UnknownMessage,
     VERSION,
 };

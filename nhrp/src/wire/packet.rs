@@ -3,14 +3,16 @@
 use zerocopy::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::address::{tl_len, Address, NbmaAddress};
-use super::cie::{check_len, Cie, CieIter};
+use super::address::{Address, NbmaAddress, tl_len};
+use super::cie::{Cie, CieIter, check_len};
 use super::codes::{
     AddressFamily, ErrorCode, ExtensionType, Flags, PacketType, ProtocolType, TrafficCode,
 };
-use super::extension::{put, Authentication, Extension, ExtensionBody, ExtensionIter, ExtensionRef};
-use crate::checksum;
+use super::extension::{
+    Authentication, Extension, ExtensionBody, ExtensionIter, ExtensionRef, put,
+};
 use crate::Error;
+use crate::checksum;
 
 /// Length of the fixed header (RFC 2332 §5.2.0.1).
 pub const FIXED_HEADER_LEN: usize = 20;
@@ -218,11 +220,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// Source protocol address length.
     pub fn src_proto_len(&self) -> usize {
-        self.mand_header().map_or(0, |h| usize::from(h.src_proto_len))
+        self.mand_header()
+            .map_or(0, |h| usize::from(h.src_proto_len))
     }
     /// Destination protocol address length.
     pub fn dst_proto_len(&self) -> usize {
-        self.mand_header().map_or(0, |h| usize::from(h.dst_proto_len))
+        self.mand_header()
+            .map_or(0, |h| usize::from(h.dst_proto_len))
     }
     /// Flags (packet types 1–6).
     pub fn flags(&self) -> Flags {
@@ -245,11 +249,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
         TrafficCode(be16(self.buffer.as_ref(), 24))
     }
 
-    /// The bytes of the NHRP packet: the buffer up to `ar$pktsz` (or all of it if shorter).
+    /// The bytes of the NHRP packet: the buffer up to `ar$pktsz`, or the whole buffer if it
+    /// has no fixed header or `ar$pktsz` is not between 20 and the buffer length.
     pub fn packet_bytes(&self) -> &[u8] {
         let buf = self.buffer.as_ref();
-        buf.get(..usize::from(self.packet_size()))
-            .unwrap_or(buf)
+        let size = usize::from(self.packet_size());
+        if size < FIXED_HEADER_LEN {
+            return buf;
+        }
+        buf.get(..size).unwrap_or(buf)
     }
 
     /// Where the mandatory part ends: `ar$extoff` if there are extensions, else `ar$pktsz`.
@@ -524,9 +532,7 @@ impl Message {
                 let [a, b, c, d, e, f] = u.header;
                 (u16::from_be_bytes([a, b]), u32::from_be_bytes([c, d, e, f]))
             }
-            other => other
-                .body()
-                .map_or((0, 0), |b| (b.flags.0, b.request_id)),
+            other => other.body().map_or((0, 0), |b| (b.flags.0, b.request_id)),
         }
     }
 
@@ -673,7 +679,9 @@ impl Repr {
 
     /// The first extension of a type, mutably.
     pub fn extension_mut(&mut self, ext_type: ExtensionType) -> Option<&mut Extension> {
-        self.extensions.iter_mut().find(|e| e.ext_type() == ext_type)
+        self.extensions
+            .iter_mut()
+            .find(|e| e.ext_type() == ext_type)
     }
 
     /// The Authentication extension, if present.
@@ -729,7 +737,11 @@ impl Repr {
             NbmaAddress::MAX_LEN,
         )?;
         check_len("source protocol address", self.src_proto_addr.len(), 255)?;
-        check_len("destination protocol address", self.dst_proto_addr.len(), 255)?;
+        check_len(
+            "destination protocol address",
+            self.dst_proto_addr.len(),
+            255,
+        )?;
         for c in self.cies() {
             c.check()?;
         }
