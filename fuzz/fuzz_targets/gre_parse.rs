@@ -8,7 +8,13 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     // GRE alone.
     let view = g::Packet::new_unchecked(data);
-    let _ = (view.key(), view.sequence(), view.checksum(), view.payload(), view.verify_checksum());
+    let _ = (
+        view.key(),
+        view.sequence(),
+        view.checksum(),
+        view.payload(),
+        view.verify_checksum(),
+    );
     if let Ok((repr, payload)) = g::decapsulate(data) {
         assert_eq!(payload.len(), repr.payload_len);
         let mut again = data.to_vec();
@@ -19,10 +25,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((outer, gre_repr, payload)) = ip::decapsulate(data) {
         assert_eq!(payload.len(), gre_repr.payload_len);
         let head = outer.header_len() + gre_repr.header_len();
-        let mut again = data.get(..outer.buffer_len()).expect("length checked").to_vec();
+        let mut again = data
+            .get(..outer.buffer_len())
+            .expect("length checked")
+            .to_vec();
         let out = ip::encapsulate(&outer, &gre_repr, &mut again, head).expect("re-emit");
         assert_eq!(out.len(), outer.buffer_len());
         // The IPv4 header re-emits exactly; the GRE part too.
-        assert_eq!(&out[..], data.get(..outer.buffer_len()).expect("length checked"));
+        assert_eq!(
+            &out[..],
+            data.get(..outer.buffer_len()).expect("length checked")
+        );
     }
 });

@@ -20,14 +20,31 @@ struct Input {
 
 fuzz_target!(|input: Input| {
     let local = IpAddr::from([10, 0, 0, 1]);
-    let mode = if input.p2p { Mode::PointToPoint { remote: IpAddr::from([10, 0, 0, 2]) } } else { Mode::Multipoint };
+    let mode = if input.p2p {
+        Mode::PointToPoint {
+            remote: IpAddr::from([10, 0, 0, 2]),
+        }
+    } else {
+        Mode::Multipoint
+    };
     let max_peers = usize::from(input.max_peers % 8) + 1;
-    let config = Config { mode, key: input.key, checksum: input.checksum, sequence: input.sequence, max_peers, ..Config::multipoint(local) };
+    let config = Config {
+        mode,
+        key: input.key,
+        checksum: input.checksum,
+        sequence: input.sequence,
+        max_peers,
+        ..Config::multipoint(local)
+    };
     let mut t = Tunnel::new(config).expect("valid config");
     let (mut ok, mut dropped) = (0u64, 0u64);
     for (who, with_ip, bytes) in &input.packets {
         let remote = IpAddr::from([10, 0, 0, 2 + who % 16]);
-        let r = if *with_ip { t.decapsulate_ip(bytes) } else { t.decapsulate(remote, bytes) };
+        let r = if *with_ip {
+            t.decapsulate_ip(bytes)
+        } else {
+            t.decapsulate(remote, bytes)
+        };
         match r {
             Ok(rx) => {
                 ok += 1;
