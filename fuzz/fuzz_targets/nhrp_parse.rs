@@ -8,7 +8,12 @@ use nhrp::wire::{Message, Node, Packet, Repr};
 
 fn check(data: &[u8], depth: usize) {
     let view = Packet::new_unchecked(data);
-    let _ = (view.afn(), view.hop_count(), view.src_nbma_addr(), view.dst_proto_addr());
+    let _ = (
+        view.afn(),
+        view.hop_count(),
+        view.src_nbma_addr(),
+        view.dst_proto_addr(),
+    );
     let _ = (view.body(), view.compute_checksum(), view.verify_checksum());
     let _ = view.cies().count();
     for ext in view.extensions().flatten() {

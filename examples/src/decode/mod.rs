@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 mod gre;
 mod ip;
 mod link;
+mod nhrp;
 mod udp;
 
 /// One decoded frame: its layers (outermost first) and any errors.
@@ -200,6 +201,7 @@ fn dispatch_ip(frame: &mut Frame, protocol: u8, payload: &[u8]) {
 fn dispatch_gre(frame: &mut Frame, protocol: u16, payload: &[u8]) {
     match protocol {
         0x0800 | 0x86dd => ip::decode(frame, payload),
+        0x2001 => nhrp::decode(frame, payload),
         _ => {}
     }
 }
