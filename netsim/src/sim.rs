@@ -1,0 +1,241 @@
+//! Driving handle/poll machines over the virtual network.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::{Datagram, Network};
+
+/// A host on the simulated network: anything with the handle/poll contract of DESIGN.md §3.
+pub trait Host {
+    /// The host's underlay address (inside address if it is behind a NAT box).
+    fn addr(&self) -> IpAddr;
+    /// A datagram arrived.
+    fn handle_datagram(&mut self, now: Instant, datagram: Datagram);
+    /// The time from [`Host::poll_timeout`] was reached (or passed).
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next datagram to send, if any.
+    fn poll_transmit(&mut self) -> Option<Datagram>;
+    /// When [`Host::handle_timeout`] should next be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// Identifies a host in a [`Sim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostId(pub usize);
+
+/// A simulation that cannot make progress.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// Hosts keep asking for timeouts at the same instant without time moving: a busy loop.
+    #[error("livelock: {events} events at one instant without time advancing")]
+    Livelock {
+        /// Events processed at that instant.
+        events: u64,
+    },
+}
+
+/// Events at a single instant before the simulation declares a livelock.
+const MAX_EVENTS_PER_INSTANT: u64 = 1_000_000;
+
+/// Hosts on a [`Network`], run on its virtual clock. Crashed hosts are kept out of the loop until
+/// restarted.
+#[derive(Debug)]
+pub struct Sim<H: Host> {
+    net: Network,
+    hosts: Vec<Option<H>>,
+    by_addr: HashMap<IpAddr, usize>,
+}
+
+impl<H: Host> Sim<H> {
+    /// A simulation over `net`.
+    pub fn new(net: Network) -> Sim<H> {
+        Sim {
+            net,
+            hosts: Vec::new(),
+            by_addr: HashMap::new(),
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.net.now()
+    }
+
+    /// Adds a host (its address must be unique).
+    pub fn add_host(&mut self, host: H) -> HostId {
+        let id = self.hosts.len();
+        self.by_addr.insert(host.addr(), id);
+        self.hosts.push(Some(host));
+        HostId(id)
+    }
+
+    /// A host, unless crashed.
+    pub fn host(&self, id: HostId) -> Option<&H> {
+        self.hosts.get(id.0)?.as_ref()
+    }
+
+    /// A host, unless crashed, for commands. Call [`Sim::flush`] (or any `run_*`) afterwards so
+    /// that what the command queued is sent.
+    pub fn host_mut(&mut self, id: HostId) -> Option<&mut H> {
+        self.hosts.get_mut(id.0)?.as_mut()
+    }
+
+    /// All live hosts.
+    pub fn hosts(&self) -> impl Iterator<Item = (HostId, &H)> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| Some((HostId(i), h.as_ref()?)))
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The network, to change links, NAT boxes or recording.
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.net
+    }
+
+    /// Crashes a host: its state is dropped (returned) and datagrams to it are lost.
+    pub fn crash(&mut self, id: HostId) -> Option<H> {
+        let host = self.hosts.get_mut(id.0)?.take()?;
+        self.net.set_down(host.addr(), true);
+        Some(host)
+    }
+
+    /// Restarts a crashed host with fresh state.
+    pub fn restart(&mut self, id: HostId, host: H) {
+        self.net.set_down(host.addr(), false);
+        self.by_addr.insert(host.addr(), id.0);
+        if let Some(slot) = self.hosts.get_mut(id.0) {
+            *slot = Some(host);
+        }
+    }
+
+    /// Sends everything the hosts have queued.
+    pub fn flush(&mut self) {
+        for host in self.hosts.iter_mut().flatten() {
+            while let Some(d) = host.poll_transmit() {
+                self.net.send(d);
+            }
+        }
+    }
+
+    /// The next instant something happens: a datagram arrives or a host's timer fires.
+    pub fn next_event(&self) -> Option<Instant> {
+        let timers = self
+            .hosts
+            .iter()
+            .flatten()
+            .filter_map(|h| h.poll_timeout())
+            .min();
+        match (timers, self.net.next_arrival()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every event up to and including `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: Instant) -> Result<(), SimError> {
+        self.flush();
+        let mut same_instant = 0u64;
+        while let Some(next) = self.next_event() {
+            if next > until {
+                break;
+            }
+            if next > self.net.now() {
+                same_instant = 0;
+            }
+            same_instant += 1;
+            if same_instant > MAX_EVENTS_PER_INSTANT {
+                return Err(SimError::Livelock {
+                    events: same_instant,
+                });
+            }
+            self.net.advance(next);
+            self.step();
+        }
+        self.net.advance(until);
+        Ok(())
+    }
+
+    /// Runs until no datagram is in flight and no timer is due before `limit` other than
+    /// periodic ones further than `quiet` away; returns the time it stopped. Useful to "let the
+    /// protocol settle".
+    pub fn run_until_idle(
+        &mut self,
+        quiet: std::time::Duration,
+        limit: Instant,
+    ) -> Result<Instant, SimError> {
+        loop {
+            self.flush();
+            let now = self.net.now();
+            if self.net.in_flight() == 0 {
+                match self.next_event() {
+                    None => return Ok(now),
+                    Some(t) if t > now + quiet => return Ok(now),
+                    _ => {}
+                }
+            }
+            let Some(next) = self.next_event() else {
+                return Ok(now);
+            };
+            if next > limit {
+                self.net.advance(limit);
+                return Ok(limit);
+            }
+            self.run_until(next)?;
+        }
+    }
+
+    /// Runs until `pred` holds (checked after every event) or `limit` is reached; returns whether
+    /// it held.
+    pub fn run_until_true(
+        &mut self,
+        limit: Instant,
+        mut pred: impl FnMut(&Sim<H>) -> bool,
+    ) -> Result<bool, SimError> {
+        self.flush();
+        if pred(self) {
+            return Ok(true);
+        }
+        while let Some(next) = self.next_event() {
+            if next > limit {
+                break;
+            }
+            self.run_until(next)?;
+            if pred(self) {
+                return Ok(true);
+            }
+        }
+        self.net.advance(limit);
+        Ok(pred(self))
+    }
+
+    /// Delivers what is due and fires due timers at the current instant, then sends what the
+    /// hosts queued.
+    fn step(&mut self) {
+        let now = self.net.now();
+        while let Some(d) = self.net.pop_due() {
+            match self
+                .by_addr
+                .get(&d.dst)
+                .and_then(|&i| self.hosts.get_mut(i))
+                .and_then(Option::as_mut)
+            {
+                Some(host) => host.handle_datagram(now, d),
+                None => self.net.count_undeliverable(),
+            }
+        }
+        for host in self.hosts.iter_mut().flatten() {
+            if host.poll_timeout().is_some_and(|t| t <= now) {
+                host.handle_timeout(now);
+            }
+        }
+        self.flush();
+    }
+}
