@@ -25,8 +25,12 @@ fn validate_view(bytes: &[u8]) -> usize {
     }
     for e in p.extensions() {
         let e = e.unwrap();
-        for c in e.cies() {
-            n += c.unwrap().mtu as usize;
+        if matches!(e.ext_type.0, 3 | 4 | 5 | 9) {
+            for c in e.cies() {
+                n += c.unwrap().mtu as usize;
+            }
+        } else {
+            n += e.data.len();
         }
     }
     n

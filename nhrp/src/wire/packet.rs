@@ -623,10 +623,14 @@ impl Repr {
                 }
             }
         };
-        let extensions = packet
-            .extensions()
-            .map(|e| e.and_then(|e| Extension::parse(&e)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut extensions = Vec::new();
+        for ext in packet.extensions() {
+            if extensions.is_empty() {
+                // Cisco sends 5 or 6; one allocation for the usual case.
+                extensions.reserve(8);
+            }
+            extensions.push(Extension::parse(&ext?)?);
+        }
         Ok(Repr {
             afn: packet.afn(),
             protocol_type: packet.protocol_type(),
