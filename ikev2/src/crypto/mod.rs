@@ -1,0 +1,197 @@
+//! IKE's additions to the `esp` crypto provider: key exchange groups and the PRF.
+//!
+//! The IKE provider ([`IkeCryptoProvider`]) wraps the [`esp::crypto::CryptoProvider`] (AEADs,
+//! CBC ciphers, HMACs, the random source) and adds a table of [`KeyExchangeGroup`]s. The traits
+//! live here, in `ikev2`, on top of esp's: the `esp` crate is not changed. The PRF ([`Prf`]) is
+//! an HMAC of the esp provider used at full output length.
+//!
+//! Groups built in (RustCrypto, constant time): 14 (MODP-2048, RFC 3526, `crypto-bigint`, a
+//! 384-bit secret exponent), 19 (ECP-256, RFC 5903, `p256`), 31 (Curve25519, RFC 8031,
+//! `x25519-dalek`). Private values come from the provider's random source, never from global
+//! randomness. (This is also why there is no `ring` key exchange: ring draws its ephemeral keys
+//! from its own system random source.)
+
+use core::fmt;
+use std::sync::Arc;
+
+use esp::crypto::{CryptoProvider, MacKey, SecureRandom};
+
+use crate::transform::{KeGroup, PrfId};
+use crate::{Error, Secret};
+
+mod ecp;
+mod modp;
+mod x25519;
+
+pub use ecp::Ecp256;
+pub use modp::Modp2048;
+pub use x25519::Curve25519;
+
+/// A key exchange group (IKEv2 transform type 4).
+pub trait KeyExchangeGroup: Send + Sync + fmt::Debug {
+    /// Which group this is.
+    fn group(&self) -> KeGroup;
+    /// Length of the public value in the KE payload.
+    fn public_len(&self) -> usize;
+    /// Generates a private value with `random` and returns the exchange holding it.
+    fn start(&self, random: &dyn SecureRandom) -> Result<Box<dyn KeyExchange>, Error>;
+}
+
+/// One side of a key exchange in progress: a private value (zeroized on drop) and its public
+/// value.
+pub trait KeyExchange: Send + Sync {
+    /// The group.
+    fn group(&self) -> KeGroup;
+    /// Our public value, as sent in the KE payload.
+    fn public_value(&self) -> &[u8];
+    /// Validates the peer's public value (range for MODP, on the curve for ECP, a contributory
+    /// result for Curve25519) and computes the shared secret g^ir in the encoding RFC 7296
+    /// §2.14 uses (MODP: padded to the modulus length; ECP: the x coordinate, RFC 5903 §9;
+    /// Curve25519: the 32-byte u coordinate, RFC 8031 §2).
+    fn complete(&self, peer: &[u8]) -> Result<Secret, Error>;
+}
+
+/// The groups this crate implements: 14, 19 and 31.
+pub static DEFAULT_GROUPS: &[&dyn KeyExchangeGroup] = &[&Curve25519, &Ecp256, &Modp2048];
+
+/// The crypto provider for IKE: esp's provider plus key exchange groups.
+#[derive(Clone)]
+pub struct IkeCryptoProvider {
+    /// Ciphers, HMACs and the random source (shared with the ESP SAs IKE creates).
+    pub esp: CryptoProvider,
+    /// Key exchange groups.
+    pub groups: &'static [&'static dyn KeyExchangeGroup],
+}
+
+impl IkeCryptoProvider {
+    /// esp's provider with the [`DEFAULT_GROUPS`].
+    pub fn new(esp: CryptoProvider) -> Self {
+        IkeCryptoProvider {
+            esp,
+            groups: DEFAULT_GROUPS,
+        }
+    }
+
+    /// The RustCrypto provider with `random` as its random source.
+    pub fn rustcrypto(random: Arc<dyn SecureRandom>) -> Self {
+        Self::new(esp::crypto::rustcrypto::provider(random))
+    }
+
+    /// The random source.
+    pub fn random(&self) -> &dyn SecureRandom {
+        &*self.esp.random
+    }
+
+    /// The implementation of a group.
+    pub fn group(&self, group: KeGroup) -> Result<&'static dyn KeyExchangeGroup, Error> {
+        self.groups
+            .iter()
+            .copied()
+            .find(|g| g.group() == group)
+            .ok_or(Error::UnsupportedGroup(group))
+    }
+
+    /// Starts a key exchange in `group` with a fresh private value.
+    pub fn start_key_exchange(&self, group: KeGroup) -> Result<Box<dyn KeyExchange>, Error> {
+        self.group(group)?.start(self.random())
+    }
+
+    /// A PRF keyed with `key`.
+    pub fn prf(&self, alg: PrfId, key: &[u8]) -> Result<Prf, Error> {
+        let hmac = self.esp.hmac(alg.hmac()?)?;
+        Ok(Prf {
+            alg,
+            key: hmac.new_key(key)?,
+        })
+    }
+
+    /// `len` random bytes (nonces, SPIs).
+    pub fn random_bytes(&self, len: usize) -> Result<Vec<u8>, Error> {
+        let mut v = vec![0u8; len];
+        self.random().fill(&mut v)?;
+        Ok(v)
+    }
+}
+
+impl fmt::Debug for IkeCryptoProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IkeCryptoProvider")
+            .field("esp", &self.esp)
+            .field("groups", &self.groups)
+            .finish()
+    }
+}
+
+/// A keyed PRF (RFC 7296 §2.13): an HMAC at full output length.
+pub struct Prf {
+    alg: PrfId,
+    key: Box<dyn MacKey>,
+}
+
+impl Prf {
+    /// Which PRF.
+    pub fn alg(&self) -> PrfId {
+        self.alg
+    }
+
+    /// Output length in bytes.
+    pub fn output_len(&self) -> usize {
+        self.key.output_len()
+    }
+
+    /// prf(K, parts[0] | parts[1] | …).
+    pub fn compute(&self, parts: &[&[u8]]) -> Result<Secret, Error> {
+        let mut out = Secret::zeroed(self.output_len());
+        self.key.sign(parts, out.as_mut_bytes())?;
+        Ok(out)
+    }
+
+    /// prf+(K, S) truncated to `len` bytes (§2.13): T1 = prf(K, S | 0x01),
+    /// Tn = prf(K, Tn-1 | S | n), at most 255 blocks; S is the concatenation of `seed`.
+    pub fn plus(&self, seed: &[&[u8]], len: usize) -> Result<Secret, Error> {
+        let n = self.output_len();
+        if n == 0 || len > n.saturating_mul(255) {
+            return Err(Error::InvalidConfig("prf+ output longer than 255 blocks"));
+        }
+        let mut out = Secret::zeroed(len);
+        let mut t = Secret::zeroed(n);
+        for (i, chunk) in out.as_mut_bytes().chunks_mut(n).enumerate() {
+            let counter = [u8::try_from(i + 1).map_err(|_| Error::InvalidConfig("prf+ counter"))?];
+            let prev = t.clone();
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
+            if i > 0 {
+                parts.push(prev.as_bytes());
+            }
+            parts.extend_from_slice(seed);
+            parts.push(&counter);
+            self.key.sign(&parts, t.as_mut_bytes())?;
+            let src = t.as_bytes().get(..chunk.len()).ok_or(Error::InvalidConfig("prf+"))?;
+            chunk.copy_from_slice(src);
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for Prf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Prf({}, key: <redacted>)", self.alg)
+    }
+}
+
+/// Takes up to `tries` candidates of `len` random bytes until `accept` returns a value.
+pub(crate) fn sample<T>(
+    random: &dyn SecureRandom,
+    len: usize,
+    mut accept: impl FnMut(&[u8]) -> Option<T>,
+) -> Result<T, Error> {
+    let mut buf = Secret::zeroed(len);
+    for _ in 0..16 {
+        random.fill(buf.as_mut_bytes())?;
+        if let Some(v) = accept(buf.as_bytes()) {
+            return Ok(v);
+        }
+    }
+    Err(Error::Crypto(esp::Error::Crypto(
+        "random source keeps producing invalid private values",
+    )))
+}
