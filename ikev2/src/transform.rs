@@ -350,8 +350,8 @@ impl Proposal {
         {
             return Err(Error::InvalidProposal("no integrity algorithm"));
         }
+        // Wire order by transform type number (ENCR, PRF, INTEG, KE, ESN), as Cisco sends.
         let mut transforms = encr;
-        transforms.extend(integ);
         match protocol {
             ProtocolId::IKE => {
                 if prf.is_empty() {
@@ -369,12 +369,14 @@ impl Proposal {
                     return Err(Error::InvalidProposal("ESN is not an IKE transform"));
                 }
                 transforms.extend(prf);
+                transforms.extend(integ);
                 transforms.extend(ke);
             }
             _ => {
                 if !prf.is_empty() {
                     return Err(Error::InvalidProposal("a PRF is an IKE-only transform"));
                 }
+                transforms.extend(integ);
                 transforms.extend(ke);
                 if esn.is_empty() {
                     esn.push(Transform::esn(EsnId::NO));
@@ -544,11 +546,10 @@ impl IkeSuite {
     /// The proposal offering exactly this suite.
     pub fn to_proposal(&self) -> Proposal {
         let (id, bits) = self.encryption.ikev2_id();
-        let mut transforms = vec![Transform::encr(EncrId(id), bits)];
+        let mut transforms = vec![Transform::encr(EncrId(id), bits), Transform::prf(self.prf)];
         if self.integrity != IntegrityAlgorithm::None {
             transforms.push(Transform::integ(IntegId(self.integrity.ikev2_id())));
         }
-        transforms.push(Transform::prf(self.prf));
         transforms.push(Transform::ke(self.group));
         Proposal {
             number: 1,
