@@ -104,7 +104,9 @@ impl SkCipher {
     ) -> Result<Self, Error> {
         let enc = suite.encryption;
         if sk_e.len() != enc.keymat_len() || sk_a.len() != suite.integrity.key_len() {
-            return Err(Error::InvalidConfig("SK_e / SK_a length does not fit the suite"));
+            return Err(Error::InvalidConfig(
+                "SK_e / SK_a length does not fit the suite",
+            ));
         }
         let cipher = if enc.is_aead() {
             let (key, salt) = sk_e
@@ -169,7 +171,9 @@ impl SkCipher {
     ) -> Result<Vec<u8>, Error> {
         let mut plain = vec![0u8; chain_len(inner)];
         emit_chain(inner, &mut plain)?;
-        let first = inner.first().map_or(PayloadType::NONE, Payload::payload_type);
+        let first = inner
+            .first()
+            .map_or(PayloadType::NONE, Payload::payload_type);
         self.seal(random, outer, PayloadType::SK, first, None, &plain)
     }
 
@@ -188,7 +192,9 @@ impl SkCipher {
         }
         let mut plain = vec![0u8; chain_len(inner)];
         emit_chain(inner, &mut plain)?;
-        let first = inner.first().map_or(PayloadType::NONE, Payload::payload_type);
+        let first = inner
+            .first()
+            .map_or(PayloadType::NONE, Payload::payload_type);
         let pieces: Vec<&[u8]> = plain.chunks(max_fragment_plaintext).collect();
         let total = u16::try_from(pieces.len()).map_err(|_| Error::TooLong {
             what: "fragment count",
@@ -198,7 +204,14 @@ impl SkCipher {
         for (i, piece) in pieces.iter().enumerate() {
             let n = u16::try_from(i + 1).unwrap_or(u16::MAX);
             let next = if i == 0 { first } else { PayloadType::NONE };
-            out.push(self.seal(random, outer, PayloadType::SKF, next, Some((n, total)), piece)?);
+            out.push(self.seal(
+                random,
+                outer,
+                PayloadType::SKF,
+                next,
+                Some((n, total)),
+                piece,
+            )?);
         }
         Ok(out)
     }
@@ -227,10 +240,7 @@ impl SkCipher {
         let header = HeaderRepr {
             spi_i: outer.spi_i,
             spi_r: outer.spi_r,
-            next_payload: outer
-                .payloads
-                .first()
-                .map_or(kind, Payload::payload_type),
+            next_payload: outer.payloads.first().map_or(kind, Payload::payload_type),
             minor_version: outer.minor_version,
             exchange_type: outer.exchange_type,
             flags: outer.flags,
@@ -297,7 +307,10 @@ impl SkCipher {
                     .get_mut(ct_at..icv_at)
                     .ok_or(Error::InvalidConfig("SK buffer"))?;
                 key.encrypt(&iv, ct)?;
-                let mac = self.mac.as_ref().ok_or(Error::InvalidConfig("no integrity key"))?;
+                let mac = self
+                    .mac
+                    .as_ref()
+                    .ok_or(Error::InvalidConfig("no integrity key"))?;
                 let (signed, icv) = msg
                     .split_at_mut_checked(icv_at)
                     .ok_or(Error::InvalidConfig("SK buffer"))?;
@@ -354,7 +367,10 @@ impl SkCipher {
         let mut buf = Secret::from_slice(msg.get(iv_end..icv_at).ok_or(Error::Malformed("SK"))?);
         match &self.cipher {
             Cipher::Cbc(key) => {
-                let mac = self.mac.as_ref().ok_or(Error::InvalidConfig("no integrity key"))?;
+                let mac = self
+                    .mac
+                    .as_ref()
+                    .ok_or(Error::InvalidConfig("no integrity key"))?;
                 let signed = msg.get(..icv_at).ok_or(Error::Malformed("SK"))?;
                 mac.verify(&[signed], icv).map_err(|_| Error::Integrity)?;
                 let iv: [u8; 16] = iv.try_into().map_err(|_| Error::Malformed("SK IV"))?;
@@ -396,12 +412,18 @@ fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> [u8; 12] {
 }
 
 /// Emits `payloads` linked to each other, the last one pointing at `last_next`.
-fn emit_chain_linked(payloads: &[Payload], last_next: PayloadType, buf: &mut [u8]) -> Result<(), Error> {
+fn emit_chain_linked(
+    payloads: &[Payload],
+    last_next: PayloadType,
+    buf: &mut [u8],
+) -> Result<(), Error> {
     let mut at = 0usize;
     for (i, p) in payloads.iter().enumerate() {
         let next = payloads.get(i + 1).map_or(last_next, Payload::payload_type);
         let got = buf.len();
-        let dst = buf.get_mut(at..).ok_or(Error::BufferTooSmall { needed: at, got })?;
+        let dst = buf
+            .get_mut(at..)
+            .ok_or(Error::BufferTooSmall { needed: at, got })?;
         p.emit(next, dst)?;
         at = at.saturating_add(p.buffer_len());
     }
@@ -470,8 +492,18 @@ impl SkCrypto {
         keys: &IkeSaKeys,
         initiator: bool,
     ) -> Result<Self, Error> {
-        let i = SkCipher::new(provider, suite, keys.sk_ei.as_bytes(), keys.sk_ai.as_bytes())?;
-        let r = SkCipher::new(provider, suite, keys.sk_er.as_bytes(), keys.sk_ar.as_bytes())?;
+        let i = SkCipher::new(
+            provider,
+            suite,
+            keys.sk_ei.as_bytes(),
+            keys.sk_ai.as_bytes(),
+        )?;
+        let r = SkCipher::new(
+            provider,
+            suite,
+            keys.sk_er.as_bytes(),
+            keys.sk_ar.as_bytes(),
+        )?;
         Ok(if initiator {
             SkCrypto {
                 outbound: i,

@@ -191,7 +191,9 @@ fn parse_encr(word: &str) -> Result<Option<(EncrId, Option<u16>)>, Error> {
     } else {
         return Ok(None);
     };
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let (bits, mode) = rest.split_at(digits);
     let bits: u16 = if bits.is_empty() {
         128
@@ -346,8 +348,7 @@ impl Proposal {
                 "an AEAD algorithm takes no integrity algorithm",
             ));
         }
-        if !all_aead && integ.is_empty() && encr.iter().all(|t| t.transform_id != EncrId::NULL.0)
-        {
+        if !all_aead && integ.is_empty() && encr.iter().all(|t| t.transform_id != EncrId::NULL.0) {
             return Err(Error::InvalidProposal("no integrity algorithm"));
         }
         // Wire order by transform type number (ENCR, PRF, INTEG, KE, ESN), as Cisco sends.
@@ -363,7 +364,9 @@ impl Proposal {
                     ));
                 }
                 if ke.is_empty() {
-                    return Err(Error::InvalidProposal("an IKE proposal needs a key exchange"));
+                    return Err(Error::InvalidProposal(
+                        "an IKE proposal needs a key exchange",
+                    ));
                 }
                 if !esn.is_empty() {
                     return Err(Error::InvalidProposal("ESN is not an IKE transform"));
@@ -408,10 +411,7 @@ impl Proposal {
         }
         let mut implied = Vec::new();
         for t in ids(TransformType::INTEG) {
-            match INTEG_WORDS
-                .iter()
-                .find(|(_, i, _)| i.0 == t.transform_id)
-            {
+            match INTEG_WORDS.iter().find(|(_, i, _)| i.0 == t.transform_id) {
                 Some((w, _, p)) => {
                     words.push((*w).to_owned());
                     if !implied.contains(p) {

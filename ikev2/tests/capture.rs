@@ -1,7 +1,12 @@
 //! Every IKEv2 message of the real Cisco capture parses (IKE_SA_INIT fully, IKE_AUTH up to
 //! its SK payload) and re-emits byte for byte; exchange types and message IDs are the ones
 //! Wireshark shows (`isakmp.exchangetype`, `isakmp.messageid`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -55,17 +60,33 @@ fn ike_sa_init_is_decoded_fully() {
     use PayloadType as T;
     assert_eq!(
         types,
-        [T::SA, T::KE, T::NONCE, T::VENDOR_ID, T::VENDOR_ID, T::VENDOR_ID, T::NOTIFY, T::NOTIFY, T::VENDOR_ID]
+        [
+            T::SA,
+            T::KE,
+            T::NONCE,
+            T::VENDOR_ID,
+            T::VENDOR_ID,
+            T::VENDOR_ID,
+            T::NOTIFY,
+            T::NOTIFY,
+            T::VENDOR_ID
+        ]
     );
-    let Payload::Sa(sa) = &req.payloads[0] else { panic!() };
+    let Payload::Sa(sa) = &req.payloads[0] else {
+        panic!()
+    };
     assert_eq!(sa.proposals.len(), 1);
     let p = &sa.proposals[0];
     assert_eq!(p.protocol_id, ProtocolId::IKE);
     assert!(p.spi.is_empty());
-    let Payload::Ke(ke) = &req.payloads[1] else { panic!() };
+    let Payload::Ke(ke) = &req.payloads[1] else {
+        panic!()
+    };
     let group = p.of_type(TransformType::KE).next().unwrap().transform_id;
     assert_eq!(ke.group, KeGroup(group));
-    let Payload::Nonce(n) = &req.payloads[2] else { panic!() };
+    let Payload::Nonce(n) = &req.payloads[2] else {
+        panic!()
+    };
     assert!((16..=256).contains(&n.len()));
     // The proposal prints in strongSwan's syntax and reads back to itself.
     let text = p.to_strongswan();
@@ -91,7 +112,10 @@ fn ike_sa_init_is_decoded_fully() {
         .collect();
     assert_eq!(
         notifies,
-        [NotifyType::NAT_DETECTION_SOURCE_IP, NotifyType::NAT_DETECTION_DESTINATION_IP]
+        [
+            NotifyType::NAT_DETECTION_SOURCE_IP,
+            NotifyType::NAT_DETECTION_DESTINATION_IP
+        ]
     );
     let resp = Message::parse(&msgs[1].2).unwrap();
     assert_eq!(resp.flags, Flags::RESPONSE);

@@ -1,6 +1,11 @@
 //! Known-answer tests: RFC test values for HMAC and the groups, and vectors computed by an
 //! independent implementation (`tests/vectors/gen.py`, output in `tests/vectors/vectors.json`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -43,7 +48,11 @@ fn rfc4231_hmac_sha2_through_the_prf() {
             "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854",
         ),
     ] {
-        let out = p.prf(prf, &key).unwrap().compute(&[b"Hi ", b"There"]).unwrap();
+        let out = p
+            .prf(prf, &key)
+            .unwrap()
+            .compute(&[b"Hi ", b"There"])
+            .unwrap();
         assert_eq!(out.as_bytes(), unhex(want), "{prf}");
     }
     // RFC 4231 test case 2 (a key shorter than the block).
@@ -79,7 +88,10 @@ fn rfc7748_x25519_through_the_group() {
     assert_eq!(kb.complete(ka.public_value()).unwrap().as_bytes(), k);
     // RFC 8031 §2 / RFC 7748 §6.1: an all-zero result (low-order point) is rejected.
     let err = ka.complete(&[0u8; 32]).unwrap_err();
-    assert!(matches!(err, ikev2::Error::InvalidKeyExchange { .. }), "{err}");
+    assert!(
+        matches!(err, ikev2::Error::InvalidKeyExchange { .. }),
+        "{err}"
+    );
     let mut one = [0u8; 32];
     one[0] = 1;
     assert!(ka.complete(&one).is_err());
@@ -164,8 +176,16 @@ fn groups_match_independent_implementation() {
         assert_eq!(ki.public_value(), hx(&g["public_i"]), "{group} public_i");
         assert_eq!(kr.public_value(), hx(&g["public_r"]), "{group} public_r");
         let s = hx(&g["shared"]);
-        assert_eq!(ki.complete(kr.public_value()).unwrap().as_bytes(), s, "{group}");
-        assert_eq!(kr.complete(ki.public_value()).unwrap().as_bytes(), s, "{group}");
+        assert_eq!(
+            ki.complete(kr.public_value()).unwrap().as_bytes(),
+            s,
+            "{group}"
+        );
+        assert_eq!(
+            kr.complete(ki.public_value()).unwrap().as_bytes(),
+            s,
+            "{group}"
+        );
     }
 }
 
@@ -225,7 +245,11 @@ fn ike_sa_keys_rekey_and_child_keymat_match_independent_implementation() {
         let r = &v["rekey"];
         let (ni2, nr2, gir2) = (hx(&r["ni"]), hx(&r["nr"]), hx(&r["shared"]));
         let seed2 = rekey_skeyseed(&p, suite.prf, &keys.sk_d, &gir2, &ni2, &nr2).unwrap();
-        assert_eq!(seed2.as_bytes(), hx(&r["skeyseed"]), "{name} rekey SKEYSEED");
+        assert_eq!(
+            seed2.as_bytes(),
+            hx(&r["skeyseed"]),
+            "{name} rekey SKEYSEED"
+        );
         let keys2 = keys
             .derive_rekey(
                 &p,
@@ -246,8 +270,16 @@ fn ike_sa_keys_rekey_and_child_keymat_match_independent_implementation() {
         let (cni, cnr) = (hx(&c["ni"]), hx(&c["nr"]));
         for (pfs, field) in [(None, "keymat"), (Some(hx(&c["pfs_shared"])), "keymat_pfs")] {
             let want = hx(&c[field]);
-            let km = child_keymat(&p, suite.prf, &keys.sk_d, pfs.as_deref(), &cni, &cnr, want.len())
-                .unwrap();
+            let km = child_keymat(
+                &p,
+                suite.prf,
+                &keys.sk_d,
+                pfs.as_deref(),
+                &cni,
+                &cnr,
+                want.len(),
+            )
+            .unwrap();
             assert_eq!(km.as_bytes(), want, "{name} {field}");
             let child = ChildSaKeys::derive(
                 &p,
@@ -362,17 +394,48 @@ fn psk_auth_matches_independent_implementation() {
         method: AuthMethod::RSA_SIGNATURE,
         ..good.clone()
     };
-    assert!(verify_psk_auth(&p, PrfId::HMAC_SHA2_256, &table, &id, &octets, &wrong_method).is_err());
+    assert!(
+        verify_psk_auth(
+            &p,
+            PrfId::HMAC_SHA2_256,
+            &table,
+            &id,
+            &octets,
+            &wrong_method
+        )
+        .is_err()
+    );
     // The other identity's key does not verify this AUTH; an unknown identity has no key.
     assert!(
-        verify_psk_auth(&p, PrfId::HMAC_SHA2_256, &table, &Identity::fqdn("other"), &octets, &good)
-            .is_err()
+        verify_psk_auth(
+            &p,
+            PrfId::HMAC_SHA2_256,
+            &table,
+            &Identity::fqdn("other"),
+            &octets,
+            &good
+        )
+        .is_err()
     );
     assert!(matches!(
-        verify_psk_auth(&p, PrfId::HMAC_SHA2_256, &table, &Identity::fqdn("nobody"), &octets, &good),
+        verify_psk_auth(
+            &p,
+            PrfId::HMAC_SHA2_256,
+            &table,
+            &Identity::fqdn("nobody"),
+            &octets,
+            &good
+        ),
         Err(ikev2::Error::NoPsk(_))
     ));
     table.set_wildcard(psk);
-    verify_psk_auth(&p, PrfId::HMAC_SHA2_256, &table, &Identity::fqdn("nobody"), &octets, &good)
-        .unwrap();
+    verify_psk_auth(
+        &p,
+        PrfId::HMAC_SHA2_256,
+        &table,
+        &Identity::fqdn("nobody"),
+        &octets,
+        &good,
+    )
+    .unwrap();
 }

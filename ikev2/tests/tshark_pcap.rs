@@ -4,7 +4,12 @@
 //! `ikev2-sk.expected`. `.ci/checks/ikev2-tshark.sh` then decrypts the capture with tshark and
 //! checks the integrity and the contents. This test checks the same messages with our own
 //! parser and unprotect.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -89,7 +94,13 @@ impl Capture {
             .iter()
             .map(|p| p.payload_type().0.to_string())
             .collect();
-        if !inner.is_empty() || Message::parse(ike).unwrap().payloads.iter().any(|p| matches!(p, Payload::Sk(_))) {
+        if !inner.is_empty()
+            || Message::parse(ike)
+                .unwrap()
+                .payloads
+                .iter()
+                .any(|p| matches!(p, Payload::Sk(_)))
+        {
             writeln!(self.expected, "{}\t{}", self.frames.len(), types.join(",")).unwrap();
         }
     }
@@ -123,7 +134,14 @@ fn hex(b: &[u8]) -> String {
 
 /// One full exchange sequence for a suite: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA,
 /// INFORMATIONAL (empty, then a Delete). Returns the number of SK messages written.
-fn exchange(cap: &mut Capture, p: &IkeCryptoProvider, proposal: &str, spi_i: u64, spi_r: u64, port: u16) -> usize {
+fn exchange(
+    cap: &mut Capture,
+    p: &IkeCryptoProvider,
+    proposal: &str,
+    spi_i: u64,
+    spi_r: u64,
+    port: u16,
+) -> usize {
     let suite = IkeSuite::parse(proposal).unwrap();
     let ki = p.start_key_exchange(suite.group).unwrap();
     let kr = p.start_key_exchange(suite.group).unwrap();
@@ -149,8 +167,12 @@ fn exchange(cap: &mut Capture, p: &IkeCryptoProvider, proposal: &str, spi_i: u64
             nat(NotifyType::NAT_DETECTION_DESTINATION_IP),
         ],
     };
-    let m1 = init(0, Flags::INITIATOR, ki.public_value(), &ni).to_vec().unwrap();
-    let m2 = init(spi_r, Flags::RESPONSE, kr.public_value(), &nr).to_vec().unwrap();
+    let m1 = init(0, Flags::INITIATOR, ki.public_value(), &ni)
+        .to_vec()
+        .unwrap();
+    let m2 = init(spi_r, Flags::RESPONSE, kr.public_value(), &nr)
+        .to_vec()
+        .unwrap();
     cap.push(SPOKE, HUB, 500, &m1, &[]);
     cap.push(HUB, SPOKE, 500, &m2, &[]);
 
@@ -181,10 +203,8 @@ fn exchange(cap: &mut Capture, p: &IkeCryptoProvider, proposal: &str, spi_i: u64
         spi: vec![0xc0, 0x01, 0x00, 0x01],
         ..Proposal::from_strongswan("aes256gcm16", ProtocolId::ESP).unwrap()
     };
-    let ts = |a: Ipv4Addr| {
-        TsPayload {
-            selectors: vec![TrafficSelector::host(a.into(), 47)],
-        }
+    let ts = |a: Ipv4Addr| TsPayload {
+        selectors: vec![TrafficSelector::host(a.into(), 47)],
     };
     let outer = |exchange_type, flags, message_id| Message {
         spi_i,
@@ -253,8 +273,20 @@ fn exchange(cap: &mut Capture, p: &IkeCryptoProvider, proposal: &str, spi_i: u64
         ],
     ));
     // A liveness check (empty INFORMATIONAL) from the responder, answered by the initiator.
-    msgs.push((false, outer(ExchangeType::INFORMATIONAL, Flags(0), 0), vec![]));
-    msgs.push((true, outer(ExchangeType::INFORMATIONAL, Flags::INITIATOR | Flags::RESPONSE, 0), vec![]));
+    msgs.push((
+        false,
+        outer(ExchangeType::INFORMATIONAL, Flags(0), 0),
+        vec![],
+    ));
+    msgs.push((
+        true,
+        outer(
+            ExchangeType::INFORMATIONAL,
+            Flags::INITIATOR | Flags::RESPONSE,
+            0,
+        ),
+        vec![],
+    ));
     msgs.push((
         true,
         outer(ExchangeType::INFORMATIONAL, Flags::INITIATOR, 3),
@@ -275,7 +307,9 @@ fn exchange(cap: &mut Capture, p: &IkeCryptoProvider, proposal: &str, spi_i: u64
         let got = rx.unprotect(&wire).unwrap();
         assert_eq!(&got.payloads().unwrap(), inner);
         let parsed = Message::parse(&wire).unwrap();
-        assert!(matches!(parsed.payloads.as_slice(), [Payload::Sk(s)] if s.inner_next == inner.first().map_or(PayloadType::NONE, Payload::payload_type)));
+        assert!(
+            matches!(parsed.payloads.as_slice(), [Payload::Sk(s)] if s.inner_next == inner.first().map_or(PayloadType::NONE, Payload::payload_type))
+        );
         assert_eq!(parsed.to_vec().unwrap(), wire);
         cap.push(src, dst, port, &wire, inner);
     }
@@ -291,11 +325,46 @@ fn sk_messages_for_tshark() {
         expected: String::new(),
     };
     let mut n = 0;
-    n += exchange(&mut cap, &p, "aes128-sha256-modp2048", 0x1000_0000_0000_0001, 0x2000_0000_0000_0001, 500);
-    n += exchange(&mut cap, &p, "aes256-sha512-ecp256", 0x1000_0000_0000_0002, 0x2000_0000_0000_0002, 500);
-    n += exchange(&mut cap, &p, "aes256-sha384-x25519", 0x1000_0000_0000_0003, 0x2000_0000_0000_0003, 4500);
-    n += exchange(&mut cap, &p, "aes256gcm16-prfsha256-x25519", 0x1000_0000_0000_0004, 0x2000_0000_0000_0004, 4500);
-    n += exchange(&mut cap, &p, "aes128gcm16-prfsha512-ecp256", 0x1000_0000_0000_0005, 0x2000_0000_0000_0005, 500);
+    n += exchange(
+        &mut cap,
+        &p,
+        "aes128-sha256-modp2048",
+        0x1000_0000_0000_0001,
+        0x2000_0000_0000_0001,
+        500,
+    );
+    n += exchange(
+        &mut cap,
+        &p,
+        "aes256-sha512-ecp256",
+        0x1000_0000_0000_0002,
+        0x2000_0000_0000_0002,
+        500,
+    );
+    n += exchange(
+        &mut cap,
+        &p,
+        "aes256-sha384-x25519",
+        0x1000_0000_0000_0003,
+        0x2000_0000_0000_0003,
+        4500,
+    );
+    n += exchange(
+        &mut cap,
+        &p,
+        "aes256gcm16-prfsha256-x25519",
+        0x1000_0000_0000_0004,
+        0x2000_0000_0000_0004,
+        4500,
+    );
+    n += exchange(
+        &mut cap,
+        &p,
+        "aes128gcm16-prfsha512-ecp256",
+        0x1000_0000_0000_0005,
+        0x2000_0000_0000_0005,
+        500,
+    );
     assert_eq!(cap.expected.lines().count(), n);
 
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pcap");
@@ -308,7 +377,8 @@ fn sk_messages_for_tshark() {
     let mut w = PcapWriter::with_header(file, header).unwrap();
     for (i, f) in cap.frames.iter().enumerate() {
         let ts = std::time::Duration::from_millis(1_700_000_000_000 + 10 * i as u64);
-        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f)).unwrap();
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
+            .unwrap();
     }
     std::fs::write(dir.join("ikev2-sk.uat"), &cap.uat).unwrap();
     std::fs::write(dir.join("ikev2-sk.expected"), &cap.expected).unwrap();

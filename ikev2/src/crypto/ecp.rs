@@ -67,10 +67,9 @@ impl KeyExchange for Exchange {
         if let Some(dst) = sec1.get_mut(1..) {
             dst.copy_from_slice(peer);
         }
-        let peer = PublicKey::from_sec1_bytes(&sec1)
-            .map_err(|_| invalid("point is not on the curve"))?;
-        let shared =
-            p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), peer.as_affine());
+        let peer =
+            PublicKey::from_sec1_bytes(&sec1).map_err(|_| invalid("point is not on the curve"))?;
+        let shared = p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), peer.as_affine());
         Ok(Secret::from_slice(shared.raw_secret_bytes()))
     }
 }

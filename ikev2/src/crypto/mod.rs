@@ -139,7 +139,7 @@ impl Prf {
         self.key.output_len()
     }
 
-    /// prf(K, parts[0] | parts[1] | …).
+    /// prf(K, the concatenation of `parts`).
     pub fn compute(&self, parts: &[&[u8]]) -> Result<Secret, Error> {
         let mut out = Secret::zeroed(self.output_len());
         self.key.sign(parts, out.as_mut_bytes())?;
@@ -165,7 +165,10 @@ impl Prf {
             parts.extend_from_slice(seed);
             parts.push(&counter);
             self.key.sign(&parts, t.as_mut_bytes())?;
-            let src = t.as_bytes().get(..chunk.len()).ok_or(Error::InvalidConfig("prf+"))?;
+            let src = t
+                .as_bytes()
+                .get(..chunk.len())
+                .ok_or(Error::InvalidConfig("prf+"))?;
             chunk.copy_from_slice(src);
         }
         Ok(out)

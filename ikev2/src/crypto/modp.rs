@@ -16,7 +16,7 @@ const P_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A6
 
 /// Bits of the secret exponent (as strongSwan uses for this group: far above twice the
 /// group's ~110-bit strength).
-pub const EXPONENT_BITS: u32 = 384;
+pub(crate) const EXPONENT_BITS: u32 = 384;
 
 const MODULUS_LEN: usize = 256;
 
@@ -24,7 +24,7 @@ static PARAMS: LazyLock<FixedMontyParams<{ U2048::LIMBS }>> =
     LazyLock::new(|| FixedMontyParams::new_vartime(Odd::<U2048>::from_be_hex(P_HEX)));
 
 /// MODP-2048 (group 14): generator 2, 256-byte public values; the secret exponent is
-/// [`EXPONENT_BITS`] random bits; exponentiation is constant time. The peer's value y must
+/// 384 random bits; exponentiation is constant time. The peer's value y must
 /// satisfy 1 < y < p-1 (RFC 7296 §5, NIST SP 800-56A).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Modp2048;

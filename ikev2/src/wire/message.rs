@@ -1,8 +1,6 @@
 //! Whole IKE messages: the header and the decoded payload chain.
 
-use super::{
-    ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, Payloads,
-};
+use super::{ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, Payload, PayloadType, Payloads};
 use crate::Error;
 
 /// An IKE message: header fields and decoded payloads (RFC 7296 §3).
@@ -99,10 +97,12 @@ impl Message {
         let dst = buf
             .get_mut(..len)
             .ok_or(Error::BufferTooSmall { needed: len, got })?;
-        let (head, rest) = dst.split_at_mut_checked(HEADER_LEN).ok_or(Error::BufferTooSmall {
-            needed: HEADER_LEN,
-            got,
-        })?;
+        let (head, rest) = dst
+            .split_at_mut_checked(HEADER_LEN)
+            .ok_or(Error::BufferTooSmall {
+                needed: HEADER_LEN,
+                got,
+            })?;
         hdr.emit(&mut Header::new_unchecked(head))?;
         emit_chain(&self.payloads, rest)?;
         Ok(len)
@@ -157,7 +157,9 @@ pub fn emit_chain(payloads: &[Payload], buf: &mut [u8]) -> Result<(), Error> {
             .get(i + 1)
             .map_or(PayloadType::NONE, Payload::payload_type);
         let got = buf.len();
-        let dst = buf.get_mut(at..).ok_or(Error::BufferTooSmall { needed: at, got })?;
+        let dst = buf
+            .get_mut(at..)
+            .ok_or(Error::BufferTooSmall { needed: at, got })?;
         p.emit(next, dst)?;
         at = at.saturating_add(p.buffer_len());
     }

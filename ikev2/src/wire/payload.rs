@@ -349,12 +349,12 @@ impl Payload {
                 needed: usize::from(len),
                 got,
             })?;
-        let (head, body) = dst.split_at_mut_checked(GENERIC_HEADER_LEN).ok_or(
-            Error::BufferTooSmall {
-                needed: GENERIC_HEADER_LEN,
-                got,
-            },
-        )?;
+        let (head, body) =
+            dst.split_at_mut_checked(GENERIC_HEADER_LEN)
+                .ok_or(Error::BufferTooSmall {
+                    needed: GENERIC_HEADER_LEN,
+                    got,
+                })?;
         GenericPayload::new_unchecked(head).set_header(next, self.critical(), len);
         self.emit_body(body)
     }
@@ -628,7 +628,8 @@ impl NotifyPayload {
 
     /// Parses the body.
     pub fn parse(b: &[u8]) -> Result<Self, Error> {
-        let (Some(protocol), Some(spi_size), Some(notify_type)) = (u8_at(b, 0), u8_at(b, 1), be16(b, 2))
+        let (Some(protocol), Some(spi_size), Some(notify_type)) =
+            (u8_at(b, 0), u8_at(b, 1), be16(b, 2))
         else {
             return Err(truncated("Notify payload", 4, b.len()));
         };
@@ -712,7 +713,10 @@ impl DeletePayload {
 
     /// Writes the body; every SPI must be `spi_size` bytes (and there are none if it is 0).
     pub fn emit(&self, buf: &mut [u8]) -> Result<(), Error> {
-        if self.spis.iter().any(|s| s.len() != usize::from(self.spi_size))
+        if self
+            .spis
+            .iter()
+            .any(|s| s.len() != usize::from(self.spi_size))
             || (self.spi_size == 0 && !self.spis.is_empty())
         {
             return Err(Error::Malformed("Delete payload: SPI count and size"));
@@ -809,9 +813,9 @@ impl CpPayload {
                 return Err(truncated("configuration attribute", 4, rest.len()));
             };
             let end = 4 + usize::from(len);
-            let value = rest
-                .get(4..end)
-                .ok_or(truncated("configuration attribute", end, rest.len()))?;
+            let value =
+                rest.get(4..end)
+                    .ok_or(truncated("configuration attribute", end, rest.len()))?;
             attributes.push(ConfigAttribute {
                 attr_type: ConfigAttributeType(t & 0x7fff),
                 value: value.to_vec(),
@@ -826,9 +830,9 @@ impl CpPayload {
 
     /// Length of the body.
     pub fn buffer_len(&self) -> usize {
-        self.attributes
-            .iter()
-            .fold(4usize, |n, a| n.saturating_add(4).saturating_add(a.value.len()))
+        self.attributes.iter().fold(4usize, |n, a| {
+            n.saturating_add(4).saturating_add(a.value.len())
+        })
     }
 
     /// Writes the body.

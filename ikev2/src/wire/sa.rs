@@ -38,7 +38,9 @@ impl SaPayload {
                     length: len,
                 });
             }
-            let p = rest.get(..len).ok_or(truncated("proposal", len, rest.len()))?;
+            let p = rest
+                .get(..len)
+                .ok_or(truncated("proposal", len, rest.len()))?;
             proposals.push(Proposal::parse(p)?);
             rest = rest.get(len..).unwrap_or(&[]);
         }
@@ -99,7 +101,9 @@ impl Proposal {
                     length: len,
                 });
             }
-            let t = rest.get(..len).ok_or(truncated("transform", len, rest.len()))?;
+            let t = rest
+                .get(..len)
+                .ok_or(truncated("transform", len, rest.len()))?;
             transforms.push(Transform::parse(t)?);
             rest = rest.get(len..).unwrap_or(&[]);
         }
@@ -149,7 +153,9 @@ impl Proposal {
 
     /// The transforms of one type, in order.
     pub fn of_type(&self, ty: TransformType) -> impl Iterator<Item = &Transform> + '_ {
-        self.transforms.iter().filter(move |t| t.transform_type == ty)
+        self.transforms
+            .iter()
+            .filter(move |t| t.transform_type == ty)
     }
 }
 

@@ -103,7 +103,9 @@ impl TrafficSelector {
                 length: len,
             });
         }
-        let s = b.get(..len).ok_or(truncated("traffic selector", len, b.len()))?;
+        let s = b
+            .get(..len)
+            .ok_or(truncated("traffic selector", len, b.len()))?;
         let ts = match TsType(ty) {
             TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE => {
                 let alen = if TsType(ty) == TsType::IPV4_ADDR_RANGE {
