@@ -13,6 +13,8 @@ FIELDS='
 gre key gre.key
 gre protocol_type gre.proto
 gre sequence gre.sequence_number
+ikev2 exchange_type isakmp.exchangetype
+ikev2 message_id isakmp.messageid
 '
 fail=0
 for cap in testdata/captures/*.pcap testdata/captures/*.pcapng; do

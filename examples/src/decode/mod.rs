@@ -18,6 +18,7 @@ use pcap_file::pcapng::{Block, PcapNgReader};
 use serde_json::{Map, Value, json};
 
 mod gre;
+mod ikev2;
 mod ip;
 mod link;
 mod nhrp;
@@ -207,7 +208,16 @@ fn dispatch_gre(frame: &mut Frame, protocol: u16, payload: &[u8]) {
 }
 
 /// Dispatches a UDP payload by port.
-fn dispatch_udp(_frame: &mut Frame, _src_port: u16, _dst_port: u16, _payload: &[u8]) {}
+fn dispatch_udp(frame: &mut Frame, src_port: u16, dst_port: u16, payload: &[u8]) {
+    if src_port == 4500 || dst_port == 4500 {
+        // IKE behind the non-ESP marker (RFC 3948 §2.2).
+        if let Some(ike) = payload.strip_prefix(&[0u8; 4][..]) {
+            ikev2::decode(frame, ike);
+        }
+    } else if src_port == 500 || dst_port == 500 {
+        ikev2::decode(frame, payload);
+    }
+}
 
 /// The big-endian 16-bit field at `at`, if the bytes are there.
 pub(crate) fn be16(data: &[u8], at: usize) -> Option<u16> {
