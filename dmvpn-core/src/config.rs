@@ -1,0 +1,610 @@
+//! Node configuration, in the terms of a Cisco IOS DMVPN tunnel interface (seed 002,
+//! "Configuring the Hub" / "Configuring the Spoke"), as plain serde-friendly data.
+//!
+//! ```text
+//! interface Tunnel0                      TunnelConfig { name: "Tunnel0",
+//!  ip address 10.0.0.1 255.255.255.0       address: 10.0.0.1/24,
+//!  ip mtu 1400                             mtu: 1400,
+//!  ip nhrp authentication donttell         nhrp.authentication: Some("donttell"),
+//!  ip nhrp map multicast dynamic           nhrp.map_multicast_dynamic: true,
+//!  ip nhrp network-id 99                   nhrp.network_id: 99,
+//!  ip nhrp holdtime 300                    nhrp.holdtime: 300,
+//!  ip nhrp redirect                        nhrp.redirect: true,
+//!  tunnel source 172.17.0.1                source: 172.17.0.1,
+//!  tunnel mode gre multipoint              mode: Multipoint,
+//!  tunnel key 100000                       key: Some(100000) }
+//! ```
+//!
+//! [`NodeConfig::validate`] reports every problem at once, each with the path of the field.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// A whole node: one or more tunnel interfaces (two for dual DMVPN, seed 003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// Host name, used in status output and logs.
+    pub hostname: String,
+    /// Tunnel interfaces.
+    pub tunnels: Vec<TunnelConfig>,
+}
+
+/// `tunnel mode gre multipoint` or point-to-point GRE with `tunnel destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TunnelMode {
+    /// mGRE (`tunnel mode gre multipoint`): hubs, and spokes that build spoke-to-spoke tunnels.
+    Multipoint,
+    /// Point-to-point GRE to one `tunnel destination` (phase 1 spokes).
+    PointToPoint {
+        /// `tunnel destination`: the hub's NBMA address.
+        destination: IpAddr,
+    },
+}
+
+/// One tunnel interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelConfig {
+    /// Interface name (`interface Tunnel0`).
+    pub name: String,
+    /// `ip address`: the overlay address and subnet of the DMVPN cloud.
+    pub address: IpNet,
+    /// `tunnel source`: the local NBMA (underlay) address.
+    pub source: IpAddr,
+    /// `tunnel mode`.
+    pub mode: TunnelMode,
+    /// `tunnel key`: must match across the DMVPN; distinguishes clouds sharing a source address.
+    #[serde(default)]
+    pub key: Option<u32>,
+    /// `ip mtu`: the overlay MTU (seeds recommend 1400).
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+    /// `ip nhrp ...` settings.
+    pub nhrp: NhrpConfig,
+}
+
+fn default_mtu() -> u16 {
+    1400
+}
+
+/// An `ip nhrp nhs` entry: a next-hop server (hub) by its overlay address, with the NBMA address
+/// from the matching static `ip nhrp map` (or given here directly, as `ip nhrp nhs X nbma Y`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NhsConfig {
+    /// The hub's tunnel (overlay) address.
+    pub address: IpAddr,
+    /// The hub's NBMA address, if not given by a static map.
+    #[serde(default)]
+    pub nbma: Option<IpAddr>,
+}
+
+/// An `ip nhrp map OVERLAY NBMA` static mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StaticMap {
+    /// Overlay (protocol) address.
+    pub address: IpAddr,
+    /// NBMA address.
+    pub nbma: IpAddr,
+}
+
+/// `ip nhrp max-send PACKETS every SECONDS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MaxSend {
+    /// Packets allowed per interval.
+    pub packets: u32,
+    /// Interval in seconds.
+    pub every_secs: u32,
+}
+
+impl Default for MaxSend {
+    /// IOS default: 100 packets every 10 seconds.
+    fn default() -> Self {
+        MaxSend {
+            packets: 100,
+            every_secs: 10,
+        }
+    }
+}
+
+/// The NHRP password (`ip nhrp authentication`, at most 8 characters). Zeroized on drop and
+/// never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(s: impl Into<String>) -> Password {
+        Password(Zeroizing::new(s.into()))
+    }
+
+    /// The password bytes, for the NHRP layer.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// `ip nhrp ...` settings of a tunnel interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NhrpConfig {
+    /// `ip nhrp network-id`: required to enable NHRP on the interface.
+    pub network_id: u32,
+    /// `ip nhrp authentication`.
+    #[serde(default)]
+    pub authentication: Option<Password>,
+    /// `ip nhrp holdtime` in seconds: how long others keep our mappings (IOS default 7200;
+    /// seeds recommend 300–600).
+    #[serde(default = "default_holdtime")]
+    pub holdtime: u32,
+    /// `ip nhrp nhs`: the hubs this node registers with (empty on a pure hub).
+    #[serde(default)]
+    pub nhs: Vec<NhsConfig>,
+    /// `ip nhrp map`: static mappings.
+    #[serde(default)]
+    pub maps: Vec<StaticMap>,
+    /// `ip nhrp map multicast dynamic`: replicate multicast to every registered spoke (hub).
+    #[serde(default)]
+    pub map_multicast_dynamic: bool,
+    /// `ip nhrp map multicast NBMA`: static multicast destinations (a spoke's hubs).
+    #[serde(default)]
+    pub map_multicast: Vec<IpAddr>,
+    /// `ip nhrp redirect`: send Traffic Indications (hub, phase 3).
+    #[serde(default)]
+    pub redirect: bool,
+    /// `ip nhrp shortcut`: install shortcuts from resolutions (spoke, phase 3).
+    #[serde(default)]
+    pub shortcut: bool,
+    /// `ip nhrp max-send`.
+    #[serde(default)]
+    pub max_send: MaxSend,
+    /// `ip nhrp registration timeout` in seconds: how often to register (default holdtime / 3).
+    #[serde(default)]
+    pub registration_timeout: Option<u32>,
+}
+
+fn default_holdtime() -> u32 {
+    7200
+}
+
+impl NhrpConfig {
+    /// NHRP on network `network_id` with IOS defaults and no hubs.
+    pub fn new(network_id: u32) -> NhrpConfig {
+        NhrpConfig {
+            network_id,
+            authentication: None,
+            holdtime: default_holdtime(),
+            nhs: Vec::new(),
+            maps: Vec::new(),
+            map_multicast_dynamic: false,
+            map_multicast: Vec::new(),
+            redirect: false,
+            shortcut: false,
+            max_send: MaxSend::default(),
+            registration_timeout: None,
+        }
+    }
+
+    /// The NBMA address of an NHS: its own `nbma`, or the static map for its address.
+    pub fn nhs_nbma(&self, nhs: &NhsConfig) -> Option<IpAddr> {
+        nhs.nbma.or_else(|| {
+            self.maps
+                .iter()
+                .find(|m| m.address == nhs.address)
+                .map(|m| m.nbma)
+        })
+    }
+}
+
+/// One configuration problem: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Path of the field, e.g. `tunnels[0].nhrp.nhs[1]`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every problem found by [`NodeConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl NodeConfig {
+    /// Checks the whole configuration and reports every problem found, not just the first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut report =
+            |path: String, message: String| problems.push(ConfigProblem { path, message });
+        if self.tunnels.is_empty() {
+            report(
+                "tunnels".into(),
+                "a node needs at least one tunnel interface".into(),
+            );
+        }
+        for (i, t) in self.tunnels.iter().enumerate() {
+            let p = format!("tunnels[{i}]");
+            if t.name.is_empty() {
+                report(format!("{p}.name"), "empty interface name".into());
+            }
+            if let Some((j, _)) = self
+                .tunnels
+                .iter()
+                .enumerate()
+                .find(|(j, o)| *j < i && o.name == t.name)
+            {
+                report(
+                    format!("{p}.name"),
+                    format!("duplicate interface name {:?} (also tunnels[{j}])", t.name),
+                );
+            }
+            for (j, o) in self.tunnels.iter().enumerate().filter(|(j, _)| *j < i) {
+                if o.source == t.source
+                    && o.key == t.key
+                    && o.mode == TunnelMode::Multipoint
+                    && t.mode == TunnelMode::Multipoint
+                {
+                    report(
+                        format!("{p}.key"),
+                        format!(
+                            "same tunnel source and key as tunnels[{j}]: two mGRE clouds on one source need different tunnel keys"
+                        ),
+                    );
+                }
+                if o.nhrp.network_id == t.nhrp.network_id {
+                    report(
+                        format!("{p}.nhrp.network_id"),
+                        format!("network-id {} also used by tunnels[{j}]", t.nhrp.network_id),
+                    );
+                }
+                if o.address.contains(&t.address.addr()) || t.address.contains(&o.address.addr()) {
+                    report(
+                        format!("{p}.address"),
+                        format!("{} overlaps tunnels[{j}] ({})", t.address, o.address),
+                    );
+                }
+            }
+            if let TunnelMode::PointToPoint { destination } = t.mode
+                && destination.is_ipv4() != t.source.is_ipv4()
+            {
+                report(
+                    format!("{p}.mode"),
+                    format!(
+                        "tunnel destination {destination} and source {} differ in family",
+                        t.source
+                    ),
+                );
+            }
+            if t.source.is_unspecified() || t.source.is_multicast() {
+                report(
+                    format!("{p}.source"),
+                    format!("{} is not a usable tunnel source", t.source),
+                );
+            }
+            let min_mtu = if t.address.addr().is_ipv6() {
+                1280
+            } else {
+                576
+            };
+            if t.mtu < min_mtu {
+                report(
+                    format!("{p}.mtu"),
+                    format!(
+                        "{} is below the minimum {min_mtu} for the overlay family",
+                        t.mtu
+                    ),
+                );
+            }
+            let n = &t.nhrp;
+            let np = format!("{p}.nhrp");
+            if n.network_id == 0 {
+                report(
+                    format!("{np}.network_id"),
+                    "network-id must be 1 or more".into(),
+                );
+            }
+            if let Some(pw) = &n.authentication
+                && !(1..=8).contains(&pw.expose().len())
+            {
+                report(
+                    format!("{np}.authentication"),
+                    "the NHRP password is 1 to 8 characters".into(),
+                );
+            }
+            if n.holdtime == 0 || n.holdtime > u32::from(u16::MAX) {
+                report(
+                    format!("{np}.holdtime"),
+                    format!("{} s is outside 1..=65535", n.holdtime),
+                );
+            }
+            if let Some(r) = n.registration_timeout
+                && (r == 0 || r >= n.holdtime)
+            {
+                report(
+                    format!("{np}.registration_timeout"),
+                    format!(
+                        "{r} s must be at least 1 and less than the holdtime ({} s)",
+                        n.holdtime
+                    ),
+                );
+            }
+            if n.max_send.packets == 0 || n.max_send.every_secs == 0 {
+                report(
+                    format!("{np}.max_send"),
+                    "max-send needs at least 1 packet every at least 1 second".into(),
+                );
+            }
+            for (k, nhs) in n.nhs.iter().enumerate() {
+                let hp = format!("{np}.nhs[{k}]");
+                if !t.address.contains(&nhs.address) {
+                    report(
+                        hp.clone(),
+                        format!(
+                            "NHS {} is outside the tunnel subnet {}",
+                            nhs.address, t.address
+                        ),
+                    );
+                }
+                if nhs.address == t.address.addr() {
+                    report(hp.clone(), "a node cannot be its own NHS".into());
+                }
+                match n.nhs_nbma(nhs) {
+                    None => report(
+                        hp.clone(),
+                        format!(
+                            "no NBMA address for NHS {}: add `ip nhrp map {} NBMA` or give `nbma`",
+                            nhs.address, nhs.address
+                        ),
+                    ),
+                    Some(nbma) if nbma.is_ipv4() != t.source.is_ipv4() => report(
+                        hp.clone(),
+                        format!("NHS NBMA address {nbma} is not of the tunnel source's family"),
+                    ),
+                    Some(_) => {}
+                }
+                if n.nhs.iter().take(k).any(|o| o.address == nhs.address) {
+                    report(hp, format!("NHS {} listed twice", nhs.address));
+                }
+            }
+            for (k, m) in n.maps.iter().enumerate() {
+                let mp = format!("{np}.maps[{k}]");
+                if !t.address.contains(&m.address) {
+                    report(
+                        mp.clone(),
+                        format!("{} is outside the tunnel subnet {}", m.address, t.address),
+                    );
+                }
+                if m.nbma.is_ipv4() != t.source.is_ipv4() {
+                    report(
+                        mp.clone(),
+                        format!(
+                            "NBMA address {} is not of the tunnel source's family",
+                            m.nbma
+                        ),
+                    );
+                }
+                if n.maps
+                    .iter()
+                    .take(k)
+                    .any(|o| o.address == m.address && o.nbma != m.nbma)
+                {
+                    report(
+                        mp,
+                        format!("{} is mapped twice to different NBMA addresses", m.address),
+                    );
+                }
+            }
+            for (k, a) in n.map_multicast.iter().enumerate() {
+                if a.is_ipv4() != t.source.is_ipv4() {
+                    report(
+                        format!("{np}.map_multicast[{k}]"),
+                        format!("{a} is not of the tunnel source's family"),
+                    );
+                }
+            }
+            if n.shortcut && n.redirect && n.nhs.is_empty() {
+                report(
+                    format!("{np}.shortcut"),
+                    "shortcut is a spoke feature: this interface has no NHS".into(),
+                );
+            }
+            if let TunnelMode::PointToPoint { .. } = t.mode
+                && (n.map_multicast_dynamic || n.redirect)
+            {
+                report(
+                    format!("{p}.mode"),
+                    "map multicast dynamic and redirect need a multipoint (hub) interface".into(),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// The seeds' hub (NBMA 172.17.0.1, tunnel 10.0.0.1/24).
+    pub(crate) fn hub() -> TunnelConfig {
+        TunnelConfig {
+            name: "Tunnel0".into(),
+            address: "10.0.0.1/24".parse().unwrap(),
+            source: ip("172.17.0.1"),
+            mode: TunnelMode::Multipoint,
+            key: Some(100000),
+            mtu: 1400,
+            nhrp: NhrpConfig {
+                authentication: Some(Password::new("donttell")),
+                holdtime: 300,
+                map_multicast_dynamic: true,
+                ..NhrpConfig::new(99)
+            },
+        }
+    }
+
+    /// The seeds' spoke A (NBMA 172.16.1.1, tunnel 10.0.0.11/24).
+    pub(crate) fn spoke() -> TunnelConfig {
+        TunnelConfig {
+            name: "Tunnel0".into(),
+            address: "10.0.0.11/24".parse().unwrap(),
+            source: ip("172.16.1.1"),
+            nhrp: NhrpConfig {
+                nhs: vec![NhsConfig {
+                    address: ip("10.0.0.1"),
+                    nbma: None,
+                }],
+                maps: vec![StaticMap {
+                    address: ip("10.0.0.1"),
+                    nbma: ip("172.17.0.1"),
+                }],
+                map_multicast: vec![ip("172.17.0.1")],
+                map_multicast_dynamic: false,
+                ..hub().nhrp
+            },
+            ..hub()
+        }
+    }
+
+    #[test]
+    fn seed_examples_are_valid() {
+        for t in [hub(), spoke()] {
+            NodeConfig {
+                hostname: "r".into(),
+                tunnels: vec![t],
+            }
+            .validate()
+            .unwrap();
+        }
+        assert_eq!(
+            spoke().nhrp.nhs_nbma(&spoke().nhrp.nhs[0]),
+            Some(ip("172.17.0.1"))
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut bad = spoke();
+        bad.nhrp.nhs.push(NhsConfig {
+            address: ip("10.9.0.1"),
+            nbma: None,
+        });
+        bad.nhrp.authentication = Some(Password::new("far-too-long"));
+        bad.nhrp.holdtime = 0;
+        bad.mtu = 100;
+        let mut dup = hub();
+        dup.nhrp.network_id = 99;
+        let err = NodeConfig {
+            hostname: "r".into(),
+            tunnels: vec![bad, dup],
+        }
+        .validate()
+        .unwrap_err();
+        let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "tunnels[0].mtu",
+            "tunnels[0].nhrp.authentication",
+            "tunnels[0].nhrp.holdtime",
+            "tunnels[0].nhrp.nhs[1]",
+            "tunnels[1].name",
+            "tunnels[1].nhrp.network_id",
+            "tunnels[1].address",
+        ] {
+            assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
+        }
+        // The NHS outside the subnet with no NBMA mapping gets both complaints.
+        assert_eq!(
+            paths
+                .iter()
+                .filter(|p| **p == "tunnels[0].nhrp.nhs[1]")
+                .count(),
+            2
+        );
+        assert!(err.to_string().starts_with("invalid configuration: "));
+    }
+
+    #[test]
+    fn dual_dmvpn_needs_distinct_keys() {
+        let mut second = spoke();
+        second.name = "Tunnel1".into();
+        second.address = "10.0.1.11/24".parse().unwrap();
+        second.nhrp.network_id = 100;
+        second.nhrp.nhs = vec![NhsConfig {
+            address: ip("10.0.1.1"),
+            nbma: Some(ip("172.17.0.2")),
+        }];
+        second.nhrp.maps.clear();
+        let err = NodeConfig {
+            hostname: "r".into(),
+            tunnels: vec![spoke(), second.clone()],
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].path, "tunnels[1].key");
+        second.key = Some(200000);
+        NodeConfig {
+            hostname: "r".into(),
+            tunnels: vec![spoke(), second],
+        }
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn serde_roundtrip_and_password_redaction() {
+        let cfg = NodeConfig {
+            hostname: "hub".into(),
+            tunnels: vec![hub()],
+        };
+        let json = serde_json::to_string(&cfg).unwrap();
+        let back: NodeConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+        assert!(!format!("{cfg:?}").contains("donttell"));
+        // Defaults fill in what an IOS config would leave out.
+        let minimal = r#"{"hostname":"s","tunnels":[{"name":"Tunnel0","address":"10.0.0.11/24",
+            "source":"172.16.1.1","mode":{"point_to_point":{"destination":"172.17.0.1"}},
+            "nhrp":{"network_id":1,"nhs":[{"address":"10.0.0.1","nbma":"172.17.0.1"}]}}]}"#;
+        let m: NodeConfig = serde_json::from_str(minimal).unwrap();
+        assert_eq!(
+            (
+                m.tunnels[0].mtu,
+                m.tunnels[0].nhrp.holdtime,
+                m.tunnels[0].key
+            ),
+            (1400, 7200, None)
+        );
+        assert_eq!(
+            m.tunnels[0].nhrp.max_send,
+            MaxSend {
+                packets: 100,
+                every_secs: 10
+            }
+        );
+        m.validate().unwrap();
+    }
+}
