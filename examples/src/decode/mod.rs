@@ -17,6 +17,7 @@ use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use serde_json::{Map, Value, json};
 
+mod esp;
 mod gre;
 mod ikev2;
 mod ip;
@@ -193,6 +194,7 @@ pub fn decode_file(path: &Path, check_roundtrip: bool) -> Result<Vec<Frame>, Fil
 fn dispatch_ip(frame: &mut Frame, protocol: u8, payload: &[u8]) {
     match protocol {
         47 => gre::decode(frame, payload),
+        50 => esp::decode(frame, payload),
         17 => udp::decode(frame, payload),
         _ => {}
     }
@@ -209,7 +211,8 @@ fn dispatch_gre(frame: &mut Frame, protocol: u16, payload: &[u8]) {
 
 /// Dispatches a UDP payload by port.
 fn dispatch_udp(frame: &mut Frame, src_port: u16, dst_port: u16, payload: &[u8]) {
-    if src_port == 4500 || dst_port == 4500 {
+    if src_port == esp::NAT_T_PORT || dst_port == esp::NAT_T_PORT {
+        esp::decode_udp_encap(frame, payload);
         // IKE behind the non-ESP marker (RFC 3948 §2.2).
         if let Some(ike) = payload.strip_prefix(&[0u8; 4][..]) {
             ikev2::decode(frame, ike);
