@@ -289,6 +289,10 @@ struct Core {
     transform: Transform,
     lifetimes: Lifetimes,
     created: Instant,
+    /// Fast path: no lifetime event can be due before these (recomputed after each event).
+    next_time: Option<Instant>,
+    next_bytes: u64,
+    next_packets: u64,
     soft_fired: bool,
     expired: bool,
     events: VecDeque<Event>,
@@ -308,6 +312,9 @@ impl Core {
             transform: Transform::new(cfg)?,
             lifetimes: cfg.lifetimes,
             created: now,
+            next_time: None,
+            next_bytes: 0,
+            next_packets: 0,
             soft_fired: false,
             expired: false,
             // At most one of each event kind is ever queued: no allocation after creation.
@@ -329,6 +336,17 @@ impl Core {
         if self.expired {
             return true;
         }
+        // Fast path (every packet): nothing can be due yet.
+        if self.next_time.is_none_or(|t| now < t)
+            && self.counters.bytes < self.next_bytes
+            && self.packets() < self.next_packets
+        {
+            return false;
+        }
+        self.evaluate_slow(now)
+    }
+
+    fn evaluate_slow(&mut self, now: Instant) -> bool {
         let age = self.age(now);
         let (bytes, packets) = (self.counters.bytes, self.packets());
         if !self.soft_fired
@@ -348,6 +366,23 @@ impl Core {
                 limit,
             });
         }
+        // The thresholds still pending: hard ones, and soft ones until the soft event fired.
+        let pending = [
+            Some(&self.lifetimes.hard),
+            (!self.soft_fired).then_some(&self.lifetimes.soft),
+        ];
+        let pending = pending.into_iter().flatten();
+        self.next_time = pending
+            .clone()
+            .filter_map(|l| l.time)
+            .min()
+            .and_then(|d| self.created.checked_add(d));
+        self.next_bytes = pending
+            .clone()
+            .filter_map(|l| l.bytes)
+            .min()
+            .unwrap_or(u64::MAX);
+        self.next_packets = pending.filter_map(|l| l.packets).min().unwrap_or(u64::MAX);
         self.expired
     }
 

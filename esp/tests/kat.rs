@@ -119,9 +119,20 @@ fn aes_gcm_spec_vectors() {
     }
 }
 
+/// (key, IV, plaintext, ciphertext)
+type CbcCase = (&'static [u8], [u8; 16], &'static [u8], &'static [u8]);
+/// (key, data, HMAC-SHA-256, HMAC-SHA-384, HMAC-SHA-512)
+type HmacCase = (
+    &'static [u8],
+    &'static [u8],
+    &'static [u8],
+    &'static [u8],
+    &'static [u8],
+);
+
 #[test]
 fn aes_cbc_rfc3602_vectors() {
-    let cases: &[(&[u8], [u8; 16], &[u8], &[u8])] = &[
+    let cases: &[CbcCase] = &[
         (
             &hex!("06a9214036b8a15b512e03d534120006"),
             hex!("3dafba429d9eb430b422da802c9fac41"),
@@ -155,7 +166,7 @@ fn aes_cbc_rfc3602_vectors() {
 #[test]
 fn hmac_sha2_rfc4231_vectors_truncated_per_rfc4868() {
     // (key, data, sha256, sha384, sha512) of RFC 4231 test cases 1 and 2.
-    let cases: &[(&[u8], &[u8], &[u8], &[u8], &[u8])] = &[
+    let cases: &[HmacCase] = &[
         (
             &[0x0b; 20],
             b"Hi There",

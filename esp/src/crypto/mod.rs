@@ -2,7 +2,7 @@
 //! and HMACs, a [`CryptoProvider`] bundling one implementation of each, and the backends.
 //!
 //! There is no process-global default: a provider is built by the caller
-//! ([`rustcrypto::provider`], or [`ring::provider`] with the `ring` feature) and passed in every
+//! ([`rustcrypto::provider`], or `ring::provider` with the `ring` feature) and passed in every
 //! SA configuration. Random bytes come through it too ([`SecureRandom`]).
 //!
 //! Keys are created once per SA (`new_key`, which may allocate); the per-packet methods never
@@ -111,7 +111,7 @@ pub trait MacKey: Send + Sync {
 
 /// A bundle of crypto implementations and a random source, passed in SA configuration.
 ///
-/// Build one with [`rustcrypto::provider`] or (feature `ring`) [`ring::provider`]. Fields are
+/// Build one with [`rustcrypto::provider`] or (feature `ring`) `ring::provider`. Fields are
 /// public so a caller can mix backends or add its own implementations.
 #[derive(Clone)]
 pub struct CryptoProvider {

@@ -204,10 +204,15 @@ impl Trailer {
     /// The trailer for `payload_len` bytes of payload aligned to `block_len` (4 to 256 bytes):
     /// the smallest padding that makes payload + padding + 2 a multiple of it.
     pub const fn for_payload(payload_len: usize, block_len: usize, next_header: u8) -> Self {
-        let pad = match payload_len.wrapping_add(2).checked_rem(block_len) {
-            Some(0) | None => 0,
-            Some(rem) => block_len - rem,
+        let rem = if block_len.is_power_of_two() {
+            payload_len.wrapping_add(2) & (block_len - 1)
+        } else {
+            match payload_len.wrapping_add(2).checked_rem(block_len) {
+                Some(rem) => rem,
+                None => 0,
+            }
         };
+        let pad = if rem == 0 { 0 } else { block_len - rem };
         Self {
             pad_len: pad as u8,
             next_header,
