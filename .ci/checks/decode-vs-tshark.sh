@@ -15,6 +15,14 @@ gre protocol_type gre.proto
 gre sequence gre.sequence_number
 ikev2 exchange_type isakmp.exchangetype
 ikev2 message_id isakmp.messageid
+nhrp packet_type nhrp.hdr.op.type
+nhrp request_id nhrp.reqid
+nhrp hop_count nhrp.hdr.hopcnt
+nhrp src_nbma_addr nhrp.src.nbma.addr
+nhrp src_proto_addr nhrp.src.prot.addr
+nhrp dst_proto_addr nhrp.dst.prot.addr
+esp spi esp.spi
+esp sequence esp.sequence
 '
 fail=0
 for cap in testdata/captures/*.pcap testdata/captures/*.pcapng; do
