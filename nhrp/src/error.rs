@@ -140,6 +140,62 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A state machine dropped a packet whose Authentication extension is missing or does not
+    /// carry the configured password (`ip nhrp authentication`).
+    #[error("authentication failure: missing or wrong NHRP authentication extension")]
+    AuthenticationFailure,
+    /// A state machine dropped a reply that matches no outstanding request (unsolicited or
+    /// spoofed: wrong request ID, requested address or sender).
+    #[error("{packet_type} with request ID {request_id} matches no outstanding request")]
+    UnmatchedReply {
+        /// Type of the reply.
+        packet_type: crate::wire::PacketType,
+        /// Its request ID.
+        request_id: u32,
+    },
+    /// A state machine dropped a packet that this role does not handle, or that is not meant
+    /// for this node.
+    #[error("{packet_type} dropped: {reason}")]
+    Unexpected {
+        /// Type of the packet.
+        packet_type: crate::wire::PacketType,
+        /// Why it was dropped.
+        reason: &'static str,
+    },
+    /// The packet carries a compulsory extension this node does not know (RFC 2332 §5.3); an
+    /// Error Indication "Unrecognized Extension" was sent unless the packet was one.
+    #[error("unrecognized compulsory extension type {ext_type}")]
+    UnrecognizedExtension {
+        /// The extension type (without the compulsory bit).
+        ext_type: u16,
+    },
+    /// A request had to be forwarded with a hop count that would reach zero (RFC 2332 §5.2.7
+    /// "Hop Count Exceeded"), or arrived with hop count zero.
+    #[error("hop count exhausted")]
+    HopCountExceeded,
+    /// This NHS already appears in the request's Forward Transit NHS Record (RFC 2332 §5.3.2).
+    #[error("NHRP loop detected: this NHS is already in the forward transit record")]
+    LoopDetected,
+    /// The strict-RFC receive mode rejected a Cisco quirk.
+    #[error("rejected in strict RFC 2332 mode: {reason}")]
+    Strict {
+        /// The quirk.
+        reason: &'static str,
+    },
+    /// A bounded table (cache, pending requests) is full.
+    #[error("{what} is full ({limit} entries)")]
+    Full {
+        /// Which table.
+        what: &'static str,
+        /// Its configured bound.
+        limit: usize,
+    },
+    /// A configuration is invalid; every problem found is listed.
+    #[error("invalid NHRP configuration: {}", problems.join("; "))]
+    InvalidConfig {
+        /// One sentence per problem.
+        problems: Vec<String>,
+    },
 }
 
 impl Error {
@@ -162,7 +218,16 @@ impl Error {
             | Error::BufferTooSmall { .. }
             | Error::FieldTooLong { .. }
             | Error::PasswordLength { .. }
-            | Error::NotAnIpPacket { .. } => None,
+            | Error::NotAnIpPacket { .. }
+            | Error::AuthenticationFailure
+            | Error::UnmatchedReply { .. }
+            | Error::Unexpected { .. }
+            | Error::UnrecognizedExtension { .. }
+            | Error::HopCountExceeded
+            | Error::LoopDetected
+            | Error::Strict { .. }
+            | Error::Full { .. }
+            | Error::InvalidConfig { .. } => None,
         }
     }
 

@@ -2,8 +2,8 @@
 //!
 //! This crate reads and writes NHRP packets (RFC 2332) exactly as Cisco IOS routers put them on
 //! the wire inside GRE (protocol type `0x2001`). It does no I/O: give it bytes, get a
-//! [`wire::Repr`]; give it a `Repr`, get bytes. The NHRP client and server state machines build
-//! on it.
+//! [`wire::Repr`]; give it a `Repr`, get bytes. The NHRP client and server state machines
+//! ([`Client`], [`Server`], with the [`Cache`]) build on it.
 //!
 //! # What is implemented
 //!
@@ -67,10 +67,101 @@
 //! assert!(reply.extension(ExtensionType::RESPONDER_ADDRESS).is_some());
 //! # Ok::<(), nhrp::Error>(())
 //! ```
+//!
+//! # State machines
+//!
+//! On top of the wire format sit the NHRP machines of a DMVPN cloud, Sans-IO like everything
+//! here (DESIGN.md §3): no sockets, clocks, threads or global randomness. Every call takes the
+//! current `now: Instant`; packets come in through `handle_packet(now, from_nbma, bytes)`
+//! (`from_nbma` is the *outer* source address, i.e. post-NAT), timers through
+//! `handle_timeout(now)` (a spurious call is a no-op) at the instant `poll_timeout()` names
+//! (exact: the earliest deadline), and everything to send comes out of `poll_transmit()` as a
+//! [`Transmit`] (NBMA destination + NHRP bytes; GRE encapsulation with protocol type `0x2001`
+//! is the caller's job) and everything that happened out of `poll_event()` as an [`Event`].
+//! Queues, tables and pending requests are bounded, drops are counted ([`Stats`]), and
+//! `handle_packet` returns an [`Error`] saying why a packet was dropped. Nothing panics,
+//! whatever the bytes or call order.
+//!
+//! - [`Cache`]: protocol prefix → NBMA address (and post-NAT NBMA address), entry types
+//!   static / dynamic / incomplete / negative / local, Cisco's flags, creation and expiry
+//!   times, longest-prefix lookup, "used" marking, a size bound, [`CacheEvent`]s, and a
+//!   `show ip nhrp` rendering ([`Cache::show`]).
+//! - [`Client`] (NHC, spoke): static maps and NHSs as `ip nhrp map` / `ip nhrp nhs` (several
+//!   for a dual hub). Registers (RFC 2332 §5.2.3, §5.2.4) at [`Client::register`] and every
+//!   holdtime/3, with the unique flag and the holding time in the CIE; unanswered
+//!   registrations are retransmitted with exponential back-off (1 s doubling to 64 s) and an
+//!   NHS is declared down after 3 misses ([`Event::NhsDown`], [`Event::AllNhsDown`] when every
+//!   hub is lost); a NAK (e.g. code 14, Unique Address Already Registered) raises
+//!   [`Event::RegistrationRejected`] and waits for the next interval. Resolves (§5.2.1,
+//!   §5.2.2) with fresh request IDs, an incomplete entry, back-off and give-up; a reply is
+//!   accepted only if its request ID and requested address match an outstanding request, so
+//!   unsolicited or spoofed replies are dropped and counted. A mapping used in the last 60 s
+//!   before it expires is refreshed, an unused one expires with an event (seed 003 step 11:
+//!   the IPsec layer tears its SAs down). Answers Resolution Requests a hub forwarded to it,
+//!   directly to the requester (phase 2), and installs the requester's binding. A Cisco
+//!   Traffic Indication (phase 3) starts a resolution of the original destination and ends in
+//!   [`Event::Shortcut`]. Purge Requests (§5.2.5) delete matching entries and are answered
+//!   unless the N flag is set; [`Client::shutdown`] purges its registration from every NHS.
+//! - [`Server`] (NHS, hub): a registration table learned with no per-spoke configuration,
+//!   with authentication, uniqueness (a different NBMA address claiming a unique, unexpired
+//!   address gets code 14), holding-time expiry and `map multicast dynamic`
+//!   ([`Server::multicast_nbmas`]). NAT detection: when the outer source differs from the
+//!   source NBMA address in the packet, the post-NAT address is recorded, used for replies and
+//!   returned in the Cisco NAT Address extension. Resolution Requests are answered from the
+//!   table or forwarded to the owner with this NHS in the Forward Transit NHS Record (§5.3.2,
+//!   Cisco phase 2, [`ResolutionMode`]); unknown destinations go to the next NHS with the hop
+//!   count decremented. Error Indications (§5.2.7) for loops (this NHS already in the transit
+//!   record), exhausted hop counts, unknown compulsory extensions (§5.3) and, optionally,
+//!   authentication failures — never in answer to an Error Indication.
+//!   [`Server::note_forwarded`] sends phase 3 Traffic Indications, rate-limited per source
+//!   and destination pair.
+//! - Both: Cisco cleartext authentication (`ip nhrp authentication`), one instance per
+//!   `ip nhrp network-id`, `ip nhrp max-send` (default 100 packets per 10 s, counting every
+//!   packet sent; over quota packets are held or dropped, counted, and
+//!   [`Event::QuotaExceeded`] says so once per window like `%NHRP-4-QUOTA`), per-type
+//!   counters like `show ip nhrp traffic` ([`Traffic`]), hop count 255 on everything sent
+//!   (never 0), and [`ReceiveMode`]: Cisco-compatible or strict RFC 2332 receive checks.
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use std::time::Instant;
+//! use nhrp::{Client, ClientConfig, Event, Resolution, Server, ServerConfig};
+//!
+//! let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+//! let now = Instant::now();
+//! let mut hub = Server::new(now, ServerConfig::new(ip("172.17.0.1"), ip("10.0.0.1")))?;
+//! let mut spoke = Client::new(
+//!     now,
+//!     ClientConfig::new(ip("172.16.1.24"), ip("10.0.0.2")).with_nhs(ip("10.0.0.1"), ip("172.17.0.1")),
+//! )?;
+//!
+//! spoke.register(now);
+//! let request = spoke.poll_transmit().unwrap();
+//! assert_eq!(request.dst_nbma, ip("172.17.0.1"));
+//! hub.handle_packet(now, ip("172.16.1.24"), &request.bytes)?;
+//! let reply = hub.poll_transmit().unwrap();
+//! assert_eq!(reply.dst_nbma, ip("172.16.1.24"));
+//! spoke.handle_packet(now, ip("172.17.0.1"), &reply.bytes)?;
+//! assert!(hub.registration(ip("10.0.0.2")).is_some());
+//! assert!(std::iter::from_fn(|| spoke.poll_event()).any(|e| e == Event::NhsUp { nhs: ip("10.0.0.1") }));
+//! // The hub's static map answers at once.
+//! assert_eq!(spoke.resolve(now, ip("10.0.0.1"))?, Resolution::Cached(ip("172.17.0.1")));
+//! # Ok::<(), nhrp::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod checksum;
+pub mod client;
 mod error;
+mod machine;
+pub mod server;
 pub mod wire;
 
+pub use cache::{Cache, CacheEvent, Entry, EntryFlags, EntryType, Prefix, RemoveReason};
+pub use client::{Client, ClientConfig, Nhs, NhsStatus, Resolution, StaticMap};
 pub use error::Error;
+pub use machine::{
+    Backoff, Common, Event, MaxSend, OverQuota, ReceiveMode, Stats, Traffic, Transmit,
+};
+pub use server::{ResolutionMode, Route, Server, ServerConfig};

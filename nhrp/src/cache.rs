@@ -1,0 +1,613 @@
+//! The NHRP cache: protocol address or prefix → NBMA address, as `show ip nhrp` lists it.
+
+use core::fmt;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// A protocol (overlay) prefix: an address with its host bits cleared, and a length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Prefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    /// The prefix `addr/len`; host bits are cleared and `len` is capped at 32 (IPv4) or 128.
+    pub fn new(addr: IpAddr, len: u8) -> Prefix {
+        let len = len.min(max_len(addr));
+        Prefix {
+            addr: mask(addr, len),
+            len,
+        }
+    }
+
+    /// A host prefix (/32 or /128).
+    pub fn host(addr: IpAddr) -> Prefix {
+        Prefix::new(addr, max_len(addr))
+    }
+
+    /// The network address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// Whether this is a host prefix.
+    pub fn is_host(&self) -> bool {
+        self.len == max_len(self.addr)
+    }
+
+    /// Whether `addr` is inside the prefix.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        addr.is_ipv4() == self.addr.is_ipv4() && mask(addr, self.len) == self.addr
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// 32 for IPv4, 128 for IPv6.
+pub(crate) fn max_len(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() { 32 } else { 128 }
+}
+
+/// `addr` with the bits after `len` cleared.
+pub(crate) fn mask(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
+        }
+        IpAddr::V6(a) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
+        }
+    }
+}
+
+/// The kind of a cache entry (`Type:` in `show ip nhrp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryType {
+    /// Configured (`ip nhrp map`); never expires.
+    Static,
+    /// Learned from a registration or a resolution; expires with its holding time.
+    Dynamic,
+    /// A resolution is pending; there is no NBMA address yet.
+    Incomplete,
+    /// A resolution said that no binding exists; kept so as not to ask again at once.
+    Negative,
+    /// One of this node's own addresses or prefixes (what it answers resolutions for).
+    Local,
+}
+
+impl EntryType {
+    fn name(self) -> &'static str {
+        match self {
+            EntryType::Static => "static",
+            EntryType::Dynamic => "dynamic",
+            EntryType::Incomplete => "incomplete",
+            EntryType::Negative => "negative",
+            EntryType::Local => "local",
+        }
+    }
+}
+
+/// Flags of a cache entry, as `show ip nhrp` prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct EntryFlags(pub u8);
+
+impl EntryFlags {
+    /// No flag.
+    pub const NONE: EntryFlags = EntryFlags(0);
+    /// Learned from an authoritative source (static, registration, or an A-flagged reply).
+    pub const AUTHORITATIVE: EntryFlags = EntryFlags(0x01);
+    /// Registered or replied as unique: no other NBMA address may claim it.
+    pub const UNIQUE: EntryFlags = EntryFlags(0x02);
+    /// Learned from a Registration Request (hub side).
+    pub const REGISTERED: EntryFlags = EntryFlags(0x04);
+    /// Used by the data path since it was installed.
+    pub const USED: EntryFlags = EntryFlags(0x08);
+    /// The peer is a router (Q flag of the resolution).
+    pub const ROUTER: EntryFlags = EntryFlags(0x10);
+    /// The peer is behind NAT: the post-NAT NBMA address differs from the one it claims.
+    pub const NAT: EntryFlags = EntryFlags(0x20);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: EntryFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for EntryFlags {
+    type Output = EntryFlags;
+    fn bitor(self, rhs: EntryFlags) -> EntryFlags {
+        EntryFlags(self.0 | rhs.0)
+    }
+}
+
+impl core::ops::BitOrAssign for EntryFlags {
+    fn bitor_assign(&mut self, rhs: EntryFlags) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Display for EntryFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (flag, name) in [
+            (EntryFlags::AUTHORITATIVE, "authoritative"),
+            (EntryFlags::ROUTER, "router"),
+            (EntryFlags::UNIQUE, "unique"),
+            (EntryFlags::REGISTERED, "registered"),
+            (EntryFlags::USED, "used"),
+            (EntryFlags::NAT, "nat"),
+        ] {
+            if self.contains(flag) {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The protocol prefix it maps.
+    pub prefix: Prefix,
+    /// The protocol next hop (`via`): the peer's tunnel address.
+    pub next_hop: IpAddr,
+    /// The NBMA address the peer claims (none for incomplete and negative entries).
+    pub nbma: Option<IpAddr>,
+    /// The peer's NBMA address as seen after NAT, when it differs from [`Entry::nbma`].
+    pub nat_nbma: Option<IpAddr>,
+    /// Static, dynamic, incomplete, negative or local.
+    pub kind: EntryType,
+    /// Flags.
+    pub flags: EntryFlags,
+    /// When it was first installed.
+    pub created: Instant,
+    /// When it expires (`None`: never).
+    pub expires: Option<Instant>,
+    /// When the data path last used it.
+    pub last_used: Option<Instant>,
+    /// The MTU the peer announced.
+    pub mtu: u16,
+}
+
+impl Entry {
+    /// An entry with no flags, no NAT address, not used, never expiring.
+    pub fn new(
+        now: Instant,
+        prefix: Prefix,
+        next_hop: IpAddr,
+        nbma: Option<IpAddr>,
+        kind: EntryType,
+    ) -> Entry {
+        Entry {
+            prefix,
+            next_hop,
+            nbma,
+            nat_nbma: None,
+            kind,
+            flags: EntryFlags::NONE,
+            created: now,
+            expires: None,
+            last_used: None,
+            mtu: 0,
+        }
+    }
+
+    /// The address to send to: the post-NAT address if known, else the claimed one.
+    pub fn effective_nbma(&self) -> Option<IpAddr> {
+        self.nat_nbma.or(self.nbma)
+    }
+
+    /// Whether it maps to an NBMA address (static, dynamic or local).
+    pub fn is_complete(&self) -> bool {
+        matches!(
+            self.kind,
+            EntryType::Static | EntryType::Dynamic | EntryType::Local
+        ) && self.nbma.is_some()
+    }
+}
+
+/// Why an entry left the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RemoveReason {
+    /// Its holding time ran out.
+    Expired,
+    /// A Purge Request, or a purge command.
+    Purged,
+    /// The owner of the state machine removed it (e.g. a resolution gave up).
+    Removed,
+}
+
+/// What changed in a cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheEvent {
+    /// A new entry.
+    Added(Entry),
+    /// An entry was replaced or refreshed (the new value).
+    Updated(Entry),
+    /// An entry left the cache (its last value).
+    Removed(Entry, RemoveReason),
+}
+
+/// The NHRP cache: entries by prefix with longest-prefix lookup, an expiry index, a size bound
+/// and a bounded queue of [`CacheEvent`]s.
+///
+/// Lookups are a hash probe per prefix length present (at most 33 for IPv4); expiry is an
+/// ordered index, so [`Cache::next_expiry`] is `O(log n)`.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    entries: HashMap<Prefix, Entry>,
+    lengths: BTreeMap<(bool, u8), usize>,
+    expiry: BTreeSet<(Instant, Prefix)>,
+    limit: usize,
+    events: VecDeque<CacheEvent>,
+    event_limit: usize,
+    events_dropped: u64,
+    last_now: Option<Instant>,
+}
+
+impl Cache {
+    /// A cache of at most `limit` entries, queuing at most `event_limit` events.
+    pub fn new(limit: usize, event_limit: usize) -> Cache {
+        Cache {
+            entries: HashMap::new(),
+            lengths: BTreeMap::new(),
+            expiry: BTreeSet::new(),
+            limit,
+            events: VecDeque::new(),
+            event_limit,
+            events_dropped: 0,
+            last_now: None,
+        }
+    }
+
+    /// Reserves room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional.min(self.limit));
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The size bound.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Events dropped because the event queue was full.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+    }
+
+    /// The entry for exactly `prefix`.
+    pub fn get(&self, prefix: &Prefix) -> Option<&Entry> {
+        self.entries.get(prefix)
+    }
+
+    /// All entries, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// The longest prefix containing `addr`, whatever its kind.
+    pub fn lookup(&self, addr: IpAddr) -> Option<&Entry> {
+        let v4 = addr.is_ipv4();
+        self.lengths
+            .range((v4, 0)..=(v4, u8::MAX))
+            .rev()
+            .find_map(|(&(_, len), _)| self.entries.get(&Prefix::new(addr, len)))
+    }
+
+    fn push_event(&mut self, e: CacheEvent) {
+        if self.events.len() >= self.event_limit {
+            self.events_dropped = self.events_dropped.saturating_add(1);
+        } else {
+            self.events.push_back(e);
+        }
+    }
+
+    /// The next queued event.
+    pub fn poll_event(&mut self) -> Option<CacheEvent> {
+        self.events.pop_front()
+    }
+
+    /// Inserts or replaces an entry, emitting [`CacheEvent::Added`] or
+    /// [`CacheEvent::Updated`]. A replaced entry keeps its creation time. Fails with
+    /// [`Error::Full`] when the cache is full and the prefix is new.
+    pub fn insert(&mut self, now: Instant, mut entry: Entry) -> Result<(), Error> {
+        self.last_now = Some(now);
+        let key = entry.prefix;
+        if let Some(old) = self.entries.get(&key) {
+            entry.created = old.created;
+            if let Some(t) = old.expires {
+                self.expiry.remove(&(t, key));
+            }
+            if let Some(t) = entry.expires {
+                self.expiry.insert((t, key));
+            }
+            let changed = *old != entry;
+            self.entries.insert(key, entry.clone());
+            if changed {
+                self.push_event(CacheEvent::Updated(entry));
+            }
+            return Ok(());
+        }
+        if self.entries.len() >= self.limit {
+            return Err(Error::Full {
+                what: "NHRP cache",
+                limit: self.limit,
+            });
+        }
+        if let Some(t) = entry.expires {
+            self.expiry.insert((t, key));
+        }
+        *self
+            .lengths
+            .entry((key.addr.is_ipv4(), key.len))
+            .or_insert(0) += 1;
+        self.entries.insert(key, entry.clone());
+        self.push_event(CacheEvent::Added(entry));
+        Ok(())
+    }
+
+    /// Removes the entry for exactly `prefix`, emitting [`CacheEvent::Removed`].
+    pub fn remove(&mut self, prefix: &Prefix, reason: RemoveReason) -> Option<Entry> {
+        let entry = self.entries.remove(prefix)?;
+        if let Some(t) = entry.expires {
+            self.expiry.remove(&(t, *prefix));
+        }
+        let k = (prefix.addr.is_ipv4(), prefix.len);
+        if let Some(n) = self.lengths.get_mut(&k) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.lengths.remove(&k);
+            }
+        }
+        self.push_event(CacheEvent::Removed(entry.clone(), reason));
+        Some(entry)
+    }
+
+    /// Marks the longest prefix containing `addr` as used by the data path at `now`; returns
+    /// the entry.
+    pub fn mark_used(&mut self, now: Instant, addr: IpAddr) -> Option<&Entry> {
+        self.last_now = Some(now);
+        let prefix = self.lookup(addr)?.prefix;
+        let e = self.entries.get_mut(&prefix)?;
+        e.flags |= EntryFlags::USED;
+        e.last_used = Some(now);
+        Some(e)
+    }
+
+    /// When the next entry expires.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.expiry.first().map(|(t, _)| *t)
+    }
+
+    /// Removes every entry whose expiry is at or before `now` ([`RemoveReason::Expired`]) and
+    /// returns them.
+    pub fn expire(&mut self, now: Instant) -> Vec<Entry> {
+        self.last_now = Some(now);
+        let mut out = Vec::new();
+        while let Some(&(t, p)) = self.expiry.first() {
+            if t > now {
+                break;
+            }
+            self.expiry.remove(&(t, p));
+            if let Some(e) = self.remove(&p, RemoveReason::Expired) {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// Approximate heap bytes per entry (entry, hash slot and expiry index).
+    pub fn approx_bytes_per_entry() -> usize {
+        core::mem::size_of::<Entry>()
+            + core::mem::size_of::<Prefix>()
+            + 1
+            + core::mem::size_of::<(Instant, Prefix)>()
+    }
+
+    /// A `show ip nhrp` rendering of the cache at `now` for tunnel interface `interface`.
+    pub fn show<'a>(&'a self, now: Instant, interface: &'a str) -> Show<'a> {
+        Show {
+            cache: self,
+            now,
+            interface,
+        }
+    }
+}
+
+/// `show ip nhrp` (see [`Cache::show`]).
+#[derive(Debug)]
+pub struct Show<'a> {
+    cache: &'a Cache,
+    now: Instant,
+    interface: &'a str,
+}
+
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+impl fmt::Display for Show<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut entries: Vec<&Entry> = self.cache.entries.values().collect();
+        entries.sort_by_key(|e| e.prefix);
+        for e in entries {
+            write!(
+                f,
+                "{} via {}, {} created {}, ",
+                e.prefix,
+                e.next_hop,
+                self.interface,
+                hms(self.now.saturating_duration_since(e.created))
+            )?;
+            match e.expires {
+                Some(t) => writeln!(f, "expire {}", hms(t.saturating_duration_since(self.now)))?,
+                None => writeln!(f, "never expire")?,
+            }
+            write!(f, "  Type: {}, Flags: {}", e.kind.name(), e.flags)?;
+            if e.kind == EntryType::Negative {
+                f.write_str(if e.flags.0 == 0 {
+                    "negative"
+                } else {
+                    " negative"
+                })?;
+            }
+            writeln!(f)?;
+            if let Some(nbma) = e.effective_nbma() {
+                writeln!(f, "  NBMA address: {nbma}")?;
+            }
+            if let (Some(claimed), Some(_)) = (e.nbma, e.nat_nbma) {
+                writeln!(f, "    (Claimed NBMA address: {claimed})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `show ip nhrp` as of the last time the cache was changed or asked (for a rendering at a
+/// given time use [`Cache::show`]); the interface is called `Tunnel0`.
+impl fmt::Display for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.last_now {
+            Some(now) => self.show(now, "Tunnel0").fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_expiry_and_events() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(3, 16);
+        let mut net = Entry::new(
+            t0,
+            Prefix::new(ip("192.168.2.77"), 24),
+            ip("10.0.0.3"),
+            Some(ip("172.16.2.75")),
+            EntryType::Dynamic,
+        );
+        net.expires = Some(t0 + Duration::from_secs(300));
+        c.insert(t0, net).unwrap();
+        let mut host = Entry::new(
+            t0,
+            Prefix::host(ip("192.168.2.3")),
+            ip("10.0.0.4"),
+            Some(ip("172.16.2.76")),
+            EntryType::Static,
+        );
+        host.flags = EntryFlags::AUTHORITATIVE;
+        c.insert(t0, host).unwrap();
+        assert_eq!(
+            c.lookup(ip("192.168.2.3")).unwrap().next_hop,
+            ip("10.0.0.4")
+        );
+        assert_eq!(
+            c.lookup(ip("192.168.2.4")).unwrap().next_hop,
+            ip("10.0.0.3")
+        );
+        assert!(c.lookup(ip("192.168.3.4")).is_none());
+        assert!(c.lookup(ip("::1")).is_none());
+        assert_eq!(c.get(&Prefix::new(ip("192.168.2.0"), 24)).unwrap().mtu, 0);
+        c.mark_used(t0 + Duration::from_secs(5), ip("192.168.2.9"));
+        let shown = c.show(t0 + Duration::from_secs(65), "Tunnel0").to_string();
+        assert!(
+            shown.contains(
+                "192.168.2.0/24 via 10.0.0.3, Tunnel0 created 00:01:05, expire 00:03:55\n  Type: dynamic, Flags: used\n  NBMA address: 172.16.2.75"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("never expire\n  Type: static, Flags: authoritative"));
+        assert_eq!(c.next_expiry(), Some(t0 + Duration::from_secs(300)));
+        assert!(c.expire(t0 + Duration::from_secs(299)).is_empty());
+        assert_eq!(c.expire(t0 + Duration::from_secs(300)).len(), 1);
+        assert_eq!(c.next_expiry(), None);
+        assert!(matches!(c.poll_event(), Some(CacheEvent::Added(_))));
+        assert!(matches!(c.poll_event(), Some(CacheEvent::Added(_))));
+        assert!(matches!(
+            c.poll_event(),
+            Some(CacheEvent::Removed(_, RemoveReason::Expired))
+        ));
+        assert_eq!(c.lookup(ip("192.168.2.4")), None);
+        // Bounded.
+        for i in 0..2 {
+            c.insert(
+                t0,
+                Entry::new(
+                    t0,
+                    Prefix::host(IpAddr::V4(Ipv4Addr::new(10, 9, 9, i))),
+                    ip("10.0.0.9"),
+                    None,
+                    EntryType::Incomplete,
+                ),
+            )
+            .unwrap();
+        }
+        assert_eq!(c.len(), 3);
+        let err = c.insert(
+            t0,
+            Entry::new(
+                t0,
+                Prefix::host(ip("10.9.9.9")),
+                ip("10.0.0.9"),
+                None,
+                EntryType::Incomplete,
+            ),
+        );
+        assert!(matches!(err, Err(Error::Full { limit: 3, .. })));
+    }
+
+    #[test]
+    fn prefixes_mask_and_contain() {
+        let p = Prefix::new(ip("10.1.2.3"), 8);
+        assert_eq!(p.to_string(), "10.0.0.0/8");
+        assert!(p.contains(ip("10.200.0.1")));
+        assert!(!p.contains(ip("11.0.0.1")));
+        assert_eq!(Prefix::new(ip("10.1.2.3"), 99).len(), 32);
+        assert_eq!(Prefix::new(ip("2001:db8::1"), 0).to_string(), "::/0");
+        assert!(Prefix::host(ip("2001:db8::1")).is_host());
+    }
+}

@@ -1,0 +1,687 @@
+//! What the client and server machines share: transmits, events, counters, the `max-send` rate
+//! limit, authentication and the receive checks.
+
+use core::fmt;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::cache::{CacheEvent, Prefix};
+use crate::wire::{Address, CieCode, ErrorCode, Message, Node, Packet, PacketType, Repr, Secret};
+
+/// A packet to send: the NHRP bytes and the NBMA (underlay) address to send them to. GRE
+/// encapsulation (protocol type `0x2001`) and the tunnel key are the caller's job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to send it.
+    pub dst_nbma: IpAddr,
+    /// The NHRP packet.
+    pub bytes: Vec<u8>,
+}
+
+/// What to do with a packet over the `max-send` quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverQuota {
+    /// Keep it (up to [`MaxSend::max_held`]) and send it when the window has room.
+    #[default]
+    Hold,
+    /// Drop it.
+    Drop,
+}
+
+/// `ip nhrp max-send PKTS every SECS`: at most `packets` NHRP packets per `interval` per
+/// instance, counting every packet sent (requests, replies, forwarded, errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxSend {
+    /// Packets per interval (IOS default 100).
+    pub packets: u32,
+    /// The interval (IOS default 10 s).
+    pub interval: Duration,
+    /// Hold or drop packets over the quota.
+    pub over_quota: OverQuota,
+    /// Most packets held at once (further ones are dropped and counted).
+    pub max_held: usize,
+}
+
+impl Default for MaxSend {
+    fn default() -> Self {
+        MaxSend {
+            packets: 100,
+            interval: Duration::from_secs(10),
+            over_quota: OverQuota::Hold,
+            max_held: 256,
+        }
+    }
+}
+
+/// How strictly received packets are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReceiveMode {
+    /// Accept what Cisco IOS sends: Traffic Indications (type 8, not in RFC 2332) and hop
+    /// count 0 on packets processed locally.
+    #[default]
+    CiscoCompatible,
+    /// RFC 2332 only: Traffic Indications and packets arriving with hop count 0 are dropped.
+    StrictRfc,
+}
+
+/// Back-off of retransmissions: `initial`, doubling up to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// First retransmission interval (default 1 s).
+    pub initial: Duration,
+    /// Largest interval (default 64 s).
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(64),
+        }
+    }
+}
+
+impl Backoff {
+    /// The interval after `interval`.
+    pub fn next(&self, interval: Duration) -> Duration {
+        interval.saturating_mul(2).min(self.max).max(self.initial)
+    }
+}
+
+/// Settings both roles have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Common {
+    /// `ip nhrp network-id`: identifies the NHRP instance (one machine per network-id; it is
+    /// local and never sent).
+    pub network_id: u32,
+    /// The tunnel interface name used in `show` output.
+    pub interface: String,
+    /// This node's NBMA address (`tunnel source`).
+    pub nbma_addr: IpAddr,
+    /// This node's protocol address (the tunnel's `ip address`).
+    pub protocol_addr: IpAddr,
+    /// `ip nhrp authentication`: the cleartext password, 1 to 8 bytes (zeroized, redacted).
+    pub authentication: Option<Secret>,
+    /// Answer an authentication failure with an Error Indication "Authentication Failure"
+    /// (otherwise the packet is only dropped and counted).
+    pub authentication_failure_indication: bool,
+    /// `ip nhrp max-send`.
+    pub max_send: MaxSend,
+    /// Cisco-compatible or strict RFC 2332 receive checks.
+    pub receive_mode: ReceiveMode,
+    /// MTU announced in CIEs (the tunnel's IP MTU).
+    pub mtu: u16,
+    /// First request ID; IDs then count up (no global randomness).
+    pub request_id_seed: u32,
+    /// Most transmits queued (further ones are dropped and counted).
+    pub max_transmits: usize,
+    /// Most events queued (further ones are dropped and counted).
+    pub max_events: usize,
+}
+
+impl Common {
+    /// Defaults for a node with these addresses.
+    pub fn new(nbma_addr: IpAddr, protocol_addr: IpAddr) -> Common {
+        Common {
+            network_id: 1,
+            interface: "Tunnel0".into(),
+            nbma_addr,
+            protocol_addr,
+            authentication: None,
+            authentication_failure_indication: false,
+            max_send: MaxSend::default(),
+            receive_mode: ReceiveMode::default(),
+            mtu: 1400,
+            request_id_seed: 1,
+            max_transmits: 1024,
+            max_events: 1024,
+        }
+    }
+
+    pub(crate) fn validate(&self, problems: &mut Vec<String>) {
+        if let Some(p) = &self.authentication
+            && (p.is_empty() || p.len() > 8)
+        {
+            problems.push(format!(
+                "authentication: the password must be 1 to 8 bytes, got {}",
+                p.len()
+            ));
+        }
+        if self.max_send.packets == 0 {
+            problems.push("max_send: packets must be at least 1".into());
+        }
+        if self.max_send.interval.is_zero() {
+            problems.push("max_send: interval must not be zero".into());
+        }
+        if self.max_transmits == 0 {
+            problems.push("max_transmits must be at least 1".into());
+        }
+        if self.max_events == 0 {
+            problems.push("max_events must be at least 1".into());
+        }
+        if self.nbma_addr.is_unspecified() {
+            problems.push("nbma_addr must not be unspecified".into());
+        }
+        if self.protocol_addr.is_unspecified() {
+            problems.push("protocol_addr must not be unspecified".into());
+        }
+    }
+}
+
+/// Something that happened in a client or server, from [`crate::Client::poll_event`] or
+/// [`crate::Server::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A cache entry was added, updated or removed (registration table on a server). The
+    /// IPsec layer tears a peer's SAs down on removal (seed 003, step 11).
+    Cache(CacheEvent),
+    /// An NHS answered a registration: it is up.
+    NhsUp {
+        /// The NHS's protocol address.
+        nhs: IpAddr,
+    },
+    /// An NHS missed the configured number of registration replies.
+    NhsDown {
+        /// The NHS's protocol address.
+        nhs: IpAddr,
+    },
+    /// Every configured NHS is down: the spoke is isolated.
+    AllNhsDown,
+    /// A registration was accepted; the next one is due in holdtime/3.
+    Registered {
+        /// The NHS's protocol address.
+        nhs: IpAddr,
+        /// The holding time registered, in seconds.
+        holding_time: u16,
+    },
+    /// An NHS refused a registration (e.g. 14, Unique Address Already Registered). The client
+    /// retries only after the registration interval, not in a tight loop.
+    RegistrationRejected {
+        /// The NHS's protocol address.
+        nhs: IpAddr,
+        /// The CIE code of the reply.
+        code: CieCode,
+    },
+    /// An NHS reported this node's NBMA address as seen after NAT.
+    NatDetected {
+        /// The NHS's protocol address.
+        nhs: IpAddr,
+        /// This node's post-NAT NBMA address.
+        public_nbma: IpAddr,
+    },
+    /// A resolution got an answer; the mapping is in the cache.
+    Resolved {
+        /// The address resolved.
+        target: IpAddr,
+        /// The prefix installed.
+        prefix: Prefix,
+        /// The NBMA address to send to (post-NAT if known).
+        nbma: IpAddr,
+    },
+    /// A resolution was answered negatively (no binding exists).
+    ResolutionNegative {
+        /// The address resolved.
+        target: IpAddr,
+    },
+    /// A resolution got no reply after every retry.
+    ResolutionFailed {
+        /// The address resolved.
+        target: IpAddr,
+    },
+    /// A Traffic Indication led to a shortcut (DMVPN phase 3): route `prefix` via `next_hop`
+    /// at `nbma` directly.
+    Shortcut {
+        /// The destination prefix.
+        prefix: Prefix,
+        /// The peer's protocol address.
+        next_hop: IpAddr,
+        /// The peer's NBMA address (post-NAT if known).
+        nbma: IpAddr,
+    },
+    /// A spoke registered (server); also visible as a [`CacheEvent`].
+    SpokeRegistered {
+        /// Its protocol address.
+        protocol_addr: IpAddr,
+        /// The NBMA address to reach it (post-NAT if NAT was detected).
+        nbma: IpAddr,
+        /// Whether it is behind NAT.
+        nat: bool,
+    },
+    /// A registration was refused with code 14: another NBMA address holds the address
+    /// uniquely (server).
+    RegistrationConflict {
+        /// The contested protocol address.
+        protocol_addr: IpAddr,
+        /// The NBMA address holding it.
+        holder: IpAddr,
+        /// The NBMA address that claimed it.
+        claimant: IpAddr,
+    },
+    /// An Error Indication arrived.
+    ErrorIndication {
+        /// Its sender (outer NBMA address).
+        from: IpAddr,
+        /// The error code.
+        code: ErrorCode,
+    },
+    /// `%NHRP-4-QUOTA`: the `max-send` quota was exceeded in the current window (once per
+    /// window).
+    QuotaExceeded {
+        /// The quota in packets.
+        limit: u32,
+        /// Whether packets over the quota are held (else dropped).
+        held: bool,
+    },
+}
+
+/// Sent and received packets per type, like `show ip nhrp traffic`, with the `max-send`
+/// usage at the time it was taken.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Interface name.
+    pub interface: String,
+    /// Packets sent, indexed by packet type (0 counts unknown types).
+    pub sent: [u64; 9],
+    /// Packets received, indexed like `sent`.
+    pub received: [u64; 9],
+    /// The `max-send` quota.
+    pub max_send: u32,
+    /// Its interval in seconds.
+    pub max_send_secs: u64,
+    /// Packets sent in the current window.
+    pub window_usage: u32,
+}
+
+impl Traffic {
+    fn bump(counts: &mut [u64; 9], t: PacketType) {
+        let i = if (1..=8).contains(&t.0) {
+            usize::from(t.0)
+        } else {
+            0
+        };
+        if let Some(c) = counts.get_mut(i) {
+            *c = c.saturating_add(1);
+        }
+    }
+
+    /// Packets sent of a type.
+    pub fn sent(&self, t: PacketType) -> u64 {
+        self.sent.get(usize::from(t.0)).copied().unwrap_or(0)
+    }
+
+    /// Packets received of a type.
+    pub fn received(&self, t: PacketType) -> u64 {
+        self.received.get(usize::from(t.0)).copied().unwrap_or(0)
+    }
+
+    fn block(f: &mut fmt::Formatter<'_>, what: &str, c: &[u64; 9]) -> fmt::Result {
+        let g = |i: usize| c.get(i).copied().unwrap_or(0);
+        writeln!(f, "{what}: Total {}", c.iter().sum::<u64>())?;
+        writeln!(
+            f,
+            " {} Resolution Request {} Resolution Reply {} Registration Request",
+            g(1),
+            g(2),
+            g(3)
+        )?;
+        writeln!(
+            f,
+            " {} Registration Reply {} Purge Request {} Purge Reply",
+            g(4),
+            g(5),
+            g(6)
+        )?;
+        writeln!(f, " {} Error Indication {} Traffic Indication", g(7), g(8))
+    }
+}
+
+/// `show ip nhrp traffic`.
+impl fmt::Display for Traffic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let usage = u64::from(self.window_usage) * 100 / u64::from(self.max_send.max(1));
+        writeln!(
+            f,
+            "{}: Max-send limit:{}Pkts/{}Sec, Usage:{}%",
+            self.interface, self.max_send, self.max_send_secs, usage
+        )?;
+        Traffic::block(f, "Sent", &self.sent)?;
+        Traffic::block(f, "Rcvd", &self.received)
+    }
+}
+
+/// Drop and error counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets that did not parse.
+    pub malformed: u64,
+    /// Packets dropped for missing or wrong authentication.
+    pub authentication_failures: u64,
+    /// Replies matching no outstanding request (unsolicited or spoofed).
+    pub unmatched_replies: u64,
+    /// Other packets dropped (wrong role, not for us, strict mode, loops, hop count).
+    pub dropped: u64,
+    /// Error Indications sent.
+    pub error_indications_sent: u64,
+    /// Packets over the `max-send` quota (held or dropped).
+    pub over_quota: u64,
+    /// Packets dropped because of the quota (or a full hold queue).
+    pub quota_dropped: u64,
+    /// Transmits dropped because the transmit queue was full.
+    pub transmits_dropped: u64,
+    /// Events dropped because the event queue was full.
+    pub events_dropped: u64,
+    /// Entries or requests refused because a table was full.
+    pub table_full: u64,
+    /// Packets that could not be built (e.g. an oversized address).
+    pub emit_errors: u64,
+}
+
+/// The part of both machines that sends, receives and counts.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) common: Common,
+    pub(crate) me: Node,
+    sent_times: VecDeque<Instant>,
+    held: VecDeque<Transmit>,
+    held_types: VecDeque<PacketType>,
+    quota_warned_until: Option<Instant>,
+    tx: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    pub(crate) traffic: Traffic,
+    pub(crate) stats: Stats,
+    next_request_id: u32,
+}
+
+impl Core {
+    pub(crate) fn new(common: Common) -> Core {
+        let me = Node::new(common.nbma_addr, common.protocol_addr);
+        let traffic = Traffic {
+            interface: common.interface.clone(),
+            max_send: common.max_send.packets,
+            max_send_secs: common.max_send.interval.as_secs(),
+            ..Traffic::default()
+        };
+        Core {
+            me,
+            next_request_id: common.request_id_seed,
+            common,
+            sent_times: VecDeque::new(),
+            held: VecDeque::new(),
+            held_types: VecDeque::new(),
+            quota_warned_until: None,
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            traffic,
+            stats: Stats::default(),
+        }
+    }
+
+    pub(crate) fn request_id(&mut self) -> u32 {
+        let id = self.next_request_id;
+        self.next_request_id = self.next_request_id.wrapping_add(1);
+        if self.next_request_id == 0 {
+            self.next_request_id = 1;
+        }
+        id
+    }
+
+    pub(crate) fn event(&mut self, e: Event) {
+        if self.events.len() >= self.common.max_events {
+            self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+        } else {
+            self.events.push_back(e);
+        }
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.tx.pop_front()
+    }
+
+    pub(crate) fn queued(&self) -> (usize, usize, usize) {
+        (self.tx.len(), self.events.len(), self.held.len())
+    }
+
+    fn prune_window(&mut self, now: Instant) {
+        let interval = self.common.max_send.interval;
+        while let Some(&t) = self.sent_times.front() {
+            if now.saturating_duration_since(t) >= interval {
+                self.sent_times.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn window_full(&self) -> bool {
+        self.sent_times.len() >= usize::try_from(self.common.max_send.packets).unwrap_or(usize::MAX)
+    }
+
+    fn push_tx(&mut self, now: Instant, t: Transmit, ptype: PacketType) {
+        self.sent_times.push_back(now);
+        if self.tx.len() >= self.common.max_transmits {
+            self.stats.transmits_dropped = self.stats.transmits_dropped.saturating_add(1);
+            return;
+        }
+        Traffic::bump(&mut self.traffic.sent, ptype);
+        self.tx.push_back(t);
+    }
+
+    /// Emits `repr` (with the Authentication extension, except in Error Indications) and
+    /// sends it subject to `max-send`.
+    pub(crate) fn send(&mut self, now: Instant, dst: IpAddr, mut repr: Repr) {
+        let ptype = repr.packet_type();
+        if ptype != PacketType::ERROR_INDICATION
+            && let Some(p) = &self.common.authentication
+        {
+            match repr.clone().with_authentication(p.expose()) {
+                Ok(r) => repr = r,
+                Err(_) => {
+                    self.stats.emit_errors = self.stats.emit_errors.saturating_add(1);
+                    return;
+                }
+            }
+        }
+        let Ok(bytes) = repr.to_bytes() else {
+            self.stats.emit_errors = self.stats.emit_errors.saturating_add(1);
+            return;
+        };
+        if ptype == PacketType::ERROR_INDICATION {
+            self.stats.error_indications_sent = self.stats.error_indications_sent.saturating_add(1);
+        }
+        let t = Transmit {
+            dst_nbma: dst,
+            bytes,
+        };
+        self.release(now);
+        if !self.window_full() && self.held.is_empty() {
+            self.push_tx(now, t, ptype);
+            return;
+        }
+        self.stats.over_quota = self.stats.over_quota.saturating_add(1);
+        let hold = self.common.max_send.over_quota == OverQuota::Hold;
+        if self.quota_warned_until.is_none_or(|u| now >= u) {
+            self.quota_warned_until = Some(now + self.common.max_send.interval);
+            self.event(Event::QuotaExceeded {
+                limit: self.common.max_send.packets,
+                held: hold,
+            });
+        }
+        if hold && self.held.len() < self.common.max_send.max_held {
+            self.held.push_back(t);
+            self.held_types.push_back(ptype);
+        } else {
+            self.stats.quota_dropped = self.stats.quota_dropped.saturating_add(1);
+        }
+    }
+
+    /// Sends held packets the window has room for.
+    pub(crate) fn release(&mut self, now: Instant) {
+        self.prune_window(now);
+        while !self.window_full() {
+            let (Some(t), Some(ptype)) = (self.held.pop_front(), self.held_types.pop_front())
+            else {
+                break;
+            };
+            self.push_tx(now, t, ptype);
+        }
+    }
+
+    /// When held packets can next be released.
+    pub(crate) fn release_at(&self) -> Option<Instant> {
+        if self.held.is_empty() {
+            return None;
+        }
+        self.sent_times
+            .front()
+            .map(|&t| t + self.common.max_send.interval)
+    }
+
+    pub(crate) fn traffic(&self, now: Instant) -> Traffic {
+        let interval = self.common.max_send.interval;
+        let usage = self
+            .sent_times
+            .iter()
+            .filter(|&&t| now.saturating_duration_since(t) < interval)
+            .count();
+        Traffic {
+            window_usage: u32::try_from(usage).unwrap_or(u32::MAX),
+            ..self.traffic.clone()
+        }
+    }
+
+    pub(crate) fn drop_err(&mut self, e: Error) -> Error {
+        match &e {
+            Error::AuthenticationFailure => {
+                self.stats.authentication_failures =
+                    self.stats.authentication_failures.saturating_add(1);
+            }
+            Error::UnmatchedReply { .. } => {
+                self.stats.unmatched_replies = self.stats.unmatched_replies.saturating_add(1);
+            }
+            Error::Full { .. } => {
+                self.stats.table_full = self.stats.table_full.saturating_add(1);
+            }
+            _ => self.stats.dropped = self.stats.dropped.saturating_add(1),
+        }
+        e
+    }
+
+    /// Sends an Error Indication about `offending` unless it is one (RFC 2332 §5.2.7).
+    pub(crate) fn error_indication(
+        &mut self,
+        now: Instant,
+        to: IpAddr,
+        offending: &[u8],
+        code: ErrorCode,
+        offset: u16,
+    ) {
+        let view = Packet::new_unchecked(offending);
+        if view.header().is_some() && view.packet_type() == PacketType::ERROR_INDICATION {
+            return;
+        }
+        let ei = Repr::error_indication(offending, code, offset, &self.me);
+        self.send(now, to, ei);
+    }
+
+    /// Parses, counts and checks a received packet: authentication, compulsory extensions,
+    /// strict-mode rules. Answers with Error Indications where RFC 2332 says to.
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        bytes: &[u8],
+    ) -> Result<Repr, Error> {
+        let repr = match Packet::new_checked(bytes).and_then(|p| Repr::parse(&p)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.malformed = self.stats.malformed.saturating_add(1);
+                return Err(e);
+            }
+        };
+        let ptype = repr.packet_type();
+        Traffic::bump(&mut self.traffic.received, ptype);
+        if ptype == PacketType::ERROR_INDICATION {
+            return Ok(repr);
+        }
+        if let Some(p) = &self.common.authentication {
+            let ok = repr
+                .authentication()
+                .is_some_and(|a| a.verify_cleartext(p.expose()));
+            if !ok {
+                if self.common.authentication_failure_indication {
+                    self.error_indication(now, from, bytes, ErrorCode::AUTHENTICATION_FAILURE, 0);
+                }
+                return Err(self.drop_err(Error::AuthenticationFailure));
+            }
+        }
+        if let Some((ext, _)) = repr.unrecognized_compulsory_extension() {
+            let ext_type = ext.ext_type().0;
+            if let Some(ei) = Repr::unrecognized_extension_indication(bytes, &self.me) {
+                self.send(now, from, ei);
+            }
+            return Err(self.drop_err(Error::UnrecognizedExtension { ext_type }));
+        }
+        if self.common.receive_mode == ReceiveMode::StrictRfc {
+            if ptype == PacketType::TRAFFIC_INDICATION {
+                return Err(self.drop_err(Error::Strict {
+                    reason: "Traffic Indication is not in RFC 2332",
+                }));
+            }
+            if repr.hop_count == 0 {
+                return Err(self.drop_err(Error::Strict {
+                    reason: "hop count 0",
+                }));
+            }
+        }
+        if matches!(repr.message, Message::Unknown(_)) {
+            return Err(self.drop_err(Error::Unexpected {
+                packet_type: ptype,
+                reason: "unknown packet type",
+            }));
+        }
+        Ok(repr)
+    }
+}
+
+/// The IP address of an NHRP address, if it is one.
+pub(crate) fn ip_of(a: &Address) -> Option<IpAddr> {
+    a.ip()
+}
+
+/// The destination address of a quoted IPv4 or IPv6 packet.
+pub(crate) fn ip_destination(packet: &[u8]) -> Option<IpAddr> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let d: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
+            Some(IpAddr::from(d))
+        }
+        Some(6) => {
+            let d: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
+            Some(IpAddr::from(d))
+        }
+        _ => None,
+    }
+}
+
+/// The source address of a quoted IPv4 or IPv6 packet.
+pub(crate) fn ip_source(packet: &[u8]) -> Option<IpAddr> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let d: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
+            Some(IpAddr::from(d))
+        }
+        Some(6) => {
+            let d: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
+            Some(IpAddr::from(d))
+        }
+        _ => None,
+    }
+}
