@@ -73,13 +73,21 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod config;
 pub mod crypto;
+mod endpoint;
 mod error;
+pub mod event;
+mod ike;
 pub mod keys;
+pub mod negotiate;
 mod secret;
 pub mod sk;
 pub mod transform;
 pub mod wire;
 
+pub use config::{Cac, Config, Retransmit};
+pub use endpoint::Endpoint;
 pub use error::Error;
+pub use event::{ChildSaUp, Counters, DownReason, Event, IkeSaId, IkeSaStatus, IkeState, Transmit};
 pub use secret::Secret;

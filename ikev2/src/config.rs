@@ -1,0 +1,184 @@
+//! Configuration of the IKE state machines ([`crate::Endpoint`]): identities, keys, proposals,
+//! modes, lifetimes, timers, NAT traversal and Call Admission Control.
+
+use std::time::Duration;
+
+use crate::Error;
+use crate::auth::PskTable;
+use crate::crypto::IkeCryptoProvider;
+use crate::wire::{Identity, Proposal, ProtocolId, TrafficSelector};
+
+/// Retransmission of requests (RFC 7296 §2.1, §2.4): the first retry after `initial`, each
+/// further one after twice the previous wait (capped at `max_interval`), and after `tries`
+/// transmissions without an answer the peer is declared dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retransmit {
+    /// Wait before the first retransmission.
+    pub initial: Duration,
+    /// The longest wait between two transmissions.
+    pub max_interval: Duration,
+    /// Transmissions (the first one included) before giving up.
+    pub tries: u32,
+}
+
+impl Default for Retransmit {
+    /// 1 s, doubling, at most 16 s apart, 6 transmissions (about a minute before giving up).
+    fn default() -> Self {
+        Retransmit {
+            initial: Duration::from_secs(1),
+            max_interval: Duration::from_secs(16),
+            tries: 6,
+        }
+    }
+}
+
+/// Call Admission Control (seed 002, `crypto call admission limit`): limits on IKE SAs in
+/// negotiation (half-open) and in total. Requests over a limit are dropped and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cac {
+    /// Most IKE SAs in negotiation at once (`crypto ikev2 limit max-in-negotiation-sa`).
+    pub max_half_open: Option<usize>,
+    /// Most IKE SAs at all (`crypto ikev2 limit max-sa`).
+    pub max_ike_sas: Option<usize>,
+}
+
+/// Everything an [`crate::Endpoint`] needs. Build with [`Config::new`] and adjust the public
+/// fields.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Crypto and randomness.
+    pub provider: IkeCryptoProvider,
+    /// Our identity (IDi or IDr).
+    pub local_id: Identity,
+    /// Pre-shared keys by peer identity (§2.15; the same key authenticates both directions).
+    pub psks: PskTable,
+    /// IKE proposals in order of preference.
+    pub ike_proposals: Vec<Proposal>,
+    /// ESP proposals in order of preference; a key exchange transform asks for PFS in
+    /// CREATE_CHILD_SA (it is left out of IKE_AUTH, §1.2).
+    pub esp_proposals: Vec<Proposal>,
+    /// Transport (DMVPN's default, USE_TRANSPORT_MODE, §1.3.1) or tunnel mode.
+    pub mode: esp::Mode,
+    /// What we protect on our side; `None`: our own address (host selector).
+    pub local_ts: Option<Vec<TrafficSelector>>,
+    /// What we accept on the peer's side; `None`: the peer's address (host selector).
+    pub remote_ts: Option<Vec<TrafficSelector>>,
+    /// IKE SA lifetime; it is rekeyed ahead of it (§2.8).
+    pub ike_lifetime: Duration,
+    /// Child SA lifetime in seconds (`set security-association lifetime seconds`).
+    pub child_lifetime: Duration,
+    /// Child SA lifetime in kilobytes (`set security-association lifetime kilobytes`), enforced
+    /// by the `esp` SAs: their soft limit raises `esp::Event::RekeyDue`, on which the caller
+    /// calls [`crate::Endpoint::rekey_child`].
+    pub child_lifetime_kb: Option<u64>,
+    /// Rekeying starts this fraction of the lifetime before it ends (percent, 1–50).
+    pub rekey_margin_percent: u8,
+    /// A random extra head start of up to this fraction of the lifetime (percent), so the two
+    /// peers rarely rekey at once.
+    pub rekey_jitter_percent: u8,
+    /// Retransmission of requests.
+    pub retransmit: Retransmit,
+    /// Liveness check (§2.4): an empty INFORMATIONAL after this long without hearing from the
+    /// peer; no answer after the retransmissions means the peer is dead. `None` disables it.
+    pub liveness_idle: Option<Duration>,
+    /// NAT keepalive interval (RFC 3948 §2.3) while we are behind a NAT.
+    pub nat_keepalive: Duration,
+    /// Pretend a NAT to force UDP encapsulation (like strongSwan's `encap = yes`): our
+    /// NAT_DETECTION_SOURCE_IP hash is random, so both sides float to port 4500.
+    pub force_encap: bool,
+    /// Half-open IKE SAs at which the responder asks for cookies (§2.6).
+    pub cookie_threshold: usize,
+    /// Call Admission Control.
+    pub cac: Cac,
+    /// A half-open responder SA is dropped after this long without IKE_AUTH.
+    pub half_open_timeout: Duration,
+    /// Anti-replay window of the inbound ESP SAs.
+    pub replay_window: u32,
+}
+
+impl Config {
+    /// A configuration with strongSwan-compatible defaults: IKE
+    /// `aes256gcm16-prfsha256-x25519` and `aes128-sha256-modp2048`, ESP `aes256gcm16` and
+    /// `aes128-sha256`, transport mode, IKE lifetime 24 h (Cisco IKEv2's 86400 s), child 1 h
+    /// (Cisco's 3600 s), rekeying 10 % (plus up to 5 % jitter) before the end, liveness after
+    /// 30 s idle, keepalives every 20 s, cookies from 32 half-open SAs, no CAC limits.
+    pub fn new(provider: IkeCryptoProvider, local_id: Identity, psks: PskTable) -> Self {
+        let ike = ["aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048"]
+            .iter()
+            .filter_map(|s| Proposal::from_strongswan(s, ProtocolId::IKE).ok())
+            .collect();
+        let esp = ["aes256gcm16", "aes128-sha256"]
+            .iter()
+            .filter_map(|s| Proposal::from_strongswan(s, ProtocolId::ESP).ok())
+            .collect();
+        Config {
+            provider,
+            local_id,
+            psks,
+            ike_proposals: ike,
+            esp_proposals: esp,
+            mode: esp::Mode::Transport,
+            local_ts: None,
+            remote_ts: None,
+            ike_lifetime: Duration::from_secs(86_400),
+            child_lifetime: Duration::from_secs(3600),
+            child_lifetime_kb: None,
+            rekey_margin_percent: 10,
+            rekey_jitter_percent: 5,
+            retransmit: Retransmit::default(),
+            liveness_idle: Some(Duration::from_secs(30)),
+            nat_keepalive: Duration::from_secs(20),
+            force_encap: false,
+            cookie_threshold: 32,
+            cac: Cac::default(),
+            half_open_timeout: Duration::from_secs(30),
+            replay_window: 1024,
+        }
+    }
+
+    /// Replaces the IKE proposals with strongSwan-syntax ones (`aes128-sha256-modp2048`).
+    pub fn with_ike_proposals(mut self, proposals: &[&str]) -> Result<Self, Error> {
+        self.ike_proposals = parse_all(proposals, ProtocolId::IKE)?;
+        Ok(self)
+    }
+
+    /// Replaces the ESP proposals with strongSwan-syntax ones (`aes256gcm16-x25519`: with PFS).
+    pub fn with_esp_proposals(mut self, proposals: &[&str]) -> Result<Self, Error> {
+        self.esp_proposals = parse_all(proposals, ProtocolId::ESP)?;
+        Ok(self)
+    }
+
+    /// Checks the configuration for consistency.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.ike_proposals.is_empty() || self.esp_proposals.is_empty() {
+            return Err(Error::InvalidConfig("no IKE or no ESP proposal"));
+        }
+        if self.retransmit.tries == 0 || self.retransmit.initial.is_zero() {
+            return Err(Error::InvalidConfig(
+                "retransmission needs tries and a wait",
+            ));
+        }
+        if self.ike_lifetime.is_zero() || self.child_lifetime.is_zero() {
+            return Err(Error::InvalidConfig("lifetimes must not be zero"));
+        }
+        if !(1..=50).contains(&self.rekey_margin_percent) || self.rekey_jitter_percent > 40 {
+            return Err(Error::InvalidConfig(
+                "rekey margin 1-50 %, jitter at most 40 %",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_all(proposals: &[&str], proto: ProtocolId) -> Result<Vec<Proposal>, Error> {
+    let mut v = Vec::with_capacity(proposals.len());
+    for (i, s) in proposals.iter().enumerate() {
+        let mut p = Proposal::from_strongswan(s, proto)?;
+        p.number = u8::try_from(i + 1).map_err(|_| Error::InvalidConfig("too many proposals"))?;
+        v.push(p);
+    }
+    if v.is_empty() {
+        return Err(Error::InvalidConfig("no proposal"));
+    }
+    Ok(v)
+}

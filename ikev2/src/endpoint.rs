@@ -1,0 +1,537 @@
+//! The IKEv2 endpoint: every IKE SA of one node, with the handle/poll contract of DESIGN.md §3.
+
+use core::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+use esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
+
+use crate::config::Config;
+use crate::event::{Counters, Event, IkeSaId, IkeSaStatus, Transmit};
+use crate::ike::{Cx, IkeSa, State, init_notify_response};
+use crate::wire::{
+    ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, Message, NotifyType, Payload,
+    TrafficSelector,
+};
+use crate::{Error, Secret};
+
+/// Every IKE SA of one node: initiator and responder state machines (RFC 7296), cookies
+/// (§2.6), Call Admission Control, NAT traversal (§2.23).
+///
+/// The handle/poll contract (DESIGN.md §3):
+///
+/// - [`Endpoint::handle_datagram`]: a UDP payload arrived on port 500 or 4500 (on 4500 it may
+///   be a keepalive or IKE after the non-ESP marker; ESP packets are the caller's, see
+///   [`esp::wire::udp_encap::UdpPayload::classify`]). It never panics, whatever the bytes.
+/// - [`Endpoint::handle_timeout`]: at (or after) [`Endpoint::poll_timeout`]; a spurious call is
+///   a no-op.
+/// - [`Endpoint::poll_transmit`]: datagrams to send ([`Transmit`]).
+/// - [`Endpoint::poll_event`]: what happened ([`Event`]: SAs up, rekeyed, deleted, dead peers).
+/// - Commands: [`Endpoint::initiate`], [`Endpoint::create_child`], [`Endpoint::rekey_child`],
+///   [`Endpoint::rekey_ike`], [`Endpoint::delete_child`], [`Endpoint::close`],
+///   [`Endpoint::check_liveness`].
+///
+/// `now` must be monotonic; retransmissions, lifetimes and liveness checks all run on it.
+pub struct Endpoint {
+    cfg: Config,
+    sas: BTreeMap<IkeSaId, IkeSa>,
+    by_spi: HashMap<u64, IkeSaId>,
+    /// Responder SAs by (initiator SPI, peer address), to spot retransmitted IKE_SA_INIT.
+    by_init: HashMap<(u64, SocketAddr), IkeSaId>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    counters: Counters,
+    esp_spis: HashSet<u32>,
+    next_id: u64,
+    cookie_secret: Secret,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("local_id", &self.cfg.local_id)
+            .field("ike_sas", &self.sas.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! cx {
+    ($s:ident) => {
+        Cx {
+            cfg: &$s.cfg,
+            transmits: &mut $s.transmits,
+            events: &mut $s.events,
+            counters: &mut $s.counters,
+            esp_spis: &mut $s.esp_spis,
+            next_id: &mut $s.next_id,
+            new_sas: Vec::new(),
+        }
+    };
+}
+
+impl Endpoint {
+    /// An endpoint with no SAs. The cookie secret (§2.6) comes from the provider's random
+    /// source.
+    pub fn new(cfg: Config) -> Result<Self, Error> {
+        cfg.validate()?;
+        let cookie_secret = Secret::new(cfg.provider.random_bytes(32)?);
+        Ok(Endpoint {
+            cfg,
+            sas: BTreeMap::new(),
+            by_spi: HashMap::new(),
+            by_init: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+            esp_spis: HashSet::new(),
+            next_id: 0,
+            cookie_secret,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// IKE SAs in negotiation (half-open).
+    pub fn half_open(&self) -> usize {
+        self.sas.values().filter(|s| s.half_open()).count()
+    }
+
+    /// IKE SAs (all states).
+    pub fn ike_sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// A snapshot of every IKE SA, like `show crypto ikev2 sa detailed`.
+    pub fn status(&self, now: Instant) -> Vec<IkeSaStatus> {
+        self.sas.values().map(|s| s.status(now)).collect()
+    }
+
+    /// The status of one IKE SA.
+    pub fn sa_status(&self, now: Instant, sa: IkeSaId) -> Option<IkeSaStatus> {
+        self.sas.get(&sa).map(|s| s.status(now))
+    }
+
+    /// Inbound SPIs of an IKE SA's child SAs.
+    pub fn child_spis(&self, sa: IkeSaId) -> Vec<u32> {
+        self.sas.get(&sa).map(IkeSa::child_spis).unwrap_or_default()
+    }
+
+    /// The established IKE SA with a peer address, if any.
+    pub fn sa_for_peer(&self, remote: core::net::IpAddr) -> Option<IkeSaId> {
+        self.sas
+            .values()
+            .find(|s| s.remote.ip() == remote && s.state == State::Established)
+            .map(|s| s.id)
+    }
+
+    fn cac_allows(&self) -> bool {
+        let cac = self.cfg.cac;
+        cac.max_ike_sas.is_none_or(|m| self.sas.len() < m)
+            && cac.max_half_open.is_none_or(|m| self.half_open() < m)
+    }
+
+    /// Starts an IKE SA with its first child SA (IKE_SA_INIT, then IKE_AUTH). `remote_id` is
+    /// the identity the peer must prove (also sent as IDr); the traffic selectors default to
+    /// the configured ones (or the two addresses). `local` is the address we send from, port
+    /// 500. Refused with [`Error::InvalidConfig`] over the CAC limits.
+    pub fn initiate(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        remote_id: Option<crate::wire::Identity>,
+        ts: Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)>,
+    ) -> Result<IkeSaId, Error> {
+        if !self.cac_allows() {
+            self.counters.cac_rejected += 1;
+            return Err(Error::InvalidConfig(
+                "call admission control: too many IKE SAs",
+            ));
+        }
+        let (ts_i, ts_r) = match ts {
+            Some((i, r)) => (Some(i), Some(r)),
+            None => (None, None),
+        };
+        let mut cx = cx!(self);
+        let sa = IkeSa::initiate(&mut cx, now, local, remote, remote_id, ts_i, ts_r)?;
+        let id = sa.id;
+        self.by_spi.insert(sa.local_spi(), id);
+        self.sas.insert(id, sa);
+        Ok(id)
+    }
+
+    /// A UDP datagram arrived at `local` from `remote`. On port 4500 NAT keepalives are
+    /// ignored and the non-ESP marker is removed; an ESP packet there is an error (it belongs
+    /// to the caller's ESP path).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let ike = if local.port() == NAT_T_PORT {
+            match UdpPayload::classify(payload) {
+                Ok(UdpPayload::NatKeepalive) => return Ok(()),
+                Ok(UdpPayload::Ike(b)) => b,
+                Ok(UdpPayload::Esp(_)) | Err(_) => {
+                    self.counters.dropped += 1;
+                    return Err(Error::Malformed("not an IKE message on port 4500"));
+                }
+            }
+        } else {
+            payload
+        };
+        let result = self.handle_ike(now, local, remote, ike);
+        if result.is_err() {
+            self.counters.dropped += 1;
+        }
+        self.collect();
+        result
+    }
+
+    fn send_unprotected(&mut self, local: SocketAddr, remote: SocketAddr, msg: &Message) {
+        let Ok(bytes) = msg.to_vec() else {
+            return;
+        };
+        let mut payload = Vec::with_capacity(bytes.len() + 4);
+        if local.port() == NAT_T_PORT {
+            payload.extend_from_slice(&[0; 4]);
+        }
+        payload.extend_from_slice(&bytes);
+        if msg
+            .payloads
+            .iter()
+            .any(|p| matches!(p, Payload::Notify(n) if n.notify_type.is_error()))
+        {
+            self.counters.errors_sent += 1;
+        }
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            payload,
+        });
+    }
+
+    fn handle_ike(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ike: &[u8],
+    ) -> Result<(), Error> {
+        let header = match Header::new_checked(ike) {
+            Ok(h) => h,
+            Err(e @ Error::UnsupportedVersion { .. }) => {
+                self.answer_bad_version(local, remote, ike);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let hdr = HeaderRepr::parse(&header)?;
+        let raw = header.message();
+        if hdr.exchange_type == ExchangeType::IKE_SA_INIT && !hdr.flags.response() {
+            return self.handle_init_request(now, local, remote, raw, &hdr);
+        }
+        // Our SPI is the responder's if the sender is the original initiator (§3.1).
+        let ours = if hdr.flags.initiator() {
+            hdr.spi_r
+        } else {
+            hdr.spi_i
+        };
+        let Some(&id) = self.by_spi.get(&ours) else {
+            return Err(Error::Malformed("unknown IKE SPI"));
+        };
+        let mut cx = cx!(self);
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return Err(Error::Malformed("unknown IKE SPI"));
+        };
+        let r = if hdr.exchange_type == ExchangeType::IKE_SA_INIT {
+            match Message::parse(raw) {
+                Ok(msg) => sa.handle_init(&mut cx, now, raw, msg),
+                Err(e) => Err(e),
+            }
+        } else {
+            sa.handle_protected(&mut cx, now, local, remote, raw, &hdr)
+        };
+        let new = core::mem::take(&mut cx.new_sas);
+        self.adopt(new);
+        r
+    }
+
+    /// INVALID_MAJOR_VERSION (§2.5) for an IKE_SA_INIT request of another major version.
+    fn answer_bad_version(&mut self, local: SocketAddr, remote: SocketAddr, ike: &[u8]) {
+        let (Some(spi_i), Some(&exch), Some(&flags)) = (
+            ike.get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes),
+            ike.get(18),
+            ike.get(19),
+        ) else {
+            return;
+        };
+        if ike.len() < HEADER_LEN
+            || ExchangeType(exch) != ExchangeType::IKE_SA_INIT
+            || Flags(flags).response()
+        {
+            return;
+        }
+        let msg = init_notify_response(spi_i, NotifyType::INVALID_MAJOR_VERSION, &[]);
+        self.send_unprotected(local, remote, &msg);
+    }
+
+    fn cookie(&self, msg: &Message, remote: SocketAddr) -> Option<Vec<u8>> {
+        let ni = msg.find(|p| match p {
+            Payload::Nonce(n) => Some(n),
+            _ => None,
+        })?;
+        let ip = match remote.ip() {
+            core::net::IpAddr::V4(a) => a.octets().to_vec(),
+            core::net::IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let prf = self
+            .cfg
+            .provider
+            .prf(
+                crate::transform::PrfId::HMAC_SHA2_256,
+                self.cookie_secret.as_bytes(),
+            )
+            .ok()?;
+        let mac = prf.compute(&[ni, &ip, &msg.spi_i.to_be_bytes()]).ok()?;
+        let mut c = vec![1u8];
+        c.extend_from_slice(mac.as_bytes());
+        Some(c)
+    }
+
+    fn handle_init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        hdr: &HeaderRepr,
+    ) -> Result<(), Error> {
+        if hdr.spi_r != 0 || hdr.message_id != 0 || hdr.spi_i == 0 {
+            return Err(Error::Malformed("IKE_SA_INIT request with responder SPI"));
+        }
+        // A retransmitted request: the cached response (§2.1).
+        if let Some(&id) = self.by_init.get(&(hdr.spi_i, remote)) {
+            let mut cx = cx!(self);
+            if let Some(sa) = self.sas.get_mut(&id)
+                && sa.state == State::HalfOpen
+            {
+                sa.resend_init_response(&mut cx, now);
+            }
+            return Ok(());
+        }
+        let msg = match Message::parse(raw) {
+            Ok(m) => m,
+            Err(Error::UnsupportedCriticalPayload(t)) => {
+                let m = init_notify_response(
+                    hdr.spi_i,
+                    NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+                    &[t.0],
+                );
+                self.send_unprotected(local, remote, &m);
+                return Err(Error::UnsupportedCriticalPayload(t));
+            }
+            Err(e) => {
+                let m = init_notify_response(hdr.spi_i, NotifyType::INVALID_SYNTAX, &[]);
+                self.send_unprotected(local, remote, &m);
+                return Err(e);
+            }
+        };
+        if !self.cac_allows() {
+            self.counters.cac_rejected += 1;
+            return Ok(());
+        }
+        if self.half_open() >= self.cfg.cookie_threshold {
+            let want = self.cookie(&msg, remote);
+            let got = msg.payloads.first().and_then(|p| match p {
+                Payload::Notify(n) if n.notify_type == NotifyType::COOKIE => Some(&n.data),
+                _ => None,
+            });
+            let valid = match (&want, got) {
+                (Some(w), Some(g)) => {
+                    w.len() == g.len() && bool::from(subtle::ConstantTimeEq::ct_eq(&w[..], &g[..]))
+                }
+                _ => false,
+            };
+            if !valid {
+                if let Some(c) = want {
+                    self.counters.cookies_sent += 1;
+                    let m = init_notify_response(hdr.spi_i, NotifyType::COOKIE, &c);
+                    self.send_unprotected(local, remote, &m);
+                }
+                return Ok(());
+            }
+        }
+        let mut cx = cx!(self);
+        match IkeSa::respond_init(&mut cx, now, local, remote, raw, &msg)? {
+            Ok(sa) => {
+                self.by_init.insert((hdr.spi_i, remote), sa.id);
+                self.by_spi.insert(sa.local_spi(), sa.id);
+                self.sas.insert(sa.id, sa);
+            }
+            Err(refusal) => self.send_unprotected(local, remote, &refusal),
+        }
+        Ok(())
+    }
+
+    fn adopt(&mut self, new: Vec<IkeSa>) {
+        for sa in new {
+            self.by_spi.insert(sa.local_spi(), sa.id);
+            self.sas.insert(sa.id, sa);
+        }
+    }
+
+    /// Removes dead SAs and their indexes.
+    fn collect(&mut self) {
+        let dead: Vec<IkeSaId> = self
+            .sas
+            .values()
+            .filter(|s| s.state == State::Dead)
+            .map(|s| s.id)
+            .collect();
+        for id in dead {
+            if let Some(sa) = self.sas.remove(&id) {
+                if self.by_spi.get(&sa.local_spi()) == Some(&id) {
+                    self.by_spi.remove(&sa.local_spi());
+                }
+                self.by_init.retain(|_, v| *v != id);
+            }
+        }
+    }
+
+    /// Runs timers due at `now`: retransmissions (with back-off and give-up), rekeys ahead of
+    /// lifetimes, expiries, liveness checks, NAT keepalives, half-open timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<IkeSaId> = self
+            .sas
+            .values()
+            .filter(|s| s.next_timeout(&self.cfg).is_some_and(|t| t <= now))
+            .map(|s| s.id)
+            .collect();
+        for id in due {
+            let mut cx = cx!(self);
+            if let Some(sa) = self.sas.get_mut(&id) {
+                // Errors here are crypto provider failures; the SA stays as it was and its
+                // timers retry.
+                let _ = sa.handle_timeout(&mut cx, now);
+            }
+            let new = core::mem::take(&mut cx.new_sas);
+            self.adopt(new);
+        }
+        self.collect();
+    }
+
+    /// When to call [`Endpoint::handle_timeout`] next (exact).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sas
+            .values()
+            .filter_map(|s| s.next_timeout(&self.cfg))
+            .min()
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn with_sa(
+        &mut self,
+        sa: IkeSaId,
+        f: impl FnOnce(&mut IkeSa, &mut Cx<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut cx = cx!(self);
+        let s = self
+            .sas
+            .get_mut(&sa)
+            .ok_or(Error::InvalidConfig("no such IKE SA"))?;
+        let r = f(s, &mut cx);
+        let new = core::mem::take(&mut cx.new_sas);
+        self.adopt(new);
+        self.collect();
+        r
+    }
+
+    /// Creates another child SA on an established IKE SA (CREATE_CHILD_SA, §1.3.1).
+    pub fn create_child(
+        &mut self,
+        now: Instant,
+        sa: IkeSaId,
+        ts: Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)>,
+    ) -> Result<(), Error> {
+        let (i, r) = match ts {
+            Some((i, r)) => (Some(i), Some(r)),
+            None => (None, None),
+        };
+        self.with_sa(sa, |s, cx| s.create_child(cx, now, i, r))
+    }
+
+    /// Rekeys a child SA (by our inbound SPI) now (§1.3.3); also what to do on the `esp` SA's
+    /// `RekeyDue` (kilobyte lifetime).
+    pub fn rekey_child(
+        &mut self,
+        now: Instant,
+        sa: IkeSaId,
+        inbound_spi: u32,
+    ) -> Result<(), Error> {
+        self.with_sa(sa, |s, cx| s.rekey_child(cx, now, inbound_spi))
+    }
+
+    /// Rekeys an IKE SA now (§1.3.2).
+    pub fn rekey_ike(&mut self, now: Instant, sa: IkeSaId) -> Result<(), Error> {
+        self.with_sa(sa, |s, cx| s.rekey_ike(cx, now))
+    }
+
+    /// Deletes a child SA (by our inbound SPI) (§1.4.1).
+    pub fn delete_child(
+        &mut self,
+        now: Instant,
+        sa: IkeSaId,
+        inbound_spi: u32,
+    ) -> Result<(), Error> {
+        self.with_sa(sa, |s, cx| s.delete_child(cx, now, inbound_spi))
+    }
+
+    /// Closes an IKE SA and its child SAs (Delete, §1.4.1).
+    pub fn close(&mut self, now: Instant, sa: IkeSaId) -> Result<(), Error> {
+        self.with_sa(sa, |s, cx| s.close(cx, now))
+    }
+
+    /// Closes every IKE SA (on shutdown).
+    pub fn close_all(&mut self, now: Instant) {
+        let ids: Vec<IkeSaId> = self.sas.keys().copied().collect();
+        for id in ids {
+            let _ = self.close(now, id);
+        }
+    }
+
+    /// Checks now that the peer is alive (an empty INFORMATIONAL, §2.4).
+    pub fn check_liveness(&mut self, now: Instant, sa: IkeSaId) -> Result<(), Error> {
+        self.with_sa(sa, |s, cx| s.check_liveness(cx, now))
+    }
+
+    /// Notes that the peer of an IKE SA is alive (ESP traffic arrived), which postpones the
+    /// liveness check.
+    pub fn note_activity(&mut self, now: Instant, sa: IkeSaId) {
+        if let Some(s) = self.sas.get_mut(&sa) {
+            s.note_activity(now);
+        }
+    }
+}
