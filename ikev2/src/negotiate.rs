@@ -297,7 +297,10 @@ mod tests {
         let n = narrow(std::slice::from_ref(&a), std::slice::from_ref(&b));
         assert_eq!(n, vec![b.clone()]);
         assert!(ts_subset(&n, std::slice::from_ref(&a)));
-        assert!(!ts_subset(std::slice::from_ref(&a), std::slice::from_ref(&b)));
+        assert!(!ts_subset(
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&b)
+        ));
         let c = ts_prefix("192.168.0.0".parse().unwrap(), 16);
         assert!(narrow(&[a], &[c]).is_empty());
         let gre = TrafficSelector::host("10.1.2.3".parse().unwrap(), 47);

@@ -1,0 +1,657 @@
+//! `ipsec-peer`: a small IKEv2 + ESP endpoint over UDP 500/4500 with a TUN device for the inner
+//! traffic — the `ikev2` state machines and `esp` SAs driven by a real socket and clock.
+//!
+//! ```text
+//! ipsec-peer --local 10.99.0.1 --remote 10.99.0.2 --local-id moon --remote-id sun \
+//!     --psk-file psk.txt --ike aes128-sha256-modp2048 --esp aes128-sha256-modp2048 \
+//!     --tun ipsecp0 --local-ts 10.1.0.1/32 --remote-ts 10.2.0.1/32 --initiate --keylog keys.txt
+//! ```
+//!
+//! It creates the TUN device with the local traffic selector's address and a route to the
+//! remote one, negotiates (or answers) an IKE SA with a child SA, carries the TUN's packets in
+//! ESP (UDP-encapsulated on port 4500, RFC 3948, when NAT traversal is in use — always with
+//! strongSwan's `encap = yes`), and logs every SA event. SIGINT/SIGTERM delete the SAs and exit;
+//! SIGUSR1 rekeys the child SAs, SIGUSR2 the IKE SAs. `--keylog FILE` appends the derived IKE and
+//! ESP keys as tshark `-o` option values (`uat:ikev2_decryption_table:…`, `uat:esp_sa:…`): the
+//! one place keys are ever written, and only on request.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use esp::crypto::ChaChaRandom;
+use esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
+use esp::{InboundSa, Mode, OutboundSa};
+use ikev2::auth::{Psk, PskTable};
+use ikev2::crypto::IkeCryptoProvider;
+use ikev2::keys::IkeSaKeys;
+use ikev2::negotiate::ts_prefix;
+use ikev2::transform::IkeSuite;
+use ikev2::wire::Identity;
+use ikev2::{ChildSaUp, Config, Endpoint, Event, IkeSaId};
+use tokio::net::UdpSocket;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{debug, info, warn};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Command-line flags.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "IKEv2 + ESP peer over UDP 500/4500 with a TUN device"
+)]
+struct Args {
+    /// Our underlay address (bound on UDP 500 and 4500).
+    #[arg(long)]
+    local: IpAddr,
+    /// The peer's underlay address.
+    #[arg(long)]
+    remote: IpAddr,
+    /// Our identity (an IP address, else an FQDN).
+    #[arg(long)]
+    local_id: String,
+    /// The peer's identity (an IP address, else an FQDN).
+    #[arg(long)]
+    remote_id: String,
+    /// File whose first line is the pre-shared key.
+    #[arg(long)]
+    psk_file: PathBuf,
+    /// IKE proposal (strongSwan syntax), e.g. aes128-sha256-modp2048.
+    #[arg(long)]
+    ike: String,
+    /// ESP proposal (strongSwan syntax), e.g. aes256gcm16-x25519 (a group means PFS on rekey).
+    #[arg(long)]
+    esp: String,
+    /// Name of the TUN device to create.
+    #[arg(long)]
+    tun: String,
+    /// Local traffic selector, a prefix (its address goes on the TUN device).
+    #[arg(long)]
+    local_ts: String,
+    /// Remote traffic selector, a prefix (routed into the TUN device).
+    #[arg(long)]
+    remote_ts: String,
+    /// Start the IKE SA (else wait for the peer).
+    #[arg(long)]
+    initiate: bool,
+    /// ESP mode.
+    #[arg(long, default_value = "tunnel")]
+    mode: String,
+    /// Append the derived keys as tshark decryption table rows to this file.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
+    /// Child SA lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    child_lifetime: u64,
+    /// IKE SA lifetime in seconds.
+    #[arg(long, default_value_t = 14400)]
+    ike_lifetime: u64,
+    /// Pretend a NAT so that ESP goes in UDP (like strongSwan's `encap = yes`).
+    #[arg(long)]
+    force_encap: bool,
+}
+
+fn identity(s: &str) -> Identity {
+    match s.parse::<IpAddr>() {
+        Ok(ip) => Identity::ip(ip),
+        Err(_) => Identity::fqdn(s),
+    }
+}
+
+fn prefix(s: &str) -> Result<(IpAddr, u8), BoxError> {
+    let (a, l) = s.split_once('/').unwrap_or((s, "32"));
+    Ok((a.parse()?, l.parse()?))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn wireshark_ike_encr(s: &IkeSuite) -> &'static str {
+    use esp::EncryptionAlgorithm as E;
+    match s.encryption {
+        E::AesCbc128 => "AES-CBC-128 [RFC3602]",
+        E::AesCbc256 => "AES-CBC-256 [RFC3602]",
+        E::AesGcm128 => "AES-GCM-128 with 16 octet ICV [RFC5282]",
+        E::AesGcm256 => "AES-GCM-256 with 16 octet ICV [RFC5282]",
+        E::Null => "NONE [RFC2410]",
+    }
+}
+
+fn wireshark_ike_integ(s: &IkeSuite) -> &'static str {
+    use esp::IntegrityAlgorithm as I;
+    match s.integrity {
+        I::None => "NONE [RFC4306]",
+        I::HmacSha256_128 => "HMAC_SHA2_256_128 [RFC4868]",
+        I::HmacSha384_192 => "HMAC_SHA2_384_192 [RFC4868]",
+        I::HmacSha512_256 => "HMAC_SHA2_512_256 [RFC4868]",
+        I::HmacSha1_96 => "HMAC_SHA1_96 [RFC2404]",
+    }
+}
+
+/// The explicit, opt-in key log.
+struct KeyLog(Option<std::fs::File>);
+
+impl KeyLog {
+    fn line(&mut self, l: &str) {
+        if let Some(f) = self.0.as_mut()
+            && let Err(e) = writeln!(f, "{l}").and_then(|()| f.flush())
+        {
+            warn!("keylog: {e}");
+        }
+    }
+
+    fn ike(&mut self, spi_i: u64, spi_r: u64, suite: &IkeSuite, k: &IkeSaKeys) {
+        let l = format!(
+            "uat:ikev2_decryption_table:{:016x},{:016x},{},{},\"{}\",{},{},\"{}\"",
+            spi_i,
+            spi_r,
+            hex(k.sk_ei.as_bytes()),
+            hex(k.sk_er.as_bytes()),
+            wireshark_ike_encr(suite),
+            hex(k.sk_ai.as_bytes()),
+            hex(k.sk_ar.as_bytes()),
+            wireshark_ike_integ(suite),
+        );
+        self.line(&l);
+    }
+
+    fn esp(&mut self, src: IpAddr, dst: IpAddr, sa: &esp::SaConfig) {
+        let fam = if src.is_ipv4() { "IPv4" } else { "IPv6" };
+        let auth_key = if sa.keys.integrity().is_empty() {
+            String::new()
+        } else {
+            format!("0x{}", hex(sa.keys.integrity()))
+        };
+        let l = format!(
+            "uat:esp_sa:\"{fam}\",\"{src}\",\"{dst}\",\"0x{:08x}\",\"{}\",\"0x{}\",\"{}\",\"{}\"",
+            sa.spi,
+            sa.suite.encryption.wireshark_name(),
+            hex(sa.keys.encryption()),
+            sa.suite.integrity.wireshark_name(),
+            auth_key,
+        );
+        self.line(&l);
+    }
+}
+
+/// One installed child SA.
+struct Child {
+    ike: IkeSaId,
+    inbound: InboundSa,
+    outbound: OutboundSa,
+    remote: SocketAddr,
+    udp_encap: bool,
+    mode: Mode,
+    /// Installation order: the newest child SA carries outbound traffic.
+    order: u64,
+}
+
+/// The one's-complement IPv4 header checksum.
+fn ipv4_checksum(h: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    for c in h.chunks(2) {
+        let w = match c {
+            [a, b] => u16::from_be_bytes([*a, *b]),
+            [a] => u16::from_be_bytes([*a, 0]),
+            _ => 0,
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(u16::try_from(sum).unwrap_or(0))
+}
+
+/// Transport mode to a TUN device: rebuild an IPv4 header around a decapsulated payload.
+fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Option<Vec<u8>> {
+    let total = u16::try_from(20 + payload.len()).ok()?;
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&total.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = ipv4_checksum(&h).to_be_bytes();
+    if let Some(x) = h.get_mut(10..12) {
+        x.copy_from_slice(&c);
+    }
+    h.extend_from_slice(payload);
+    Some(h)
+}
+
+struct Peer {
+    args: Args,
+    ep: Endpoint,
+    start: Instant,
+    sock500: UdpSocket,
+    sock4500: UdpSocket,
+    tun: tun_rs::AsyncDevice,
+    children: HashMap<u32, Child>,
+    keylog: KeyLog,
+    established: bool,
+    next_initiate: Option<Instant>,
+    installed: u64,
+}
+
+impl Peer {
+    async fn flush(&mut self) {
+        while let Some(t) = self.ep.poll_transmit() {
+            let sock = if t.local.port() == NAT_T_PORT {
+                &self.sock4500
+            } else {
+                &self.sock500
+            };
+            if let Err(e) = sock.send_to(&t.payload, t.remote).await {
+                warn!("send to {}: {e}", t.remote);
+            }
+        }
+        while let Some(e) = self.ep.poll_event() {
+            self.event(e);
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::IkeUp {
+                sa,
+                local,
+                remote,
+                initiator,
+                spi_i,
+                spi_r,
+                suite,
+                peer_id,
+                keys,
+                nat,
+            } => {
+                info!(
+                    %sa, %local, %remote, initiator, %suite, %peer_id, nat,
+                    "IKE SA established {spi_i:016x}/{spi_r:016x}"
+                );
+                self.keylog.ike(spi_i, spi_r, &suite, &keys);
+                self.established = true;
+            }
+            Event::IkeRekeyed {
+                old,
+                new,
+                spi_i,
+                spi_r,
+                suite,
+                keys,
+            } => {
+                info!(%old, %new, %suite, "IKE SA rekeyed {spi_i:016x}/{spi_r:016x}");
+                self.keylog.ike(spi_i, spi_r, &suite, &keys);
+                for c in self.children.values_mut() {
+                    if c.ike == old {
+                        c.ike = new;
+                    }
+                }
+            }
+            Event::IkeDown { sa, reason } => {
+                info!(%sa, ?reason, "IKE SA down");
+                self.established = self.ep.ike_sa_count() > 0;
+                if self.args.initiate && !self.established {
+                    self.next_initiate = Some(Instant::now() + Duration::from_secs(3));
+                }
+            }
+            Event::PeerDead { sa, remote } => warn!(%sa, %remote, "peer dead"),
+            Event::ChildUp {
+                sa,
+                child,
+                rekey_of,
+            } => self.child_up(sa, &child, rekey_of),
+            Event::ChildDeleted {
+                sa,
+                inbound_spi,
+                outbound_spi,
+            } => {
+                info!(%sa, "child SA deleted in {inbound_spi:08x} out {outbound_spi:08x}");
+                self.children.remove(&inbound_spi);
+            }
+            Event::ChildFailed { sa, error } => warn!(%sa, %error, "child SA failed"),
+            other => debug!(?other, "event"),
+        }
+    }
+
+    fn child_up(&mut self, sa: IkeSaId, c: &ChildSaUp, rekey_of: Option<u32>) {
+        info!(
+            %sa,
+            mode = ?c.inbound.mode,
+            suite = %c.inbound.suite,
+            udp_encap = c.udp_encap,
+            local_ts = ?c.local_ts,
+            remote_ts = ?c.remote_ts,
+            rekey_of = ?rekey_of.map(|s| format!("{s:08x}")),
+            "child SA up in {:08x} out {:08x}",
+            c.inbound.spi,
+            c.outbound.spi
+        );
+        self.keylog.esp(c.remote.ip(), c.local.ip(), &c.inbound);
+        self.keylog.esp(c.local.ip(), c.remote.ip(), &c.outbound);
+        let now = Instant::now();
+        self.installed += 1;
+        match (
+            InboundSa::new(&c.inbound, now),
+            OutboundSa::new(&c.outbound, now),
+        ) {
+            (Ok(inbound), Ok(outbound)) => {
+                if !c.udp_encap {
+                    warn!("no NAT detected: plain ESP needs kernel support; use --force-encap");
+                }
+                self.children.insert(
+                    c.inbound.spi,
+                    Child {
+                        ike: sa,
+                        inbound,
+                        outbound,
+                        remote: c.remote,
+                        udp_encap: c.udp_encap,
+                        mode: c.inbound.mode,
+                        order: self.installed,
+                    },
+                );
+            }
+            (Err(e), _) | (_, Err(e)) => warn!("cannot install child SA: {e}"),
+        }
+    }
+
+    /// The newest child SA carries outbound traffic.
+    fn outbound_child(&mut self) -> Option<&mut Child> {
+        self.children.values_mut().max_by_key(|c| c.order)
+    }
+
+    async fn on_tun(&mut self, pkt: &[u8]) {
+        let now = Instant::now();
+        let Some(c) = self.outbound_child() else {
+            debug!("no child SA: dropping {} bytes from the TUN", pkt.len());
+            return;
+        };
+        let (nh, payload) = match c.mode {
+            Mode::Tunnel => match pkt.first().map(|b| b >> 4) {
+                Some(4) => (esp::NEXT_HEADER_IPV4, pkt),
+                Some(6) => (esp::NEXT_HEADER_IPV6, pkt),
+                _ => return,
+            },
+            Mode::Transport => {
+                let ihl = usize::from(pkt.first().map_or(0, |b| b & 0x0f)) * 4;
+                match (pkt.get(9), pkt.get(ihl..)) {
+                    (Some(p), Some(rest)) if ihl >= 20 => (*p, rest),
+                    _ => return,
+                }
+            }
+        };
+        let mut wire = vec![0u8; payload.len() + 128];
+        let remote = c.remote;
+        let encap = c.udp_encap;
+        match c.outbound.encapsulate(now, nh, payload, &mut wire) {
+            Ok(esp_pkt) if encap => {
+                let esp_pkt = esp_pkt.to_vec();
+                if let Err(e) = self.sock4500.send_to(&esp_pkt, remote).await {
+                    warn!("ESP send: {e}");
+                }
+            }
+            Ok(_) => debug!("plain ESP not supported here"),
+            Err(e) => debug!("encapsulate: {e}"),
+        }
+    }
+
+    async fn on_4500(&mut self, from: SocketAddr, data: &[u8]) {
+        let now = Instant::now();
+        match UdpPayload::classify(data) {
+            Ok(UdpPayload::NatKeepalive) => {}
+            Ok(UdpPayload::Ike(_)) => {
+                let local = SocketAddr::new(self.args.local, NAT_T_PORT);
+                if let Err(e) = self.ep.handle_datagram(now, local, from, data) {
+                    debug!("IKE from {from}: {e}");
+                }
+                self.flush().await;
+            }
+            Ok(UdpPayload::Esp(p)) => {
+                let spi = p.spi();
+                let Some(c) = self.children.get_mut(&spi) else {
+                    debug!("ESP with unknown SPI {spi:08x}");
+                    return;
+                };
+                let mut plain = vec![0u8; data.len()];
+                let ike = c.ike;
+                let mode = c.mode;
+                let peer = c.remote.ip();
+                let out = match c.inbound.decapsulate(now, data, &mut plain) {
+                    Ok(d) => match (mode, peer, self.args.local) {
+                        (Mode::Tunnel, _, _) => Some(d.payload.to_vec()),
+                        (Mode::Transport, IpAddr::V4(s), IpAddr::V4(d4)) => {
+                            ipv4_packet(s, d4, d.next_header, d.payload)
+                        }
+                        _ => None,
+                    },
+                    Err(e) => {
+                        debug!("decapsulate {spi:08x}: {e}");
+                        None
+                    }
+                };
+                self.ep.note_activity(now, ike);
+                if let Some(pkt) = out
+                    && let Err(e) = self.tun.send(&pkt).await
+                {
+                    warn!("TUN write: {e}");
+                }
+            }
+            Err(e) => debug!("UDP 4500 from {from}: {e}"),
+        }
+    }
+
+    /// esp lifetime events: a soft (kilobyte) limit asks for a rekey.
+    fn esp_events(&mut self) -> Vec<(IkeSaId, u32)> {
+        let mut due = Vec::new();
+        for (spi, c) in &mut self.children {
+            while let Some(e) = c.inbound.poll_event().or_else(|| c.outbound.poll_event()) {
+                if let esp::Event::RekeyDue { .. } = e {
+                    due.push((c.ike, *spi));
+                }
+            }
+        }
+        due
+    }
+
+    fn rekey_children(&mut self) {
+        let now = Instant::now();
+        let list: Vec<(IkeSaId, u32)> = self.children.iter().map(|(s, c)| (c.ike, *s)).collect();
+        for (ike, spi) in list {
+            if let Err(e) = self.ep.rekey_child(now, ike, spi) {
+                warn!("rekey child {spi:08x}: {e}");
+            }
+        }
+    }
+
+    fn rekey_ikes(&mut self) {
+        let now = Instant::now();
+        for s in self.ep.status(now) {
+            if let Err(e) = self.ep.rekey_ike(now, s.sa) {
+                warn!("rekey {}: {e}", s.sa);
+            }
+        }
+    }
+
+    fn initiate(&mut self) {
+        let now = Instant::now();
+        let local = SocketAddr::new(self.args.local, 500);
+        let remote = SocketAddr::new(self.args.remote, 500);
+        match self.ep.initiate(
+            now,
+            local,
+            remote,
+            Some(identity(&self.args.remote_id)),
+            None,
+        ) {
+            Ok(sa) => info!(%sa, %remote, "initiating"),
+            Err(e) => warn!("initiate: {e}"),
+        }
+        self.next_initiate = None;
+    }
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    let psk = std::fs::read_to_string(&args.psk_file)?;
+    let psk = psk.lines().next().unwrap_or("").trim().to_string();
+    if psk.is_empty() {
+        return Err("empty pre-shared key".into());
+    }
+    let mut psks = PskTable::new();
+    psks.insert(identity(&args.remote_id), Psk::from(psk.as_str()));
+    let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_os()?));
+    let (lts, llen) = prefix(&args.local_ts)?;
+    let (rts, rlen) = prefix(&args.remote_ts)?;
+    let mut cfg = Config::new(provider, identity(&args.local_id), psks)
+        .with_ike_proposals(&[args.ike.as_str()])?
+        .with_esp_proposals(&[args.esp.as_str()])?;
+    cfg.mode = match args.mode.as_str() {
+        "tunnel" => Mode::Tunnel,
+        "transport" => Mode::Transport,
+        other => return Err(format!("--mode {other}: tunnel or transport").into()),
+    };
+    cfg.local_ts = Some(vec![ts_prefix(lts, llen)]);
+    cfg.remote_ts = Some(vec![ts_prefix(rts, rlen)]);
+    cfg.child_lifetime = Duration::from_secs(args.child_lifetime);
+    cfg.ike_lifetime = Duration::from_secs(args.ike_lifetime);
+    cfg.force_encap = args.force_encap;
+    let ep = Endpoint::new(cfg)?;
+
+    let tun = tun_rs::DeviceBuilder::new()
+        .name(&args.tun)
+        .ipv4(lts, 32, None)
+        .mtu(1400)
+        .build_async()?;
+    let route = std::process::Command::new("ip")
+        .args([
+            "route",
+            "replace",
+            &format!("{rts}/{rlen}"),
+            "dev",
+            &args.tun,
+        ])
+        .status()?;
+    if !route.success() {
+        return Err(format!("ip route replace {rts}/{rlen} dev {} failed", args.tun).into());
+    }
+    info!(tun = %args.tun, local_ts = %args.local_ts, remote_ts = %args.remote_ts, "TUN up");
+
+    let sock500 = UdpSocket::bind(SocketAddr::new(args.local, 500)).await?;
+    let sock4500 = UdpSocket::bind(SocketAddr::new(args.local, NAT_T_PORT)).await?;
+    let keylog = KeyLog(match &args.keylog {
+        Some(p) => Some(OpenOptions::new().create(true).append(true).open(p)?),
+        None => None,
+    });
+    let mut peer = Peer {
+        start: Instant::now(),
+        next_initiate: args.initiate.then(Instant::now),
+        args,
+        ep,
+        sock500,
+        sock4500,
+        tun,
+        children: HashMap::new(),
+        keylog,
+        established: false,
+        installed: 0,
+    };
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut b500 = vec![0u8; 65536];
+    let mut b4500 = vec![0u8; 65536];
+    let mut btun = vec![0u8; 65536];
+    loop {
+        if peer.next_initiate.is_some_and(|t| t <= Instant::now()) {
+            peer.initiate();
+        }
+        let due: Vec<(IkeSaId, u32)> = peer.esp_events();
+        for (ike, spi) in due {
+            let _ = peer.ep.rekey_child(Instant::now(), ike, spi);
+        }
+        peer.flush().await;
+        let wake = [peer.ep.poll_timeout(), peer.next_initiate]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            r = peer.sock500.recv_from(&mut b500) => {
+                let (n, from) = r?;
+                let now = Instant::now();
+                let local = SocketAddr::new(peer.args.local, 500);
+                if let Some(d) = b500.get(..n)
+                    && let Err(e) = peer.ep.handle_datagram(now, local, from, d)
+                {
+                    debug!("IKE from {from}: {e}");
+                }
+            }
+            r = peer.sock4500.recv_from(&mut b4500) => {
+                let (n, from) = r?;
+                let d = b4500.get(..n).unwrap_or(&[]).to_vec();
+                peer.on_4500(from, &d).await;
+            }
+            r = peer.tun.recv(&mut btun) => {
+                let n = r?;
+                let d = btun.get(..n).unwrap_or(&[]).to_vec();
+                peer.on_tun(&d).await;
+            }
+            () = tokio::time::sleep_until(wake.into()) => {
+                peer.ep.handle_timeout(Instant::now());
+            }
+            _ = usr1.recv() => { info!("SIGUSR1: rekeying child SAs"); peer.rekey_children(); }
+            _ = usr2.recv() => { info!("SIGUSR2: rekeying IKE SAs"); peer.rekey_ikes(); }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    info!("shutting down: deleting SAs");
+    peer.ep.close_all(Instant::now());
+    peer.flush().await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while peer.ep.ike_sa_count() > 0 && Instant::now() < deadline {
+        let wake = peer.ep.poll_timeout().map_or(deadline, |t| t.min(deadline));
+        tokio::select! {
+            r = peer.sock500.recv_from(&mut b500) => {
+                let (n, from) = r?;
+                let local = SocketAddr::new(peer.args.local, 500);
+                let _ = peer.ep.handle_datagram(Instant::now(), local, from, b500.get(..n).unwrap_or(&[]));
+            }
+            r = peer.sock4500.recv_from(&mut b4500) => {
+                let (n, from) = r?;
+                let d = b4500.get(..n).unwrap_or(&[]).to_vec();
+                peer.on_4500(from, &d).await;
+            }
+            () = tokio::time::sleep_until(wake.into()) => peer.ep.handle_timeout(Instant::now()),
+        }
+        peer.flush().await;
+    }
+    info!(
+        uptime_s = peer.start.elapsed().as_secs(),
+        counters = ?peer.ep.counters(),
+        "bye"
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
