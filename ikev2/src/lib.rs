@@ -1,5 +1,5 @@
-//! Sans-IO IKEv2 for DMVPN, part 1: everything below the state machines — the exact bytes and
-//! the exact keys.
+//! Sans-IO IKEv2 for DMVPN: the exact bytes, the exact keys, and the state machines that bring
+//! tunnels up, keep them up and take them down.
 //!
 //! DMVPN brings up an IPsec SA to the hub at boot and to another spoke on demand; IKEv2
 //! (RFC 7296) negotiates them. This crate implements:
@@ -23,6 +23,39 @@
 //!   (RFC 5282), integrity checked in constant time before decryption.
 //! - **Authentication** ([`auth`]): the signed octets (§2.15) and shared-key AUTH with per-peer
 //!   keys looked up by identity.
+//!
+//! - **State machines** ([`Endpoint`]): every IKE SA of a node, initiator and responder, with
+//!   the handle/poll contract (`handle_datagram`, `handle_timeout`, `poll_transmit`,
+//!   `poll_event`, `poll_timeout`; commands `initiate`, `create_child`, `rekey_child`,
+//!   `rekey_ike`, `delete_child`, `close`, `check_liveness`). Configured by [`Config`]; reports
+//!   [`Event`]s (IKE SA up/rekeyed/down, child SA up with its [`esp::SaConfig`]s, deleted,
+//!   failed, peer dead) and [`Counters`]. What it implements of RFC 7296:
+//!   - §1.2–§1.4 the exchanges: IKE_SA_INIT, IKE_AUTH with the first child SA (transport mode
+//!     via USE_TRANSPORT_MODE, DMVPN's default, or tunnel mode), CREATE_CHILD_SA (new child,
+//!     child rekey with REKEY_SA, IKE SA rekey, optional PFS), INFORMATIONAL (delete, liveness);
+//!   - §2.1 message IDs with a window of 1, retransmission with exponential back-off and
+//!     give-up ([`Retransmit`]), retransmitted requests answered from the cached response;
+//!   - §2.4 liveness checks after an idle time, peer-dead detection;
+//!   - §2.6 cookies once the half-open SAs reach a threshold, and the initiator's retry;
+//!   - §2.7 proposal selection and §1.2/§1.3 INVALID_KE_PAYLOAD with a retry in the group the
+//!     responder asks for;
+//!   - §2.8 rekeying ahead of the lifetimes (seconds, with jitter; kilobytes through the
+//!     `esp` SAs' soft limit), §2.8.1 simultaneous child rekeys resolved by the lowest nonce,
+//!     §2.18 IKE SA rekeying with children moved to the new SA (collisions there are answered
+//!     with TEMPORARY_FAILURE and retried after a random wait, §2.25);
+//!   - §2.9 traffic selector narrowing, §2.17 child SA keys;
+//!   - §2.23 NAT detection (NAT_DETECTION_SOURCE_IP / _DESTINATION_IP), floating to port 4500
+//!     with the non-ESP marker, UDP-encapsulated ESP, NAT keepalives while behind a NAT, and a
+//!     forced encapsulation like strongSwan's `encap = yes`;
+//!   - §1.5/§2.21 errors answered with NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD,
+//!     AUTHENTICATION_FAILED, TS_UNACCEPTABLE, INVALID_SYNTAX, INVALID_MAJOR_VERSION,
+//!     UNSUPPORTED_CRITICAL_PAYLOAD, CHILD_SA_NOT_FOUND, TEMPORARY_FAILURE — never a panic or a
+//!     stuck SA;
+//!   - Call Admission Control (seed 002): limits on half-open and total IKE SAs ([`Cac`]),
+//!     refusals counted.
+//!
+//!   Not implemented: IKE fragmentation reassembly (RFC 7383 messages are dropped),
+//!   certificates/EAP, MOBIKE, windows larger than 1.
 //!
 //! Crypto comes from the `esp` crate's provider ([`esp::crypto::CryptoProvider`]), extended
 //! here with key exchange groups ([`crypto::IkeCryptoProvider`]); randomness only comes from
@@ -68,6 +101,51 @@
 //! let wire = sk_i.outbound.protect(provider.random(), &outer, &inner)?;
 //! let got = sk_r.inbound.unprotect(&wire)?;
 //! assert_eq!(got.payloads()?, inner);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Two endpoints bring up an IKE SA and a transport-mode child SA (the caller moves the datagrams
+//! and the clock):
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use esp::crypto::ChaChaRandom;
+//! use ikev2::auth::{Psk, PskTable};
+//! use ikev2::crypto::IkeCryptoProvider;
+//! use ikev2::wire::Identity;
+//! use ikev2::{Config, Endpoint, Event};
+//!
+//! let make = |me: &str, peer: &str| -> Result<Endpoint, Box<dyn std::error::Error>> {
+//!     let mut psks = PskTable::new();
+//!     psks.insert(Identity::fqdn(peer), Psk::from("cisco123"));
+//!     let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_os()?));
+//!     let cfg = Config::new(provider, Identity::fqdn(me), psks)
+//!         .with_ike_proposals(&["aes256gcm16-prfsha256-x25519"])?
+//!         .with_esp_proposals(&["aes256gcm16"])?;
+//!     Ok(Endpoint::new(cfg)?)
+//! };
+//! let (mut spoke, mut hub) = (make("spoke", "hub")?, make("hub", "spoke")?);
+//! let (s_addr, h_addr): (SocketAddr, SocketAddr) = ("192.0.2.1:500".parse()?, "192.0.2.2:500".parse()?);
+//! let now = Instant::now();
+//! spoke.initiate(now, s_addr, h_addr, Some(Identity::fqdn("hub")), None)?;
+//! // Deliver datagrams until both sides are quiet.
+//! loop {
+//!     let mut moved = false;
+//!     while let Some(t) = spoke.poll_transmit() {
+//!         hub.handle_datagram(now, t.remote, t.local, &t.payload)?;
+//!         moved = true;
+//!     }
+//!     while let Some(t) = hub.poll_transmit() {
+//!         spoke.handle_datagram(now, t.remote, t.local, &t.payload)?;
+//!         moved = true;
+//!     }
+//!     if !moved { break; }
+//! }
+//! let up = |ep: &mut Endpoint| std::iter::from_fn(|| ep.poll_event())
+//!     .filter(|e| matches!(e, Event::ChildUp { .. })).count();
+//! assert_eq!((up(&mut spoke), up(&mut hub)), (1, 1));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
