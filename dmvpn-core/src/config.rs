@@ -31,6 +31,11 @@ pub struct NodeConfig {
     pub hostname: String,
     /// Tunnel interfaces.
     pub tunnels: Vec<TunnelConfig>,
+    /// The networks behind this node (its LAN interfaces, e.g. `interface FastEthernet0/1` /
+    /// `ip address 192.168.1.1 255.255.255.0`): a spoke answers NHRP resolutions for addresses
+    /// in them with the whole prefix, which is what phase 3 shortcuts point at.
+    #[serde(default)]
+    pub networks: Vec<IpNet>,
 }
 
 /// `tunnel mode gre multipoint` or point-to-point GRE with `tunnel destination`.
@@ -89,6 +94,19 @@ pub struct StaticMap {
     pub address: IpAddr,
     /// NBMA address.
     pub nbma: IpAddr,
+}
+
+/// How a hub answers a Resolution Request for a spoke registered with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubResolution {
+    /// Forward the request to the spoke, which answers the requester directly and learns the
+    /// requester's mapping on the way (what IOS 12.4 and later put on the wire).
+    #[default]
+    Forward,
+    /// Answer from the registration table (seed 003, steps 3 and 9): each side resolves the
+    /// other through the hub.
+    Answer,
 }
 
 /// `ip nhrp max-send PACKETS every SECONDS`.
@@ -170,6 +188,9 @@ pub struct NhrpConfig {
     /// `ip nhrp registration timeout` in seconds: how often to register (default holdtime / 3).
     #[serde(default)]
     pub registration_timeout: Option<u32>,
+    /// How this interface, as a hub, answers resolutions for its registered spokes.
+    #[serde(default)]
+    pub hub_resolution: HubResolution,
 }
 
 fn default_holdtime() -> u32 {
@@ -191,6 +212,7 @@ impl NhrpConfig {
             shortcut: false,
             max_send: MaxSend::default(),
             registration_timeout: None,
+            hub_resolution: HubResolution::Forward,
         }
     }
 
@@ -432,6 +454,19 @@ impl NodeConfig {
                 );
             }
         }
+        for (i, net) in self.networks.iter().enumerate() {
+            for (j, t) in self.tunnels.iter().enumerate() {
+                if net.contains(&t.address.addr()) || t.address.contains(&net.addr()) {
+                    problems.push(ConfigProblem {
+                        path: format!("networks[{i}]"),
+                        message: format!(
+                            "{net} overlaps the subnet of tunnels[{j}] ({})",
+                            t.address
+                        ),
+                    });
+                }
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -495,6 +530,7 @@ mod tests {
         for t in [hub(), spoke()] {
             NodeConfig {
                 hostname: "r".into(),
+                networks: Vec::new(),
                 tunnels: vec![t],
             }
             .validate()
@@ -520,6 +556,7 @@ mod tests {
         dup.nhrp.network_id = 99;
         let err = NodeConfig {
             hostname: "r".into(),
+            networks: Vec::new(),
             tunnels: vec![bad, dup],
         }
         .validate()
@@ -560,6 +597,7 @@ mod tests {
         second.nhrp.maps.clear();
         let err = NodeConfig {
             hostname: "r".into(),
+            networks: Vec::new(),
             tunnels: vec![spoke(), second.clone()],
         }
         .validate()
@@ -569,6 +607,7 @@ mod tests {
         second.key = Some(200000);
         NodeConfig {
             hostname: "r".into(),
+            networks: Vec::new(),
             tunnels: vec![spoke(), second],
         }
         .validate()
@@ -579,6 +618,7 @@ mod tests {
     fn serde_roundtrip_and_password_redaction() {
         let cfg = NodeConfig {
             hostname: "hub".into(),
+            networks: Vec::new(),
             tunnels: vec![hub()],
         };
         let json = serde_json::to_string(&cfg).unwrap();

@@ -229,6 +229,22 @@ impl Server {
         self.redirects.len()
     }
 
+    /// Adds a route to a network behind a spoke, as the hub's routing protocol learned it
+    /// (replacing any route for the same prefix): resolutions for addresses in `route.prefix`
+    /// are then answered for, or forwarded to, the registration of `route.next_hop` (DMVPN
+    /// phase 3 shortcuts to networks behind spokes). See [`ServerConfig::routes`].
+    pub fn add_route(&mut self, route: Route) {
+        self.config.routes.retain(|r| r.prefix != route.prefix);
+        self.config.routes.push(route);
+    }
+
+    /// Removes the route for exactly `prefix`; returns whether there was one.
+    pub fn remove_route(&mut self, prefix: Prefix) -> bool {
+        let before = self.config.routes.len();
+        self.config.routes.retain(|r| r.prefix != prefix);
+        self.config.routes.len() != before
+    }
+
     /// The next packet to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.core.poll_transmit()

@@ -1,0 +1,738 @@
+//! DMVPN nodes on the deterministic simulated network of [`netsim`] (feature `sim`): what the
+//! scenario tests and the `dmvpn-sim` demo share.
+//!
+//! A [`SimNode`] is a [`Node`] as a [`netsim::Host`]: underlay datagrams in and out (GRE,
+//! protocol 47), timers on the virtual clock, and the overlay side simulated too: the LAN
+//! hosts behind the node (its [`NodeConfig::networks`]) answer ICMP echo requests (with valid
+//! checksums, see [`icmp`]) and record the echo replies they get. Everything the node reports
+//! is logged with its virtual time, and an optional trace names every packet the node sends.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use gre::Protocol;
+use ipnet::IpNet;
+use netsim::{Datagram, Host};
+
+use crate::config::NodeConfig;
+use crate::error::Error;
+use crate::event::Event;
+use crate::node::{Input, Limits, Node, Output, Transmit};
+
+/// ICMP echo over IPv4, enough to ping across the overlay.
+pub mod icmp {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use gre::wire::ip::{IpProtocol, OuterOptions, Repr};
+
+    /// Echo request or reply.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum EchoKind {
+        /// Type 8.
+        Request,
+        /// Type 0.
+        Reply,
+    }
+
+    /// The facts of an ICMP echo packet.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Echo {
+        /// IP source.
+        pub src: IpAddr,
+        /// IP destination.
+        pub dst: IpAddr,
+        /// Request or reply.
+        pub kind: EchoKind,
+        /// Identifier.
+        pub id: u16,
+        /// Sequence number.
+        pub seq: u16,
+    }
+
+    fn build(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        kind: EchoKind,
+        id: u16,
+        seq: u16,
+        data: &[u8],
+    ) -> Option<Vec<u8>> {
+        let icmp_len = 8usize.checked_add(data.len())?;
+        let opts = OuterOptions {
+            ttl: 64,
+            ..OuterOptions::default()
+        };
+        let ip = Repr::new(
+            src.into(),
+            dst.into(),
+            IpProtocol::ICMP,
+            icmp_len,
+            &opts,
+            seq,
+        )
+        .ok()?;
+        let mut buf = vec![0u8; ip.buffer_len()];
+        ip.emit(&mut buf).ok()?;
+        let hl = ip.header_len();
+        let body = buf.get_mut(hl..)?;
+        let t = match kind {
+            EchoKind::Request => 8,
+            EchoKind::Reply => 0,
+        };
+        let [i0, i1] = id.to_be_bytes();
+        let [s0, s1] = seq.to_be_bytes();
+        body.get_mut(..8)?
+            .copy_from_slice(&[t, 0, 0, 0, i0, i1, s0, s1]);
+        body.get_mut(8..)?.copy_from_slice(data);
+        let [c0, c1] = gre::checksum::checksum(body).to_be_bytes();
+        body.get_mut(2..4)?.copy_from_slice(&[c0, c1]);
+        Some(buf)
+    }
+
+    /// An ICMP echo request from `src` to `dst` with `data_len` bytes of data (a counting
+    /// pattern), valid IPv4 and ICMP checksums, TTL 64.
+    pub fn echo_request(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        id: u16,
+        seq: u16,
+        data_len: usize,
+    ) -> Option<Vec<u8>> {
+        let data: Vec<u8> = (0..data_len).map(|i| (i % 251) as u8).collect();
+        build(src, dst, EchoKind::Request, id, seq, &data)
+    }
+
+    /// Reads an ICMP echo request or reply (IP and ICMP checksums verified).
+    pub fn parse(packet: &[u8]) -> Option<Echo> {
+        let (ip, payload) = Repr::parse(packet).ok()?;
+        if ip.protocol() != IpProtocol::ICMP || gre::checksum::checksum(payload) != 0 {
+            return None;
+        }
+        let kind = match payload.first()? {
+            8 => EchoKind::Request,
+            0 => EchoKind::Reply,
+            _ => return None,
+        };
+        let id = u16::from_be_bytes([*payload.get(4)?, *payload.get(5)?]);
+        let seq = u16::from_be_bytes([*payload.get(6)?, *payload.get(7)?]);
+        Some(Echo {
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            kind,
+            id,
+            seq,
+        })
+    }
+
+    /// The echo reply answering an echo request.
+    pub fn reply_to(request: &[u8]) -> Option<Vec<u8>> {
+        let e = parse(request)?;
+        let (IpAddr::V4(src), IpAddr::V4(dst)) = (e.src, e.dst) else {
+            return None;
+        };
+        if e.kind != EchoKind::Request {
+            return None;
+        }
+        let (_, payload) = Repr::parse(request).ok()?;
+        build(dst, src, EchoKind::Reply, e.id, e.seq, payload.get(8..)?)
+    }
+}
+
+/// An echo reply a LAN host behind a node received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoRecord {
+    /// The echo (src is the host that answered).
+    pub echo: icmp::Echo,
+    /// When the request was sent, if this node sent it.
+    pub sent: Option<Instant>,
+    /// When the reply arrived.
+    pub received: Instant,
+}
+
+/// One packet the node sent, for narration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceLine {
+    /// When.
+    pub at: Instant,
+    /// Tunnel interface index.
+    pub tunnel: usize,
+    /// Outer source.
+    pub src: IpAddr,
+    /// Outer destination.
+    pub dst: IpAddr,
+    /// What it carries: an NHRP packet type, an ICMP echo, or another IP packet.
+    pub what: String,
+    /// The ICMP echo it carries, if any.
+    pub echo: Option<icmp::Echo>,
+}
+
+/// What a GRE packet the node sent carries, in words.
+pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
+    let Ok((hdr, payload)) = gre::wire::gre::decapsulate(&t.payload) else {
+        return ("malformed GRE".into(), None);
+    };
+    match hdr.protocol {
+        Protocol::NHRP => {
+            let ty = nhrp::wire::Packet::new_checked(payload)
+                .map(|p| p.packet_type())
+                .unwrap_or_default();
+            let name = ty.name().unwrap_or("unknown NHRP packet");
+            (format!("NHRP {name}"), None)
+        }
+        _ => match icmp::parse(payload) {
+            Some(e) => {
+                let k = match e.kind {
+                    icmp::EchoKind::Request => "request",
+                    icmp::EchoKind::Reply => "reply",
+                };
+                (
+                    format!("ICMP echo {k} {} > {} seq {}", e.src, e.dst, e.seq),
+                    Some(e),
+                )
+            }
+            None => match gre::wire::ip::Repr::parse(payload) {
+                Ok((ip, _)) => (
+                    format!(
+                        "IP {} > {} proto {}",
+                        ip.src_addr(),
+                        ip.dst_addr(),
+                        ip.protocol()
+                    ),
+                    None,
+                ),
+                Err(_) => ("malformed IP".into(), None),
+            },
+        },
+    }
+}
+
+/// A packet delivered to the overlay that no simulated LAN host consumed (routing protocol
+/// multicast, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// When.
+    pub at: Instant,
+    /// Tunnel interface index.
+    pub tunnel: usize,
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination.
+    pub dst: IpAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ping {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    id: u16,
+    seq: u16,
+    data_len: usize,
+}
+
+/// A [`Node`] on the simulated network with its LAN simulated behind it. See the
+/// [module docs](self).
+#[derive(Debug)]
+pub struct SimNode {
+    node: Node,
+    addr: IpAddr,
+    lans: Vec<IpNet>,
+    out: VecDeque<Datagram>,
+    events: Vec<(Instant, Event)>,
+    replies: Vec<EchoRecord>,
+    sent: HashMap<(IpAddr, IpAddr, u16, u16), Instant>,
+    answered: u64,
+    delivered: Vec<Delivered>,
+    errors: Vec<(Instant, Error)>,
+    scheduled: BinaryHeap<Reverse<(Instant, u64)>>,
+    pings: HashMap<u64, Ping>,
+    next_ping: u64,
+    trace: Option<Vec<TraceLine>>,
+    next_timeout: Option<Instant>,
+    max_log: usize,
+}
+
+impl SimNode {
+    /// A node with its NBMA address (the netsim host address) taken from its first tunnel's
+    /// source.
+    pub fn new(now: Instant, config: NodeConfig) -> Result<SimNode, Error> {
+        SimNode::with_limits(now, config, Limits::default())
+    }
+
+    /// Like [`SimNode::new`] with explicit [`Limits`].
+    pub fn with_limits(now: Instant, config: NodeConfig, limits: Limits) -> Result<SimNode, Error> {
+        let addr = config
+            .tunnels
+            .first()
+            .map(|t| t.source)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let lans = config.networks.clone();
+        let node = Node::with_limits(now, config, limits)?;
+        let mut s = SimNode {
+            node,
+            addr,
+            lans,
+            out: VecDeque::new(),
+            events: Vec::new(),
+            replies: Vec::new(),
+            sent: HashMap::new(),
+            answered: 0,
+            delivered: Vec::new(),
+            errors: Vec::new(),
+            scheduled: BinaryHeap::new(),
+            pings: HashMap::new(),
+            next_ping: 0,
+            trace: None,
+            next_timeout: None,
+            max_log: 1_000_000,
+        };
+        s.pump(now);
+        Ok(s)
+    }
+
+    /// The node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The node, for commands; call [`SimNode::pump`] afterwards.
+    pub fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// Records every packet sent in [`SimNode::trace`] from now on (or stops).
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = if on { Some(Vec::new()) } else { None };
+    }
+
+    /// Takes the trace recorded so far.
+    pub fn take_trace(&mut self) -> Vec<TraceLine> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Bounds the event, reply, delivery and error logs (default 1,000,000 each); beyond it
+    /// they stop growing.
+    pub fn set_max_log(&mut self, n: usize) {
+        self.max_log = n;
+    }
+
+    /// Every event with its time.
+    pub fn events(&self) -> &[(Instant, Event)] {
+        &self.events
+    }
+
+    /// Echo replies received by the LAN hosts.
+    pub fn replies(&self) -> &[EchoRecord] {
+        &self.replies
+    }
+
+    /// Echo requests the LAN hosts answered.
+    pub fn answered(&self) -> u64 {
+        self.answered
+    }
+
+    /// Other packets delivered to the overlay.
+    pub fn delivered(&self) -> &[Delivered] {
+        &self.delivered
+    }
+
+    /// Inputs the node dropped, with why.
+    pub fn errors(&self) -> &[(Instant, Error)] {
+        &self.errors
+    }
+
+    /// Adds a route (see [`Node::add_route`]).
+    pub fn add_route(&mut self, prefix: IpNet, via: IpAddr) -> Result<(), Error> {
+        self.node.add_route(prefix, via)
+    }
+
+    /// A LAN host sends an echo request now.
+    pub fn ping(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+        self.send_ping(
+            now,
+            Ping {
+                src,
+                dst,
+                id,
+                seq,
+                data_len: 56,
+            },
+        );
+        self.pump(now);
+    }
+
+    /// A LAN host will send an echo request at `at`.
+    pub fn schedule_ping(&mut self, at: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+        let n = self.next_ping;
+        self.next_ping += 1;
+        self.pings.insert(
+            n,
+            Ping {
+                src,
+                dst,
+                id,
+                seq,
+                data_len: 56,
+            },
+        );
+        self.scheduled.push(Reverse((at, n)));
+    }
+
+    /// Feeds an overlay packet from the LAN to the node now.
+    pub fn send_overlay(&mut self, now: Instant, packet: &[u8]) {
+        self.input(now, Input::Overlay { now, packet });
+        self.pump(now);
+    }
+
+    fn send_ping(&mut self, now: Instant, p: Ping) {
+        let Some(pkt) = icmp::echo_request(p.src, p.dst, p.id, p.seq, p.data_len) else {
+            return;
+        };
+        if self.sent.len() < self.max_log {
+            self.sent
+                .insert((p.src.into(), p.dst.into(), p.id, p.seq), now);
+        }
+        self.input(now, Input::Overlay { now, packet: &pkt });
+    }
+
+    fn input(&mut self, now: Instant, input: Input<'_>) {
+        if let Err(e) = self.node.handle_input(input)
+            && self.errors.len() < self.max_log
+        {
+            self.errors.push((now, e));
+        }
+    }
+
+    fn is_lan(&self, a: IpAddr) -> bool {
+        self.lans.iter().any(|n| n.contains(&a))
+    }
+
+    /// Drains the node's outputs: transmits to the network, deliveries to the LAN hosts
+    /// (which answer echo requests at once), events to the log.
+    pub fn pump(&mut self, now: Instant) {
+        loop {
+            match self.node.poll_output() {
+                Output::Transmit(t) => {
+                    if let Some(trace) = self.trace.as_mut() {
+                        let (what, echo) = describe(&t);
+                        trace.push(TraceLine {
+                            at: now,
+                            tunnel: t.tunnel,
+                            src: t.src,
+                            dst: t.dst,
+                            what,
+                            echo,
+                        });
+                    }
+                    self.out.push_back(Datagram {
+                        src: t.src,
+                        dst: t.dst,
+                        protocol: Transmit::IP_PROTOCOL,
+                        payload: t.payload,
+                    });
+                }
+                Output::Deliver(d) => {
+                    let echo = icmp::parse(&d.packet);
+                    match echo {
+                        Some(e) if self.is_lan(e.dst) && e.kind == icmp::EchoKind::Request => {
+                            self.answered += 1;
+                            if let Some(reply) = icmp::reply_to(&d.packet) {
+                                self.input(
+                                    now,
+                                    Input::Overlay {
+                                        now,
+                                        packet: &reply,
+                                    },
+                                );
+                            }
+                        }
+                        Some(e) if self.is_lan(e.dst) => {
+                            if self.replies.len() < self.max_log {
+                                let sent = self.sent.remove(&(e.dst, e.src, e.id, e.seq));
+                                self.replies.push(EchoRecord {
+                                    echo: e,
+                                    sent,
+                                    received: now,
+                                });
+                            }
+                        }
+                        _ => {
+                            if self.delivered.len() < self.max_log
+                                && let Ok((ip, _)) = gre::wire::ip::Repr::parse(&d.packet)
+                            {
+                                self.delivered.push(Delivered {
+                                    at: now,
+                                    tunnel: d.tunnel,
+                                    src: ip.src_addr(),
+                                    dst: ip.dst_addr(),
+                                });
+                            }
+                        }
+                    }
+                    self.node.recycle(d.packet);
+                }
+                Output::Event(e) => {
+                    if self.events.len() < self.max_log {
+                        self.events.push((now, e));
+                    }
+                }
+                Output::Timeout(t) => {
+                    self.next_timeout = t;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn next_scheduled(&self) -> Option<Instant> {
+        self.scheduled.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// How long until the node's next timer, from `now` (for display).
+    pub fn next_timer_in(&self, now: Instant) -> Option<Duration> {
+        self.next_timeout.map(|t| t.saturating_duration_since(now))
+    }
+}
+
+impl Host for SimNode {
+    fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
+        if d.protocol != Transmit::IP_PROTOCOL {
+            return;
+        }
+        self.input(
+            now,
+            Input::Underlay {
+                now,
+                src: d.src,
+                dst: d.dst,
+                payload: &d.payload,
+            },
+        );
+        self.pump(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, n))) = self.scheduled.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.scheduled.pop();
+            if let Some(p) = self.pings.remove(&n) {
+                self.send_ping(now, p);
+            }
+        }
+        if self.next_timeout.is_some_and(|t| t <= now) {
+            self.input(now, Input::Timeout(now));
+        }
+        self.pump(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Datagram> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match (self.next_timeout, self.next_scheduled()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The seeds' example network (seed 001 slides, seed 003): a hub with NBMA 172.17.0.1 and
+/// tunnel 10.0.0.1, and spokes numbered from 1: spoke *i* has NBMA 172.16.*i*.1, tunnel
+/// 10.0.0.(10+*i*) and LAN 192.168.*i*.0/24 (spoke A is 1, spoke B is 2). Beyond 244 spokes the
+/// tunnel subnet grows to 10.0.0.0/16, NBMA addresses come from 100.64.0.0/10 and LANs from
+/// 10.128.0.0/9.
+pub mod example {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use ipnet::{IpNet, Ipv4Net};
+
+    use crate::config::{
+        HubResolution, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap,
+        TunnelConfig, TunnelMode,
+    };
+
+    /// The hub's NBMA address.
+    pub const HUB_NBMA: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
+    /// The hub's tunnel address.
+    pub const HUB_TUNNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+    /// Parameters of the example.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Example {
+        /// Number of spokes.
+        pub spokes: u32,
+        /// DMVPN phase: 2 (spokes resolve each other's tunnel addresses) or 3 (hub redirect,
+        /// spoke shortcut).
+        pub phase: u8,
+        /// `ip nhrp holdtime` everywhere.
+        pub holdtime: u32,
+        /// `tunnel key`.
+        pub key: Option<u32>,
+        /// `ip nhrp network-id`.
+        pub network_id: u32,
+        /// `ip nhrp authentication`.
+        pub password: Option<String>,
+        /// How the hub answers resolutions.
+        pub hub_resolution: HubResolution,
+    }
+
+    impl Example {
+        /// `spokes` spokes, phase 2, holdtime 300 s, key 100000, network-id 99, password
+        /// "donttell", the hub answering resolutions (seed 003 steps 3 and 9).
+        pub fn new(spokes: u32) -> Example {
+            Example {
+                spokes,
+                phase: 2,
+                holdtime: 300,
+                key: Some(100_000),
+                network_id: 99,
+                password: Some("donttell".into()),
+                hub_resolution: HubResolution::Answer,
+            }
+        }
+
+        fn big(&self) -> bool {
+            self.spokes > 244
+        }
+
+        /// The tunnel subnet's prefix length.
+        pub fn tunnel_len(&self) -> u8 {
+            if self.big() { 16 } else { 24 }
+        }
+
+        /// NBMA address of spoke `i` (from 1).
+        pub fn spoke_nbma(&self, i: u32) -> Ipv4Addr {
+            if self.big() {
+                Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)).wrapping_add(i))
+            } else {
+                Ipv4Addr::new(172, 16, (i & 0xff) as u8, 1)
+            }
+        }
+
+        /// Tunnel address of spoke `i`.
+        pub fn spoke_tunnel(&self, i: u32) -> Ipv4Addr {
+            Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 10)).wrapping_add(i))
+        }
+
+        /// LAN of spoke `i`.
+        pub fn spoke_lan(&self, i: u32) -> Ipv4Net {
+            let base = if self.big() {
+                u32::from(Ipv4Addr::new(10, 128, 0, 0)).wrapping_add(i << 8)
+            } else {
+                u32::from(Ipv4Addr::new(192, 168, 0, 0)).wrapping_add((i & 0xff) << 8)
+            };
+            Ipv4Net::new(Ipv4Addr::from(base), 24).unwrap_or_default()
+        }
+
+        /// Host `h` on spoke `i`'s LAN (the PC is 192.168.1.25, the web server 192.168.2.37).
+        pub fn lan_host(&self, i: u32, h: u8) -> Ipv4Addr {
+            Ipv4Addr::from(u32::from(self.spoke_lan(i).network()) | u32::from(h))
+        }
+
+        /// The summary of every spoke LAN (phase 3 spokes route it to the hub).
+        pub fn lan_summary(&self) -> Ipv4Net {
+            if self.big() {
+                Ipv4Net::new(Ipv4Addr::new(10, 128, 0, 0), 9).unwrap_or_default()
+            } else {
+                Ipv4Net::new(Ipv4Addr::new(192, 168, 0, 0), 16).unwrap_or_default()
+            }
+        }
+
+        fn nhrp(&self) -> NhrpConfig {
+            NhrpConfig {
+                authentication: self.password.clone().map(Password::new),
+                holdtime: self.holdtime,
+                hub_resolution: self.hub_resolution,
+                ..NhrpConfig::new(self.network_id)
+            }
+        }
+
+        fn tunnel(&self, addr: Ipv4Addr, source: Ipv4Addr, nhrp: NhrpConfig) -> TunnelConfig {
+            TunnelConfig {
+                name: "Tunnel0".into(),
+                address: IpNet::V4(Ipv4Net::new(addr, self.tunnel_len()).unwrap_or_default()),
+                source: source.into(),
+                mode: TunnelMode::Multipoint,
+                key: self.key,
+                mtu: 1400,
+                nhrp,
+            }
+        }
+
+        /// The hub: `ip nhrp map multicast dynamic`, `redirect` in phase 3, and a `max-send`
+        /// large enough for every spoke to register at once.
+        pub fn hub(&self) -> NodeConfig {
+            let nhrp = NhrpConfig {
+                map_multicast_dynamic: true,
+                redirect: self.phase >= 3,
+                max_send: MaxSend {
+                    packets: 100u32.max(self.spokes.saturating_mul(20)),
+                    every_secs: 10,
+                },
+                ..self.nhrp()
+            };
+            NodeConfig {
+                hostname: "hub".into(),
+                tunnels: vec![self.tunnel(HUB_TUNNEL, HUB_NBMA, nhrp)],
+                networks: Vec::new(),
+            }
+        }
+
+        /// Spoke `i`: `ip nhrp nhs 10.0.0.1`, `ip nhrp map 10.0.0.1 172.17.0.1`, `ip nhrp map
+        /// multicast 172.17.0.1`, `shortcut` in phase 3.
+        pub fn spoke(&self, i: u32) -> NodeConfig {
+            let hub: IpAddr = HUB_TUNNEL.into();
+            let nhrp = NhrpConfig {
+                nhs: vec![NhsConfig {
+                    address: hub,
+                    nbma: None,
+                }],
+                maps: vec![StaticMap {
+                    address: hub,
+                    nbma: HUB_NBMA.into(),
+                }],
+                map_multicast: vec![HUB_NBMA.into()],
+                shortcut: self.phase >= 3,
+                ..self.nhrp()
+            };
+            NodeConfig {
+                hostname: format!("spoke-{}", spoke_name(i)),
+                tunnels: vec![self.tunnel(self.spoke_tunnel(i), self.spoke_nbma(i), nhrp)],
+                networks: vec![IpNet::V4(self.spoke_lan(i))],
+            }
+        }
+
+        /// The hub's routes: every spoke LAN via its tunnel address (what EIGRP/OSPF over the
+        /// tunnel would learn).
+        pub fn hub_routes(&self) -> impl Iterator<Item = (IpNet, IpAddr)> + '_ {
+            (1..=self.spokes).map(|i| (IpNet::V4(self.spoke_lan(i)), self.spoke_tunnel(i).into()))
+        }
+
+        /// Spoke `i`'s route to spoke `j`'s LAN: phase 2, via spoke `j`'s tunnel address (no
+        /// next-hop-self on the hub); phase 3, the summary via the hub.
+        pub fn spoke_route(&self, j: u32) -> (IpNet, IpAddr) {
+            if self.phase >= 3 {
+                (IpNet::V4(self.lan_summary()), HUB_TUNNEL.into())
+            } else {
+                (IpNet::V4(self.spoke_lan(j)), self.spoke_tunnel(j).into())
+            }
+        }
+    }
+
+    /// "A", "B", … for the first 26 spokes, then the number.
+    pub fn spoke_name(i: u32) -> String {
+        match i {
+            1..=26 => char::from_u32(u32::from(b'A') + i - 1)
+                .map_or_else(|| i.to_string(), |c| c.to_string()),
+            _ => i.to_string(),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The scenario harness: the seeds' example network on netsim, every underlay datagram recorded
+//! to `<CARGO_TARGET_TMPDIR>/pcap/dmvpn-<name>.pcap` for the CI's tshark sweep.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use dmvpn_core::config::NodeConfig;
+use dmvpn_core::sim::example::Example;
+use dmvpn_core::sim::{SimNode, TraceLine};
+use dmvpn_core::{Event, EventKind};
+use netsim::{HostId, Network, Recorder, Sim};
+
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub sim: Sim<SimNode>,
+    pub start: Instant,
+    pub ex: Example,
+    pub hub: Option<HostId>,
+    pub spokes: Vec<HostId>,
+}
+
+impl Scenario {
+    /// An empty network with recording on.
+    pub fn empty(name: &'static str, seed: u64, ex: Example) -> Scenario {
+        let start = Instant::now();
+        let mut net = Network::new(seed, start);
+        net.record(Recorder::new(start));
+        Scenario {
+            name,
+            sim: Sim::new(net),
+            start,
+            ex,
+            hub: None,
+            spokes: Vec::new(),
+        }
+    }
+
+    /// The example's hub and spokes, with the hub's routes; traces on.
+    pub fn new(name: &'static str, seed: u64, ex: Example) -> Scenario {
+        let mut s = Scenario::empty(name, seed, ex);
+        let hub = s.add(s.ex.hub());
+        for (net, via) in s.ex.hub_routes().collect::<Vec<_>>() {
+            s.node(hub).add_route(net, via).unwrap();
+        }
+        s.hub = Some(hub);
+        for i in 1..=s.ex.spokes {
+            let id = s.add(s.ex.spoke(i));
+            s.spokes.push(id);
+        }
+        s
+    }
+
+    pub fn add(&mut self, cfg: NodeConfig) -> HostId {
+        let mut n = SimNode::new(self.sim.now(), cfg).unwrap();
+        n.set_trace(true);
+        self.sim.add_host(n)
+    }
+
+    pub fn now(&self) -> Instant {
+        self.sim.now()
+    }
+
+    pub fn node(&mut self, id: HostId) -> &mut SimNode {
+        self.sim.host_mut(id).unwrap()
+    }
+
+    pub fn get(&self, id: HostId) -> &SimNode {
+        self.sim.host(id).unwrap()
+    }
+
+    pub fn hub(&self) -> HostId {
+        self.hub.unwrap()
+    }
+
+    /// Spoke `i` (from 1).
+    pub fn spoke(&self, i: u32) -> HostId {
+        self.spokes[(i - 1) as usize]
+    }
+
+    pub fn run(&mut self, d: Duration) {
+        let until = self.sim.now() + d;
+        self.sim.run_until(until).unwrap();
+    }
+
+    /// Routes on spoke `i` to spoke `j`'s LAN (phase 2: via `j`; phase 3: the summary via the
+    /// hub).
+    pub fn route(&mut self, i: u32, j: u32) {
+        let (net, via) = self.ex.spoke_route(j);
+        let id = self.spoke(i);
+        self.node(id).add_route(net, via).unwrap();
+    }
+
+    /// Host `h` on spoke `i` pings host `hj` on spoke `j`.
+    pub fn ping(&mut self, i: u32, h: u8, j: u32, hj: u8, seq: u16) {
+        let (src, dst) = (self.ex.lan_host(i, h), self.ex.lan_host(j, hj));
+        let now = self.now();
+        let id = self.spoke(i);
+        self.node(id).ping(now, src, dst, 1, seq);
+        self.sim.flush();
+    }
+
+    pub fn replies(&self, id: HostId, seq: u16) -> usize {
+        self.get(id)
+            .replies()
+            .iter()
+            .filter(|r| r.echo.seq == seq)
+            .count()
+    }
+
+    /// Trace lines of node `id` carrying ICMP echoes with sequence number `seq`.
+    pub fn echo_path(&mut self, id: HostId, seq: u16) -> Vec<TraceLine> {
+        self.node(id)
+            .take_trace()
+            .into_iter()
+            .filter(|t| t.echo.is_some_and(|e| e.seq == seq))
+            .collect()
+    }
+
+    pub fn events(&self, id: HostId) -> Vec<Event> {
+        self.get(id)
+            .events()
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    pub fn has(&self, id: HostId, f: impl Fn(&EventKind) -> bool) -> bool {
+        self.get(id).events().iter().any(|(_, e)| f(&e.kind))
+    }
+
+    pub fn count(&self, id: HostId, f: impl Fn(&EventKind) -> bool) -> usize {
+        self.get(id)
+            .events()
+            .iter()
+            .filter(|(_, e)| f(&e.kind))
+            .count()
+    }
+
+    pub fn nbma(&self, i: u32) -> IpAddr {
+        self.ex.spoke_nbma(i).into()
+    }
+
+    pub fn tunnel(&self, i: u32) -> IpAddr {
+        self.ex.spoke_tunnel(i).into()
+    }
+
+    pub fn registered(&self, hub: HostId, i: u32) -> bool {
+        self.get(hub)
+            .node()
+            .nhrp_server(0)
+            .and_then(|s| s.registration(self.ex.spoke_tunnel(i).into()))
+            .is_some()
+    }
+
+    /// Writes the pcap and returns its path.
+    pub fn finish(&mut self) -> PathBuf {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("pcap")
+            .join(format!("dmvpn-{}.pcap", self.name));
+        let rec = self.sim.network_mut().take_recorder().unwrap();
+        assert!(!rec.frames().is_empty());
+        rec.write(&path).unwrap();
+        path
+    }
+}
+
+pub const HUB_NBMA: Ipv4Addr = dmvpn_core::sim::example::HUB_NBMA;
