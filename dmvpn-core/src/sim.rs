@@ -269,7 +269,7 @@ impl SimNode {
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let lans = config.networks.clone();
         let node = Node::with_limits(now, config, limits)?;
-        let mut s = SimNode {
+        let s = SimNode {
             node,
             addr,
             lans,
@@ -284,10 +284,11 @@ impl SimNode {
             pings: HashMap::new(),
             next_ping: 0,
             trace: None,
-            next_timeout: None,
+            // The node's first outputs (its Registration Requests) are drained at the first
+            // timeout, right away, so that a trace switched on after `new` sees them.
+            next_timeout: Some(now),
             max_log: 1_000_000,
         };
-        s.pump(now);
         Ok(s)
     }
 

@@ -1,6 +1,7 @@
 //! Driving handle/poll machines over the virtual network.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -46,6 +47,14 @@ pub struct Sim<H: Host> {
     net: Network,
     hosts: Vec<Option<H>>,
     by_addr: HashMap<IpAddr, usize>,
+    /// Host timers: (deadline, host), with stale entries skipped when popped (a host's current
+    /// deadline is in `deadline`). Keeps each event `O(log n)` instead of a scan of every host.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    deadline: Vec<Option<Instant>>,
+    /// Hosts touched since the last flush: their transmits are sent and their timers re-read.
+    dirty: Vec<usize>,
+    is_dirty: Vec<bool>,
+    later: Vec<usize>,
 }
 
 impl<H: Host> Sim<H> {
@@ -55,6 +64,11 @@ impl<H: Host> Sim<H> {
             net,
             hosts: Vec::new(),
             by_addr: HashMap::new(),
+            timers: BinaryHeap::new(),
+            deadline: Vec::new(),
+            dirty: Vec::new(),
+            is_dirty: Vec::new(),
+            later: Vec::new(),
         }
     }
 
@@ -68,6 +82,9 @@ impl<H: Host> Sim<H> {
         let id = self.hosts.len();
         self.by_addr.insert(host.addr(), id);
         self.hosts.push(Some(host));
+        self.deadline.push(None);
+        self.is_dirty.push(false);
+        self.touch(id);
         HostId(id)
     }
 
@@ -79,7 +96,50 @@ impl<H: Host> Sim<H> {
     /// A host, unless crashed, for commands. Call [`Sim::flush`] (or any `run_*`) afterwards so
     /// that what the command queued is sent.
     pub fn host_mut(&mut self, id: HostId) -> Option<&mut H> {
+        if self.hosts.get(id.0)?.is_some() {
+            self.touch(id.0);
+        }
         self.hosts.get_mut(id.0)?.as_mut()
+    }
+
+    /// Marks host `i` as touched: flushed and its timer re-read at the next flush.
+    fn touch(&mut self, i: usize) {
+        if let Some(d) = self.is_dirty.get_mut(i)
+            && !*d
+        {
+            *d = true;
+            self.dirty.push(i);
+        }
+    }
+
+    /// Re-reads the timer of host `i` and queues it if it changed.
+    fn refresh(&mut self, i: usize) {
+        let t = self
+            .hosts
+            .get(i)
+            .and_then(Option::as_ref)
+            .and_then(Host::poll_timeout);
+        if let Some(d) = self.deadline.get_mut(i)
+            && *d != t
+        {
+            *d = t;
+            if let Some(t) = t {
+                self.timers.push(Reverse((t, i)));
+            }
+        }
+    }
+
+    /// Drops timer entries that no longer match their host's deadline from the top of the
+    /// heap.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((t, i))) = self.timers.peek() {
+            if self.deadline.get(i).copied().flatten() == Some(t)
+                && self.hosts.get(i).is_some_and(Option::is_some)
+            {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     /// All live hosts.
@@ -104,6 +164,9 @@ impl<H: Host> Sim<H> {
     pub fn crash(&mut self, id: HostId) -> Option<H> {
         let host = self.hosts.get_mut(id.0)?.take()?;
         self.net.set_down(host.addr(), true);
+        if let Some(d) = self.deadline.get_mut(id.0) {
+            *d = None;
+        }
         Some(host)
     }
 
@@ -114,36 +177,63 @@ impl<H: Host> Sim<H> {
         if let Some(slot) = self.hosts.get_mut(id.0) {
             *slot = Some(host);
         }
+        self.touch(id.0);
     }
 
-    /// Sends everything the hosts have queued.
+    /// Sends everything the hosts have queued (those touched since the last flush: hosts only
+    /// queue datagrams when handed something, or through [`Sim::host_mut`]).
     pub fn flush(&mut self) {
-        for host in self.hosts.iter_mut().flatten() {
-            while let Some(d) = host.poll_transmit() {
-                self.net.send(d);
+        // In host order, as a full sweep would (it decides, e.g., who gets a NAT address first).
+        self.dirty.sort_unstable_by(|a, b| b.cmp(a));
+        while let Some(i) = self.dirty.pop() {
+            if let Some(d) = self.is_dirty.get_mut(i) {
+                *d = false;
             }
+            if let Some(host) = self.hosts.get_mut(i).and_then(Option::as_mut) {
+                while let Some(d) = host.poll_transmit() {
+                    self.net.send(d);
+                }
+            }
+            self.refresh(i);
         }
     }
 
     /// The next instant something happens: a datagram arrives or a host's timer fires.
     pub fn next_event(&self) -> Option<Instant> {
-        let timers = self
-            .hosts
-            .iter()
-            .flatten()
-            .filter_map(|h| h.poll_timeout())
-            .min();
+        let top = self.timers.peek().map(|Reverse((t, _))| *t);
+        // The heap may hold stale entries and untouched changes: scan when it cannot be trusted.
+        let exact = self.dirty.is_empty()
+            && self.timers.peek().is_none_or(|Reverse((t, i))| {
+                self.deadline.get(*i).copied().flatten() == Some(*t)
+                    && self.hosts.get(*i).is_some_and(Option::is_some)
+            });
+        let timers = if exact {
+            top
+        } else {
+            self.hosts
+                .iter()
+                .flatten()
+                .filter_map(|h| h.poll_timeout())
+                .min()
+        };
         match (timers, self.net.next_arrival()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
+    /// [`Sim::next_event`] after flushing and pruning, in `O(log n)`.
+    fn next_event_mut(&mut self) -> Option<Instant> {
+        self.flush();
+        self.prune_timers();
+        self.next_event()
+    }
+
     /// Runs every event up to and including `until`, then sets the clock to `until`.
     pub fn run_until(&mut self, until: Instant) -> Result<(), SimError> {
         self.flush();
         let mut same_instant = 0u64;
-        while let Some(next) = self.next_event() {
+        while let Some(next) = self.next_event_mut() {
             if next > until {
                 break;
             }
@@ -175,13 +265,13 @@ impl<H: Host> Sim<H> {
             self.flush();
             let now = self.net.now();
             if self.net.in_flight() == 0 {
-                match self.next_event() {
+                match self.next_event_mut() {
                     None => return Ok(now),
                     Some(t) if t > now + quiet => return Ok(now),
                     _ => {}
                 }
             }
-            let Some(next) = self.next_event() else {
+            let Some(next) = self.next_event_mut() else {
                 return Ok(now);
             };
             if next > limit {
@@ -203,7 +293,7 @@ impl<H: Host> Sim<H> {
         if pred(self) {
             return Ok(true);
         }
-        while let Some(next) = self.next_event() {
+        while let Some(next) = self.next_event_mut() {
             if next > limit {
                 break;
             }
@@ -221,21 +311,60 @@ impl<H: Host> Sim<H> {
     fn step(&mut self) {
         let now = self.net.now();
         while let Some(d) = self.net.pop_due() {
-            match self
-                .by_addr
-                .get(&d.dst)
-                .and_then(|&i| self.hosts.get_mut(i))
-                .and_then(Option::as_mut)
-            {
-                Some(host) => host.handle_datagram(now, d),
+            match self.by_addr.get(&d.dst).copied() {
+                Some(i) => match self.hosts.get_mut(i).and_then(Option::as_mut) {
+                    Some(host) => {
+                        host.handle_datagram(now, d);
+                        self.touch(i);
+                    }
+                    None => self.net.count_undeliverable(),
+                },
                 None => self.net.count_undeliverable(),
             }
         }
-        for host in self.hosts.iter_mut().flatten() {
-            if host.poll_timeout().is_some_and(|t| t <= now) {
-                host.handle_timeout(now);
+        // Timers as they stand after the deliveries.
+        while let Some(i) = self.dirty.pop() {
+            if let Some(d) = self.is_dirty.get_mut(i) {
+                *d = false;
+            }
+            self.refresh(i);
+            self.touch_later(i);
+        }
+        self.restore_dirty();
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, i))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if self.deadline.get(i).copied().flatten() == Some(t) {
+                if let Some(d) = self.deadline.get_mut(i) {
+                    *d = None;
+                }
+                due.push(i);
             }
         }
+        due.sort_unstable();
+        due.dedup();
+        for i in due {
+            if let Some(host) = self.hosts.get_mut(i).and_then(Option::as_mut)
+                && host.poll_timeout().is_some_and(|t| t <= now)
+            {
+                host.handle_timeout(now);
+            }
+            self.touch(i);
+        }
         self.flush();
+    }
+
+    /// Keeps host `i` to be flushed after the timers fire (see [`Sim::step`]).
+    fn touch_later(&mut self, i: usize) {
+        self.later.push(i);
+    }
+
+    fn restore_dirty(&mut self) {
+        while let Some(i) = self.later.pop() {
+            self.touch(i);
+        }
     }
 }
