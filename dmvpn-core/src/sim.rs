@@ -302,7 +302,7 @@ impl SimNode {
         &mut self.node
     }
 
-    /// Records every packet sent in [`SimNode::trace`] from now on (or stops).
+    /// Records every packet sent from now on, for [`SimNode::take_trace`] (or stops).
     pub fn set_trace(&mut self, on: bool) {
         self.trace = if on { Some(Vec::new()) } else { None };
     }
