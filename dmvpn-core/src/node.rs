@@ -1402,3 +1402,114 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use crate::config::{NhrpConfig, Password};
+    use gre::wire::ip::{IpProtocol, OuterOptions};
+
+    fn hub_config() -> NodeConfig {
+        NodeConfig {
+            hostname: "hub".into(),
+            tunnels: vec![TunnelConfig {
+                name: "Tunnel0".into(),
+                address: "10.0.0.1/24".parse().unwrap(),
+                source: "172.17.0.1".parse().unwrap(),
+                mode: TunnelMode::Multipoint,
+                key: Some(7),
+                mtu: 1400,
+                nhrp: NhrpConfig {
+                    authentication: Some(Password::new("s3cret")),
+                    map_multicast_dynamic: true,
+                    ..NhrpConfig::new(1)
+                },
+            }],
+            networks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ttl_decrement_keeps_the_checksum_valid() {
+        let r = IpRepr::new(
+            "192.168.1.25".parse().unwrap(),
+            "192.168.2.37".parse().unwrap(),
+            IpProtocol::ICMP,
+            0,
+            &OuterOptions {
+                ttl: 64,
+                ..OuterOptions::default()
+            },
+            99,
+        )
+        .unwrap();
+        let mut p = vec![0u8; r.buffer_len()];
+        r.emit(&mut p).unwrap();
+        assert!(decrement_ttl(&mut p));
+        assert_eq!(p[8], 63);
+        assert_eq!(gre::checksum::checksum(&p[..20]), 0);
+        assert!(IpRepr::parse(&p).is_ok());
+        p[8] = 1;
+        assert!(!decrement_ttl(&mut p));
+        assert!(!decrement_ttl(&mut [0x60, 0, 0, 0, 0, 0, 0, 1]));
+        assert!(!decrement_ttl(&mut []));
+    }
+
+    #[test]
+    fn the_password_never_shows_and_bad_input_is_counted() {
+        let now = Instant::now();
+        let mut hub = Node::new(now, hub_config()).unwrap();
+        assert!(!format!("{hub:?}").contains("s3cret"));
+        assert_eq!(hub.role(0), Some(Role::Hub));
+        let src: IpAddr = "192.0.2.1".parse().unwrap();
+        let dst: IpAddr = "172.17.0.1".parse().unwrap();
+        let e = hub.handle_input(Input::Underlay {
+            now,
+            src,
+            dst,
+            payload: &[1, 2, 3],
+        });
+        assert!(matches!(e, Err(Error::Gre(_))));
+        let e = hub.handle_input(Input::Underlay {
+            now,
+            src,
+            dst: src,
+            payload: &[],
+        });
+        assert_eq!(e, Err(Error::NotLocal(src)));
+        assert!(matches!(
+            hub.handle_input(Input::Overlay {
+                now,
+                packet: &[0x45]
+            }),
+            Err(Error::MalformedOverlay(_))
+        ));
+        let s = hub.stats();
+        assert_eq!(
+            (s.underlay_in, s.gre_dropped, s.underlay_not_local),
+            (2, 1, 1)
+        );
+        assert_eq!(s.overlay_malformed, 1);
+        assert!(matches!(hub.poll_output(), Output::Timeout(None)));
+        // Routes need a tunnel for their next hop.
+        assert_eq!(
+            hub.add_route(
+                "192.168.9.0/24".parse().unwrap(),
+                "10.9.9.9".parse().unwrap()
+            ),
+            Err(Error::NoTunnelFor("10.9.9.9".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn invalid_configuration_lists_every_problem() {
+        let mut cfg = hub_config();
+        cfg.tunnels[0].nhrp.holdtime = 0;
+        cfg.tunnels[0].mtu = 10;
+        match Node::new(Instant::now(), cfg) {
+            Err(Error::Config(c)) => assert_eq!(c.0.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}
