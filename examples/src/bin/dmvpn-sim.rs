@@ -298,6 +298,9 @@ fn run(args: &Args) -> Result<(), String> {
                 .count()
         });
     if narrate {
+        let mut ids = vec![hub, a];
+        ids.extend(b);
+        d.print_traces(&ids);
         let mut ids = vec![hub];
         ids.extend(d.spokes.iter().copied());
         d.print_events(&ids, start, |k| {
@@ -308,7 +311,6 @@ fn run(args: &Args) -> Result<(), String> {
                     | EventKind::NatDetected { .. }
             )
         });
-        d.print_traces(&[hub, a]);
     }
     println!(
         "  {regs}/{} spokes registered after {:.3} s (virtual)",
@@ -346,7 +348,18 @@ fn run(args: &Args) -> Result<(), String> {
             ex.lan_host(1, 25),
             ex.lan_host(2, 37)
         );
-        if narrate {
+        if narrate && args.phase >= 3 {
+            println!(
+                "  step 1: the PC sends the echo request to its gateway, spoke A\n  \
+                 step 2: spoke A's routing table gives the summary {} via the hub {} on Tunnel0\n  \
+                 step 3: the hub's mapping is static: the packet goes to the hub, which forwards it to spoke B\n  \
+                 \x20        and (ip nhrp redirect) sends spoke A a Traffic Indication; spoke A (ip nhrp shortcut)\n  \
+                 \x20        resolves {} through the hub and installs a shortcut route",
+                ex.lan_summary(),
+                ex.spoke_route(2).1,
+                ex.lan_host(2, 37),
+            );
+        } else if narrate {
             println!(
                 "  step 1: the PC sends the echo request to its gateway, spoke A\n  \
                  step 2: spoke A's routing table gives {} via {} on Tunnel0\n  \
@@ -356,14 +369,6 @@ fn run(args: &Args) -> Result<(), String> {
                 ex.spoke_route(2).1,
                 ex.spoke_route(2).1,
             );
-            if args.phase >= 3 {
-                println!(
-                    "  (phase 3: the route is the summary {} via the hub; the hub forwards the packet and\n  \
-                     \x20 sends spoke A a Traffic Indication; A resolves {} and installs a shortcut)",
-                    ex.lan_summary(),
-                    ex.lan_host(2, 37)
-                );
-            }
         }
     }
     let pairs = args.spokes / 2;
