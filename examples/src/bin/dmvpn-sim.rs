@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dmvpn_core::EventKind;
 use dmvpn_core::config::HubResolution;
+use dmvpn_core::sim::SimNode;
 use dmvpn_core::sim::example::{Example, HUB_NBMA, spoke_name};
-use dmvpn_core::sim::{SimNode, TraceLine};
 use netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
 
 #[derive(Parser, Debug)]
@@ -105,9 +105,14 @@ impl Demo {
         }
     }
 
-    /// Prints the events of `ids` logged since event index `from` (per node).
-    fn print_events(&self, ids: &[HostId], since: Instant, filter: impl Fn(&EventKind) -> bool) {
-        let mut lines: Vec<(Instant, String)> = Vec::new();
+    /// The events of `ids` logged at or after `since` that pass `filter`, as timed lines.
+    fn event_lines(
+        &self,
+        ids: &[HostId],
+        since: Instant,
+        filter: impl Fn(&EventKind) -> bool,
+    ) -> Vec<(Instant, String)> {
+        let mut lines = Vec::new();
         for &id in ids {
             let Some(n) = self.node(id) else { continue };
             for (at, e) in n.events() {
@@ -116,6 +121,12 @@ impl Demo {
                 }
             }
         }
+        lines
+    }
+
+    /// Prints timed lines (packets and events together) in time order; lines at the same instant
+    /// keep the order they were given in (packets before the events they caused).
+    fn print_timeline(&self, mut lines: Vec<(Instant, String)>) {
         lines.sort_by_key(|(t, _)| *t);
         for (at, l) in lines {
             println!(
@@ -125,33 +136,33 @@ impl Demo {
         }
     }
 
-    /// Takes the traces of `ids` and prints them merged in time order.
-    fn print_traces(&mut self, ids: &[HostId]) {
-        let mut lines: Vec<(TraceLine, String)> = Vec::new();
+    /// Takes the packet traces of `ids` as timed lines.
+    fn trace_lines(&mut self, ids: &[HostId]) -> Vec<(Instant, String)> {
+        let mut lines = Vec::new();
         for &id in ids {
             let name = self.name(id);
-            if let Some(n) = self.sim.host_mut(id) {
-                lines.extend(n.take_trace().into_iter().map(|t| (t, name.clone())));
+            let Some(n) = self.sim.host_mut(id) else {
+                continue;
+            };
+            for t in n.take_trace() {
+                let path = if t.dst == IpAddr::from(HUB_NBMA) {
+                    "  (to the hub)"
+                } else if t.src == IpAddr::from(HUB_NBMA) {
+                    "  (from the hub)"
+                } else {
+                    "  (spoke to spoke, direct)"
+                };
+                let line = format!(
+                    "{name:>8}  GRE {:>15} -> {:<15} {}{}",
+                    t.src.to_string(),
+                    t.dst.to_string(),
+                    t.what,
+                    if t.echo.is_some() { path } else { "" }
+                );
+                lines.push((t.at, line));
             }
         }
-        lines.sort_by_key(|(t, _)| t.at);
-        for (t, who) in lines {
-            let path = if t.dst == IpAddr::from(HUB_NBMA) {
-                "  (to the hub)"
-            } else if t.src == IpAddr::from(HUB_NBMA) {
-                "  (from the hub)"
-            } else {
-                "  (spoke to spoke, direct)"
-            };
-            println!(
-                "  [{:>8.3}s] {who:>8}  GRE {:>15} -> {:<15} {}{}",
-                t.at.duration_since(self.start).as_secs_f64(),
-                t.src.to_string(),
-                t.dst.to_string(),
-                t.what,
-                if t.echo.is_some() { path } else { "" }
-            );
-        }
+        lines
     }
 }
 
@@ -300,17 +311,18 @@ fn run(args: &Args) -> Result<(), String> {
     if narrate {
         let mut ids = vec![hub, a];
         ids.extend(b);
-        d.print_traces(&ids);
+        let mut lines = d.trace_lines(&ids);
         let mut ids = vec![hub];
         ids.extend(d.spokes.iter().copied());
-        d.print_events(&ids, start, |k| {
+        lines.extend(d.event_lines(&ids, start, |k| {
             matches!(
                 k,
                 EventKind::NhsUp { .. }
                     | EventKind::PeerRegistered { .. }
                     | EventKind::NatDetected { .. }
             )
-        });
+        }));
+        d.print_timeline(lines);
     }
     println!(
         "  {regs}/{} spokes registered after {:.3} s (virtual)",
@@ -405,10 +417,9 @@ fn run(args: &Args) -> Result<(), String> {
             );
             let mut ids = vec![a, hub];
             ids.extend(b);
-            d.print_traces(&ids);
+            let mut lines = d.trace_lines(&ids);
             if seq == 1 {
-                let since = now;
-                d.print_events(&ids, since, |k| {
+                lines.extend(d.event_lines(&ids, now, |k| {
                     matches!(
                         k,
                         EventKind::Resolving { .. }
@@ -417,7 +428,10 @@ fn run(args: &Args) -> Result<(), String> {
                             | EventKind::ShortcutAdded { .. }
                             | EventKind::ResolutionFailed { .. }
                     )
-                });
+                }));
+            }
+            d.print_timeline(lines);
+            if seq == 1 {
                 println!(
                     "  steps 4-6: the Resolution Reply maps {} -> {}; the mapping would trigger IPsec here;\n  \
                      \x20           further packets go directly spoke to spoke\n  \
@@ -453,7 +467,7 @@ fn run(args: &Args) -> Result<(), String> {
     if narrate {
         let mut ids = vec![a];
         ids.extend(b);
-        d.print_events(&ids, idle_start, |k| {
+        let lines = d.event_lines(&ids, idle_start, |k| {
             matches!(
                 k,
                 EventKind::MappingRemoved { .. }
@@ -461,6 +475,7 @@ fn run(args: &Args) -> Result<(), String> {
                     | EventKind::ShortcutRemoved { .. }
             )
         });
+        d.print_timeline(lines);
         println!("\n-- after {idle} s without traffic:");
         let mut ids = vec![a];
         ids.extend(b);
