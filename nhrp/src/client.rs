@@ -24,6 +24,21 @@ pub struct StaticMap {
     pub nbma_addr: IpAddr,
 }
 
+impl StaticMap {
+    /// The cache entry for this mapping: static and authoritative, created at `now`.
+    pub fn entry(&self, now: Instant) -> Entry {
+        let mut e = Entry::new(
+            now,
+            Prefix::new(self.protocol_addr, self.prefix_len),
+            self.protocol_addr,
+            Some(self.nbma_addr),
+            EntryType::Static,
+        );
+        e.flags = EntryFlags::AUTHORITATIVE;
+        e
+    }
+}
+
 /// `ip nhrp nhs PROTOCOL [nbma NBMA]`: a next-hop server. Without `nbma_addr`, the NBMA address
 /// comes from a static map of the same protocol address, as in IOS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,15 +268,7 @@ impl Client {
         config.validate()?;
         let mut cache = Cache::new(config.max_cache, config.common.max_events);
         for m in &config.map {
-            let mut e = Entry::new(
-                now,
-                Prefix::new(m.protocol_addr, m.prefix_len),
-                m.protocol_addr,
-                Some(m.nbma_addr),
-                EntryType::Static,
-            );
-            e.flags = EntryFlags::AUTHORITATIVE;
-            cache.insert(now, e)?;
+            cache.insert(now, m.entry(now))?;
         }
         for p in &config.local_prefixes {
             let mut e = Entry::new(

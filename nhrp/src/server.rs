@@ -140,15 +140,7 @@ impl Server {
         config.validate()?;
         let mut cache = Cache::new(config.max_registrations, config.common.max_events);
         for m in &config.map {
-            let mut e = Entry::new(
-                now,
-                Prefix::new(m.protocol_addr, m.prefix_len),
-                m.protocol_addr,
-                Some(m.nbma_addr),
-                EntryType::Static,
-            );
-            e.flags = EntryFlags::AUTHORITATIVE;
-            cache.insert(now, e)?;
+            cache.insert(now, m.entry(now))?;
         }
         while cache.poll_event().is_some() {}
         let next_nhs_nbma = config.next_nhs.and_then(|n| {
