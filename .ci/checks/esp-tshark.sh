@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decrypts the ESP capture written by esp/tests/tshark_pcap.rs (run `cargo test -p esp` first)
+# Decrypts the ESP capture written by esp/tests/tshark_pcap.rs (run `cargo test -p dmvpn-esp` first)
 # with tshark, using the SA keys from its sidecar file, and fails unless every ESP frame has
 # esp.icv_good == 1, none has esp.icv_bad == 1, the decrypted payload (esp.decrypted_data
 # without padding, pad length and next header) equals the expected one, the NAT keepalive is
@@ -15,7 +15,7 @@ expected="$dir/esp-suites.expected"
 
 for f in "$pcap" "$uat" "$expected"; do
     if [[ ! -s "$f" ]]; then
-        echo "esp-tshark: FAIL: $f is missing (run 'cargo test -p esp' with this target dir first)" >&2
+        echo "esp-tshark: FAIL: $f is missing (run 'cargo test -p dmvpn-esp' with this target dir first)" >&2
         exit 1
     fi
 done

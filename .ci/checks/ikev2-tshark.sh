@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decrypts the IKEv2 capture written by ikev2/tests/tshark_pcap.rs (run `cargo test -p ikev2`
+# Decrypts the IKEv2 capture written by ikev2/tests/tshark_pcap.rs (run `cargo test -p dmvpn-ikev2`
 # first) with tshark, using our derived SK_e/SK_a keys as `ikev2_decryption_table` rows, and fails
 # unless every SK message decrypts with a correct integrity checksum ("[correct]", never
 # "[incorrect"), its decrypted inner payload types are the ones we put in, and nothing is
@@ -15,7 +15,7 @@ expected="$dir/ikev2-sk.expected"
 
 for f in "$pcap" "$uat" "$expected"; do
     if [[ ! -s "$f" ]]; then
-        echo "ikev2-tshark: FAIL: $f is missing (run 'cargo test -p ikev2' with this target dir first)" >&2
+        echo "ikev2-tshark: FAIL: $f is missing (run 'cargo test -p dmvpn-ikev2' with this target dir first)" >&2
         exit 1
     fi
 done

@@ -14,13 +14,13 @@ pub enum Error {
     Config(#[from] ConfigError),
     /// An NHRP machine refused its configuration or dropped a packet.
     #[error("NHRP: {0}")]
-    Nhrp(#[from] nhrp::Error),
+    Nhrp(#[from] dmvpn_nhrp::Error),
     /// GRE refused a packet (malformed, key mismatch, wrong peer, …) or could not build one.
     #[error("GRE: {0}")]
-    Gre(#[from] gre::Error),
+    Gre(#[from] dmvpn_gre::Error),
     /// An overlay packet is not a valid IPv4/IPv6 packet.
     #[error("malformed overlay packet: {0}")]
-    MalformedOverlay(gre::Error),
+    MalformedOverlay(dmvpn_gre::Error),
     /// An underlay datagram is addressed to no tunnel source of this node.
     #[error("underlay datagram for {0}, which is no tunnel source of this node")]
     NotLocal(IpAddr),

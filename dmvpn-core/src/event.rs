@@ -8,9 +8,9 @@ use core::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use dmvpn_nhrp::RemoveReason;
+use dmvpn_nhrp::wire::{CieCode, ErrorCode};
 use ipnet::IpNet;
-use nhrp::RemoveReason;
-use nhrp::wire::{CieCode, ErrorCode};
 
 /// Something that happened on one tunnel interface of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,14 +5,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gre::Protocol;
-use gre::wire::ip::Repr as IpRepr;
-use ipnet::IpNet;
-use nhrp::wire::{PacketType, Secret};
-use nhrp::{
+use dmvpn_gre::Protocol;
+use dmvpn_gre::wire::ip::Repr as IpRepr;
+use dmvpn_nhrp::wire::{PacketType, Secret};
+use dmvpn_nhrp::{
     CacheEvent, Client, ClientConfig, Entry, EntryFlags, EntryType, Prefix, Resolution, Route,
     Server, ServerConfig,
 };
+use ipnet::IpNet;
 
 use crate::config::{HubResolution, NodeConfig, TunnelConfig, TunnelMode};
 use crate::error::Error;
@@ -217,7 +217,7 @@ pub(crate) struct PeerRef {
 pub(crate) struct Iface {
     pub(crate) cfg: TunnelConfig,
     pub(crate) name: Arc<str>,
-    pub(crate) gre: gre::Tunnel,
+    pub(crate) gre: dmvpn_gre::Tunnel,
     pub(crate) client: Option<Box<Client>>,
     pub(crate) server: Option<Box<Server>>,
     /// Complete mappings by (from the server, prefix) → NBMA address.
@@ -286,8 +286,8 @@ fn host_len(a: IpAddr) -> u8 {
     if a.is_ipv4() { 32 } else { 128 }
 }
 
-fn common(t: &TunnelConfig) -> nhrp::Common {
-    let mut c = nhrp::Common::new(t.source, t.address.addr());
+fn common(t: &TunnelConfig) -> dmvpn_nhrp::Common {
+    let mut c = dmvpn_nhrp::Common::new(t.source, t.address.addr());
     c.network_id = t.nhrp.network_id;
     c.interface = t.name.clone();
     c.authentication = t
@@ -295,10 +295,10 @@ fn common(t: &TunnelConfig) -> nhrp::Common {
         .authentication
         .as_ref()
         .map(|p| Secret::new(p.expose().to_vec()));
-    c.max_send = nhrp::MaxSend {
+    c.max_send = dmvpn_nhrp::MaxSend {
         packets: t.nhrp.max_send.packets,
         interval: Duration::from_secs(u64::from(t.nhrp.max_send.every_secs)),
-        ..nhrp::MaxSend::default()
+        ..dmvpn_nhrp::MaxSend::default()
     };
     c.mtu = t.mtu;
     c
@@ -311,7 +311,7 @@ fn client_config(t: &TunnelConfig, networks: &[IpNet], limits: &Limits) -> Clien
         .nhrp
         .nhs
         .iter()
-        .map(|n| nhrp::Nhs {
+        .map(|n| dmvpn_nhrp::Nhs {
             protocol_addr: n.address,
             nbma_addr: t.nhrp.nhs_nbma(n),
         })
@@ -320,7 +320,7 @@ fn client_config(t: &TunnelConfig, networks: &[IpNet], limits: &Limits) -> Clien
         .nhrp
         .maps
         .iter()
-        .map(|m| nhrp::StaticMap {
+        .map(|m| dmvpn_nhrp::StaticMap {
             protocol_addr: m.address,
             prefix_len: host_len(m.address),
             nbma_addr: m.nbma,
@@ -345,10 +345,10 @@ fn server_config(t: &TunnelConfig, limits: &Limits) -> ServerConfig {
     let mut s = ServerConfig::new(t.source, t.address.addr());
     s.common = common(t);
     s.resolution = match t.nhrp.hub_resolution {
-        HubResolution::Forward => nhrp::ResolutionMode::Forward,
-        HubResolution::Answer => nhrp::ResolutionMode::Authoritative,
+        HubResolution::Forward => dmvpn_nhrp::ResolutionMode::Forward,
+        HubResolution::Answer => dmvpn_nhrp::ResolutionMode::Authoritative,
     };
-    s.next_nhs = t.nhrp.nhs.first().map(|n| nhrp::Nhs {
+    s.next_nhs = t.nhrp.nhs.first().map(|n| dmvpn_nhrp::Nhs {
         protocol_addr: n.address,
         nbma_addr: t.nhrp.nhs_nbma(n),
     });
@@ -356,7 +356,7 @@ fn server_config(t: &TunnelConfig, limits: &Limits) -> ServerConfig {
         .nhrp
         .maps
         .iter()
-        .map(|m| nhrp::StaticMap {
+        .map(|m| dmvpn_nhrp::StaticMap {
             protocol_addr: m.address,
             prefix_len: host_len(m.address),
             nbma_addr: m.nbma,
@@ -445,15 +445,15 @@ impl Node {
         let mut ifaces = Vec::with_capacity(config.tunnels.len());
         for t in &config.tunnels {
             let mode = match t.mode {
-                TunnelMode::Multipoint => gre::Mode::Multipoint,
-                TunnelMode::PointToPoint { destination } => gre::Mode::PointToPoint {
+                TunnelMode::Multipoint => dmvpn_gre::Mode::Multipoint,
+                TunnelMode::PointToPoint { destination } => dmvpn_gre::Mode::PointToPoint {
                     remote: destination,
                 },
             };
-            let gre = gre::Tunnel::new(gre::Config {
+            let gre = dmvpn_gre::Tunnel::new(dmvpn_gre::Config {
                 key: t.key,
                 mode,
-                ..gre::Config::multipoint(t.source)
+                ..dmvpn_gre::Config::multipoint(t.source)
             })?;
             let multipoint = t.mode == TunnelMode::Multipoint;
             let client = if t.nhrp.nhs.is_empty() {
@@ -549,7 +549,7 @@ impl Node {
     }
 
     /// The GRE tunnel of an interface (counters per peer, drops by reason).
-    pub fn gre(&self, tunnel: usize) -> Option<&gre::Tunnel> {
+    pub fn gre(&self, tunnel: usize) -> Option<&dmvpn_gre::Tunnel> {
         self.ifaces.get(tunnel).map(|f| &f.gre)
     }
 
@@ -1001,7 +1001,7 @@ impl Node {
         payload: &[u8],
     ) -> Result<(), Error> {
         self.stats.underlay_in = self.stats.underlay_in.saturating_add(1);
-        let key = gre::wire::gre::Packet::new_checked(payload)
+        let key = dmvpn_gre::wire::gre::Packet::new_checked(payload)
             .ok()
             .map(|p| p.key());
         let mut first = None;
@@ -1046,7 +1046,7 @@ impl Node {
         let Some(f) = self.ifaces.get(t) else {
             return NhrpTarget::Ignore;
         };
-        let ptype = nhrp::wire::Packet::new_checked(bytes)
+        let ptype = dmvpn_nhrp::wire::Packet::new_checked(bytes)
             .map(|p| p.packet_type())
             .unwrap_or_default();
         let shortcut = f.cfg.nhrp.shortcut;
@@ -1066,7 +1066,7 @@ impl Node {
                 PacketType::TRAFFIC_INDICATION if shortcut => NhrpTarget::Client,
                 PacketType::TRAFFIC_INDICATION => NhrpTarget::Ignore,
                 PacketType::RESOLUTION_REQUEST => {
-                    let dst = nhrp::wire::Repr::parse_bytes(bytes)
+                    let dst = dmvpn_nhrp::wire::Repr::parse_bytes(bytes)
                         .ok()
                         .and_then(|r| r.dst_proto_addr.ip());
                     let owned = dst.is_some_and(|d| {
@@ -1079,7 +1079,7 @@ impl Node {
                     }
                 }
                 PacketType::PURGE_REQUEST | PacketType::PURGE_REPLY => {
-                    let src = nhrp::wire::Repr::parse_bytes(bytes)
+                    let src = dmvpn_nhrp::wire::Repr::parse_bytes(bytes)
                         .ok()
                         .and_then(|r| r.src_proto_addr.ip());
                     let registered = src.is_some_and(|a| {
@@ -1211,30 +1211,30 @@ impl Node {
         }
     }
 
-    fn on_nhrp_event(&mut self, now: Instant, t: usize, server: bool, e: nhrp::Event) {
+    fn on_nhrp_event(&mut self, now: Instant, t: usize, server: bool, e: dmvpn_nhrp::Event) {
         let kind = match e {
-            nhrp::Event::Cache(ce) => {
+            dmvpn_nhrp::Event::Cache(ce) => {
                 self.on_cache_event(now, t, server, ce);
                 return;
             }
-            nhrp::Event::NhsUp { nhs } => EventKind::NhsUp { nhs },
-            nhrp::Event::NhsDown { nhs } => EventKind::NhsDown { nhs },
-            nhrp::Event::AllNhsDown => EventKind::AllNhsDown,
-            nhrp::Event::RegistrationRejected { nhs, code } => {
+            dmvpn_nhrp::Event::NhsUp { nhs } => EventKind::NhsUp { nhs },
+            dmvpn_nhrp::Event::NhsDown { nhs } => EventKind::NhsDown { nhs },
+            dmvpn_nhrp::Event::AllNhsDown => EventKind::AllNhsDown,
+            dmvpn_nhrp::Event::RegistrationRejected { nhs, code } => {
                 EventKind::RegistrationRejected { nhs, code }
             }
-            nhrp::Event::NatDetected { nhs, public_nbma } => {
+            dmvpn_nhrp::Event::NatDetected { nhs, public_nbma } => {
                 EventKind::NatDetected { nhs, public_nbma }
             }
-            nhrp::Event::ResolutionNegative { target } => EventKind::ResolutionFailed {
+            dmvpn_nhrp::Event::ResolutionNegative { target } => EventKind::ResolutionFailed {
                 target,
                 negative: true,
             },
-            nhrp::Event::ResolutionFailed { target } => EventKind::ResolutionFailed {
+            dmvpn_nhrp::Event::ResolutionFailed { target } => EventKind::ResolutionFailed {
                 target,
                 negative: false,
             },
-            nhrp::Event::Shortcut {
+            dmvpn_nhrp::Event::Shortcut {
                 prefix,
                 next_hop,
                 nbma,
@@ -1257,7 +1257,7 @@ impl Node {
                     nbma,
                 }
             }
-            nhrp::Event::RegistrationConflict {
+            dmvpn_nhrp::Event::RegistrationConflict {
                 protocol_addr,
                 holder,
                 claimant,
@@ -1266,10 +1266,10 @@ impl Node {
                 holder,
                 claimant,
             },
-            nhrp::Event::ErrorIndication { from, code } => {
+            dmvpn_nhrp::Event::ErrorIndication { from, code } => {
                 EventKind::ErrorIndication { from, code }
             }
-            nhrp::Event::QuotaExceeded { limit, .. } => EventKind::QuotaExceeded {
+            dmvpn_nhrp::Event::QuotaExceeded { limit, .. } => EventKind::QuotaExceeded {
                 limit,
                 every_secs: self
                     .ifaces
@@ -1408,7 +1408,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::config::{NhrpConfig, Password};
-    use gre::wire::ip::{IpProtocol, OuterOptions};
+    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions};
 
     fn hub_config() -> NodeConfig {
         NodeConfig {
@@ -1448,7 +1448,7 @@ mod tests {
         r.emit(&mut p).unwrap();
         assert!(decrement_ttl(&mut p));
         assert_eq!(p[8], 63);
-        assert_eq!(gre::checksum::checksum(&p[..20]), 0);
+        assert_eq!(dmvpn_gre::checksum::checksum(&p[..20]), 0);
         assert!(IpRepr::parse(&p).is_ok());
         p[8] = 1;
         assert!(!decrement_ttl(&mut p));

@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use gre::Protocol;
-use gre::wire::ip::Repr;
+use dmvpn_gre::Protocol;
+use dmvpn_gre::wire::ip::Repr;
 use ipnet::IpNet;
 
 /// How an overlay packet is to be delivered.
@@ -40,7 +40,7 @@ pub struct OverlayPacket {
 pub enum OverlayError {
     /// Not a valid IPv4/IPv6 packet.
     #[error("not a valid overlay IP packet: {0}")]
-    Malformed(#[from] gre::Error),
+    Malformed(#[from] dmvpn_gre::Error),
 }
 
 impl OverlayPacket {
@@ -75,7 +75,7 @@ impl OverlayPacket {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
-    use gre::wire::ip::{IpProtocol, OuterOptions};
+    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions};
 
     fn packet(src: &str, dst: &str) -> Vec<u8> {
         let r = Repr::new(

@@ -1,7 +1,7 @@
 //! DMVPN nodes on the deterministic simulated network of [`netsim`] (feature `sim`): what the
 //! scenario tests and the `dmvpn-sim` demo share.
 //!
-//! A [`SimNode`] is a [`Node`] as a [`netsim::Host`]: underlay datagrams in and out (GRE,
+//! A [`SimNode`] is a [`Node`] as a [`dmvpn_netsim::Host`]: underlay datagrams in and out (GRE,
 //! protocol 47), timers on the virtual clock, and the overlay side simulated too: the LAN
 //! hosts behind the node (its [`NodeConfig::networks`]) answer ICMP echo requests (with valid
 //! checksums, see [`icmp`]) and record the echo replies they get. Everything the node reports
@@ -12,9 +12,9 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use gre::Protocol;
+use dmvpn_gre::Protocol;
+use dmvpn_netsim::{Datagram, Host};
 use ipnet::IpNet;
-use netsim::{Datagram, Host};
 
 use crate::config::NodeConfig;
 use crate::error::Error;
@@ -25,7 +25,7 @@ use crate::node::{Input, Limits, Node, Output, Transmit};
 pub mod icmp {
     use std::net::{IpAddr, Ipv4Addr};
 
-    use gre::wire::ip::{IpProtocol, OuterOptions, Repr};
+    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions, Repr};
 
     /// Echo request or reply.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,7 +86,7 @@ pub mod icmp {
         body.get_mut(..8)?
             .copy_from_slice(&[t, 0, 0, 0, i0, i1, s0, s1]);
         body.get_mut(8..)?.copy_from_slice(data);
-        let [c0, c1] = gre::checksum::checksum(body).to_be_bytes();
+        let [c0, c1] = dmvpn_gre::checksum::checksum(body).to_be_bytes();
         body.get_mut(2..4)?.copy_from_slice(&[c0, c1]);
         Some(buf)
     }
@@ -107,7 +107,7 @@ pub mod icmp {
     /// Reads an ICMP echo request or reply (IP and ICMP checksums verified).
     pub fn parse(packet: &[u8]) -> Option<Echo> {
         let (ip, payload) = Repr::parse(packet).ok()?;
-        if ip.protocol() != IpProtocol::ICMP || gre::checksum::checksum(payload) != 0 {
+        if ip.protocol() != IpProtocol::ICMP || dmvpn_gre::checksum::checksum(payload) != 0 {
             return None;
         }
         let kind = match payload.first()? {
@@ -170,12 +170,12 @@ pub struct TraceLine {
 
 /// What a GRE packet the node sent carries, in words.
 pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
-    let Ok((hdr, payload)) = gre::wire::gre::decapsulate(&t.payload) else {
+    let Ok((hdr, payload)) = dmvpn_gre::wire::gre::decapsulate(&t.payload) else {
         return ("malformed GRE".into(), None);
     };
     match hdr.protocol {
         Protocol::NHRP => {
-            let ty = nhrp::wire::Packet::new_checked(payload)
+            let ty = dmvpn_nhrp::wire::Packet::new_checked(payload)
                 .map(|p| p.packet_type())
                 .unwrap_or_default();
             let name = ty.name().unwrap_or("unknown NHRP packet");
@@ -192,7 +192,7 @@ pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
                     Some(e),
                 )
             }
-            None => match gre::wire::ip::Repr::parse(payload) {
+            None => match dmvpn_gre::wire::ip::Repr::parse(payload) {
                 Ok((ip, _)) => (
                     format!(
                         "IP {} > {} proto {}",
@@ -460,7 +460,7 @@ impl SimNode {
                         }
                         _ => {
                             if self.delivered.len() < self.max_log
-                                && let Ok((ip, _)) = gre::wire::ip::Repr::parse(&d.packet)
+                                && let Ok((ip, _)) = dmvpn_gre::wire::ip::Repr::parse(&d.packet)
                             {
                                 self.delivered.push(Delivered {
                                     at: now,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use dmvpn_nhrp::{Entry, EntryFlags, EntryType, NhsStatus, Traffic};
 use ipnet::IpNet;
-use nhrp::{Entry, EntryFlags, EntryType, NhsStatus, Traffic};
 
 use crate::node::{Iface, Node, NodeStats, Role};
 
@@ -87,12 +87,12 @@ pub struct TunnelStatus {
     /// NHRP counters (`show ip nhrp traffic`), client and server together.
     pub traffic: Traffic,
     /// NHRP drop counters, client and server together.
-    pub nhrp: nhrp::Stats,
+    pub nhrp: dmvpn_nhrp::Stats,
     /// GRE counters, with drops by reason (key mismatch, malformed, …).
-    pub gre: gre::Counters,
+    pub gre: dmvpn_gre::Counters,
 }
 
-fn add_stats(a: &mut nhrp::Stats, b: nhrp::Stats) {
+fn add_stats(a: &mut dmvpn_nhrp::Stats, b: dmvpn_nhrp::Stats) {
     a.malformed += b.malformed;
     a.authentication_failures += b.authentication_failures;
     a.unmatched_replies += b.unmatched_replies;
@@ -222,7 +222,7 @@ impl Node {
                     max_send_secs: u64::from(f.cfg.nhrp.max_send.every_secs),
                     ..Traffic::default()
                 };
-                let mut stats = nhrp::Stats::default();
+                let mut stats = dmvpn_nhrp::Stats::default();
                 if let Some(c) = &f.client {
                     add_traffic(&mut traffic, &c.traffic(now));
                     add_stats(&mut stats, c.stats());

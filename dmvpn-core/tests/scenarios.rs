@@ -343,7 +343,7 @@ fn dual_hub_survives_a_hub_crash() {
             st.tunnels[0]
                 .entries
                 .iter()
-                .all(|e| e.kind != nhrp::EntryType::Incomplete)
+                .all(|e| e.kind != dmvpn_nhrp::EntryType::Incomplete)
         );
     }
     // No stale entries: hub1 holds the three spokes and hub2, nothing else.
@@ -354,7 +354,7 @@ fn dual_hub_survives_a_hub_crash() {
         .unwrap()
         .cache()
         .iter()
-        .filter(|e| e.flags.contains(nhrp::EntryFlags::REGISTERED))
+        .filter(|e| e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED))
         .count();
     assert_eq!(regs, 4);
     s.finish();
@@ -473,11 +473,11 @@ fn dual_dmvpn_two_clouds_on_one_spoke() {
 fn spokes_behind_two_nats_go_direct() {
     let ex = Example::new(2);
     let mut s = Scenario::empty("nat", 5, ex.clone());
-    s.sim.network_mut().add_nat(netsim::NatConfig {
+    s.sim.network_mut().add_nat(dmvpn_netsim::NatConfig {
         public: vec![ip("198.51.100.1")],
         inside: vec![ip("172.16.1.1")],
     });
-    s.sim.network_mut().add_nat(netsim::NatConfig {
+    s.sim.network_mut().add_nat(dmvpn_netsim::NatConfig {
         public: vec![ip("203.0.113.2")],
         inside: vec![ip("172.16.2.1")],
     });
@@ -529,7 +529,7 @@ fn spokes_behind_two_nats_go_direct() {
 
 /// A UDP datagram (discard port) for multicast tests, with valid checksums.
 fn udp(src: &str, dst: &str) -> Vec<u8> {
-    use gre::wire::ip::{IpProtocol, OuterOptions, Repr};
+    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions, Repr};
     let data = b"hello, routing neighbours";
     let ip_repr = Repr::new(
         ip(src),
@@ -607,7 +607,7 @@ fn thirty_percent_loss_converges() {
     let mut s = Scenario::new("loss30", 7, Example::new(4));
     s.sim
         .network_mut()
-        .set_default_link(netsim::LinkProfile::lossy(0.3));
+        .set_default_link(dmvpn_netsim::LinkProfile::lossy(0.3));
     let hub = s.hub();
     let limit = s.now() + secs(600);
     let all = s
@@ -616,7 +616,7 @@ fn thirty_percent_loss_converges() {
             let srv = sim.host(hub).unwrap().node().nhrp_server(0).unwrap();
             srv.cache()
                 .iter()
-                .filter(|e| e.flags.contains(nhrp::EntryFlags::REGISTERED))
+                .filter(|e| e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED))
                 .count()
                 == 4
         })

@@ -10,7 +10,7 @@
 //!
 //! After the run it prints each ESP figure as a ratio to the raw primitive of the same backend
 //! (goal: ≥ 0.9 at 1400 B, ≥ 0.75 at 64 B) and the boringtun figures alongside.
-//! Run: `cargo bench -p esp [--features ring] -- --warm-up-time 1 --measurement-time 2`.
+//! Run: `cargo bench -p dmvpn-esp [--features ring] -- --warm-up-time 1 --measurement-time 2`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,8 +26,8 @@ use std::time::Instant;
 use boringtun::noise::{Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
-use esp::crypto::{ChaChaRandom, CryptoProvider, all_providers};
-use esp::{EncryptionAlgorithm, InboundSa, OutboundSa, SaConfig, SaKeys, Suite};
+use dmvpn_esp::crypto::{ChaChaRandom, CryptoProvider, all_providers};
+use dmvpn_esp::{EncryptionAlgorithm, InboundSa, OutboundSa, SaConfig, SaKeys, Suite};
 
 const SIZES: [usize; 2] = [64, 1400];
 const SUITES: [&str; 6] = [

@@ -36,8 +36,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Instant;
-//! use esp::crypto::{rustcrypto, ChaChaRandom};
-//! use esp::{InboundSa, OutboundSa, SaConfig, SaKeys, Suite, NEXT_HEADER_GRE};
+//! use dmvpn_esp::crypto::{rustcrypto, ChaChaRandom};
+//! use dmvpn_esp::{InboundSa, OutboundSa, SaConfig, SaKeys, Suite, NEXT_HEADER_GRE};
 //!
 //! let provider = rustcrypto::provider(Arc::new(ChaChaRandom::from_os()?));
 //! let suite = Suite::parse("esp-aes 256 esp-sha256-hmac")?;
@@ -54,7 +54,7 @@
 //! let inner = rx.decapsulate(now, esp_packet, &mut plain)?;
 //! assert_eq!((inner.next_header, inner.payload), (NEXT_HEADER_GRE, &gre[..]));
 //! assert!(rx.decapsulate(now, esp_packet, &mut plain).is_err()); // a replay
-//! # Ok::<(), esp::Error>(())
+//! # Ok::<(), dmvpn_esp::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 

@@ -11,8 +11,8 @@ use std::alloc::System;
 use std::sync::Arc;
 use std::time::Instant;
 
-use esp::crypto::{ChaChaRandom, all_providers};
-use esp::{Error, InboundSa, Mode, OutboundSa, Policy, SaConfig, SaDatabase, SaKeys, Suite};
+use dmvpn_esp::crypto::{ChaChaRandom, all_providers};
+use dmvpn_esp::{Error, InboundSa, Mode, OutboundSa, Policy, SaConfig, SaDatabase, SaKeys, Suite};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -60,7 +60,7 @@ fn sas_do_not_allocate() {
                 let mut cfg = SaConfig::new(0x100, suite, keys, provider.clone());
                 cfg.esn = esn;
                 cfg.mode = mode;
-                cfg.lifetimes = esp::Lifetimes::from_hard(esp::Lifetime {
+                cfg.lifetimes = dmvpn_esp::Lifetimes::from_hard(dmvpn_esp::Lifetime {
                     packets: Some(10),
                     ..Default::default()
                 });

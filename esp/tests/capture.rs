@@ -9,7 +9,7 @@
 
 use std::fs::File;
 
-use esp::wire::{Packet, Repr};
+use dmvpn_esp::wire::{Packet, Repr};
 use pcap_file::pcap::PcapReader;
 
 const CAPTURE: &str = concat!(

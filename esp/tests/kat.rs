@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use esp::crypto::{ChaChaRandom, CryptoProvider, all_providers};
-use esp::{
+use dmvpn_esp::crypto::{ChaChaRandom, CryptoProvider, all_providers};
+use dmvpn_esp::{
     EncryptionAlgorithm, Error, InboundSa, IntegrityAlgorithm, OutboundSa, SaConfig, SaKeys, Suite,
 };
 use hex_literal::hex;

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use esp::crypto::{ChaChaRandom, rustcrypto};
-use esp::wire::{NAT_KEEPALIVE, NAT_T_PORT, UdpPayload};
-use esp::{
+use dmvpn_esp::crypto::{ChaChaRandom, rustcrypto};
+use dmvpn_esp::wire::{NAT_KEEPALIVE, NAT_T_PORT, UdpPayload};
+use dmvpn_esp::{
     InboundSa, Mode, NEXT_HEADER_GRE, NEXT_HEADER_IPV4, OutboundSa, SaConfig, SaKeys, Suite,
 };
 use pcap_file::DataLink;

@@ -119,9 +119,9 @@ fn write_pcap(name: &str, frames: &[Vec<u8>]) -> PathBuf {
 
 /// A GRE-in-IPv4 frame with a GRE checksum, built with the `gre` crate.
 fn checksummed_frame() -> Vec<u8> {
-    let mut t = gre::Tunnel::new(gre::Config {
+    let mut t = dmvpn_gre::Tunnel::new(dmvpn_gre::Config {
         checksum: true,
-        ..gre::Config::multipoint([10, 0, 0, 1].into())
+        ..dmvpn_gre::Config::multipoint([10, 0, 0, 1].into())
     })
     .unwrap();
     let head = t.overhead();
@@ -129,7 +129,7 @@ fn checksummed_frame() -> Vec<u8> {
     buf[head..].copy_from_slice(b"data");
     t.encapsulate_ip(
         [10, 0, 0, 2].into(),
-        gre::Protocol(0x88b5),
+        dmvpn_gre::Protocol(0x88b5),
         &mut buf,
         head,
         4,
@@ -214,7 +214,7 @@ mod robustness {
             let mut p = vec![0x45, 0];
             p.extend_from_slice(&total.to_be_bytes());
             p.extend_from_slice(&[0, 0, 0, 0, 64, 47, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-            let c = gre::checksum::checksum(&p);
+            let c = dmvpn_gre::checksum::checksum(&p);
             p[10..12].copy_from_slice(&c.to_be_bytes());
             p.extend_from_slice(&[0, 0]);
             p.extend_from_slice(&proto.to_be_bytes());

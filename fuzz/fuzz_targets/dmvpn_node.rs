@@ -60,7 +60,8 @@ impl Side {
             match self.node.poll_output() {
                 Output::Transmit(t) => {
                     assert_eq!(t.src, self.source);
-                    let (hdr, _) = gre::wire::gre::decapsulate(&t.payload).expect("our GRE parses");
+                    let (hdr, _) =
+                        dmvpn_gre::wire::gre::decapsulate(&t.payload).expect("our GRE parses");
                     assert_eq!(hdr.key, self.key);
                     if self.queue.len() < 256 {
                         self.queue.push(t);

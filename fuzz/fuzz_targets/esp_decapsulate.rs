@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use esp::crypto::{ChaChaRandom, rustcrypto};
-use esp::{Error, InboundSa, Mode, OutboundSa, SaConfig, SaKeys, Suite};
+use dmvpn_esp::crypto::{ChaChaRandom, rustcrypto};
+use dmvpn_esp::{Error, InboundSa, Mode, OutboundSa, SaConfig, SaKeys, Suite};
 use libfuzzer_sys::fuzz_target;
 
 const SUITES: [&str; 6] = [
@@ -61,7 +61,7 @@ fuzz_target!(|input: Input| {
         Mode::Transport
     };
     cfg.replay_window = u32::from(input.window) * 8 + 64;
-    cfg.lifetimes = esp::Lifetimes::from_hard(esp::Lifetime {
+    cfg.lifetimes = dmvpn_esp::Lifetimes::from_hard(dmvpn_esp::Lifetime {
         time: Some(Duration::from_secs(3600)),
         packets: Some(200),
         bytes: None,

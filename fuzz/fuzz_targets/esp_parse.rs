@@ -2,7 +2,7 @@
 //! bytes: no panic, and whatever parses re-emits to the same bytes.
 #![no_main]
 
-use esp::wire::{Packet, Repr, Trailer, UdpEncapRepr, UdpPayload};
+use dmvpn_esp::wire::{Packet, Repr, Trailer, UdpEncapRepr, UdpPayload};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

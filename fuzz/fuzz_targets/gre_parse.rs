@@ -2,7 +2,7 @@
 //! same bytes.
 #![no_main]
 
-use gre::wire::{gre as g, ip};
+use dmvpn_gre::wire::{gre as g, ip};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use arbitrary::Arbitrary;
-use gre::{Config, Mode, Tunnel};
+use dmvpn_gre::{Config, Mode, Tunnel};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]

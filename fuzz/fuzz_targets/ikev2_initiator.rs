@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use esp::crypto::ChaChaRandom;
-use ikev2::auth::{Psk, PskTable};
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::wire::Identity;
-use ikev2::{Config, Endpoint, Transmit};
+use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_ikev2::auth::{Psk, PskTable};
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::wire::Identity;
+use dmvpn_ikev2::{Config, Endpoint, Transmit};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

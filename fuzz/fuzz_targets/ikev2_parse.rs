@@ -3,7 +3,7 @@
 //! fails cleanly.
 #![no_main]
 
-use ikev2::wire::{Header, HeaderRepr, Message, Payload, PayloadType, Payloads};
+use dmvpn_ikev2::wire::{Header, HeaderRepr, Message, Payload, PayloadType, Payloads};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use arbitrary::Arbitrary;
-use esp::crypto::ChaChaRandom;
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::sk::SkCipher;
-use ikev2::transform::IkeSuite;
-use ikev2::wire::{ExchangeType, Flags, Message, Payload};
+use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::sk::SkCipher;
+use dmvpn_ikev2::transform::IkeSuite;
+use dmvpn_ikev2::wire::{ExchangeType, Flags, Message, Payload};
 use libfuzzer_sys::fuzz_target;
 
 const SUITES: [&str; 4] = [
@@ -91,7 +91,7 @@ fuzz_target!(|case: Case| {
                     }
                 }
             }
-            let got = ikev2::wire::parse_chain(first.unwrap(), &plain).unwrap();
+            let got = dmvpn_ikev2::wire::parse_chain(first.unwrap(), &plain).unwrap();
             assert_eq!(got, inner);
         }
     }

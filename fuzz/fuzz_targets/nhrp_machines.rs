@@ -8,12 +8,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use libfuzzer_sys::fuzz_target;
-use nhrp::wire::Secret;
-use nhrp::{
+use dmvpn_nhrp::wire::Secret;
+use dmvpn_nhrp::{
     Client, ClientConfig, MaxSend, OverQuota, Prefix, ResolutionMode, Route, Server, ServerConfig,
     Transmit,
 };
+use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
 enum Op {

@@ -3,8 +3,8 @@
 //! back to the same `Repr`, and an Error Indication quoting the input must round-trip.
 #![no_main]
 
+use dmvpn_nhrp::wire::{Message, Node, Packet, Repr};
 use libfuzzer_sys::fuzz_target;
-use nhrp::wire::{Message, Node, Packet, Repr};
 
 fn check(data: &[u8], depth: usize) {
     let view = Packet::new_unchecked(data);

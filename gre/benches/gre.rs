@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gre::wire::gre::{Repr, decapsulate, encapsulate};
-use gre::{Config, Protocol, Tunnel};
+use dmvpn_gre::wire::gre::{Repr, decapsulate, encapsulate};
+use dmvpn_gre::{Config, Protocol, Tunnel};
 
 const PAYLOAD: usize = 1400;
 

@@ -31,7 +31,7 @@ pub fn finish(mut sum: u64) -> u16 {
 ///
 /// ```
 /// // RFC 1071 §3 example bytes: 00 01 f2 03 f4 f5 f6 f7 sum to 0xddf2.
-/// assert_eq!(gre::checksum::checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), !0xddf2);
+/// assert_eq!(dmvpn_gre::checksum::checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), !0xddf2);
 /// ```
 pub fn checksum(data: &[u8]) -> u16 {
     finish(accumulate(0, data))

@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use std::net::IpAddr;
-//! use gre::{Config, Protocol, Tunnel};
+//! use dmvpn_gre::{Config, Protocol, Tunnel};
 //!
 //! let hub: IpAddr = "172.17.0.1".parse().unwrap();
 //! let spoke: IpAddr = "172.16.1.1".parse().unwrap();

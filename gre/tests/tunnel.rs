@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use gre::checksum::checksum;
-use gre::{Config, DropReason, Error, Mode, Protocol, Tunnel};
+use dmvpn_gre::checksum::checksum;
+use dmvpn_gre::{Config, DropReason, Error, Mode, Protocol, Tunnel};
 
 static PCAP: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use esp::crypto::ChaChaRandom;
-use ikev2::auth::{Psk, PskTable};
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::transform::KeGroup;
-use ikev2::wire::Identity;
-use ikev2::{Config, Endpoint, Event};
+use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_ikev2::auth::{Psk, PskTable};
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::transform::KeGroup;
+use dmvpn_ikev2::wire::Identity;
+use dmvpn_ikev2::{Config, Endpoint, Event};
 
 fn endpoint(seed: u8, me: &str, peer: &str, ike: &str, esp: &str) -> Endpoint {
     let mut psks = PskTable::new();

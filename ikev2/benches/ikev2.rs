@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use esp::crypto::ChaChaRandom;
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::keys::IkeSaKeys;
-use ikev2::transform::{IkeSuite, KeGroup};
+use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::keys::IkeSaKeys;
+use dmvpn_ikev2::transform::{IkeSuite, KeGroup};
 
 fn key_exchange(c: &mut Criterion) {
     let p = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_seed([1; 32])));

@@ -58,7 +58,7 @@ pub struct Config {
     /// CREATE_CHILD_SA (it is left out of IKE_AUTH, §1.2).
     pub esp_proposals: Vec<Proposal>,
     /// Transport (DMVPN's default, USE_TRANSPORT_MODE, §1.3.1) or tunnel mode.
-    pub mode: esp::Mode,
+    pub mode: dmvpn_esp::Mode,
     /// What we protect on our side; `None`: our own address (host selector).
     pub local_ts: Option<Vec<TrafficSelector>>,
     /// What we accept on the peer's side; `None`: the peer's address (host selector).
@@ -68,7 +68,7 @@ pub struct Config {
     /// Child SA lifetime in seconds (`set security-association lifetime seconds`).
     pub child_lifetime: Duration,
     /// Child SA lifetime in kilobytes (`set security-association lifetime kilobytes`), enforced
-    /// by the `esp` SAs: their soft limit raises `esp::Event::RekeyDue`, on which the caller
+    /// by the `esp` SAs: their soft limit raises `dmvpn_esp::Event::RekeyDue`, on which the caller
     /// calls [`crate::Endpoint::rekey_child`].
     pub child_lifetime_kb: Option<u64>,
     /// Rekeying starts this fraction of the lifetime before it ends (percent, 1–50).
@@ -117,7 +117,7 @@ impl Config {
             psks,
             ike_proposals: ike,
             esp_proposals: esp,
-            mode: esp::Mode::Transport,
+            mode: dmvpn_esp::Mode::Transport,
             local_ts: None,
             remote_ts: None,
             ike_lifetime: Duration::from_secs(86_400),

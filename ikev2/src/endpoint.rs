@@ -4,7 +4,7 @@ use core::net::SocketAddr;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
-use esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
+use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
 
 use crate::config::Config;
 use crate::event::{Counters, Event, IkeSaId, IkeSaStatus, Transmit};
@@ -22,7 +22,7 @@ use crate::{Error, Secret};
 ///
 /// - [`Endpoint::handle_datagram`]: a UDP payload arrived on port 500 or 4500 (on 4500 it may
 ///   be a keepalive or IKE after the non-ESP marker; ESP packets are the caller's, see
-///   [`esp::wire::udp_encap::UdpPayload::classify`]). It never panics, whatever the bytes.
+///   [`dmvpn_esp::wire::udp_encap::UdpPayload::classify`]). It never panics, whatever the bytes.
 /// - [`Endpoint::handle_timeout`]: at (or after) [`Endpoint::poll_timeout`]; a spurious call is
 ///   a no-op.
 /// - [`Endpoint::poll_transmit`]: datagrams to send ([`Transmit`]).

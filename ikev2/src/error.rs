@@ -67,7 +67,7 @@ pub enum Error {
     },
     /// The `esp` crypto provider failed or lacks an algorithm.
     #[error("crypto provider: {0}")]
-    Crypto(#[from] esp::Error),
+    Crypto(#[from] dmvpn_esp::Error),
     /// The key-exchange group is not implemented by the provider.
     #[error("key exchange group {0} not supported")]
     UnsupportedGroup(KeGroup),

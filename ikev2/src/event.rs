@@ -58,9 +58,9 @@ pub enum DownReason {
 #[derive(Debug, Clone)]
 pub struct ChildSaUp {
     /// The inbound ESP SA (our SPI).
-    pub inbound: esp::SaConfig,
+    pub inbound: dmvpn_esp::SaConfig,
     /// The outbound ESP SA (the peer's SPI).
-    pub outbound: esp::SaConfig,
+    pub outbound: dmvpn_esp::SaConfig,
     /// Our traffic selectors (TSi when we initiated the exchange that created it, else TSr).
     pub local_ts: Vec<TrafficSelector>,
     /// The peer's traffic selectors.
@@ -214,9 +214,9 @@ pub struct ChildStatus {
     /// The peer's SPI.
     pub outbound_spi: u32,
     /// Transport or tunnel.
-    pub mode: esp::Mode,
+    pub mode: dmvpn_esp::Mode,
     /// The ESP algorithms.
-    pub suite: esp::Suite,
+    pub suite: dmvpn_esp::Suite,
     /// Our selectors.
     pub local_ts: Vec<TrafficSelector>,
     /// The peer's selectors.

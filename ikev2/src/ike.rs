@@ -5,8 +5,10 @@ use core::net::SocketAddr;
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use esp::wire::udp_encap::{NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER};
-use esp::{EncryptionAlgorithm, IntegrityAlgorithm, Lifetime, Lifetimes, Mode, SaConfig, Suite};
+use dmvpn_esp::wire::udp_encap::{NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER};
+use dmvpn_esp::{
+    EncryptionAlgorithm, IntegrityAlgorithm, Lifetime, Lifetimes, Mode, SaConfig, Suite,
+};
 
 use crate::auth::{PskLookup, SignedOctets, psk_auth_payload, verify_psk_auth};
 use crate::config::Config;
@@ -1255,7 +1257,7 @@ impl IkeSa {
                 packets: None,
             },
         };
-        let sa_cfg = |spi: u32, k: esp::SaKeys| {
+        let sa_cfg = |spi: u32, k: dmvpn_esp::SaKeys| {
             let mut s = SaConfig::new(spi, c.suite, k, cx.cfg.provider.esp.clone());
             s.mode = c.mode;
             s.esn = c.esn;

@@ -1,7 +1,7 @@
 //! Key derivation (RFC 7296 §2.13–§2.18): SKEYSEED, the seven IKE SA keys, IKE SA rekeying and
-//! child SA KEYMAT in the shape `esp` takes ([`esp::SaKeys`]).
+//! child SA KEYMAT in the shape `esp` takes ([`dmvpn_esp::SaKeys`]).
 
-use esp::Suite;
+use dmvpn_esp::Suite;
 
 use crate::crypto::IkeCryptoProvider;
 use crate::transform::{IkeSuite, PrfId};
@@ -135,13 +135,13 @@ impl IkeSaKeys {
     }
 }
 
-/// The keys of a child SA pair (§2.17), ready for [`esp::SaConfig`].
+/// The keys of a child SA pair (§2.17), ready for [`dmvpn_esp::SaConfig`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildSaKeys {
     /// The SA carrying traffic from the initiator to the responder (its keys come first).
-    pub initiator_to_responder: esp::SaKeys,
+    pub initiator_to_responder: dmvpn_esp::SaKeys,
     /// The SA carrying traffic from the responder to the initiator.
-    pub responder_to_initiator: esp::SaKeys,
+    pub responder_to_initiator: dmvpn_esp::SaKeys,
 }
 
 /// KEYMAT = prf+(SK_d, Ni | Nr), or with PFS prf+(SK_d, g^ir (new) | Ni | Nr) (§2.17), `len`
@@ -177,8 +177,8 @@ impl ChildSaKeys {
     ) -> Result<Self, Error> {
         let one = suite.encryption.keymat_len() + suite.integrity.key_len();
         let keymat = child_keymat(provider, prf, sk_d, pfs_shared_secret, ni, nr, 2 * one)?;
-        let (i2r, rest) = esp::SaKeys::from_keymat(suite, keymat.as_bytes())?;
-        let (r2i, _) = esp::SaKeys::from_keymat(suite, rest)?;
+        let (i2r, rest) = dmvpn_esp::SaKeys::from_keymat(suite, keymat.as_bytes())?;
+        let (r2i, _) = dmvpn_esp::SaKeys::from_keymat(suite, rest)?;
         Ok(ChildSaKeys {
             initiator_to_responder: i2r,
             responder_to_initiator: r2i,

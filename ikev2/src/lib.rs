@@ -18,7 +18,7 @@
 //!   and 31 (Curve25519, RFC 8031), constant time, with peer values validated; the PRF.
 //! - **Keys** ([`keys`]): prf+ (§2.13), SKEYSEED and SK_d/ai/ar/ei/er/pi/pr (§2.14), IKE SA
 //!   rekeying (§2.18: the old PRF and SK_d), child SA KEYMAT with and without PFS (§2.17), as
-//!   [`esp::SaKeys`].
+//!   [`dmvpn_esp::SaKeys`].
 //! - **SK protection** ([`sk`]): AES-CBC with HMAC-SHA2 (RFC 3602, RFC 4868) and AES-GCM-16
 //!   (RFC 5282), integrity checked in constant time before decryption.
 //! - **Authentication** ([`auth`]): the signed octets (§2.15) and shared-key AUTH with per-peer
@@ -28,7 +28,7 @@
 //!   the handle/poll contract (`handle_datagram`, `handle_timeout`, `poll_transmit`,
 //!   `poll_event`, `poll_timeout`; commands `initiate`, `create_child`, `rekey_child`,
 //!   `rekey_ike`, `delete_child`, `close`, `check_liveness`). Configured by [`Config`]; reports
-//!   [`Event`]s (IKE SA up/rekeyed/down, child SA up with its [`esp::SaConfig`]s, deleted,
+//!   [`Event`]s (IKE SA up/rekeyed/down, child SA up with its [`dmvpn_esp::SaConfig`]s, deleted,
 //!   failed, peer dead) and [`Counters`]. What it implements of RFC 7296:
 //!   - §1.2–§1.4 the exchanges: IKE_SA_INIT, IKE_AUTH with the first child SA (transport mode
 //!     via USE_TRANSPORT_MODE, DMVPN's default, or tunnel mode), CREATE_CHILD_SA (new child,
@@ -57,7 +57,7 @@
 //!   Not implemented: IKE fragmentation reassembly (RFC 7383 messages are dropped),
 //!   certificates/EAP, MOBIKE, windows larger than 1.
 //!
-//! Crypto comes from the `esp` crate's provider ([`esp::crypto::CryptoProvider`]), extended
+//! Crypto comes from the `esp` crate's provider ([`dmvpn_esp::crypto::CryptoProvider`]), extended
 //! here with key exchange groups ([`crypto::IkeCryptoProvider`]); randomness only comes from
 //! its `SecureRandom`. Secrets ([`Secret`], [`auth::Psk`], private values) are zeroized on drop
 //! and redacted in `Debug`. Parsers never panic, whatever the bytes. There are no sockets,
@@ -69,12 +69,12 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use esp::crypto::ChaChaRandom;
-//! use ikev2::crypto::IkeCryptoProvider;
-//! use ikev2::keys::IkeSaKeys;
-//! use ikev2::sk::SkCrypto;
-//! use ikev2::transform::IkeSuite;
-//! use ikev2::wire::{ExchangeType, Flags, Identity, Message, Payload};
+//! use dmvpn_esp::crypto::ChaChaRandom;
+//! use dmvpn_ikev2::crypto::IkeCryptoProvider;
+//! use dmvpn_ikev2::keys::IkeSaKeys;
+//! use dmvpn_ikev2::sk::SkCrypto;
+//! use dmvpn_ikev2::transform::IkeSuite;
+//! use dmvpn_ikev2::wire::{ExchangeType, Flags, Identity, Message, Payload};
 //!
 //! let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_os()?));
 //! let suite = IkeSuite::parse("aes256gcm16-prfsha256-x25519")?;
@@ -111,11 +111,11 @@
 //! use std::net::SocketAddr;
 //! use std::sync::Arc;
 //! use std::time::Instant;
-//! use esp::crypto::ChaChaRandom;
-//! use ikev2::auth::{Psk, PskTable};
-//! use ikev2::crypto::IkeCryptoProvider;
-//! use ikev2::wire::Identity;
-//! use ikev2::{Config, Endpoint, Event};
+//! use dmvpn_esp::crypto::ChaChaRandom;
+//! use dmvpn_ikev2::auth::{Psk, PskTable};
+//! use dmvpn_ikev2::crypto::IkeCryptoProvider;
+//! use dmvpn_ikev2::wire::Identity;
+//! use dmvpn_ikev2::{Config, Endpoint, Event};
 //!
 //! let make = |me: &str, peer: &str| -> Result<Endpoint, Box<dyn std::error::Error>> {
 //!     let mut psks = PskTable::new();

@@ -17,8 +17,8 @@
 use core::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use esp::crypto::{AeadKey, CbcKey, MacKey, SecureRandom};
-use esp::{EncryptionAlgorithm, IntegrityAlgorithm};
+use dmvpn_esp::crypto::{AeadKey, CbcKey, MacKey, SecureRandom};
+use dmvpn_esp::{EncryptionAlgorithm, IntegrityAlgorithm};
 
 use crate::crypto::IkeCryptoProvider;
 use crate::keys::IkeSaKeys;

@@ -5,23 +5,23 @@
 //! `aes256gcm16-prfsha256-x25519` for IKE, `aes128gcm16-x25519` for ESP):
 //!
 //! ```
-//! use ikev2::transform::{EncrId, IntegId, KeGroup, PrfId};
-//! use ikev2::wire::{Proposal, ProtocolId};
+//! use dmvpn_ikev2::transform::{EncrId, IntegId, KeGroup, PrfId};
+//! use dmvpn_ikev2::wire::{Proposal, ProtocolId};
 //!
 //! let p = Proposal::from_strongswan("aes128-sha256-modp2048", ProtocolId::IKE)?;
 //! assert_eq!(p.to_strongswan(), "aes128-sha256-modp2048");
 //! // For IKE, an integrity algorithm implies the PRF of the same hash (as in strongSwan).
-//! let prfs: Vec<u16> = p.of_type(ikev2::transform::TransformType::PRF).map(|t| t.transform_id).collect();
+//! let prfs: Vec<u16> = p.of_type(dmvpn_ikev2::transform::TransformType::PRF).map(|t| t.transform_id).collect();
 //! assert_eq!(prfs, [PrfId::HMAC_SHA2_256.0]);
 //! let esp = Proposal::from_strongswan("aes128gcm16-x25519", ProtocolId::ESP)?;
 //! assert_eq!(esp.to_strongswan(), "aes128gcm16-x25519");
 //! assert!(Proposal::from_strongswan("3des-sha1-modp1024", ProtocolId::IKE).is_err());
-//! # Ok::<(), ikev2::Error>(())
+//! # Ok::<(), dmvpn_ikev2::Error>(())
 //! ```
 
 use core::fmt;
 
-use esp::{EncryptionAlgorithm, IntegrityAlgorithm};
+use dmvpn_esp::{EncryptionAlgorithm, IntegrityAlgorithm};
 
 use crate::Error;
 use crate::wire::{Proposal, ProtocolId, Transform, code_point};
@@ -510,7 +510,7 @@ impl IkeSuite {
         if encryption == EncryptionAlgorithm::Null {
             return Err(Error::InvalidProposal("IKE SAs must be encrypted"));
         }
-        esp::Suite::new(encryption, integrity)?;
+        dmvpn_esp::Suite::new(encryption, integrity)?;
         prf.hmac()?;
         Ok(IkeSuite {
             encryption,

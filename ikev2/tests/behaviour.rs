@@ -8,15 +8,15 @@
 
 mod common;
 
-use ikev2::auth::Psk;
-use ikev2::keys::IkeSaKeys;
-use ikev2::sk::{SkCipher, SkCrypto};
-use ikev2::transform::{EncrId, IkeSuite, IntegId, KeGroup, PrfId, TransformType};
-use ikev2::wire::{
+use dmvpn_ikev2::auth::Psk;
+use dmvpn_ikev2::keys::IkeSaKeys;
+use dmvpn_ikev2::sk::{SkCipher, SkCrypto};
+use dmvpn_ikev2::transform::{EncrId, IkeSuite, IntegId, KeGroup, PrfId, TransformType};
+use dmvpn_ikev2::wire::{
     ExchangeType, Flags, HeaderRepr, Identity, Message, NotifyPayload, NotifyType, Payload,
     PayloadType, Proposal, ProtocolId,
 };
-use ikev2::{Error, Secret};
+use dmvpn_ikev2::{Error, Secret};
 
 fn outer(message_id: u32) -> Message {
     Message {
@@ -93,7 +93,7 @@ fn malformed_chains_are_errors() {
     );
     // Payloads after an SK payload.
     let mut m = outer(0);
-    m.payloads = vec![Payload::Sk(ikev2::wire::SkPayload {
+    m.payloads = vec![Payload::Sk(dmvpn_ikev2::wire::SkPayload {
         inner_next: PayloadType::IDI,
         data: vec![0; 8],
     })];
@@ -101,7 +101,7 @@ fn malformed_chains_are_errors() {
     b.extend_from_slice(&[0, 0, 0, 4]);
     b[27] += 4;
     assert_eq!(Message::parse(&b), Err(Error::TrailingData { len: 4 }));
-    assert!(HeaderRepr::parse(&ikev2::wire::Header::new_unchecked(&b[..20])).is_err());
+    assert!(HeaderRepr::parse(&dmvpn_ikev2::wire::Header::new_unchecked(&b[..20])).is_err());
 }
 
 fn suite_pair(
@@ -110,7 +110,7 @@ fn suite_pair(
     IkeSuite,
     SkCrypto,
     SkCrypto,
-    ikev2::crypto::IkeCryptoProvider,
+    dmvpn_ikev2::crypto::IkeCryptoProvider,
 ) {
     let p = common::seeded_provider(7);
     let suite = IkeSuite::parse(name).unwrap();
@@ -129,8 +129,8 @@ fn skf_fragments_round_trip_and_reassemble() {
         let (_, i, r, p) = suite_pair(name);
         let inner = vec![
             Payload::IdI(Identity::fqdn("spoke.example")),
-            Payload::Cert(ikev2::wire::CertPayload {
-                encoding: ikev2::wire::CertEncoding::X509_SIGNATURE,
+            Payload::Cert(dmvpn_ikev2::wire::CertPayload {
+                encoding: dmvpn_ikev2::wire::CertEncoding::X509_SIGNATURE,
                 data: vec![0x30; 700],
             }),
         ];
@@ -157,7 +157,7 @@ fn skf_fragments_round_trip_and_reassemble() {
             plain.extend_from_slice(&u.plaintext);
         }
         assert_eq!(
-            ikev2::wire::parse_chain(first, &plain).unwrap(),
+            dmvpn_ikev2::wire::parse_chain(first, &plain).unwrap(),
             inner,
             "{name}"
         );
@@ -219,7 +219,7 @@ fn cbc_padding_is_checked_after_integrity() {
     let iv = [3u8; 16];
     let key = p
         .esp
-        .cipher(esp::EncryptionAlgorithm::AesCbc128)
+        .cipher(dmvpn_esp::EncryptionAlgorithm::AesCbc128)
         .unwrap()
         .new_key(&ek)
         .unwrap();
@@ -242,7 +242,7 @@ fn cbc_padding_is_checked_after_integrity() {
     m.extend_from_slice(&plain);
     let mac = p
         .esp
-        .hmac(esp::IntegrityAlgorithm::HmacSha256_128)
+        .hmac(dmvpn_esp::IntegrityAlgorithm::HmacSha256_128)
         .unwrap()
         .new_key(&ak)
         .unwrap();
@@ -281,7 +281,9 @@ fn strongswan_proposals() {
     assert!(p.of_type(TransformType::PRF).next().is_none());
     assert_eq!(p.to_strongswan(), "aes128-sha256-modp2048");
     assert_eq!(
-        esp::Suite::parse(&p.to_strongswan()).unwrap().to_string(),
+        dmvpn_esp::Suite::parse(&p.to_strongswan())
+            .unwrap()
+            .to_string(),
         "aes128-sha256"
     );
     let p = Proposal::from_strongswan("aes128gcm16-x25519", ProtocolId::ESP).unwrap();
@@ -373,11 +375,11 @@ fn secrets_are_redacted_in_debug() {
         format!("{gir:?}"),
         format!(
             "{:?}",
-            ikev2::keys::ChildSaKeys::derive(
+            dmvpn_ikev2::keys::ChildSaKeys::derive(
                 &p,
                 PrfId::HMAC_SHA2_256,
                 &keys.sk_d,
-                &esp::Suite::parse("aes128-sha256").unwrap(),
+                &dmvpn_esp::Suite::parse("aes128-sha256").unwrap(),
                 None,
                 &[1; 16],
                 &[2; 16]

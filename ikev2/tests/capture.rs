@@ -10,8 +10,8 @@
 
 mod common;
 
-use ikev2::transform::{EncrId, IntegId, KeGroup, PrfId, TransformType};
-use ikev2::wire::{
+use dmvpn_ikev2::transform::{EncrId, IntegId, KeGroup, PrfId, TransformType};
+use dmvpn_ikev2::wire::{
     ExchangeType, Flags, Header, HeaderRepr, Message, NotifyType, Payload, PayloadType, Payloads,
     ProtocolId,
 };
@@ -90,7 +90,7 @@ fn ike_sa_init_is_decoded_fully() {
     assert!((16..=256).contains(&n.len()));
     // The proposal prints in strongSwan's syntax and reads back to itself.
     let text = p.to_strongswan();
-    let again = ikev2::wire::Proposal::from_strongswan(&text, ProtocolId::IKE).unwrap();
+    let again = dmvpn_ikev2::wire::Proposal::from_strongswan(&text, ProtocolId::IKE).unwrap();
     assert_eq!(again.transforms, p.transforms, "{text}");
     eprintln!("capture proposal: {text}");
     for t in &p.transforms {

@@ -10,12 +10,12 @@
 mod common;
 
 use common::{FixedRandom, provider_with, seeded_provider, unhex};
-use ikev2::Secret;
-use ikev2::auth::{Psk, PskTable, SignedOctets, psk_auth, verify_psk_auth};
-use ikev2::keys::{ChildSaKeys, IkeSaKeys, child_keymat, rekey_skeyseed, skeyseed};
-use ikev2::sk::SkCipher;
-use ikev2::transform::{IkeSuite, KeGroup, PrfId};
-use ikev2::wire::{AuthMethod, AuthPayload, ExchangeType, Flags, Identity, Message, Payload};
+use dmvpn_ikev2::Secret;
+use dmvpn_ikev2::auth::{Psk, PskTable, SignedOctets, psk_auth, verify_psk_auth};
+use dmvpn_ikev2::keys::{ChildSaKeys, IkeSaKeys, child_keymat, rekey_skeyseed, skeyseed};
+use dmvpn_ikev2::sk::SkCipher;
+use dmvpn_ikev2::transform::{IkeSuite, KeGroup, PrfId};
+use dmvpn_ikev2::wire::{AuthMethod, AuthPayload, ExchangeType, Flags, Identity, Message, Payload};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -89,7 +89,7 @@ fn rfc7748_x25519_through_the_group() {
     // RFC 8031 §2 / RFC 7748 §6.1: an all-zero result (low-order point) is rejected.
     let err = ka.complete(&[0u8; 32]).unwrap_err();
     assert!(
-        matches!(err, ikev2::Error::InvalidKeyExchange { .. }),
+        matches!(err, dmvpn_ikev2::Error::InvalidKeyExchange { .. }),
         "{err}"
     );
     let mut one = [0u8; 32];
@@ -126,7 +126,7 @@ fn rfc5903_ecp256_through_the_group() {
     bad[63] ^= 1;
     assert!(matches!(
         ki.complete(&bad),
-        Err(ikev2::Error::InvalidKeyExchange { .. })
+        Err(dmvpn_ikev2::Error::InvalidKeyExchange { .. })
     ));
     assert!(ki.complete(&[0u8; 64]).is_err());
     assert!(ki.complete(&bad[..63]).is_err());
@@ -266,7 +266,7 @@ fn ike_sa_keys_rekey_and_child_keymat_match_independent_implementation() {
 
         // Child SA KEYMAT (§2.17), without and with PFS, split the way esp takes it.
         let c = &v["child"];
-        let esp_suite = esp::Suite::parse(c["esp"].as_str().unwrap()).unwrap();
+        let esp_suite = dmvpn_esp::Suite::parse(c["esp"].as_str().unwrap()).unwrap();
         let (cni, cnr) = (hx(&c["ni"]), hx(&c["nr"]));
         for (pfs, field) in [(None, "keymat"), (Some(hx(&c["pfs_shared"])), "keymat_pfs")] {
             let want = hx(&c[field]);
@@ -343,7 +343,7 @@ fn sk_payloads_match_independent_implementation_and_unprotect() {
             assert!(
                 matches!(
                     err,
-                    ikev2::Error::Integrity | ikev2::Error::UnsupportedVersion { .. }
+                    dmvpn_ikev2::Error::Integrity | dmvpn_ikev2::Error::UnsupportedVersion { .. }
                 ),
                 "{name} bit {bit}: {err:?}"
             );
@@ -383,7 +383,7 @@ fn psk_auth_matches_independent_implementation() {
     bad.data[0] ^= 1;
     assert_eq!(
         verify_psk_auth(&p, PrfId::HMAC_SHA2_256, &table, &id, &octets, &bad),
-        Err(ikev2::Error::AuthenticationFailed)
+        Err(dmvpn_ikev2::Error::AuthenticationFailed)
     );
     let short = AuthPayload {
         method: AuthMethod::SHARED_KEY_MIC,
@@ -426,7 +426,7 @@ fn psk_auth_matches_independent_implementation() {
             &octets,
             &good
         ),
-        Err(ikev2::Error::NoPsk(_))
+        Err(dmvpn_ikev2::Error::NoPsk(_))
     ));
     table.set_wildcard(psk);
     verify_psk_auth(

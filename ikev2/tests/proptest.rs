@@ -11,8 +11,8 @@ mod common;
 
 use std::net::IpAddr;
 
-use ikev2::transform::{IkeSuite, TransformType};
-use ikev2::wire::{
+use dmvpn_ikev2::transform::{IkeSuite, TransformType};
+use dmvpn_ikev2::wire::{
     Attribute, AttributeValue, AuthMethod, AuthPayload, CertEncoding, CertPayload, CfgType,
     ConfigAttribute, ConfigAttributeType, CpPayload, DeletePayload, ExchangeType, Flags, Header,
     HeaderRepr, IdType, Identity, KePayload, Message, NotifyPayload, NotifyType, Payload,
@@ -101,7 +101,7 @@ fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
         vec(proposal(), 0..3).prop_map(|proposals| Payload::Sa(SaPayload { proposals })),
         (any::<u16>(), bytes(64)).prop_map(|(g, data)| Payload::Ke(KePayload {
-            group: ikev2::transform::KeGroup(g),
+            group: dmvpn_ikev2::transform::KeGroup(g),
             data
         })),
         identity().prop_map(Payload::IdI),
@@ -289,7 +289,7 @@ proptest! {
     fn sk_unprotect_survives_arbitrary_bodies(body in bytes(200), first in any::<u8>(), gcm: bool) {
         let p = common::seeded_provider(9);
         let suite = IkeSuite::parse(if gcm { "aes128gcm16-prfsha256-x25519" } else { "aes128-sha256-modp2048" }).unwrap();
-        let cipher = ikev2::sk::SkCipher::new(&p, &suite, &vec![1; suite.encr_key_len()], &vec![2; suite.integ_key_len()]).unwrap();
+        let cipher = dmvpn_ikev2::sk::SkCipher::new(&p, &suite, &vec![1; suite.encr_key_len()], &vec![2; suite.integ_key_len()]).unwrap();
         let mut m = HeaderRepr { spi_i: 1, spi_r: 2, next_payload: PayloadType::SK, minor_version: 0,
             exchange_type: ExchangeType::IKE_AUTH, flags: Flags::INITIATOR, message_id: 1,
             length: (28 + 4 + body.len()) as u32 }.to_bytes().to_vec();

@@ -13,15 +13,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use esp::crypto::ChaChaRandom;
-use esp::{InboundSa, OutboundSa};
-use ikev2::auth::{Psk, PskTable};
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::wire::{
+use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_esp::{InboundSa, OutboundSa};
+use dmvpn_ikev2::auth::{Psk, PskTable};
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::wire::{
     ExchangeType, Flags, Identity, KePayload, Message, NotifyType, Payload, SaPayload,
 };
-use ikev2::{Config, DownReason, Endpoint, Event, IkeSaId};
-use netsim::{Datagram, Host, LinkProfile, NatConfig, Network, Sim};
+use dmvpn_ikev2::{Config, DownReason, Endpoint, Event, IkeSaId};
+use dmvpn_netsim::{Datagram, Host, LinkProfile, NatConfig, Network, Sim};
 
 const A: &str = "192.0.2.1";
 const B: &str = "198.51.100.2";
@@ -88,7 +88,7 @@ impl Peer {
             .collect()
     }
 
-    fn children_up(&self) -> Vec<(&ikev2::ChildSaUp, Option<u32>)> {
+    fn children_up(&self) -> Vec<(&dmvpn_ikev2::ChildSaUp, Option<u32>)> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -187,8 +187,8 @@ fn config(seed: u8, me: &str, peer: &str, psk: &str, ike: &[&str], esp: &[&str])
 
 struct Pair {
     sim: Sim<Peer>,
-    a: netsim::HostId,
-    b: netsim::HostId,
+    a: dmvpn_netsim::HostId,
+    b: dmvpn_netsim::HostId,
 }
 
 impl Pair {
@@ -289,11 +289,11 @@ impl Pair {
 }
 
 /// The two ESP SAs of a child pair carry a packet each way.
-fn esp_works(a: &ikev2::ChildSaUp, b: &ikev2::ChildSaUp) {
+fn esp_works(a: &dmvpn_ikev2::ChildSaUp, b: &dmvpn_ikev2::ChildSaUp) {
     let now = Instant::now();
     assert_eq!(a.outbound.spi, b.inbound.spi);
     assert_eq!(b.outbound.spi, a.inbound.spi);
-    let (nh, inner): (u8, Vec<u8>) = if a.inbound.mode == esp::Mode::Tunnel {
+    let (nh, inner): (u8, Vec<u8>) = if a.inbound.mode == dmvpn_esp::Mode::Tunnel {
         let mut ip4 = vec![
             0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 1, 1, 10, 2, 0, 1,
         ];
@@ -313,7 +313,7 @@ fn esp_works(a: &ikev2::ChildSaUp, b: &ikev2::ChildSaUp) {
     }
 }
 
-fn last_child(p: &Peer) -> ikev2::ChildSaUp {
+fn last_child(p: &Peer) -> dmvpn_ikev2::ChildSaUp {
     p.children_up().last().unwrap().0.clone()
 }
 
@@ -332,7 +332,7 @@ fn handshake_for_each_proposal() {
         assert_eq!(p.pa().ike_up().len(), 1, "{ike}");
         assert_eq!(p.pb().ike_up().len(), 1, "{ike}");
         let (ca, cb) = (last_child(p.pa()), last_child(p.pb()));
-        assert_eq!(ca.inbound.mode, esp::Mode::Transport, "{ike}");
+        assert_eq!(ca.inbound.mode, dmvpn_esp::Mode::Transport, "{ike}");
         assert!(!ca.udp_encap);
         esp_works(&ca, &cb);
         let peer_id = p.pb().events.iter().find_map(|e| match e {
@@ -364,24 +364,24 @@ fn tunnel_mode_and_narrowing() {
         &["aes128-sha256-x25519"],
         &["aes128gcm16"],
     );
-    ca.mode = esp::Mode::Tunnel;
-    ca.local_ts = Some(vec![ikev2::negotiate::ts_prefix(ip("10.1.0.0"), 16)]);
-    ca.remote_ts = Some(vec![ikev2::negotiate::ts_prefix(ip("10.0.0.0"), 8)]);
-    cb.local_ts = Some(vec![ikev2::negotiate::ts_prefix(ip("10.2.0.0"), 16)]);
-    cb.remote_ts = Some(vec![ikev2::negotiate::ts_prefix(ip("10.1.1.0"), 24)]);
+    ca.mode = dmvpn_esp::Mode::Tunnel;
+    ca.local_ts = Some(vec![dmvpn_ikev2::negotiate::ts_prefix(ip("10.1.0.0"), 16)]);
+    ca.remote_ts = Some(vec![dmvpn_ikev2::negotiate::ts_prefix(ip("10.0.0.0"), 8)]);
+    cb.local_ts = Some(vec![dmvpn_ikev2::negotiate::ts_prefix(ip("10.2.0.0"), 16)]);
+    cb.remote_ts = Some(vec![dmvpn_ikev2::negotiate::ts_prefix(ip("10.1.1.0"), 24)]);
     let mut p = Pair::new(3, ca, cb);
     p.established();
     let (a, b) = (last_child(p.pa()), last_child(p.pb()));
-    assert_eq!(a.inbound.mode, esp::Mode::Tunnel);
-    assert_eq!(b.inbound.mode, esp::Mode::Tunnel);
+    assert_eq!(a.inbound.mode, dmvpn_esp::Mode::Tunnel);
+    assert_eq!(b.inbound.mode, dmvpn_esp::Mode::Tunnel);
     // Narrowed by the responder to its policy on both sides.
     assert_eq!(
         a.local_ts,
-        vec![ikev2::negotiate::ts_prefix(ip("10.1.1.0"), 24)]
+        vec![dmvpn_ikev2::negotiate::ts_prefix(ip("10.1.1.0"), 24)]
     );
     assert_eq!(
         a.remote_ts,
-        vec![ikev2::negotiate::ts_prefix(ip("10.2.0.0"), 16)]
+        vec![dmvpn_ikev2::negotiate::ts_prefix(ip("10.2.0.0"), 16)]
     );
     assert_eq!(b.remote_ts, a.local_ts);
     assert_eq!(b.local_ts, a.remote_ts);
@@ -811,7 +811,10 @@ fn ts_unacceptable_keeps_the_ike_sa() {
         &["aes128-sha256-x25519"],
         &["aes128-sha256"],
     );
-    cb.remote_ts = Some(vec![ikev2::negotiate::ts_prefix(ip("172.16.0.0"), 12)]);
+    cb.remote_ts = Some(vec![dmvpn_ikev2::negotiate::ts_prefix(
+        ip("172.16.0.0"),
+        12,
+    )]);
     let mut p = Pair::new(10, ca, cb);
     p.initiate();
     p.run(10);
@@ -873,9 +876,9 @@ fn only_notify(msgs: &[Message]) -> (NotifyType, Vec<u8>) {
 
 #[test]
 fn invalid_syntax_for_a_request_without_ke() {
-    let sa = ikev2::wire::Proposal::from_strongswan(
+    let sa = dmvpn_ikev2::wire::Proposal::from_strongswan(
         "aes128-sha256-x25519",
-        ikev2::wire::ProtocolId::IKE,
+        dmvpn_ikev2::wire::ProtocolId::IKE,
     )
     .unwrap();
     let m = init_request(vec![
@@ -890,13 +893,13 @@ fn invalid_syntax_for_a_request_without_ke() {
 
 #[test]
 fn invalid_ke_payload_names_the_group() {
-    let sa = ikev2::wire::Proposal::from_strongswan(
+    let sa = dmvpn_ikev2::wire::Proposal::from_strongswan(
         "aes128-sha256-x25519-modp2048",
-        ikev2::wire::ProtocolId::IKE,
+        dmvpn_ikev2::wire::ProtocolId::IKE,
     )
     .unwrap();
     let ke = KePayload {
-        group: ikev2::transform::KeGroup::MODP_2048,
+        group: dmvpn_ikev2::transform::KeGroup::MODP_2048,
         data: vec![2; 256],
     };
     let m = init_request(vec![
@@ -913,9 +916,9 @@ fn invalid_ke_payload_names_the_group() {
 
 #[test]
 fn invalid_major_version() {
-    let sa = ikev2::wire::Proposal::from_strongswan(
+    let sa = dmvpn_ikev2::wire::Proposal::from_strongswan(
         "aes128-sha256-x25519",
-        ikev2::wire::ProtocolId::IKE,
+        dmvpn_ikev2::wire::ProtocolId::IKE,
     )
     .unwrap();
     let mut bytes = init_request(vec![Payload::Sa(SaPayload {
@@ -933,7 +936,7 @@ fn unsupported_critical_payload() {
     let m = init_request(vec![
         Payload::Nonce(vec![1; 32]),
         Payload::Unknown {
-            payload_type: ikev2::wire::PayloadType(200),
+            payload_type: dmvpn_ikev2::wire::PayloadType(200),
             critical: true,
             body: vec![1, 2, 3],
         },

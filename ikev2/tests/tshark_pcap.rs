@@ -16,12 +16,12 @@ mod common;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use ikev2::auth::{Psk, SignedOctets, psk_auth_payload};
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::keys::IkeSaKeys;
-use ikev2::sk::SkCrypto;
-use ikev2::transform::IkeSuite;
-use ikev2::wire::{
+use dmvpn_ikev2::auth::{Psk, SignedOctets, psk_auth_payload};
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::keys::IkeSaKeys;
+use dmvpn_ikev2::sk::SkCrypto;
+use dmvpn_ikev2::transform::IkeSuite;
+use dmvpn_ikev2::wire::{
     DeletePayload, ExchangeType, Flags, Identity, KePayload, Message, NotifyPayload, NotifyType,
     Payload, PayloadType, Proposal, ProtocolId, SaPayload, TrafficSelector, TsPayload,
 };
@@ -107,7 +107,7 @@ impl Capture {
 }
 
 fn wireshark_encr(suite: &IkeSuite) -> &'static str {
-    use esp::EncryptionAlgorithm as E;
+    use dmvpn_esp::EncryptionAlgorithm as E;
     match suite.encryption {
         E::AesCbc128 => "AES-CBC-128 [RFC3602]",
         E::AesCbc256 => "AES-CBC-256 [RFC3602]",
@@ -118,7 +118,7 @@ fn wireshark_encr(suite: &IkeSuite) -> &'static str {
 }
 
 fn wireshark_integ(suite: &IkeSuite) -> &'static str {
-    use esp::IntegrityAlgorithm as I;
+    use dmvpn_esp::IntegrityAlgorithm as I;
     match suite.integrity {
         I::None => "NONE [RFC4306]",
         I::HmacSha256_128 => "HMAC_SHA2_256_128 [RFC4868]",

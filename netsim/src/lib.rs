@@ -15,7 +15,7 @@
 //! ```
 //! use std::net::IpAddr;
 //! use std::time::{Duration, Instant};
-//! use netsim::{Datagram, Host, Network, Sim};
+//! use dmvpn_netsim::{Datagram, Host, Network, Sim};
 //!
 //! /// Answers every datagram with the same payload, once.
 //! struct Echo(IpAddr, Vec<Datagram>);

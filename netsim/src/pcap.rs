@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gre::wire::ip::{IpProtocol, OuterOptions, Repr as IpRepr};
+use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions, Repr as IpRepr};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 

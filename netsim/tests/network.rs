@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use netsim::{Datagram, Host, LinkProfile, NatConfig, Network, Recorder, Sim, SimError};
+use dmvpn_netsim::{Datagram, Host, LinkProfile, NatConfig, Network, Recorder, Sim, SimError};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -83,7 +83,7 @@ fn seq(d: &Datagram) -> u32 {
     u32::from_be_bytes(d.payload[..4].try_into().unwrap())
 }
 
-fn run(seed: u64, profile: LinkProfile) -> (Vec<u32>, netsim::NetStats) {
+fn run(seed: u64, profile: LinkProfile) -> (Vec<u32>, dmvpn_netsim::NetStats) {
     let start = Instant::now();
     let mut net = Network::new(seed, start);
     net.set_default_link(profile);
@@ -317,7 +317,7 @@ fn records_a_pcap_tshark_can_read() {
     assert_eq!(rec.frames()[1].0, Duration::ZERO);
     let v4 = &rec.frames().iter().find(|(_, f)| f[0] >> 4 == 4).unwrap().1;
     assert_eq!(
-        gre::checksum::checksum(&v4[..20]),
+        dmvpn_gre::checksum::checksum(&v4[..20]),
         0,
         "IPv4 header checksum"
     );

@@ -16,8 +16,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use nhrp::wire::{Node, Repr};
-use nhrp::{MaxSend, ResolutionMode, Server, ServerConfig};
+use dmvpn_nhrp::wire::{Node, Repr};
+use dmvpn_nhrp::{MaxSend, ResolutionMode, Server, ServerConfig};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
     let map_region = Region::new(GLOBAL);
     let mut map: HashMap<IpAddr, (IpAddr, Instant)> = HashMap::new();
     for (from, bytes) in &regs {
-        let p = nhrp::wire::Packet::new_checked(&bytes[..]).unwrap();
+        let p = dmvpn_nhrp::wire::Packet::new_checked(&bytes[..]).unwrap();
         let proto = IpAddr::from(<[u8; 4]>::try_from(p.src_proto_addr()).unwrap());
         map.insert(proto, (*from, start));
     }

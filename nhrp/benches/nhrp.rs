@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use nhrp::wire::{Packet, Repr};
+use dmvpn_nhrp::wire::{Packet, Repr};
 
 #[path = "../tests/common/fixtures.rs"]
 mod fixtures;

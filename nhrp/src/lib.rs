@@ -47,7 +47,7 @@
 //!
 //! ```
 //! use std::net::Ipv4Addr;
-//! use nhrp::wire::{ExtensionType, Node, Packet, PacketType, Repr};
+//! use dmvpn_nhrp::wire::{ExtensionType, Node, Packet, PacketType, Repr};
 //!
 //! let spoke = Node::new(Ipv4Addr::new(192, 168, 123, 2), Ipv4Addr::new(172, 16, 123, 2));
 //! let hub = Node::new(Ipv4Addr::new(192, 168, 123, 1), Ipv4Addr::new(172, 16, 123, 1));
@@ -65,7 +65,7 @@
 //! let reply = parsed.reply(&hub, parsed.cies().to_vec()).expect("a request has a reply");
 //! assert_eq!(reply.packet_type(), PacketType::REGISTRATION_REPLY);
 //! assert!(reply.extension(ExtensionType::RESPONDER_ADDRESS).is_some());
-//! # Ok::<(), nhrp::Error>(())
+//! # Ok::<(), dmvpn_nhrp::Error>(())
 //! ```
 //!
 //! # State machines
@@ -125,7 +125,7 @@
 //! ```
 //! use std::net::IpAddr;
 //! use std::time::Instant;
-//! use nhrp::{Client, ClientConfig, Event, Resolution, Server, ServerConfig};
+//! use dmvpn_nhrp::{Client, ClientConfig, Event, Resolution, Server, ServerConfig};
 //!
 //! let ip = |s: &str| s.parse::<IpAddr>().unwrap();
 //! let now = Instant::now();
@@ -146,7 +146,7 @@
 //! assert!(std::iter::from_fn(|| spoke.poll_event()).any(|e| e == Event::NhsUp { nhs: ip("10.0.0.1") }));
 //! // The hub's static map answers at once.
 //! assert_eq!(spoke.resolve(now, ip("10.0.0.1"))?, Resolution::Cached(ip("172.17.0.1")));
-//! # Ok::<(), nhrp::Error>(())
+//! # Ok::<(), dmvpn_nhrp::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 

@@ -12,7 +12,7 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::fixtures::*;
-use nhrp::wire::{
+use dmvpn_nhrp::wire::{
     Address, AuthType, CieCode, ExtensionBody, ExtensionType, Flags, Node, Packet, PacketType, Repr,
 };
 
@@ -223,7 +223,7 @@ fn builders_reproduce_the_resolution_exchange() {
     // The hub forwards it: hop count - 1, its own CIE appended to the Forward Transit record.
     let mut forwarded = Repr::parse_bytes(RESOLUTION_REQUEST).unwrap();
     forwarded.hop_count -= 1;
-    let hub_cie = nhrp::wire::Cie {
+    let hub_cie = dmvpn_nhrp::wire::Cie {
         prefix_len: 32,
         mtu: 17916,
         holding_time: 7200,
@@ -249,7 +249,7 @@ fn builders_reproduce_the_resolution_exchange() {
     view.verify_checksum().unwrap();
 
     // Spoke 3 answers the forwarded request directly, authoritative and unique.
-    let answer = nhrp::wire::Cie {
+    let answer = dmvpn_nhrp::wire::Cie {
         prefix_len: 32,
         mtu: 17916,
         holding_time: 7200,

@@ -11,8 +11,8 @@ mod common;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use common::fixtures::*;
-use nhrp::Error;
-use nhrp::wire::{
+use dmvpn_nhrp::Error;
+use dmvpn_nhrp::wire::{
     Address, Authentication, Body, Cie, ErrorCode, Extension, ExtensionBody, ExtensionType, Flags,
     Message, NbmaAddress, NbmaFormat, Node, Packet, PacketType, ProtocolType, Repr, TrafficCode,
     UnknownMessage, VendorPrivate,
@@ -366,7 +366,7 @@ fn traffic_indication_quotes_the_data_packet() {
     let mut data = vec![
         0x45, 0, 0, 24, 0, 1, 0, 0, 64, 1, 0, 0, 172, 16, 123, 2, 172, 16, 123, 3, 8, 0, 0xf7, 0xff,
     ];
-    let c = nhrp::checksum::internet_checksum(&data[..20]);
+    let c = dmvpn_nhrp::checksum::internet_checksum(&data[..20]);
     data[10..12].copy_from_slice(&c.to_be_bytes());
     let r = Repr::traffic_indication(&data, &hub()).unwrap();
     assert_eq!(r.packet_type(), PacketType::TRAFFIC_INDICATION);

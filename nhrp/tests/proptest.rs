@@ -10,7 +10,7 @@ mod common;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use nhrp::wire::{
+use dmvpn_nhrp::wire::{
     Address, AddressFamily, AuthType, Authentication, Body, Cie, CieCode, ErrorCode,
     ErrorIndication, Extension, ExtensionBody, ExtensionType, Flags, Message, NbmaAddress,
     NbmaFormat, Packet, PacketType, ProtocolType, Repr, Secret, TrafficCode, TrafficIndication,
@@ -266,7 +266,7 @@ proptest! {
     #[test]
     fn error_indication_quotes_any_packet(r in repr(), off in any::<u16>()) {
         let bytes = r.to_bytes().unwrap();
-        let me = nhrp::wire::Node::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(172, 16, 0, 1));
+        let me = dmvpn_nhrp::wire::Node::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(172, 16, 0, 1));
         let ind = Repr::error_indication(&bytes, ErrorCode::PROTOCOL_ERROR, off, &me);
         let parsed = Repr::parse_bytes(&ind.to_bytes().unwrap()).unwrap();
         let Message::ErrorIndication(e) = &parsed.message else { panic!() };

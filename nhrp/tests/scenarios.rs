@@ -14,12 +14,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gre::Protocol;
-use netsim::{Datagram, Host, HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
-use nhrp::wire::{
+use dmvpn_gre::Protocol;
+use dmvpn_netsim::{Datagram, Host, HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
+use dmvpn_nhrp::wire::{
     Cie, ErrorCode, Extension, ExtensionBody, ExtensionType, Node, PacketType, Repr, Secret,
 };
-use nhrp::{
+use dmvpn_nhrp::{
     CacheEvent, Client, ClientConfig, EntryType, Error, Event, MaxSend, OverQuota, Prefix,
     RemoveReason, Resolution, ResolutionMode, Route, Server, ServerConfig,
 };
@@ -106,11 +106,11 @@ impl Nhrp {
 }
 
 fn gre_datagram(src: IpAddr, dst: IpAddr, nhrp: &[u8]) -> Datagram {
-    let repr = gre::wire::gre::Repr::new(Protocol::NHRP, nhrp.len());
+    let repr = dmvpn_gre::wire::gre::Repr::new(Protocol::NHRP, nhrp.len());
     let hl = repr.header_len();
     let mut buf = vec![0u8; hl + nhrp.len()];
     buf[hl..].copy_from_slice(nhrp);
-    let payload = gre::wire::gre::encapsulate(&repr, &mut buf, hl)
+    let payload = dmvpn_gre::wire::gre::encapsulate(&repr, &mut buf, hl)
         .unwrap()
         .to_vec();
     Datagram {
@@ -126,7 +126,7 @@ impl Host for Nhrp {
         self.addr
     }
     fn handle_datagram(&mut self, now: Instant, d: Datagram) {
-        let (gre, payload) = gre::wire::gre::decapsulate(&d.payload).unwrap();
+        let (gre, payload) = dmvpn_gre::wire::gre::decapsulate(&d.payload).unwrap();
         assert_eq!(gre.protocol, Protocol::NHRP);
         if let Ok(r) = Repr::parse_bytes(payload) {
             self.received.push((d.src, r));
@@ -821,7 +821,7 @@ fn ipv4_packet(src: &str, dst: &str) -> Vec<u8> {
     let mut p = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0];
     p.extend_from_slice(&s.octets());
     p.extend_from_slice(&d.octets());
-    let sum = nhrp::checksum::internet_checksum(&p);
+    let sum = dmvpn_nhrp::checksum::internet_checksum(&p);
     p[10..12].copy_from_slice(&sum.to_be_bytes());
     p.extend_from_slice(&[8, 0, 0xf7, 0xff, 0, 0, 0, 0]);
     p
@@ -898,7 +898,7 @@ fn error_indications_for_unknown_extension_hop_count_and_loop() {
     let mut s = Scenario::new("error-indications", 43);
     let now = s.now();
     let mut hc = hub_config(HUB.1, HUB.0);
-    hc.next_nhs = Some(nhrp::Nhs {
+    hc.next_nhs = Some(dmvpn_nhrp::Nhs {
         protocol_addr: ip("10.0.0.254"),
         nbma_addr: Some(ip("172.17.0.2")),
     });
@@ -951,7 +951,7 @@ fn error_indications_for_unknown_extension_hop_count_and_loop() {
         .received
         .iter()
         .filter_map(|(_, p)| match &p.message {
-            nhrp::wire::Message::ErrorIndication(ei) => Some(ei.code),
+            dmvpn_nhrp::wire::Message::ErrorIndication(ei) => Some(ei.code),
             _ => None,
         })
         .collect();

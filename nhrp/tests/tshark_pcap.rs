@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use nhrp::checksum::internet_checksum;
-use nhrp::wire::{
+use dmvpn_nhrp::checksum::internet_checksum;
+use dmvpn_nhrp::wire::{
     Address, Authentication, Cie, CieCode, ErrorCode, Extension, ExtensionBody, ExtensionType,
     Message, Node, Repr, VendorPrivate,
 };
@@ -67,7 +67,7 @@ fn node(ov6: bool, nb6: bool, host: u8) -> Node {
 fn cie_for(n: &Node, holding_time: u16) -> Cie {
     Cie {
         code: CieCode::SUCCESS,
-        prefix_len: nhrp::wire::host_prefix_len(&n.proto_addr),
+        prefix_len: dmvpn_nhrp::wire::host_prefix_len(&n.proto_addr),
         mtu: 1400,
         holding_time,
         client_nbma_addr: n.nbma_addr.clone(),

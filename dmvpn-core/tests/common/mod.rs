@@ -10,7 +10,7 @@ use dmvpn_core::config::NodeConfig;
 use dmvpn_core::sim::example::Example;
 use dmvpn_core::sim::{SimNode, TraceLine};
 use dmvpn_core::{Event, EventKind};
-use netsim::{HostId, Network, Recorder, Sim};
+use dmvpn_netsim::{HostId, Network, Recorder, Sim};
 
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

@@ -22,7 +22,7 @@ use dmvpn_core::EventKind;
 use dmvpn_core::config::HubResolution;
 use dmvpn_core::sim::SimNode;
 use dmvpn_core::sim::example::{Example, HUB_NBMA, spoke_name};
-use netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
+use dmvpn_netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -290,7 +290,7 @@ fn run(args: &Args) -> Result<(), String> {
             .is_some_and(|srv| {
                 srv.cache()
                     .iter()
-                    .filter(|e| e.flags.contains(nhrp::EntryFlags::REGISTERED))
+                    .filter(|e| e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED))
                     .count()
                     >= n_spokes
             })
@@ -305,7 +305,7 @@ fn run(args: &Args) -> Result<(), String> {
         .map_or(0, |s| {
             s.cache()
                 .iter()
-                .filter(|e| e.flags.contains(nhrp::EntryFlags::REGISTERED))
+                .filter(|e| e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED))
                 .count()
         });
     if narrate {

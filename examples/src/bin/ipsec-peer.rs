@@ -25,16 +25,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use esp::crypto::ChaChaRandom;
-use esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
-use esp::{InboundSa, Mode, OutboundSa};
-use ikev2::auth::{Psk, PskTable};
-use ikev2::crypto::IkeCryptoProvider;
-use ikev2::keys::IkeSaKeys;
-use ikev2::negotiate::ts_prefix;
-use ikev2::transform::IkeSuite;
-use ikev2::wire::Identity;
-use ikev2::{ChildSaUp, Config, Endpoint, Event, IkeSaId};
+use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
+use dmvpn_esp::{InboundSa, Mode, OutboundSa};
+use dmvpn_ikev2::auth::{Psk, PskTable};
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::keys::IkeSaKeys;
+use dmvpn_ikev2::negotiate::ts_prefix;
+use dmvpn_ikev2::transform::IkeSuite;
+use dmvpn_ikev2::wire::Identity;
+use dmvpn_ikev2::{ChildSaUp, Config, Endpoint, Event, IkeSaId};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, info, warn};
@@ -115,7 +115,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn wireshark_ike_encr(s: &IkeSuite) -> &'static str {
-    use esp::EncryptionAlgorithm as E;
+    use dmvpn_esp::EncryptionAlgorithm as E;
     match s.encryption {
         E::AesCbc128 => "AES-CBC-128 [RFC3602]",
         E::AesCbc256 => "AES-CBC-256 [RFC3602]",
@@ -126,7 +126,7 @@ fn wireshark_ike_encr(s: &IkeSuite) -> &'static str {
 }
 
 fn wireshark_ike_integ(s: &IkeSuite) -> &'static str {
-    use esp::IntegrityAlgorithm as I;
+    use dmvpn_esp::IntegrityAlgorithm as I;
     match s.integrity {
         I::None => "NONE [RFC4306]",
         I::HmacSha256_128 => "HMAC_SHA2_256_128 [RFC4868]",
@@ -163,7 +163,7 @@ impl KeyLog {
         self.line(&l);
     }
 
-    fn esp(&mut self, src: IpAddr, dst: IpAddr, sa: &esp::SaConfig) {
+    fn esp(&mut self, src: IpAddr, dst: IpAddr, sa: &dmvpn_esp::SaConfig) {
         let fam = if src.is_ipv4() { "IPv4" } else { "IPv6" };
         let auth_key = if sa.keys.integrity().is_empty() {
             String::new()
@@ -376,8 +376,8 @@ impl Peer {
         };
         let (nh, payload) = match c.mode {
             Mode::Tunnel => match pkt.first().map(|b| b >> 4) {
-                Some(4) => (esp::NEXT_HEADER_IPV4, pkt),
-                Some(6) => (esp::NEXT_HEADER_IPV6, pkt),
+                Some(4) => (dmvpn_esp::NEXT_HEADER_IPV4, pkt),
+                Some(6) => (dmvpn_esp::NEXT_HEADER_IPV6, pkt),
                 _ => return,
             },
             Mode::Transport => {
@@ -453,7 +453,7 @@ impl Peer {
         let mut due = Vec::new();
         for (spi, c) in &mut self.children {
             while let Some(e) = c.inbound.poll_event().or_else(|| c.outbound.poll_event()) {
-                if let esp::Event::RekeyDue { .. } = e {
+                if let dmvpn_esp::Event::RekeyDue { .. } = e {
                     due.push((c.ike, *spi));
                 }
             }

@@ -1,8 +1,8 @@
 //! ESP (RFC 4303), raw (IP protocol 50) and inside UDP on port 4500 (RFC 3948), parsed with the
 //! `esp` crate. Without keys only the header is visible: SPI and sequence number.
 
-pub(crate) use esp::wire::NAT_T_PORT;
-use esp::wire::{Packet, Repr, UdpEncapRepr, UdpPayload};
+pub(crate) use dmvpn_esp::wire::NAT_T_PORT;
+use dmvpn_esp::wire::{Packet, Repr, UdpEncapRepr, UdpPayload};
 use serde_json::json;
 
 use super::Frame;

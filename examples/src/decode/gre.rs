@@ -1,6 +1,6 @@
 //! GRE (RFC 2784/2890), parsed with the `gre` crate.
 
-use gre::wire::gre::{Packet, Repr};
+use dmvpn_gre::wire::gre::{Packet, Repr};
 use serde_json::json;
 
 use super::{Frame, dispatch_gre};
@@ -37,7 +37,7 @@ pub(crate) fn decode(frame: &mut Frame, bytes: &[u8]) {
         if let Some(dst) = again.get_mut(head..) {
             dst.copy_from_slice(payload);
         }
-        match gre::wire::gre::encapsulate(&repr, &mut again, head) {
+        match dmvpn_gre::wire::gre::encapsulate(&repr, &mut again, head) {
             Ok(out) => {
                 let out = out.to_vec();
                 frame.compare("gre", bytes, &out);

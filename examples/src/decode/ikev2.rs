@@ -2,7 +2,7 @@
 //! crate: header fields and the payload chain, with decoded contents for cleartext payloads and,
 //! for SK/SKF, the inner next payload and lengths (without keys nothing more is visible).
 
-use ikev2::wire::{Message, Payload, TrafficSelector, Transform};
+use dmvpn_ikev2::wire::{Message, Payload, TrafficSelector, Transform};
 use serde_json::{Value, json};
 
 use super::{Frame, hex};

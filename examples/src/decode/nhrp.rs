@@ -5,7 +5,7 @@
 //! packet quoted by a Traffic Indication as IP; what is inside a quoted packet is shown in the
 //! layer's `quoted` object and never counts as an error of the frame.
 
-use nhrp::wire::{
+use dmvpn_nhrp::wire::{
     Address, Cie, Extension, ExtensionBody, Message, NbmaAddress, NbmaFormat, Packet, Repr,
 };
 use serde_json::{Map, Value, json};

@@ -45,8 +45,8 @@ pub const BASE_HEADER_LEN: usize = 4;
 /// Header length for a set of options: 4 bytes plus 4 for each of checksum, key and sequence.
 ///
 /// ```
-/// assert_eq!(gre::wire::gre::header_len(false, true, false), 8);
-/// assert_eq!(gre::wire::gre::header_len(true, true, true), 16);
+/// assert_eq!(dmvpn_gre::wire::gre::header_len(false, true, false), 8);
+/// assert_eq!(dmvpn_gre::wire::gre::header_len(true, true, true), 16);
 /// ```
 pub const fn header_len(checksum: bool, key: bool, sequence: bool) -> usize {
     BASE_HEADER_LEN + 4 * (checksum as usize + key as usize + sequence as usize)
@@ -449,7 +449,7 @@ impl Repr {
 /// of `buf`. Nothing is copied or allocated; with a checksum, the payload is read once.
 ///
 /// ```
-/// use gre::wire::gre::{Protocol, Repr, encapsulate, decapsulate};
+/// use dmvpn_gre::wire::gre::{Protocol, Repr, encapsulate, decapsulate};
 /// let mut buf = [0u8; 64];
 /// buf[16..20].copy_from_slice(b"ping");
 /// let repr = Repr { key: Some(1), ..Repr::new(Protocol::IPV4, 4) };

@@ -1,6 +1,6 @@
 //! Group 19: 256-bit random ECP group, NIST P-256 (RFC 5903), with `p256`.
 
-use esp::crypto::SecureRandom;
+use dmvpn_esp::crypto::SecureRandom;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use p256::{FieldBytes, PublicKey, SecretKey};
 

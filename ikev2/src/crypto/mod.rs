@@ -1,6 +1,6 @@
 //! IKE's additions to the `esp` crypto provider: key exchange groups and the PRF.
 //!
-//! The IKE provider ([`IkeCryptoProvider`]) wraps the [`esp::crypto::CryptoProvider`] (AEADs,
+//! The IKE provider ([`IkeCryptoProvider`]) wraps the [`dmvpn_esp::crypto::CryptoProvider`] (AEADs,
 //! CBC ciphers, HMACs, the random source) and adds a table of [`KeyExchangeGroup`]s. The traits
 //! live here, in `ikev2`, on top of esp's: the `esp` crate is not changed. The PRF ([`Prf`]) is
 //! an HMAC of the esp provider used at full output length.
@@ -14,7 +14,7 @@
 use core::fmt;
 use std::sync::Arc;
 
-use esp::crypto::{CryptoProvider, MacKey, SecureRandom};
+use dmvpn_esp::crypto::{CryptoProvider, MacKey, SecureRandom};
 
 use crate::transform::{KeGroup, PrfId};
 use crate::{Error, Secret};
@@ -74,7 +74,7 @@ impl IkeCryptoProvider {
 
     /// The RustCrypto provider with `random` as its random source.
     pub fn rustcrypto(random: Arc<dyn SecureRandom>) -> Self {
-        Self::new(esp::crypto::rustcrypto::provider(random))
+        Self::new(dmvpn_esp::crypto::rustcrypto::provider(random))
     }
 
     /// The random source.
@@ -194,7 +194,7 @@ pub(crate) fn sample<T>(
             return Ok(v);
         }
     }
-    Err(Error::Crypto(esp::Error::Crypto(
+    Err(Error::Crypto(dmvpn_esp::Error::Crypto(
         "random source keeps producing invalid private values",
     )))
 }

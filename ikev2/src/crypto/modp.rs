@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
 use crypto_bigint::{Odd, U384, U2048};
-use esp::crypto::SecureRandom;
+use dmvpn_esp::crypto::SecureRandom;
 use zeroize::Zeroize;
 
 use super::{KeyExchange, KeyExchangeGroup, sample};

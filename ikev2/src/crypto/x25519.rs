@@ -1,6 +1,6 @@
 //! Group 31: Curve25519 (RFC 8031, X25519 of RFC 7748), with `x25519-dalek`.
 
-use esp::crypto::SecureRandom;
+use dmvpn_esp::crypto::SecureRandom;
 use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::{KeyExchange, KeyExchangeGroup, sample};

@@ -11,7 +11,7 @@ use crate::Error;
 /// non-critical payloads as [`Payload::Unknown`].
 ///
 /// ```
-/// use ikev2::wire::{ExchangeType, Flags, Message, Payload};
+/// use dmvpn_ikev2::wire::{ExchangeType, Flags, Message, Payload};
 ///
 /// let msg = Message {
 ///     spi_i: 0x0102_0304_0506_0708,
@@ -25,7 +25,7 @@ use crate::Error;
 /// let bytes = msg.to_vec()?;
 /// assert_eq!(bytes.len(), 28 + 4 + 32);
 /// assert_eq!(Message::parse(&bytes)?, msg);
-/// # Ok::<(), ikev2::Error>(())
+/// # Ok::<(), dmvpn_ikev2::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

@@ -10,8 +10,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use esp::crypto::SecureRandom;
-use ikev2::crypto::IkeCryptoProvider;
+use dmvpn_esp::crypto::SecureRandom;
+use dmvpn_ikev2::crypto::IkeCryptoProvider;
 
 /// A random source that hands out queued bytes (for known-answer tests), then zeros.
 #[derive(Debug, Default)]
@@ -26,7 +26,7 @@ impl FixedRandom {
 }
 
 impl SecureRandom for FixedRandom {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), esp::Error> {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), dmvpn_esp::Error> {
         let mut q = self.0.lock().unwrap();
         for b in dest {
             *b = q.pop_front().unwrap_or(0);
@@ -48,7 +48,9 @@ pub fn provider_with(random: Arc<dyn SecureRandom>) -> IkeCryptoProvider {
 }
 
 pub fn seeded_provider(seed: u8) -> IkeCryptoProvider {
-    IkeCryptoProvider::rustcrypto(Arc::new(esp::crypto::ChaChaRandom::from_seed([seed; 32])))
+    IkeCryptoProvider::rustcrypto(Arc::new(dmvpn_esp::crypto::ChaChaRandom::from_seed(
+        [seed; 32],
+    )))
 }
 
 /// The UDP payloads of a classic pcap file with Ethernet + IPv4 + UDP frames.
