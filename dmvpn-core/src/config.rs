@@ -477,7 +477,6 @@ impl NodeConfig {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn ip(s: &str) -> IpAddr {

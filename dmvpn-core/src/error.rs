@@ -20,7 +20,7 @@ pub enum Error {
     Gre(#[from] dmvpn_gre::Error),
     /// An overlay packet is not a valid IPv4/IPv6 packet.
     #[error("malformed overlay packet: {0}")]
-    MalformedOverlay(dmvpn_gre::Error),
+    MalformedOverlay(dmvpn_wire::Error),
     /// An underlay datagram is addressed to no tunnel source of this node.
     #[error("underlay datagram for {0}, which is no tunnel source of this node")]
     NotLocal(IpAddr),

@@ -112,7 +112,6 @@ pub mod config;
 mod error;
 mod event;
 mod node;
-pub mod overlay;
 pub mod route;
 #[cfg(feature = "sim")]
 pub mod sim;

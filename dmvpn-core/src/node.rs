@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dmvpn_gre::Protocol;
-use dmvpn_gre::wire::ip::Repr as IpRepr;
 use dmvpn_nhrp::wire::{PacketType, Secret};
 use dmvpn_nhrp::{
     CacheEvent, Client, ClientConfig, Entry, EntryFlags, EntryType, Prefix, Resolution, Route,
     Server, ServerConfig,
 };
+use dmvpn_wire::ip::Repr as IpRepr;
 use ipnet::IpNet;
 
 use crate::config::{HubResolution, NodeConfig, TunnelConfig, TunnelMode};
@@ -366,50 +366,6 @@ fn server_config(t: &TunnelConfig, limits: &Limits) -> ServerConfig {
     s.max_registrations = limits.max_registrations.max(s.map.len().saturating_add(1));
     s.holdtime = u16::try_from(t.nhrp.holdtime).unwrap_or(u16::MAX);
     s
-}
-
-/// Decrements the TTL (IPv4, fixing the header checksum incrementally, RFC 1624) or hop limit
-/// (IPv6) of the packet in `p`. Returns false if it would reach zero.
-fn decrement_ttl(p: &mut [u8]) -> bool {
-    match p.first().map(|b| b >> 4) {
-        Some(4) => {
-            let (Some(&ttl), Some(&proto)) = (p.get(8), p.get(9)) else {
-                return false;
-            };
-            if ttl <= 1 {
-                return false;
-            }
-            let (Some(&c0), Some(&c1)) = (p.get(10), p.get(11)) else {
-                return false;
-            };
-            let old = u16::from_be_bytes([ttl, proto]);
-            let new = u16::from_be_bytes([ttl - 1, proto]);
-            let hc = u16::from_be_bytes([c0, c1]);
-            let mut sum = u32::from(!hc) + u32::from(!old) + u32::from(new);
-            while sum > 0xffff {
-                sum = (sum & 0xffff) + (sum >> 16);
-            }
-            let [n0, n1] = (!(sum as u16)).to_be_bytes();
-            if let Some(t) = p.get_mut(8) {
-                *t = ttl - 1;
-            }
-            if let Some(c) = p.get_mut(10) {
-                *c = n0;
-            }
-            if let Some(c) = p.get_mut(11) {
-                *c = n1;
-            }
-            true
-        }
-        Some(6) => match p.get_mut(7) {
-            Some(h) if *h > 1 => {
-                *h -= 1;
-                true
-            }
-            _ => false,
-        },
-        _ => false,
-    }
 }
 
 /// Whether `dst` is a broadcast address for one of `subnets` (or the limited broadcast).
@@ -836,7 +792,7 @@ impl Node {
         let hl = f.gre.gre_overhead();
         buf.resize(hl, 0);
         buf.extend_from_slice(payload);
-        if decrement && !buf.get_mut(hl..).is_some_and(decrement_ttl) {
+        if decrement && !buf.get_mut(hl..).is_some_and(dmvpn_wire::ip::decrement_ttl) {
             self.stats.ttl_expired = self.stats.ttl_expired.saturating_add(1);
             self.recycle(buf);
             return Err(Error::TtlExpired(nbma));
@@ -1405,10 +1361,8 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::config::{NhrpConfig, Password};
-    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions};
 
     fn hub_config() -> NodeConfig {
         NodeConfig {
@@ -1428,32 +1382,6 @@ mod tests {
             }],
             networks: Vec::new(),
         }
-    }
-
-    #[test]
-    fn ttl_decrement_keeps_the_checksum_valid() {
-        let r = IpRepr::new(
-            "192.168.1.25".parse().unwrap(),
-            "192.168.2.37".parse().unwrap(),
-            IpProtocol::ICMP,
-            0,
-            &OuterOptions {
-                ttl: 64,
-                ..OuterOptions::default()
-            },
-            99,
-        )
-        .unwrap();
-        let mut p = vec![0u8; r.buffer_len()];
-        r.emit(&mut p).unwrap();
-        assert!(decrement_ttl(&mut p));
-        assert_eq!(p[8], 63);
-        assert_eq!(dmvpn_gre::checksum::checksum(&p[..20]), 0);
-        assert!(IpRepr::parse(&p).is_ok());
-        p[8] = 1;
-        assert!(!decrement_ttl(&mut p));
-        assert!(!decrement_ttl(&mut [0x60, 0, 0, 0, 0, 0, 0, 1]));
-        assert!(!decrement_ttl(&mut []));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::node::{Input, Limits, Node, Output, Transmit};
 pub mod icmp {
     use std::net::{IpAddr, Ipv4Addr};
 
-    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions, Repr};
+    use dmvpn_wire::ip::{HeaderOptions, IpProtocol, Repr};
 
     /// Echo request or reply.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,9 +60,9 @@ pub mod icmp {
         data: &[u8],
     ) -> Option<Vec<u8>> {
         let icmp_len = 8usize.checked_add(data.len())?;
-        let opts = OuterOptions {
+        let opts = HeaderOptions {
             ttl: 64,
-            ..OuterOptions::default()
+            ..HeaderOptions::default()
         };
         let ip = Repr::new(
             src.into(),
@@ -86,7 +86,7 @@ pub mod icmp {
         body.get_mut(..8)?
             .copy_from_slice(&[t, 0, 0, 0, i0, i1, s0, s1]);
         body.get_mut(8..)?.copy_from_slice(data);
-        let [c0, c1] = dmvpn_gre::checksum::checksum(body).to_be_bytes();
+        let [c0, c1] = dmvpn_wire::checksum::checksum(body).to_be_bytes();
         body.get_mut(2..4)?.copy_from_slice(&[c0, c1]);
         Some(buf)
     }
@@ -107,7 +107,7 @@ pub mod icmp {
     /// Reads an ICMP echo request or reply (IP and ICMP checksums verified).
     pub fn parse(packet: &[u8]) -> Option<Echo> {
         let (ip, payload) = Repr::parse(packet).ok()?;
-        if ip.protocol() != IpProtocol::ICMP || dmvpn_gre::checksum::checksum(payload) != 0 {
+        if ip.protocol() != IpProtocol::ICMP || dmvpn_wire::checksum::checksum(payload) != 0 {
             return None;
         }
         let kind = match payload.first()? {
@@ -192,7 +192,7 @@ pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
                     Some(e),
                 )
             }
-            None => match dmvpn_gre::wire::ip::Repr::parse(payload) {
+            None => match dmvpn_wire::ip::Repr::parse(payload) {
                 Ok((ip, _)) => (
                     format!(
                         "IP {} > {} proto {}",
@@ -460,7 +460,7 @@ impl SimNode {
                         }
                         _ => {
                             if self.delivered.len() < self.max_log
-                                && let Ok((ip, _)) = dmvpn_gre::wire::ip::Repr::parse(&d.packet)
+                                && let Ok((ip, _)) = dmvpn_wire::ip::Repr::parse(&d.packet)
                             {
                                 self.delivered.push(Delivered {
                                     at: now,

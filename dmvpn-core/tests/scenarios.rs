@@ -529,16 +529,16 @@ fn spokes_behind_two_nats_go_direct() {
 
 /// A UDP datagram (discard port) for multicast tests, with valid checksums.
 fn udp(src: &str, dst: &str) -> Vec<u8> {
-    use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions, Repr};
+    use dmvpn_wire::ip::{HeaderOptions, IpProtocol, Repr};
     let data = b"hello, routing neighbours";
     let ip_repr = Repr::new(
         ip(src),
         ip(dst),
         IpProtocol::UDP,
         8 + data.len(),
-        &OuterOptions {
+        &HeaderOptions {
             ttl: 1,
-            ..OuterOptions::default()
+            ..HeaderOptions::default()
         },
         7,
     )

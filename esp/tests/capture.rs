@@ -1,11 +1,5 @@
 //! The ESP frames of a real capture (Cisco routers, transport mode; `testdata/captures/`) parse, with the SPI and
 //! sequence number Wireshark shows (`tshark -T fields -e esp.spi -e esp.sequence`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::fs::File;
 

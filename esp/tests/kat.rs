@@ -2,12 +2,6 @@
 //! GCM specification, McGrew & Viega), AES-CBC (RFC 3602 §4), HMAC-SHA-2 truncated as in
 //! RFC 4868 (vectors of RFC 4231) and HMAC-SHA-1 (RFC 2202) truncated to 96 bits (RFC 2404);
 //! and cross-backend ESP interoperability.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::sync::Arc;
 use std::time::Instant;

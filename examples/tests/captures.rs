@@ -214,7 +214,7 @@ mod robustness {
             let mut p = vec![0x45, 0];
             p.extend_from_slice(&total.to_be_bytes());
             p.extend_from_slice(&[0, 0, 0, 0, 64, 47, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-            let c = dmvpn_gre::checksum::checksum(&p);
+            let c = dmvpn_wire::checksum::checksum(&p);
             p[10..12].copy_from_slice(&c.to_be_bytes());
             p.extend_from_slice(&[0, 0]);
             p.extend_from_slice(&proto.to_be_bytes());

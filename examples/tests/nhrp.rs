@@ -218,7 +218,7 @@ fn gre_frame(src: [u8; 4], dst: [u8; 4], nhrp: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&[0, 0, 0, 0, 255, 47, 0, 0]);
     f.extend_from_slice(&src);
     f.extend_from_slice(&dst);
-    let c = dmvpn_nhrp::checksum::internet_checksum(&f);
+    let c = dmvpn_wire::checksum::checksum(&f);
     f[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&[0, 0, 0x20, 0x01]);
     f.extend_from_slice(nhrp);
@@ -245,10 +245,10 @@ fn quoted_packets_of_indications_are_decoded() {
     let mut data = vec![
         0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 172, 16, 123, 2, 172, 16, 123, 3,
     ];
-    let c = dmvpn_nhrp::checksum::internet_checksum(&data);
+    let c = dmvpn_wire::checksum::checksum(&data);
     data[10..12].copy_from_slice(&c.to_be_bytes());
     let mut icmp = vec![8, 0, 0, 0, 0, 1, 0, 1];
-    let c = dmvpn_nhrp::checksum::internet_checksum(&icmp);
+    let c = dmvpn_wire::checksum::checksum(&icmp);
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     data.extend_from_slice(&icmp);
     let traffic = Repr::traffic_indication(&data, &hub)

@@ -49,25 +49,6 @@ pub enum Error {
         /// The checksum computed over the packet with the field zeroed.
         computed: u16,
     },
-    /// The IPv4 header checksum does not match the header.
-    #[error(
-        "IPv4 header checksum mismatch: packet carries {received:#06x}, header sums to {computed:#06x}"
-    )]
-    Ipv4Checksum {
-        /// The checksum carried in the header.
-        received: u16,
-        /// The checksum computed with the field zeroed.
-        computed: u16,
-    },
-    /// The IP version nibble is neither 4 nor 6, or does not match the header kind expected.
-    #[error("unexpected IP version {0}")]
-    IpVersion(u8),
-    /// The IPv4 header length (IHL) is below 5 words or beyond the packet.
-    #[error("bad IPv4 header length {0} (in 32-bit words)")]
-    Ipv4HeaderLen(u8),
-    /// The IP length field is inconsistent with the header.
-    #[error("bad IP length field {0}")]
-    IpLength(usize),
     /// The packet is an IPv4 fragment; GRE can only be read from a reassembled packet.
     #[error(
         "IPv4 fragment (offset {offset}, more fragments {more}); reassemble before decapsulating"
@@ -84,10 +65,11 @@ pub enum Error {
     /// Outer source and destination addresses are of different families.
     #[error("address family mismatch between {0} and {1}")]
     FamilyMismatch(IpAddr, IpAddr),
-    /// IPv4 options longer than 40 bytes or not a multiple of 4.
-    #[error("IPv4 options must be at most 40 bytes and a multiple of 4, got {0}")]
-    Ipv4Options(usize),
-    /// The payload is too long for the outer IP length field.
+
+    /// The outer IPv4/IPv6 header is malformed or cannot be built.
+    #[error("outer IP header: {0}")]
+    Ip(#[from] dmvpn_wire::Error),
+    /// The payload is too long for the GRE-in-IP length fields.
     #[error("payload of {0} bytes does not fit the IP length field")]
     TooLong(usize),
 

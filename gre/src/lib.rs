@@ -9,8 +9,9 @@
 //! - [`wire::gre`]: the GRE header view and [`wire::gre::Repr`]. The checksum (RFC 2784 §2.5) is
 //!   computed on emit and verified on parse; version ≠ 0 (§2.3.1) and the RFC 1701 routing,
 //!   strict-source-route and recursion bits (§2.5: bits 1–5) are rejected; protocol types are open.
-//! - [`wire::ipv4`], [`wire::ipv6`], [`wire::ip`]: the outer header with per-packet destination
-//!   (mGRE), TTL, TOS, DF and flow label, and GRE-in-IP encapsulation in one call.
+//! - [`wire::ip`]: GRE-in-IP encapsulation and decapsulation in one call, with the outer header
+//!   (per-packet destination for mGRE, TTL, TOS, DF and flow label) from `dmvpn_wire`, the
+//!   family's one home for IP headers and checksums.
 //! - [`Tunnel`]: the `tunnel key` rule DMVPN depends on (a different or missing key is dropped and
 //!   counted), optional checksums, RFC 2890 §2.2 sequencing per remote endpoint (duplicates and
 //!   out-of-order packets dropped; out-of-order packets are not buffered), counters per endpoint.
@@ -38,12 +39,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod checksum;
 mod error;
 pub mod tunnel;
 pub mod wire;
 
+pub use dmvpn_wire::{HeaderOptions, IpProtocol};
 pub use error::Error;
 pub use tunnel::{Config, Counters, DropReason, Drops, Mode, Peer, Received, Tunnel};
 pub use wire::gre::Protocol;
-pub use wire::ip::{IpProtocol, OuterOptions};

@@ -12,7 +12,9 @@ use std::net::IpAddr;
 
 use crate::Error;
 use crate::wire::gre::{self, Protocol};
-use crate::wire::ip::{self, IpProtocol, OuterOptions};
+use crate::wire::ip;
+use dmvpn_wire::ip::Repr as IpRepr;
+use dmvpn_wire::{HeaderOptions, IpProtocol};
 
 /// Default bound on the number of remote endpoints with per-peer state.
 pub const DEFAULT_MAX_PEERS: usize = 65_536;
@@ -46,7 +48,7 @@ pub struct Config {
     /// that are missing a sequence number, duplicated or out of order (RFC 2890 §2.2).
     pub sequence: bool,
     /// Outer header options (TTL, TOS, DF, IPv6 flow label).
-    pub outer: OuterOptions,
+    pub outer: HeaderOptions,
     /// Bound on remote endpoints with per-peer state (counters, sequence numbers).
     pub max_peers: usize,
 }
@@ -60,7 +62,7 @@ impl Config {
             key: None,
             checksum: false,
             sequence: false,
-            outer: OuterOptions::default(),
+            outer: HeaderOptions::default(),
             max_peers: DEFAULT_MAX_PEERS,
         }
     }
@@ -391,7 +393,7 @@ impl Tunnel {
     ) -> Result<&'a mut [u8], Error> {
         let (local, outer_opts, ident) = (self.config.local, self.config.outer, self.ip_id);
         let (header, peer) = self.prepare_tx(remote, protocol, payload_len)?;
-        let outer = ip::Repr::new(
+        let outer = IpRepr::new(
             local,
             remote,
             IpProtocol::GRE,
@@ -455,23 +457,25 @@ impl Tunnel {
     /// Like [`Tunnel::decapsulate`] for a whole IP packet: also checks that it is GRE (protocol
     /// 47), not a fragment, and addressed to the local endpoint; the remote is its source.
     pub fn decapsulate_ip<'a>(&mut self, packet: &'a [u8]) -> Result<Received<'a>, Error> {
-        let parsed = ip::Repr::parse(packet).and_then(|(outer, payload)| {
-            if let ip::Repr::V4(r) = &outer
-                && r.is_fragment()
-            {
-                return Err(Error::Fragment {
-                    offset: r.fragment_offset,
-                    more: r.more_fragments,
-                });
-            }
-            if outer.protocol() != IpProtocol::GRE {
-                return Err(Error::NotGre(outer.protocol().0));
-            }
-            if outer.dst_addr() != self.config.local {
-                return Err(Error::NotLocal(outer.dst_addr()));
-            }
-            Ok((outer.src_addr(), payload))
-        });
+        let parsed = IpRepr::parse(packet)
+            .map_err(Error::from)
+            .and_then(|(outer, payload)| {
+                if let IpRepr::V4(r) = &outer
+                    && r.is_fragment()
+                {
+                    return Err(Error::Fragment {
+                        offset: r.fragment_offset,
+                        more: r.more_fragments,
+                    });
+                }
+                if outer.protocol() != IpProtocol::GRE {
+                    return Err(Error::NotGre(outer.protocol().0));
+                }
+                if outer.dst_addr() != self.config.local {
+                    return Err(Error::NotLocal(outer.dst_addr()));
+                }
+                Ok((outer.src_addr(), payload))
+            });
         match parsed {
             Ok((remote, gre_bytes)) => self.decapsulate(remote, gre_bytes),
             Err(e) => {
@@ -529,7 +533,6 @@ fn check_rx<'a>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     #[test]

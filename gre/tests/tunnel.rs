@@ -11,8 +11,8 @@
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use dmvpn_gre::checksum::checksum;
 use dmvpn_gre::{Config, DropReason, Error, Mode, Protocol, Tunnel};
+use dmvpn_wire::checksum::checksum;
 
 static PCAP: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 

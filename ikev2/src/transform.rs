@@ -28,7 +28,7 @@ use crate::wire::{Proposal, ProtocolId, Transform, code_point};
 
 code_point! {
     /// Transform type (RFC 7296 §3.3.2).
-    TransformType(u8) {
+    TransformType(u8): compact {
         ENCR = 1, "ENCR";
         PRF = 2, "PRF";
         INTEG = 3, "INTEG";
@@ -46,7 +46,7 @@ code_point! {
 
 code_point! {
     /// Encryption algorithm, transform type 1 (IANA "Transform Type 1").
-    EncrId(u16) {
+    EncrId(u16): compact {
         DES_IV64 = 1, "ENCR_DES_IV64";
         DES = 2, "ENCR_DES";
         TRIPLE_DES = 3, "ENCR_3DES";
@@ -77,7 +77,7 @@ code_point! {
 
 code_point! {
     /// Pseudorandom function, transform type 2.
-    PrfId(u16) {
+    PrfId(u16): compact {
         HMAC_MD5 = 1, "PRF_HMAC_MD5";
         HMAC_SHA1 = 2, "PRF_HMAC_SHA1";
         HMAC_TIGER = 3, "PRF_HMAC_TIGER";
@@ -91,7 +91,7 @@ code_point! {
 
 code_point! {
     /// Integrity algorithm, transform type 3.
-    IntegId(u16) {
+    IntegId(u16): compact {
         NONE = 0, "NONE";
         HMAC_MD5_96 = 1, "AUTH_HMAC_MD5_96";
         HMAC_SHA1_96 = 2, "AUTH_HMAC_SHA1_96";
@@ -112,7 +112,7 @@ code_point! {
 
 code_point! {
     /// Key exchange method ("Diffie-Hellman group"), transform type 4.
-    KeGroup(u16) {
+    KeGroup(u16): compact {
         NONE = 0, "NONE";
         MODP_768 = 1, "768-bit MODP Group";
         MODP_1024 = 2, "1024-bit MODP Group";
@@ -141,7 +141,7 @@ code_point! {
 
 code_point! {
     /// Extended sequence numbers, transform type 5.
-    EsnId(u16) {
+    EsnId(u16): compact {
         NO = 0, "No Extended Sequence Numbers";
         YES = 1, "Extended Sequence Numbers";
     }

@@ -1,11 +1,5 @@
 //! Property tests: every payload `Repr` and whole messages round-trip; arbitrary bytes never
 //! panic the parsers or SK unprotect.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
 

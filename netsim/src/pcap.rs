@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dmvpn_gre::wire::ip::{IpProtocol, OuterOptions, Repr as IpRepr};
+use dmvpn_wire::ip::{HeaderOptions, IpProtocol, Repr as IpRepr};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
@@ -32,7 +32,7 @@ impl Recorder {
     /// Records a datagram sent at `now`. A datagram too long for an IP packet, or with addresses
     /// of different families, is not recordable and is skipped.
     pub fn record(&mut self, now: Instant, d: &Datagram) {
-        let opts = OuterOptions::default();
+        let opts = HeaderOptions::default();
         let Ok(ip) = IpRepr::new(
             d.src,
             d.dst,

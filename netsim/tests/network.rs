@@ -317,7 +317,7 @@ fn records_a_pcap_tshark_can_read() {
     assert_eq!(rec.frames()[1].0, Duration::ZERO);
     let v4 = &rec.frames().iter().find(|(_, f)| f[0] >> 4 == 4).unwrap().1;
     assert_eq!(
-        dmvpn_gre::checksum::checksum(&v4[..20]),
+        dmvpn_wire::checksum::checksum(&v4[..20]),
         0,
         "IPv4 header checksum"
     );

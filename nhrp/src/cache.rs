@@ -512,7 +512,6 @@ impl fmt::Display for Cache {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn ip(s: &str) -> IpAddr {

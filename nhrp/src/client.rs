@@ -5,9 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::cache::{Cache, Entry, EntryFlags, EntryType, Prefix, RemoveReason, max_len};
-use crate::machine::{
-    Backoff, Common, Core, Event, Stats, Traffic, Transmit, ip_destination, ip_of,
-};
+use crate::machine::{Backoff, Common, Core, Event, Stats, Traffic, Transmit};
 use crate::wire::{
     Address, Cie, CieCode, ExtensionBody, ExtensionType, Flags, Message, NbmaAddress, Node,
     PacketType, Repr,
@@ -697,7 +695,7 @@ impl Client {
                     })
                 }
             }
-            Message::TrafficIndication(t) => match ip_destination(&t.packet) {
+            Message::TrafficIndication(t) => match dmvpn_wire::ip::destination(&t.packet) {
                 Some(dst) => self.on_traffic_indication(now, dst),
                 None => Err(Error::NotAnIpPacket {
                     reason: "Traffic Indication quotes no IP packet",
@@ -743,7 +741,7 @@ impl Client {
             packet_type: repr.packet_type(),
             reason: "no body",
         })?;
-        let dst = ip_of(&repr.dst_proto_addr);
+        let dst = repr.dst_proto_addr.ip();
         let Some(i) = self
             .nhs
             .iter()
@@ -821,8 +819,8 @@ impl Client {
             packet_type: PacketType::RESOLUTION_REPLY,
             request_id: body.request_id,
         };
-        let target = ip_of(&repr.dst_proto_addr).ok_or(unmatched.clone())?;
-        if ip_of(&repr.src_proto_addr) != Some(self.config.common.protocol_addr) {
+        let target = repr.dst_proto_addr.ip().ok_or(unmatched.clone())?;
+        if repr.src_proto_addr.ip() != Some(self.config.common.protocol_addr) {
             return Err(unmatched);
         }
         let i = self
@@ -850,7 +848,7 @@ impl Client {
             self.core.event(Event::ResolutionNegative { target });
             return Ok(());
         }
-        let next_hop = ip_of(&cie.client_proto_addr).unwrap_or(target);
+        let next_hop = cie.client_proto_addr.ip().unwrap_or(target);
         let nbma = cie.client_nbma_addr.addr.ip().ok_or(Error::Unexpected {
             packet_type: PacketType::RESOLUTION_REPLY,
             reason: "reply carries no NBMA address",
@@ -866,7 +864,7 @@ impl Client {
             .and_then(|e| e.cies())
             .and_then(|cies| {
                 cies.iter().find_map(|c| {
-                    (ip_of(&c.client_proto_addr) == Some(next_hop))
+                    (c.client_proto_addr.ip() == Some(next_hop))
                         .then(|| c.client_nbma_addr.addr.ip())
                         .flatten()
                 })
@@ -876,7 +874,7 @@ impl Client {
             .extension(ExtensionType::RESPONDER_ADDRESS)
             .and_then(|e| e.cies())
             .and_then(|c| c.first())
-            .and_then(|c| ip_of(&c.client_proto_addr));
+            .and_then(|c| c.client_proto_addr.ip());
         if nat_nbma.is_none() && responder == Some(next_hop) && from != nbma {
             nat_nbma = Some(from);
         }
@@ -951,14 +949,14 @@ impl Client {
             packet_type: req.packet_type(),
             reason: "no body",
         })?;
-        let target = ip_of(&req.dst_proto_addr);
+        let target = req.dst_proto_addr.ip();
         let Some(prefix) = target.and_then(|t| self.owned_prefix(t)) else {
             return Err(Error::Unexpected {
                 packet_type: PacketType::RESOLUTION_REQUEST,
                 reason: "resolution for an address this client does not own",
             });
         };
-        let src_proto = ip_of(&req.src_proto_addr);
+        let src_proto = req.src_proto_addr.ip();
         let forwarded = req
             .extension(ExtensionType::FORWARD_TRANSIT_NHS)
             .and_then(|e| e.cies())
@@ -968,7 +966,7 @@ impl Client {
             .and_then(|e| e.cies())
             .and_then(|cies| {
                 cies.iter().find_map(|c| {
-                    (ip_of(&c.client_proto_addr) == src_proto && src_proto.is_some())
+                    (c.client_proto_addr.ip() == src_proto && src_proto.is_some())
                         .then(|| c.client_nbma_addr.addr.ip())
                         .flatten()
                 })
@@ -1047,7 +1045,7 @@ impl Client {
             reason: "no body",
         })?;
         for c in &body.cies {
-            let Some(addr) = ip_of(&c.client_proto_addr) else {
+            let Some(addr) = c.client_proto_addr.ip() else {
                 continue;
             };
             let len = if c.prefix_len == 0 {

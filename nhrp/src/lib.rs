@@ -151,7 +151,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
-pub mod checksum;
 pub mod client;
 mod error;
 mod machine;

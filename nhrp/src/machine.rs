@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::cache::{CacheEvent, Prefix};
-use crate::wire::{Address, CieCode, ErrorCode, Message, Node, Packet, PacketType, Repr, Secret};
+use crate::wire::{CieCode, ErrorCode, Message, Node, Packet, PacketType, Repr, Secret};
 
 /// A packet to send: the NHRP bytes and the NBMA (underlay) address to send them to. GRE
 /// encapsulation (protocol type `0x2001`) and the tunnel key are the caller's job.
@@ -648,40 +648,5 @@ impl Core {
             }));
         }
         Ok(repr)
-    }
-}
-
-/// The IP address of an NHRP address, if it is one.
-pub(crate) fn ip_of(a: &Address) -> Option<IpAddr> {
-    a.ip()
-}
-
-/// The destination address of a quoted IPv4 or IPv6 packet.
-pub(crate) fn ip_destination(packet: &[u8]) -> Option<IpAddr> {
-    match packet.first().map(|b| b >> 4) {
-        Some(4) => {
-            let d: [u8; 4] = packet.get(16..20)?.try_into().ok()?;
-            Some(IpAddr::from(d))
-        }
-        Some(6) => {
-            let d: [u8; 16] = packet.get(24..40)?.try_into().ok()?;
-            Some(IpAddr::from(d))
-        }
-        _ => None,
-    }
-}
-
-/// The source address of a quoted IPv4 or IPv6 packet.
-pub(crate) fn ip_source(packet: &[u8]) -> Option<IpAddr> {
-    match packet.first().map(|b| b >> 4) {
-        Some(4) => {
-            let d: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
-            Some(IpAddr::from(d))
-        }
-        Some(6) => {
-            let d: [u8; 16] = packet.get(8..24)?.try_into().ok()?;
-            Some(IpAddr::from(d))
-        }
-        _ => None,
     }
 }

@@ -10,9 +10,7 @@ use crate::cache::{
     Cache, CacheEvent, Entry, EntryFlags, EntryType, Prefix, RemoveReason, max_len,
 };
 use crate::client::{Nhs, StaticMap};
-use crate::machine::{
-    Common, Core, Event, Stats, Traffic, Transmit, ip_destination, ip_of, ip_source,
-};
+use crate::machine::{Common, Core, Event, Stats, Traffic, Transmit};
 use crate::wire::{
     Address, Cie, CieCode, ErrorCode, Extension, ExtensionBody, ExtensionType, Flags, Message,
     NbmaAddress, PacketType, Repr,
@@ -320,7 +318,10 @@ impl Server {
         from_nbma: IpAddr,
         inner: &[u8],
     ) -> Result<bool, Error> {
-        let (Some(src), Some(dst)) = (ip_source(inner), ip_destination(inner)) else {
+        let (Some(src), Some(dst)) = (
+            dmvpn_wire::ip::source(inner),
+            dmvpn_wire::ip::destination(inner),
+        ) else {
             return Err(Error::NotAnIpPacket {
                 reason: "not an IPv4 or IPv6 packet",
             });
@@ -392,20 +393,20 @@ impl Server {
             packet_type: req.packet_type(),
             reason: "no body",
         })?;
-        if ip_of(&req.dst_proto_addr) != Some(self.config.common.protocol_addr) {
+        if req.dst_proto_addr.ip() != Some(self.config.common.protocol_addr) {
             return Err(Error::Unexpected {
                 packet_type: PacketType::REGISTRATION_REQUEST,
                 reason: "registration for another NHS",
             });
         }
-        let src_proto = ip_of(&req.src_proto_addr);
+        let src_proto = req.src_proto_addr.ip();
         let src_nbma = req.src_nbma_addr.addr.ip();
         let unique = body.flags.contains(Flags::REGISTRATION_U);
         let mut answers = Vec::with_capacity(body.cies.len());
         let mut nat_cie = None;
         for c in &body.cies {
             let mut answer = c.clone();
-            let proto = ip_of(&c.client_proto_addr).or(src_proto);
+            let proto = c.client_proto_addr.ip().or(src_proto);
             let claimed = c.client_nbma_addr.addr.ip().or(src_nbma).unwrap_or(from);
             let Some(proto) = proto else {
                 answer.code = CieCode::ADMINISTRATIVELY_PROHIBITED;
@@ -545,7 +546,7 @@ impl Server {
             .and_then(|e| e.cies())
             .unwrap_or(&[]);
         if transit.iter().any(|c| {
-            ip_of(&c.client_proto_addr) == Some(me) || c.client_nbma_addr.addr.ip() == Some(my_nbma)
+            c.client_proto_addr.ip() == Some(me) || c.client_nbma_addr.addr.ip() == Some(my_nbma)
         }) {
             self.core
                 .error_indication(now, from, bytes, ErrorCode::LOOP_DETECTED, 0);
@@ -556,7 +557,7 @@ impl Server {
                 .error_indication(now, from, bytes, ErrorCode::HOP_COUNT_EXCEEDED, 0);
             return Err(Error::HopCountExceeded);
         }
-        let src_proto = ip_of(&req.src_proto_addr);
+        let src_proto = req.src_proto_addr.ip();
         let requester_reg_nat = src_proto
             .and_then(|s| self.registration(s))
             .and_then(|e| e.nat_nbma);
@@ -567,7 +568,7 @@ impl Server {
                 .or_else(|| req.src_nbma_addr.addr.ip())
                 .unwrap_or(from)
         };
-        let Some(dst) = ip_of(&req.dst_proto_addr) else {
+        let Some(dst) = req.dst_proto_addr.ip() else {
             return Err(Error::Unexpected {
                 packet_type: PacketType::RESOLUTION_REQUEST,
                 reason: "no destination protocol address",
@@ -708,7 +709,7 @@ impl Server {
                 });
             }
         }
-        if let (Some(nat), Some(src)) = (requester_nat, ip_of(&req.src_proto_addr)) {
+        if let (Some(nat), Some(src)) = (requester_nat, req.src_proto_addr.ip()) {
             let cie = Cie {
                 prefix_len: max_len(src),
                 client_nbma_addr: NbmaAddress::from(nat),
@@ -733,8 +734,7 @@ impl Server {
         })?;
         let src_nbma = req.src_nbma_addr.addr.ip();
         for c in &body.cies {
-            let Some(addr) = ip_of(&c.client_proto_addr).or_else(|| ip_of(&req.src_proto_addr))
-            else {
+            let Some(addr) = c.client_proto_addr.ip().or_else(|| req.src_proto_addr.ip()) else {
                 continue;
             };
             let Some(e) = self.registration(addr).cloned() else {

@@ -1,11 +1,5 @@
 //! The real Cisco captures: every NHRP packet parses, re-emits byte for byte, agrees with
 //! Wireshark's decode, and the builders reproduce what the routers sent.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 mod common;
 

@@ -821,7 +821,7 @@ fn ipv4_packet(src: &str, dst: &str) -> Vec<u8> {
     let mut p = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0];
     p.extend_from_slice(&s.octets());
     p.extend_from_slice(&d.octets());
-    let sum = dmvpn_nhrp::checksum::internet_checksum(&p);
+    let sum = dmvpn_wire::checksum::checksum(&p);
     p[10..12].copy_from_slice(&sum.to_be_bytes());
     p.extend_from_slice(&[8, 0, 0xf7, 0xff, 0, 0, 0, 0]);
     p

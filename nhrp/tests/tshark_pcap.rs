@@ -16,11 +16,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use dmvpn_nhrp::checksum::internet_checksum;
 use dmvpn_nhrp::wire::{
     Address, Authentication, Cie, CieCode, ErrorCode, Extension, ExtensionBody, ExtensionType,
     Message, Node, Repr, VendorPrivate,
 };
+use dmvpn_wire::checksum::checksum as internet_checksum;
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 

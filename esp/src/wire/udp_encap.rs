@@ -85,12 +85,6 @@ impl UdpEncapRepr {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
     use super::*;
     use proptest::prelude::*;
 

@@ -1,6 +1,6 @@
 //! IPv4 and IPv6 (outer and inner), parsed with the `gre` crate's IP layer.
 
-use dmvpn_gre::wire::ip::Repr;
+use dmvpn_wire::ip::Repr;
 use serde_json::json;
 
 use super::{Frame, dispatch_ip};

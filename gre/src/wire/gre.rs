@@ -22,7 +22,8 @@
 use core::fmt;
 
 use super::be;
-use crate::{Error, checksum};
+use crate::Error;
+use dmvpn_wire::checksum;
 
 /// Checksum present (RFC 2784).
 pub const FLAG_CHECKSUM: u16 = 0x8000;
@@ -488,7 +489,6 @@ pub fn decapsulate(packet: &[u8]) -> Result<(Repr, &[u8]), Error> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use proptest::prelude::*;
 

@@ -5,7 +5,7 @@ use super::code_point;
 
 code_point! {
     /// Exchange type (RFC 7296 §3.1).
-    ExchangeType(u8) {
+    ExchangeType(u8): compact {
         IKE_SA_INIT = 34, "IKE_SA_INIT";
         IKE_AUTH = 35, "IKE_AUTH";
         CREATE_CHILD_SA = 36, "CREATE_CHILD_SA";
@@ -21,7 +21,7 @@ code_point! {
 
 code_point! {
     /// Payload type, the "Next Payload" values (RFC 7296 §3.2, RFC 7383 §2.5).
-    PayloadType(u8) {
+    PayloadType(u8): compact {
         NONE = 0, "No Next Payload";
         SA = 33, "SA";
         KE = 34, "KE";
@@ -46,7 +46,7 @@ code_point! {
 
 code_point! {
     /// Security protocol identifier (RFC 7296 §3.3.1), in proposals, notifications and deletes.
-    ProtocolId(u8) {
+    ProtocolId(u8): compact {
         NONE = 0, "NONE";
         IKE = 1, "IKE";
         AH = 2, "AH";
@@ -56,7 +56,7 @@ code_point! {
 
 code_point! {
     /// Identification type (RFC 7296 §3.5).
-    IdType(u8) {
+    IdType(u8): compact {
         IPV4_ADDR = 1, "ID_IPV4_ADDR";
         FQDN = 2, "ID_FQDN";
         RFC822_ADDR = 3, "ID_RFC822_ADDR";
@@ -71,7 +71,7 @@ code_point! {
 
 code_point! {
     /// Certificate encoding (RFC 7296 §3.6), in CERT and CERTREQ payloads.
-    CertEncoding(u8) {
+    CertEncoding(u8): compact {
         PKCS7_X509 = 1, "PKCS #7 wrapped X.509 certificate";
         PGP = 2, "PGP Certificate";
         DNS_SIGNED_KEY = 3, "DNS Signed Key";
@@ -91,7 +91,7 @@ code_point! {
 
 code_point! {
     /// Authentication method (RFC 7296 §3.8, RFC 7427).
-    AuthMethod(u8) {
+    AuthMethod(u8): compact {
         RSA_SIGNATURE = 1, "RSA Digital Signature";
         SHARED_KEY_MIC = 2, "Shared Key Message Integrity Code";
         DSS_SIGNATURE = 3, "DSS Digital Signature";
@@ -107,7 +107,7 @@ code_point! {
 code_point! {
     /// Notify message type (RFC 7296 §3.10.1 and later RFCs): errors below 16384, status
     /// types from 16384.
-    NotifyType(u16) {
+    NotifyType(u16): compact {
         UNSUPPORTED_CRITICAL_PAYLOAD = 1, "UNSUPPORTED_CRITICAL_PAYLOAD";
         INVALID_IKE_SPI = 4, "INVALID_IKE_SPI";
         INVALID_MAJOR_VERSION = 5, "INVALID_MAJOR_VERSION";
@@ -203,7 +203,7 @@ impl NotifyType {
 
 code_point! {
     /// Traffic selector type (RFC 7296 §3.13.1).
-    TsType(u8) {
+    TsType(u8): compact {
         IPV4_ADDR_RANGE = 7, "TS_IPV4_ADDR_RANGE";
         IPV6_ADDR_RANGE = 8, "TS_IPV6_ADDR_RANGE";
         FC_ADDR_RANGE = 9, "TS_FC_ADDR_RANGE";
@@ -212,7 +212,7 @@ code_point! {
 
 code_point! {
     /// Configuration payload type (RFC 7296 §3.15).
-    CfgType(u8) {
+    CfgType(u8): compact {
         REQUEST = 1, "CFG_REQUEST";
         REPLY = 2, "CFG_REPLY";
         SET = 3, "CFG_SET";
@@ -222,7 +222,7 @@ code_point! {
 
 code_point! {
     /// Configuration attribute type (RFC 7296 §3.15.1), 15 bits.
-    ConfigAttributeType(u16) {
+    ConfigAttributeType(u16): compact {
         INTERNAL_IP4_ADDRESS = 1, "INTERNAL_IP4_ADDRESS";
         INTERNAL_IP4_NETMASK = 2, "INTERNAL_IP4_NETMASK";
         INTERNAL_IP4_DNS = 3, "INTERNAL_IP4_DNS";

@@ -32,86 +32,12 @@ pub use payload::{
 pub use sa::{Attribute, AttributeValue, Proposal, SaPayload, Transform};
 pub use ts::{TrafficSelector, TsPayload};
 
-/// Declares an open code point: a newtype over an integer with named constants, `name()`,
-/// `Debug`/`Display` that show the name, and conversions.
-macro_rules! code_point {
-    (
-        $(#[$meta:meta])*
-        $name:ident($ty:ty) {
-            $( $konst:ident = $value:literal, $text:literal; )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(pub $ty);
+pub(crate) use dmvpn_wire::code_point;
 
-        impl $name {
-            $(
-                #[doc = concat!("`", $text, "` (", stringify!($value), ").")]
-                pub const $konst: $name = $name($value);
-            )*
-
-            /// The IANA registry name of a known value, `None` for others.
-            pub const fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $( $value => Some($text), )*
-                    _ => None,
-                }
-            }
-        }
-
-        impl core::fmt::Debug for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                core::fmt::Display::fmt(self, f)
-            }
-        }
-
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{}({})", n, self.0),
-                    None => write!(f, "{}", self.0),
-                }
-            }
-        }
-
-        impl From<$ty> for $name {
-            fn from(v: $ty) -> Self {
-                $name(v)
-            }
-        }
-
-        impl From<$name> for $ty {
-            fn from(v: $name) -> $ty {
-                v.0
-            }
-        }
-    };
-}
-pub(crate) use code_point;
-
-/// The byte at `at`, if present.
-pub(crate) fn u8_at(data: &[u8], at: usize) -> Option<u8> {
-    data.get(at).copied()
-}
-
-/// The big-endian 16-bit field at `at`, if present.
-pub(crate) fn be16(data: &[u8], at: usize) -> Option<u16> {
-    let b = data.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes(b.try_into().ok()?))
-}
-
-/// The big-endian 32-bit field at `at`, if present.
-pub(crate) fn be32(data: &[u8], at: usize) -> Option<u32> {
-    let b = data.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes(b.try_into().ok()?))
-}
-
-/// The big-endian 64-bit field at `at`, if present.
-pub(crate) fn be64(data: &[u8], at: usize) -> Option<u64> {
-    let b = data.get(at..at.checked_add(8)?)?;
-    Some(u64::from_be_bytes(b.try_into().ok()?))
-}
+/// Bounds-checked big-endian reads (`None` beyond the buffer), from the family's wire toolkit.
+pub(crate) use dmvpn_wire::be::{
+    read_u8 as u8_at, read_u16 as be16, read_u32 as be32, read_u64 as be64,
+};
 
 /// A `Truncated` error for `what`.
 pub(crate) fn truncated(what: &'static str, needed: usize, got: usize) -> Error {

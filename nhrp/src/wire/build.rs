@@ -1,6 +1,6 @@
 //! Builders for the packets a node sends, with the field values Cisco IOS uses.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use super::address::{Address, NbmaAddress};
 use super::cie::Cie;
@@ -369,29 +369,15 @@ impl Repr {
 
 /// The protocol type and source address of an IPv4 or IPv6 packet.
 fn ip_source(packet: &[u8]) -> Result<(ProtocolType, Address), Error> {
-    match packet.first().map(|b| b >> 4) {
-        Some(4) => {
-            let Some(&[a, b, c, d]) = packet.get(12..16) else {
-                return Err(Error::NotAnIpPacket {
-                    reason: "IPv4 header shorter than 20 bytes",
-                });
-            };
-            Ok((ProtocolType::IPV4, Ipv4Addr::new(a, b, c, d).into()))
-        }
-        Some(6) => {
-            let src = packet
-                .get(8..24)
-                .and_then(|s| <[u8; 16]>::try_from(s).ok())
-                .ok_or(Error::NotAnIpPacket {
-                    reason: "IPv6 header shorter than 40 bytes",
-                })?;
-            Ok((ProtocolType::IPV6, Ipv6Addr::from(src).into()))
-        }
-        Some(_) => Err(Error::NotAnIpPacket {
-            reason: "IP version is neither 4 nor 6",
-        }),
-        None => Err(Error::NotAnIpPacket {
-            reason: "empty packet",
-        }),
+    let reason = match dmvpn_wire::ip::version(packet) {
+        Some(4) => "IPv4 header shorter than 20 bytes",
+        Some(6) => "IPv6 header shorter than 40 bytes",
+        Some(_) => "IP version is neither 4 nor 6",
+        None => "empty packet",
+    };
+    match dmvpn_wire::ip::source(packet) {
+        Some(a @ IpAddr::V4(_)) => Ok((ProtocolType::IPV4, a.into())),
+        Some(a @ IpAddr::V6(_)) => Ok((ProtocolType::IPV6, a.into())),
+        None => Err(Error::NotAnIpPacket { reason }),
     }
 }

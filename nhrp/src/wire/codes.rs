@@ -1,61 +1,10 @@
 //! Open code points: every one is a newtype over its wire integer, so unknown values pass through.
 
-use core::fmt;
-
-macro_rules! code_point {
-    (
-        $(#[$meta:meta])*
-        $name:ident($int:ty) {
-            $( $(#[$cmeta:meta])* $cname:ident = $value:expr, $text:expr; )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-        pub struct $name(pub $int);
-
-        impl $name {
-            $( $(#[$cmeta])* pub const $cname: $name = $name($value); )*
-
-            /// The name of this code point, or `None` if this crate does not know it.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $( $value => Some($text), )*
-                    _ => None,
-                }
-            }
-
-            /// Whether this crate knows the code point.
-            pub fn is_known(self) -> bool {
-                self.name().is_some()
-            }
-        }
-
-        impl From<$int> for $name {
-            fn from(v: $int) -> Self {
-                $name(v)
-            }
-        }
-
-        impl From<$name> for $int {
-            fn from(v: $name) -> Self {
-                v.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self.name() {
-                    Some(n) => write!(f, "{} ({})", n, self.0),
-                    None => write!(f, "unknown ({})", self.0),
-                }
-            }
-        }
-    };
-}
+use dmvpn_wire::code_point;
 
 code_point! {
     /// `ar$op.type`: the NHRP packet type (RFC 2332 §5.2.0.1; type 8 is Cisco's).
-    PacketType(u8) {
+    PacketType(u8): spaced {
         /// Resolution Request (RFC 2332 §5.2.1).
         RESOLUTION_REQUEST = 1, "Resolution Request";
         /// Resolution Reply (RFC 2332 §5.2.2).
@@ -77,7 +26,7 @@ code_point! {
 
 code_point! {
     /// `ar$afn`: the address family of the NBMA (underlay) addresses (IANA Address Family Numbers).
-    AddressFamily(u16) {
+    AddressFamily(u16): spaced {
         /// IPv4 underlay.
         IPV4 = 1, "IPv4";
         /// IPv6 underlay.
@@ -87,7 +36,7 @@ code_point! {
 
 code_point! {
     /// `ar$pro.type`: the protocol of the protocol (overlay) addresses, an EtherType for IP.
-    ProtocolType(u16) {
+    ProtocolType(u16): spaced {
         /// IPv4 overlay.
         IPV4 = 0x0800, "IPv4";
         /// IPv6 overlay.
@@ -97,7 +46,7 @@ code_point! {
 
 code_point! {
     /// The Code of a Client Information Entry (RFC 2332 §5.2.2, §5.2.4).
-    CieCode(u8) {
+    CieCode(u8): spaced {
         /// Success.
         SUCCESS = 0, "Success";
         /// Administratively Prohibited.
@@ -115,7 +64,7 @@ code_point! {
 
 code_point! {
     /// The Error Code of an Error Indication (RFC 2332 §5.2.7).
-    ErrorCode(u16) {
+    ErrorCode(u16): spaced {
         /// Unrecognized Extension: a compulsory extension this node does not know.
         UNRECOGNIZED_EXTENSION = 1, "Unrecognized Extension";
         /// NHRP Loop Detected.
@@ -139,7 +88,7 @@ code_point! {
 
 code_point! {
     /// The code of a (Cisco) Traffic Indication.
-    TrafficCode(u16) {
+    TrafficCode(u16): spaced {
         /// Redirect: a shorter path to the destination exists (DMVPN phase 3).
         REDIRECT = 0, "Redirect";
     }
@@ -147,7 +96,7 @@ code_point! {
 
 code_point! {
     /// An extension type (RFC 2332 §5.3), without the compulsory bit.
-    ExtensionType(u16) {
+    ExtensionType(u16): spaced {
         /// End of Extensions (RFC 2332 §5.3.0).
         END = 0, "End";
         /// Responder Address (RFC 2332 §5.3.1).
@@ -167,7 +116,7 @@ code_point! {
 
 code_point! {
     /// The Authentication Type of an Authentication extension (RFC 2332 §5.3.4).
-    AuthType(u32) {
+    AuthType(u32): spaced {
         /// Cleartext password: the form Cisco's `ip nhrp authentication` sends.
         CLEARTEXT = 1, "Cleartext Password";
     }

@@ -12,7 +12,7 @@ use super::extension::{
     Authentication, Extension, ExtensionBody, ExtensionIter, ExtensionRef, put,
 };
 use crate::Error;
-use crate::checksum;
+use dmvpn_wire::checksum;
 
 /// Length of the fixed header (RFC 2332 §5.2.0.1).
 pub const FIXED_HEADER_LEN: usize = 20;
@@ -81,12 +81,7 @@ pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_be_bytes([x, y]),
-        _ => 0,
-    }
-}
+use dmvpn_wire::be::u16 as be16;
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it.

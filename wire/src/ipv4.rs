@@ -1,10 +1,9 @@
-//! The IPv4 header (RFC 791) as the outer header of GRE-in-IP.
+//! The IPv4 header (RFC 791): a view over a packet and its high-level form.
 
 use core::net::Ipv4Addr;
 
-use super::be;
-use super::ip::IpProtocol;
-use crate::{Error, checksum};
+use crate::ip::IpProtocol;
+use crate::{Error, be, checksum};
 
 /// Length of an IPv4 header without options.
 pub const MIN_HEADER_LEN: usize = 20;
@@ -186,6 +185,28 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the time to live (the header checksum is not updated: see
+    /// [`crate::ip::decrement_ttl`] or [`crate::checksum::update`]).
+    pub fn set_ttl(&mut self, ttl: u8) {
+        be::put(self.buffer.as_mut(), 8, &[ttl]);
+    }
+
+    /// Sets the header checksum field.
+    pub fn set_checksum(&mut self, checksum: u16) {
+        be::put_u16(self.buffer.as_mut(), 10, checksum);
+    }
+
+    /// Sets or clears don't-fragment (the header checksum is not updated).
+    pub fn set_dont_fragment(&mut self, df: bool) {
+        let flags = be::u16(self.buffer.as_ref(), 6);
+        let flags = if df {
+            flags | FLAG_DF
+        } else {
+            flags & !FLAG_DF
+        };
+        be::put_u16(self.buffer.as_mut(), 6, flags);
+    }
+
     /// The payload, up to the total length, mutable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (start, end) = (self.header_len(), usize::from(self.total_len()));

@@ -1,14 +1,13 @@
-//! The IPv6 fixed header (RFC 8200 §3) as the outer header of GRE-in-IP (RFC 7676).
+//! The IPv6 fixed header (RFC 8200 §3): a view over a packet and its high-level form.
 //!
-//! Only the fixed header is modelled: [`Repr::next_header`] is the first next-header value, which
-//! for a GRE packet sent by this crate is 47. Extension headers, if a peer sends any, are part of
-//! the payload for the caller to walk.
+//! Only the fixed header is modelled: [`Repr::next_header`] is the first next-header value (47 for
+//! GRE-in-IPv6, RFC 7676). Extension headers, if a peer sends any, are part of the payload for
+//! the caller to walk.
 
 use core::net::Ipv6Addr;
 
-use super::be;
-use super::ip::IpProtocol;
-use crate::Error;
+use crate::ip::IpProtocol;
+use crate::{Error, be};
 
 /// Length of the IPv6 fixed header.
 pub const HEADER_LEN: usize = 40;
@@ -115,6 +114,22 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     }
 }
 
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    /// Sets the hop limit.
+    pub fn set_hop_limit(&mut self, hop_limit: u8) {
+        be::put(self.buffer.as_mut(), 7, &[hop_limit]);
+    }
+
+    /// The payload, up to the payload length, mutable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let end = HEADER_LEN + usize::from(self.payload_len());
+        self.buffer
+            .as_mut()
+            .get_mut(HEADER_LEN..end)
+            .unwrap_or(&mut [])
+    }
+}
+
 /// An IPv6 fixed header in high-level form, plus the payload length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Repr {
@@ -186,7 +201,7 @@ impl Repr {
     ) -> Result<(), Error> {
         let len = u16::try_from(self.payload_len).map_err(|_| Error::TooLong(self.payload_len))?;
         if self.flow_label > 0x000f_ffff {
-            return Err(Error::Config("IPv6 flow label is 20 bits"));
+            return Err(Error::FlowLabel(self.flow_label));
         }
         let got = packet.buffer.as_ref().len();
         let buf = packet
