@@ -48,26 +48,12 @@ pub enum Input<'a> {
     Timeout(Instant),
 }
 
-/// A GRE packet to send on the underlay: from `src` to `dst`, IP protocol 47
-/// ([`Transmit::IP_PROTOCOL`]). Send it on a raw socket of protocol 47 (the kernel adds the IP
-/// header).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Index of the tunnel interface.
-    pub tunnel: usize,
-    /// Source NBMA address (`tunnel source`).
-    pub src: IpAddr,
-    /// Destination NBMA address.
-    pub dst: IpAddr,
-    /// The GRE packet (header and payload). Give the buffer back with [`Node::recycle`] to
-    /// spare the next packet an allocation.
-    pub payload: Vec<u8>,
-}
-
-impl Transmit {
-    /// The outer IP protocol number: GRE.
-    pub const IP_PROTOCOL: u8 = 47;
-}
+/// What to send on the underlay, in the family's one datagram shape ([`dmvpn_wire::Transmit`]):
+/// from `src` (a `tunnel source`) to `dst`. Today every node transmit is a GRE packet
+/// (`proto` [`Proto::GRE`](dmvpn_wire::Proto::GRE), IP protocol 47): send it on a raw socket of
+/// protocol 47 (the kernel adds the IP header). Give the payload buffer back with
+/// [`Node::recycle`] to spare the next packet an allocation.
+pub use dmvpn_wire::Transmit;
 
 /// An overlay packet that arrived through a tunnel, for the caller's TUN device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -509,6 +495,32 @@ impl Node {
         self.ifaces.get(tunnel).map(|f| &f.gre)
     }
 
+    /// The tunnel interface a GRE packet between `local` (one of this node's tunnel sources) and
+    /// a peer belongs to: the interface with that source whose `tunnel key` the packet carries,
+    /// or else the first interface with that source (whose GRE then refuses the key mismatch).
+    fn interface_for(&self, local: IpAddr, gre_packet: &[u8]) -> Option<usize> {
+        let key = dmvpn_gre::wire::gre::Packet::new_checked(gre_packet)
+            .ok()
+            .map(|p| p.key());
+        let mut first = None;
+        for (i, f) in self.ifaces.iter().enumerate() {
+            if f.cfg.source != local {
+                continue;
+            }
+            first.get_or_insert(i);
+            if key == Some(f.cfg.key) {
+                return Some(i);
+            }
+        }
+        first
+    }
+
+    /// The tunnel interface a transmit of this node's went out of (by its source and GRE key),
+    /// for traces and per-interface accounting by the caller.
+    pub fn tunnel_of(&self, t: &Transmit) -> Option<usize> {
+        self.interface_for(t.src, &t.payload)
+    }
+
     /// Data-path counters.
     pub fn stats(&self) -> NodeStats {
         self.stats
@@ -807,9 +819,9 @@ impl Node {
         }
         let src = f.cfg.source;
         self.transmits.push_back(Transmit {
-            tunnel: t,
             src,
             dst: nbma,
+            proto: dmvpn_wire::Proto::GRE,
             payload: buf,
         });
         Ok(())
@@ -957,22 +969,7 @@ impl Node {
         payload: &[u8],
     ) -> Result<(), Error> {
         self.stats.underlay_in = self.stats.underlay_in.saturating_add(1);
-        let key = dmvpn_gre::wire::gre::Packet::new_checked(payload)
-            .ok()
-            .map(|p| p.key());
-        let mut first = None;
-        let mut chosen = None;
-        for (i, f) in self.ifaces.iter().enumerate() {
-            if f.cfg.source != dst {
-                continue;
-            }
-            first.get_or_insert(i);
-            if key == Some(f.cfg.key) {
-                chosen = Some(i);
-                break;
-            }
-        }
-        let Some(t) = chosen.or(first) else {
+        let Some(t) = self.interface_for(dst, payload) else {
             self.stats.underlay_not_local = self.stats.underlay_not_local.saturating_add(1);
             return Err(Error::NotLocal(dst));
         };
@@ -1151,7 +1148,7 @@ impl Node {
             };
             let Some(tx) = tx else { break };
             // A full queue is counted in `emit`.
-            let _ = self.emit(t, tx.dst_nbma, Protocol::NHRP, &tx.bytes, false);
+            let _ = self.emit(t, tx.dst, Protocol::NHRP, &tx.payload, false);
         }
         loop {
             let Some(f) = self.ifaces.get_mut(t) else {

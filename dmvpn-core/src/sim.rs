@@ -419,7 +419,7 @@ impl SimNode {
                         let (what, echo) = describe(&t);
                         trace.push(TraceLine {
                             at: now,
-                            tunnel: t.tunnel,
+                            tunnel: self.node.tunnel_of(&t).unwrap_or(usize::MAX),
                             src: t.src,
                             dst: t.dst,
                             what,
@@ -429,7 +429,7 @@ impl SimNode {
                     self.out.push_back(Datagram {
                         src: t.src,
                         dst: t.dst,
-                        protocol: Transmit::IP_PROTOCOL,
+                        protocol: t.proto.ip_protocol().0,
                         payload: t.payload,
                     });
                 }
@@ -502,7 +502,7 @@ impl Host for SimNode {
     }
 
     fn handle_datagram(&mut self, now: Instant, d: Datagram) {
-        if d.protocol != Transmit::IP_PROTOCOL {
+        if d.protocol != dmvpn_wire::IpProtocol::GRE.0 {
             return;
         }
         self.input(

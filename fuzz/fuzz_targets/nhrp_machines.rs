@@ -126,23 +126,23 @@ fuzz_target!(|input: Input| {
                     }
                     let (to_server, t) = wire.remove(0);
                     let _ = if to_server {
-                        s.handle_packet(now, nbma(2), &t.bytes)
+                        s.handle_packet(now, nbma(2), &t.payload)
                     } else {
-                        c.handle_packet(now, nbma(1), &t.bytes)
+                        c.handle_packet(now, nbma(1), &t.payload)
                     };
                 }
             }
             Op::Mutate(pos, val) => {
                 if !wire.is_empty() {
                     let (to_server, mut t) = wire.remove(0);
-                    let len = t.bytes.len();
-                    if let Some(b) = t.bytes.get_mut(usize::from(pos) % len.max(1)) {
+                    let len = t.payload.len();
+                    if let Some(b) = t.payload.get_mut(usize::from(pos) % len.max(1)) {
                         *b ^= val;
                     }
                     let _ = if to_server {
-                        s.handle_packet(now, nbma(2), &t.bytes)
+                        s.handle_packet(now, nbma(2), &t.payload)
                     } else {
-                        c.handle_packet(now, nbma(1), &t.bytes)
+                        c.handle_packet(now, nbma(1), &t.payload)
                     };
                 }
             }

@@ -76,7 +76,8 @@
 //! (`from_nbma` is the *outer* source address, i.e. post-NAT), timers through
 //! `handle_timeout(now)` (a spurious call is a no-op) at the instant `poll_timeout()` names
 //! (exact: the earliest deadline), and everything to send comes out of `poll_transmit()` as a
-//! [`Transmit`] (NBMA destination + NHRP bytes; GRE encapsulation with protocol type `0x2001`
+//! [`Transmit`] (`dmvpn_wire::Transmit`: NBMA source and destination + NHRP bytes as an
+//! `InGre(0x2001)` payload; GRE encapsulation with protocol type `0x2001`
 //! is the caller's job) and everything that happened out of `poll_event()` as an [`Event`].
 //! Queues, tables and pending requests are bounded, drops are counted ([`Stats`]), and
 //! `handle_packet` returns an [`Error`] saying why a packet was dropped. Nothing panics,
@@ -137,11 +138,11 @@
 //!
 //! spoke.register(now);
 //! let request = spoke.poll_transmit().unwrap();
-//! assert_eq!(request.dst_nbma, ip("172.17.0.1"));
-//! hub.handle_packet(now, ip("172.16.1.24"), &request.bytes)?;
+//! assert_eq!(request.dst, ip("172.17.0.1"));
+//! hub.handle_packet(now, ip("172.16.1.24"), &request.payload)?;
 //! let reply = hub.poll_transmit().unwrap();
-//! assert_eq!(reply.dst_nbma, ip("172.16.1.24"));
-//! spoke.handle_packet(now, ip("172.17.0.1"), &reply.bytes)?;
+//! assert_eq!(reply.dst, ip("172.16.1.24"));
+//! spoke.handle_packet(now, ip("172.17.0.1"), &reply.payload)?;
 //! assert!(hub.registration(ip("10.0.0.2")).is_some());
 //! assert!(std::iter::from_fn(|| spoke.poll_event()).any(|e| e == Event::NhsUp { nhs: ip("10.0.0.1") }));
 //! // The hub's static map answers at once.

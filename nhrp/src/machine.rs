@@ -10,15 +10,15 @@ use crate::Error;
 use crate::cache::{CacheEvent, Prefix};
 use crate::wire::{CieCode, ErrorCode, Message, Node, Packet, PacketType, Repr, Secret};
 
-/// A packet to send: the NHRP bytes and the NBMA (underlay) address to send them to. GRE
-/// encapsulation (protocol type `0x2001`) and the tunnel key are the caller's job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Where to send it.
-    pub dst_nbma: IpAddr,
-    /// The NHRP packet.
-    pub bytes: Vec<u8>,
-}
+use dmvpn_wire::Proto;
+/// A packet to send, in the family's one datagram shape: from this node's NBMA address (`src`)
+/// to the NBMA (underlay) address `dst`, with `proto` [`Proto::InGre`]`(0x2001)` and the NHRP
+/// packet as `payload`. GRE encapsulation (protocol type `0x2001`) and the tunnel key are the
+/// caller's job.
+pub use dmvpn_wire::Transmit;
+
+/// The GRE protocol type of NHRP (RFC 2332 §5; Cisco DMVPN carries it in GRE).
+pub const GRE_PROTOCOL_TYPE: u16 = 0x2001;
 
 /// What to do with a packet over the `max-send` quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -497,8 +497,10 @@ impl Core {
             self.stats.error_indications_sent = self.stats.error_indications_sent.saturating_add(1);
         }
         let t = Transmit {
-            dst_nbma: dst,
-            bytes,
+            src: self.common.nbma_addr,
+            dst,
+            proto: Proto::InGre(GRE_PROTOCOL_TYPE),
+            payload: bytes,
         };
         self.release(now);
         if !self.window_full() && self.held.is_empty() {

@@ -158,7 +158,7 @@ impl Host for Nhrp {
             Role::Server(s) => s.poll_transmit(),
             Role::Raw => None,
         }?;
-        Some(gre_datagram(self.addr, t.dst_nbma, &t.bytes))
+        Some(gre_datagram(self.addr, t.dst, &t.payload))
     }
     fn poll_timeout(&self) -> Option<Instant> {
         match &self.role {
