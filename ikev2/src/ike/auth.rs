@@ -1,0 +1,231 @@
+use super::{Cx, IkeSa, Req, State, error_notify, find_notify, found, notify};
+use crate::Error;
+use crate::auth::{PskLookup, SignedOctets, psk_auth_payload, verify_psk_auth};
+use crate::event::{DownReason, Event};
+use crate::wire::{ExchangeType, Identity, NotifyType, Payload, SaPayload, TsPayload};
+use std::time::Instant;
+
+impl IkeSa {
+    pub(super) fn send_auth(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
+        let (Some(hs), Some(keys), Some(suite)) = (self.hs.as_ref(), &self.keys, &self.suite)
+        else {
+            return Err(Error::InvalidConfig("IKE_AUTH before IKE_SA_INIT"));
+        };
+        let peer = hs
+            .remote_id
+            .clone()
+            .unwrap_or_else(|| Identity::ip(self.remote.ip()));
+        let psk = cx
+            .cfg
+            .psks
+            .psk(&peer)
+            .ok_or_else(|| Error::NoPsk(peer.to_string()))?;
+        let octets = SignedOctets::new(
+            &cx.cfg.provider,
+            suite.prf,
+            &keys.sk_pi,
+            &hs.init_req,
+            &hs.nr,
+            &cx.cfg.local_id,
+        )?;
+        let auth = psk_auth_payload(&cx.cfg.provider, suite.prf, psk, &octets)?;
+        let mut payloads = vec![Payload::IdI(cx.cfg.local_id.clone())];
+        if let Some(id) = &hs.remote_id {
+            payloads.push(Payload::IdR(id.clone()));
+        }
+        payloads.push(Payload::Auth(auth));
+        if let Some(c) = &hs.child {
+            if c.transport {
+                payloads.push(notify(NotifyType::USE_TRANSPORT_MODE, &[]));
+            }
+            payloads.push(Payload::Sa(SaPayload {
+                proposals: c.proposals.clone(),
+            }));
+            payloads.push(Payload::TsI(TsPayload {
+                selectors: c.ts_i.clone(),
+            }));
+            payloads.push(Payload::TsR(TsPayload {
+                selectors: c.ts_r.clone(),
+            }));
+        }
+        self.state = State::AuthSent;
+        self.request(cx, now, ExchangeType::IKE_AUTH, &payloads, Req::Auth)
+    }
+
+    pub(super) fn handle_auth_response(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        p: &[Payload],
+    ) -> Result<(), Error> {
+        let Some(hs) = self.hs.take() else {
+            return Ok(());
+        };
+        if find_notify(p, NotifyType::AUTHENTICATION_FAILED).is_some() {
+            cx.counters.auth_failures += 1;
+            return self.fail(cx, DownReason::AuthenticationFailed);
+        }
+        let idr = p.iter().find_map(|x| match x {
+            Payload::IdR(i) => Some(i),
+            _ => None,
+        });
+        let auth = p.iter().find_map(|x| match x {
+            Payload::Auth(a) => Some(a),
+            _ => None,
+        });
+        let (Some(idr), Some(auth)) = (idr, auth) else {
+            let e = error_notify(p).unwrap_or(NotifyType::INVALID_SYNTAX);
+            return self.fail(cx, DownReason::Refused(e));
+        };
+        let (Some(keys), Some(suite)) = (&self.keys, self.suite) else {
+            return Ok(());
+        };
+        let id_ok = hs.remote_id.as_ref().is_none_or(|want| want == idr);
+        let octets = SignedOctets::new(
+            &cx.cfg.provider,
+            suite.prf,
+            &keys.sk_pr,
+            &hs.init_resp,
+            &hs.ni,
+            idr,
+        )?;
+        if !id_ok
+            || verify_psk_auth(
+                &cx.cfg.provider,
+                suite.prf,
+                &cx.cfg.psks,
+                idr,
+                &octets,
+                auth,
+            )
+            .is_err()
+        {
+            cx.counters.auth_failures += 1;
+            return self.fail(cx, DownReason::AuthenticationFailed);
+        }
+        self.peer_id = Some(idr.clone());
+        self.established(cx, now)?;
+        if let Some(req) = hs.child {
+            self.finish_child(cx, now, *req, Some((&hs.ni, &hs.nr)), p)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn established(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
+        self.state = State::Established;
+        self.deadline = None;
+        self.last_heard = now;
+        self.rekey_at = Some(cx.rekey_time(now, cx.cfg.ike_lifetime)?);
+        self.expire_at = Some(now + cx.cfg.ike_lifetime);
+        cx.counters.ike_sas_established += 1;
+        let (Some(suite), Some(keys), Some(peer)) = (self.suite, &self.keys, &self.peer_id) else {
+            return Ok(());
+        };
+        cx.event(Event::IkeUp {
+            sa: self.id,
+            local: self.local,
+            remote: self.remote,
+            initiator: self.initiator,
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            suite,
+            peer_id: peer.clone(),
+            keys: Box::new(keys.clone()),
+            nat: self.natt,
+        });
+        Ok(())
+    }
+
+    pub(super) fn handle_auth_request(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        mid: u32,
+        p: &[Payload],
+    ) -> Result<(), Error> {
+        let Some(hs) = self.hs.take() else {
+            return Ok(());
+        };
+        let idi = p.iter().find_map(|x| match x {
+            Payload::IdI(i) => Some(i),
+            _ => None,
+        });
+        let auth = p.iter().find_map(|x| match x {
+            Payload::Auth(a) => Some(a),
+            _ => None,
+        });
+        let (Some(idi), Some(auth), Some(keys), Some(suite)) = (idi, auth, &self.keys, self.suite)
+        else {
+            self.respond(
+                cx,
+                now,
+                ExchangeType::IKE_AUTH,
+                mid,
+                &[notify(NotifyType::INVALID_SYNTAX, &[])],
+            )?;
+            return self.fail(cx, DownReason::Refused(NotifyType::INVALID_SYNTAX));
+        };
+        let octets = SignedOctets::new(
+            &cx.cfg.provider,
+            suite.prf,
+            &keys.sk_pi,
+            &hs.init_req,
+            &hs.nr,
+            idi,
+        )?;
+        let psk = cx.cfg.psks.psk(idi);
+        let verified = verify_psk_auth(
+            &cx.cfg.provider,
+            suite.prf,
+            &cx.cfg.psks,
+            idi,
+            &octets,
+            auth,
+        );
+        let (Ok(()), Some(psk)) = (verified, psk) else {
+            cx.counters.auth_failures += 1;
+            self.respond(
+                cx,
+                now,
+                ExchangeType::IKE_AUTH,
+                mid,
+                &[notify(NotifyType::AUTHENTICATION_FAILED, &[])],
+            )?;
+            return self.fail(cx, DownReason::AuthenticationFailed);
+        };
+        let mine = SignedOctets::new(
+            &cx.cfg.provider,
+            suite.prf,
+            &keys.sk_pr,
+            &hs.init_resp,
+            &hs.ni,
+            &cx.cfg.local_id,
+        )?;
+        let my_auth = psk_auth_payload(&cx.cfg.provider, suite.prf, psk, &mine)?;
+        self.peer_id = Some(idi.clone());
+        let mut out = vec![
+            Payload::IdR(cx.cfg.local_id.clone()),
+            Payload::Auth(my_auth),
+        ];
+        let child = if found(p).sa.is_some() {
+            match self.accept_child(cx, p, &hs.ni, Some(&hs.nr), None) {
+                Ok((payloads, child)) => {
+                    out.extend(payloads);
+                    Some(child)
+                }
+                Err((e, data)) => {
+                    out.push(notify(e, &data));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        self.respond(cx, now, ExchangeType::IKE_AUTH, mid, &out)?;
+        self.established(cx, now)?;
+        if let Some(c) = child {
+            self.install(cx, now, c)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+use super::{
+    Action, ChildState, Cx, IkeRekeyReq, IkeSa, NONCE_LEN, Req, State, error_notify, find_notify,
+    found, notify, spi64, with_spi,
+};
+use crate::Error;
+use crate::event::Event;
+use crate::keys::IkeSaKeys;
+use crate::negotiate::{accepted, ke_group, offers_group, select};
+use crate::sk::SkCrypto;
+use crate::transform::{IkeSuite, KeGroup};
+use crate::wire::{ExchangeType, KePayload, NotifyType, Payload, SaPayload};
+use std::time::{Duration, Instant};
+
+impl IkeSa {
+    pub(super) fn start_ike_rekey(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        group: Option<KeGroup>,
+    ) -> Result<(), Error> {
+        let spi = cx.ike_spi()?;
+        let nonce = cx.random(NONCE_LEN)?;
+        let group = group
+            .or_else(|| cx.cfg.ike_proposals.first().and_then(ke_group))
+            .ok_or(Error::InvalidConfig("IKE proposal without key exchange"))?;
+        let ke = cx.cfg.provider.start_key_exchange(group)?;
+        let proposals = with_spi(&cx.cfg.ike_proposals, &spi.to_be_bytes());
+        let payloads = vec![
+            Payload::Sa(SaPayload {
+                proposals: proposals.clone(),
+            }),
+            Payload::Nonce(nonce.clone()),
+            Payload::Ke(KePayload {
+                group,
+                data: ke.public_value().to_vec(),
+            }),
+        ];
+        let req = IkeRekeyReq {
+            spi,
+            nonce,
+            ke,
+            proposals,
+        };
+        self.request(
+            cx,
+            now,
+            ExchangeType::CREATE_CHILD_SA,
+            &payloads,
+            Req::RekeyIke(Box::new(req)),
+        )
+    }
+
+    /// The SA that replaces this one after a rekey: same peer, addresses and children.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn successor(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        initiator: bool,
+        spi_i: u64,
+        spi_r: u64,
+        suite: IkeSuite,
+        keys: IkeSaKeys,
+    ) -> Result<(), Error> {
+        let id = cx.new_id();
+        let mut n = IkeSa::blank(id, now, self.local, self.remote);
+        n.initiator = initiator;
+        n.spi_i = spi_i;
+        n.spi_r = spi_r;
+        n.nat_local = self.nat_local;
+        n.nat_remote = self.nat_remote;
+        n.natt = self.natt;
+        n.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, initiator)?);
+        n.suite = Some(suite);
+        n.peer_id = self.peer_id.clone();
+        n.state = State::Established;
+        n.last_heard = now;
+        n.rekey_at = Some(cx.rekey_time(now, cx.cfg.ike_lifetime)?);
+        n.expire_at = Some(now + cx.cfg.ike_lifetime);
+        n.children = core::mem::take(&mut self.children);
+        for c in &mut n.children {
+            if c.state == ChildState::Rekeying {
+                c.state = ChildState::Installed;
+            }
+        }
+        cx.counters.ike_rekeys += 1;
+        cx.event(Event::IkeRekeyed {
+            old: self.id,
+            new: id,
+            spi_i,
+            spi_r,
+            suite,
+            keys: Box::new(keys.clone()),
+        });
+        n.keys = Some(keys);
+        cx.new_sas.push(n);
+        Ok(())
+    }
+
+    pub(super) fn handle_ike_rekey_request(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        mid: u32,
+        p: &[Payload],
+    ) -> Result<(), Error> {
+        let ex = ExchangeType::CREATE_CHILD_SA;
+        let fail = |t: NotifyType, d: &[u8]| [notify(t, d)];
+        if self.pending.is_some() || self.state != State::Established {
+            // §2.25.2: busy (our own rekey or another exchange in flight); the peer retries.
+            return self.respond(cx, now, ex, mid, &fail(NotifyType::TEMPORARY_FAILURE, &[]));
+        }
+        let f = found(p);
+        let (Some(sa), Some(ni), Some(ke)) = (f.sa, f.nonce, f.ke) else {
+            return self.respond(cx, now, ex, mid, &fail(NotifyType::INVALID_SYNTAX, &[]));
+        };
+        let Some(mut chosen) = select(&cx.cfg.ike_proposals, &sa.proposals) else {
+            return self.respond(cx, now, ex, mid, &fail(NotifyType::NO_PROPOSAL_CHOSEN, &[]));
+        };
+        let (Ok(suite), Some(spi_i)) = (IkeSuite::from_proposal(&chosen), spi64(&chosen.spi))
+        else {
+            return self.respond(cx, now, ex, mid, &fail(NotifyType::NO_PROPOSAL_CHOSEN, &[]));
+        };
+        if ke.group != suite.group {
+            let g = suite.group.0.to_be_bytes();
+            return self.respond(cx, now, ex, mid, &fail(NotifyType::INVALID_KE_PAYLOAD, &g));
+        }
+        let kex = cx.cfg.provider.start_key_exchange(suite.group)?;
+        let Ok(shared) = kex.complete(&ke.data) else {
+            return self.respond(cx, now, ex, mid, &fail(NotifyType::INVALID_SYNTAX, &[]));
+        };
+        let (Some(old_keys), Some(old_suite)) = (&self.keys, self.suite) else {
+            return Ok(());
+        };
+        let spi_r = cx.ike_spi()?;
+        let nr = cx.random(NONCE_LEN)?;
+        let keys = old_keys.derive_rekey(
+            &cx.cfg.provider,
+            old_suite.prf,
+            &suite,
+            shared.as_bytes(),
+            ni,
+            &nr,
+            spi_i,
+            spi_r,
+        )?;
+        chosen.spi = spi_r.to_be_bytes().to_vec();
+        let out = [
+            Payload::Sa(SaPayload {
+                proposals: vec![chosen],
+            }),
+            Payload::Nonce(nr),
+            Payload::Ke(KePayload {
+                group: suite.group,
+                data: kex.public_value().to_vec(),
+            }),
+        ];
+        self.respond(cx, now, ex, mid, &out)?;
+        self.successor(cx, now, false, spi_i, spi_r, suite, keys)?;
+        self.state = State::Rekeyed;
+        self.actions.clear();
+        self.deadline = Some(now + cx.cfg.half_open_timeout);
+        Ok(())
+    }
+
+    pub(super) fn finish_ike_rekey(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        req: IkeRekeyReq,
+        p: &[Payload],
+    ) -> Result<(), Error> {
+        let retry = |cx: &mut Cx<'_>, s: &mut IkeSa| {
+            let wait =
+                Duration::from_secs(1) + cx.jitter(Duration::from_secs(3)).unwrap_or_default();
+            s.delayed.push((now + wait, Action::RekeyIke));
+        };
+        if let Some(n) = find_notify(p, NotifyType::INVALID_KE_PAYLOAD) {
+            let g = n
+                .data
+                .get(..2)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                .map(|b| KeGroup(u16::from_be_bytes(b)));
+            if let Some(g) = g
+                && g != req.ke.group()
+                && offers_group(&cx.cfg.ike_proposals, g)
+            {
+                return self.start_ike_rekey(cx, now, Some(g));
+            }
+        }
+        if error_notify(p).is_some() {
+            retry(cx, self);
+            return Ok(());
+        }
+        let f = found(p);
+        let (Some(sa), Some(nr), Some(ker)) = (f.sa, f.nonce, f.ke) else {
+            retry(cx, self);
+            return Ok(());
+        };
+        let chosen = match sa.proposals.as_slice() {
+            [c] if accepted(&req.proposals, c) => c,
+            _ => {
+                retry(cx, self);
+                return Ok(());
+            }
+        };
+        let (Ok(suite), Some(spi_r)) = (IkeSuite::from_proposal(chosen), spi64(&chosen.spi)) else {
+            retry(cx, self);
+            return Ok(());
+        };
+        if suite.group != req.ke.group() || ker.group != suite.group {
+            retry(cx, self);
+            return Ok(());
+        }
+        let Ok(shared) = req.ke.complete(&ker.data) else {
+            retry(cx, self);
+            return Ok(());
+        };
+        let (Some(old_keys), Some(old_suite)) = (&self.keys, self.suite) else {
+            return Ok(());
+        };
+        let keys = old_keys.derive_rekey(
+            &cx.cfg.provider,
+            old_suite.prf,
+            &suite,
+            shared.as_bytes(),
+            &req.nonce,
+            nr,
+            req.spi,
+            spi_r,
+        )?;
+        self.successor(cx, now, true, req.spi, spi_r, suite, keys)?;
+        // The old SA is deleted by the rekey's initiator (§1.3.2), silently for the caller.
+        self.state = State::Deleting;
+        self.close_reason = None;
+        self.actions.clear();
+        self.actions.push_back(Action::DeleteIke);
+        Ok(())
+    }
+
+    /// Queues an IKE SA rekey.
+    pub(crate) fn rekey_ike(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
+        if !self.actions.contains(&Action::RekeyIke) {
+            self.actions.push_back(Action::RekeyIke);
+        }
+        self.pump(cx, now)
+    }
+}

@@ -1,0 +1,340 @@
+use super::{
+    ChildReq, Cx, Handshake, IkeSa, MAX_RESTARTS, NONCE_LEN, Req, State, error_notify, find_notify,
+    found, init_notify_response, notify, with_spi,
+};
+use crate::Error;
+use crate::event::DownReason;
+use crate::keys::IkeSaKeys;
+use crate::negotiate::{accepted, ke_group, nat_detection_hash, offers_group, select, without_ke};
+use crate::sk::SkCrypto;
+use crate::transform::{IkeSuite, KeGroup};
+use crate::wire::{
+    ExchangeType, Flags, Identity, KePayload, Message, NotifyType, Payload, SaPayload,
+    TrafficSelector,
+};
+use core::net::SocketAddr;
+use dmvpn_esp::Mode;
+use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
+use std::time::Instant;
+
+impl IkeSa {
+    /// Starts an IKE SA as initiator: sends IKE_SA_INIT (§1.2).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn initiate(
+        cx: &mut Cx<'_>,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        remote_id: Option<Identity>,
+        ts_i: Option<Vec<TrafficSelector>>,
+        ts_r: Option<Vec<TrafficSelector>>,
+    ) -> Result<IkeSa, Error> {
+        let id = cx.new_id();
+        let mut sa = IkeSa::blank(id, now, local, remote);
+        sa.spi_i = cx.ike_spi()?;
+        let group = cx
+            .cfg
+            .ike_proposals
+            .first()
+            .and_then(ke_group)
+            .ok_or(Error::InvalidConfig(
+                "first IKE proposal has no key exchange",
+            ))?;
+        let spi_in = cx.esp_spi()?;
+        let child = ChildReq {
+            spi_in,
+            nonce: Vec::new(),
+            ke: None,
+            proposals: with_spi(
+                &cx.cfg
+                    .esp_proposals
+                    .iter()
+                    .map(without_ke)
+                    .collect::<Vec<_>>(),
+                &spi_in.to_be_bytes(),
+            ),
+            ts_i: ts_i.unwrap_or_else(|| sa.local_ts(cx)),
+            ts_r: ts_r.unwrap_or_else(|| sa.remote_ts(cx)),
+            transport: cx.cfg.mode == Mode::Transport,
+            rekey_of: None,
+        };
+        sa.hs = Some(Handshake {
+            ke: None,
+            group,
+            ni: cx.random(NONCE_LEN)?,
+            nr: Vec::new(),
+            init_req: Vec::new(),
+            init_resp: Vec::new(),
+            cookie: None,
+            restarts: 0,
+            child: Some(Box::new(child)),
+            remote_id,
+        });
+        sa.deadline = None;
+        sa.send_init(cx, now)?;
+        Ok(sa)
+    }
+
+    pub(super) fn send_init(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
+        let hs = self
+            .hs
+            .as_mut()
+            .ok_or(Error::InvalidConfig("no handshake"))?;
+        let ke = cx.cfg.provider.start_key_exchange(hs.group)?;
+        let mut payloads = Vec::new();
+        if let Some(c) = &hs.cookie {
+            payloads.push(notify(NotifyType::COOKIE, c));
+        }
+        payloads.push(Payload::Sa(SaPayload {
+            proposals: cx.cfg.ike_proposals.clone(),
+        }));
+        payloads.push(Payload::Ke(KePayload {
+            group: hs.group,
+            data: ke.public_value().to_vec(),
+        }));
+        payloads.push(Payload::Nonce(hs.ni.clone()));
+        let src = if cx.cfg.force_encap {
+            cx.random(20)?
+        } else {
+            nat_detection_hash(self.spi_i, 0, self.local)
+        };
+        payloads.push(notify(NotifyType::NAT_DETECTION_SOURCE_IP, &src));
+        payloads.push(notify(
+            NotifyType::NAT_DETECTION_DESTINATION_IP,
+            &nat_detection_hash(self.spi_i, 0, self.remote),
+        ));
+        let msg = Message {
+            spi_i: self.spi_i,
+            spi_r: 0,
+            minor_version: 0,
+            exchange_type: ExchangeType::IKE_SA_INIT,
+            flags: Flags::INITIATOR,
+            message_id: 0,
+            payloads,
+        };
+        let bytes = msg.to_vec()?;
+        hs.ke = Some(ke);
+        hs.init_req = bytes.clone();
+        self.state = State::InitSent;
+        self.mid_out = 1;
+        self.send_pending(cx, now, 0, bytes, Req::Init);
+        Ok(())
+    }
+
+    pub(super) fn handle_init_response(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        raw: &[u8],
+        msg: Message,
+    ) -> Result<(), Error> {
+        let Some(hs) = self.hs.as_mut() else {
+            return Ok(());
+        };
+        let p = &msg.payloads;
+        if let Some(c) = find_notify(p, NotifyType::COOKIE) {
+            if hs.restarts >= MAX_RESTARTS {
+                return self.fail(cx, DownReason::Refused(NotifyType::COOKIE));
+            }
+            hs.restarts += 1;
+            hs.cookie = Some(c.data.clone());
+            self.pending = None;
+            return self.send_init(cx, now);
+        }
+        if let Some(n) = find_notify(p, NotifyType::INVALID_KE_PAYLOAD) {
+            let g = n
+                .data
+                .get(..2)
+                .and_then(|b| b.try_into().ok())
+                .map(|b: [u8; 2]| KeGroup(u16::from_be_bytes(b)));
+            match g {
+                Some(g)
+                    if hs.restarts < MAX_RESTARTS
+                        && g != hs.group
+                        && offers_group(&cx.cfg.ike_proposals, g) =>
+                {
+                    hs.restarts += 1;
+                    hs.group = g;
+                    self.pending = None;
+                    return self.send_init(cx, now);
+                }
+                _ => return self.fail(cx, DownReason::Refused(NotifyType::INVALID_KE_PAYLOAD)),
+            }
+        }
+        if let Some(e) = error_notify(p) {
+            return self.fail(cx, DownReason::Refused(e));
+        }
+        let f = found(p);
+        let (Some(sa), Some(ke), Some(nr)) = (f.sa, f.ke, f.nonce) else {
+            return self.fail(cx, DownReason::Refused(NotifyType::INVALID_SYNTAX));
+        };
+        let chosen = match sa.proposals.as_slice() {
+            [c] if accepted(&cx.cfg.ike_proposals, c) => c,
+            _ => return self.fail(cx, DownReason::Refused(NotifyType::NO_PROPOSAL_CHOSEN)),
+        };
+        let suite = match IkeSuite::from_proposal(chosen) {
+            Ok(s) if s.group == hs.group && ke.group == hs.group => s,
+            _ => return self.fail(cx, DownReason::Refused(NotifyType::NO_PROPOSAL_CHOSEN)),
+        };
+        if nr.len() < 16 || nr.len() > 256 || msg.spi_r == 0 {
+            return self.fail(cx, DownReason::Refused(NotifyType::INVALID_SYNTAX));
+        }
+        let Some(kex) = hs.ke.as_ref() else {
+            return Ok(());
+        };
+        let shared = match kex.complete(&ke.data) {
+            Ok(s) => s,
+            Err(_) => return self.fail(cx, DownReason::Refused(NotifyType::INVALID_SYNTAX)),
+        };
+        self.spi_r = msg.spi_r;
+        hs.nr = nr.clone();
+        hs.init_resp = raw.to_vec();
+        let keys = IkeSaKeys::derive(
+            &cx.cfg.provider,
+            &suite,
+            shared.as_bytes(),
+            &hs.ni,
+            &hs.nr,
+            self.spi_i,
+            self.spi_r,
+        )?;
+        // NAT detection (§2.23).
+        let src = find_notify(p, NotifyType::NAT_DETECTION_SOURCE_IP);
+        let dst = find_notify(p, NotifyType::NAT_DETECTION_DESTINATION_IP);
+        if let (Some(src), Some(dst)) = (src, dst) {
+            self.nat_remote = src.data != nat_detection_hash(self.spi_i, self.spi_r, self.remote);
+            self.nat_local = dst.data != nat_detection_hash(self.spi_i, self.spi_r, self.local);
+            self.natt = self.nat_local || self.nat_remote || cx.cfg.force_encap;
+        }
+        if self.natt {
+            self.local.set_port(NAT_T_PORT);
+            self.remote.set_port(NAT_T_PORT);
+        }
+        self.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, true)?);
+        self.suite = Some(suite);
+        self.keys = Some(keys);
+        self.pending = None;
+        if let Err(e) = self.send_auth(cx, now) {
+            // No key for the peer, or a provider failure: never leave a stuck SA.
+            self.down(cx, DownReason::AuthenticationFailed);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Answers an IKE_SA_INIT request (after cookie and CAC checks): a new half-open SA, or an
+    /// unprotected error response (`Err` side of the result).
+    pub(crate) fn respond_init(
+        cx: &mut Cx<'_>,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+        msg: &Message,
+    ) -> Result<Result<IkeSa, Message>, Error> {
+        let refuse =
+            |ty: NotifyType, data: &[u8]| Ok(Err(init_notify_response(msg.spi_i, ty, data)));
+        let f = found(&msg.payloads);
+        let (Some(sa), Some(ke), Some(ni)) = (f.sa, f.ke, f.nonce) else {
+            return refuse(NotifyType::INVALID_SYNTAX, &[]);
+        };
+        if ni.len() < 16 || ni.len() > 256 {
+            return refuse(NotifyType::INVALID_SYNTAX, &[]);
+        }
+        let Some(mut chosen) = select(&cx.cfg.ike_proposals, &sa.proposals) else {
+            return refuse(NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+        };
+        let Ok(suite) = IkeSuite::from_proposal(&chosen) else {
+            return refuse(NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+        };
+        if ke.group != suite.group {
+            return refuse(NotifyType::INVALID_KE_PAYLOAD, &suite.group.0.to_be_bytes());
+        }
+        let kex = cx.cfg.provider.start_key_exchange(suite.group)?;
+        let Ok(shared) = kex.complete(&ke.data) else {
+            return refuse(NotifyType::INVALID_SYNTAX, &[]);
+        };
+        let id = cx.new_id();
+        let mut s = IkeSa::blank(id, now, local, remote);
+        s.initiator = false;
+        s.state = State::HalfOpen;
+        s.spi_i = msg.spi_i;
+        s.spi_r = cx.ike_spi()?;
+        let nr = cx.random(NONCE_LEN)?;
+        chosen.spi = Vec::new();
+        let src = find_notify(&msg.payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
+        let dst = find_notify(&msg.payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
+        let mut payloads = vec![
+            Payload::Sa(SaPayload {
+                proposals: vec![chosen],
+            }),
+            Payload::Ke(KePayload {
+                group: suite.group,
+                data: kex.public_value().to_vec(),
+            }),
+            Payload::Nonce(nr.clone()),
+        ];
+        if let (Some(src), Some(dst)) = (src, dst) {
+            s.nat_remote = src.data != nat_detection_hash(s.spi_i, 0, remote);
+            s.nat_local = dst.data != nat_detection_hash(s.spi_i, 0, local);
+            s.natt = s.nat_local || s.nat_remote || cx.cfg.force_encap;
+            let ours = if cx.cfg.force_encap {
+                cx.random(20)?
+            } else {
+                nat_detection_hash(s.spi_i, s.spi_r, local)
+            };
+            payloads.push(notify(NotifyType::NAT_DETECTION_SOURCE_IP, &ours));
+            payloads.push(notify(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
+                &nat_detection_hash(s.spi_i, s.spi_r, remote),
+            ));
+        }
+        let resp = Message {
+            spi_i: s.spi_i,
+            spi_r: s.spi_r,
+            minor_version: 0,
+            exchange_type: ExchangeType::IKE_SA_INIT,
+            flags: Flags::RESPONSE,
+            message_id: 0,
+            payloads,
+        };
+        let bytes = resp.to_vec()?;
+        let keys = IkeSaKeys::derive(
+            &cx.cfg.provider,
+            &suite,
+            shared.as_bytes(),
+            ni,
+            &nr,
+            s.spi_i,
+            s.spi_r,
+        )?;
+        s.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, false)?);
+        s.suite = Some(suite);
+        s.keys = Some(keys);
+        s.hs = Some(Handshake {
+            ke: None,
+            group: suite.group,
+            ni: ni.clone(),
+            nr,
+            init_req: raw.to_vec(),
+            init_resp: bytes.clone(),
+            cookie: None,
+            restarts: 0,
+            child: None,
+            remote_id: None,
+        });
+        s.send_raw(cx, now, &bytes);
+        s.last_response = Some((0, bytes));
+        s.mid_in = 1;
+        s.deadline = Some(now + cx.cfg.half_open_timeout);
+        Ok(Ok(s))
+    }
+
+    /// Resends the cached IKE_SA_INIT response (a retransmitted request, §2.1).
+    pub(crate) fn resend_init_response(&mut self, cx: &mut Cx<'_>, now: Instant) {
+        if let Some((0, bytes)) = self.last_response.clone() {
+            cx.counters.cached_responses += 1;
+            self.send_raw(cx, now, &bytes);
+        }
+    }
+}
