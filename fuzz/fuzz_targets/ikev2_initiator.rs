@@ -67,7 +67,7 @@ fuzz_target!(|ops: Vec<Op>| {
     for op in ops.into_iter().take(64) {
         // The initiator's requests reach the responder unchanged.
         while let Some(t) = init.poll_transmit() {
-            let ike = if t.local.port() == 4500 {
+            let ike = if t.local().port() == 4500 {
                 t.payload.get(4..).unwrap_or(&[])
             } else {
                 &t.payload[..]
@@ -75,7 +75,7 @@ fuzz_target!(|ops: Vec<Op>| {
             if ike.len() >= 28 {
                 last_request = ike.to_vec();
             }
-            let _ = resp.handle_datagram(now, t.remote, t.local, &t.payload);
+            let _ = resp.handle_datagram(now, t.remote(), t.local(), &t.payload);
         }
         from_resp.extend(std::iter::from_fn(|| resp.poll_transmit()));
         match op {
@@ -112,9 +112,9 @@ fuzz_target!(|ops: Vec<Op>| {
                         *b ^= x;
                     }
                 }
-                let _ = init.handle_datagram(now, t.remote, t.local, &t.payload);
+                let _ = init.handle_datagram(now, t.remote(), t.local(), &t.payload);
                 if duplicate {
-                    let _ = init.handle_datagram(now, t.remote, t.local, &t.payload);
+                    let _ = init.handle_datagram(now, t.remote(), t.local(), &t.payload);
                 }
             }
             Op::Drop => {

@@ -78,9 +78,9 @@ fuzz_target!(|ops: Vec<Op>| {
                         *b ^= x;
                     }
                 }
-                let _ = resp.handle_datagram(now, t.remote, t.local, &t.payload);
+                let _ = resp.handle_datagram(now, t.remote(), t.local(), &t.payload);
                 if duplicate {
-                    let _ = resp.handle_datagram(now, t.remote, t.local, &t.payload);
+                    let _ = resp.handle_datagram(now, t.remote(), t.local(), &t.payload);
                 }
             }
             Op::Drop => {
@@ -111,7 +111,7 @@ fuzz_target!(|ops: Vec<Op>| {
         }
         // The responder's answers reach the initiator unchanged.
         while let Some(t) = resp.poll_transmit() {
-            let _ = init.handle_datagram(now, t.remote, t.local, &t.payload);
+            let _ = init.handle_datagram(now, t.remote(), t.local(), &t.payload);
         }
         while resp.poll_event().is_some() {}
         while init.poll_event().is_some() {}

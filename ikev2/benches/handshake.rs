@@ -38,12 +38,12 @@ fn handshake(mut i: Endpoint, mut r: Endpoint) -> usize {
     loop {
         let mut moved = false;
         while let Some(t) = i.poll_transmit() {
-            r.handle_datagram(now, t.remote, t.local, &t.payload)
+            r.handle_datagram(now, t.remote(), t.local(), &t.payload)
                 .unwrap();
             moved = true;
         }
         while let Some(t) = r.poll_transmit() {
-            i.handle_datagram(now, t.remote, t.local, &t.payload)
+            i.handle_datagram(now, t.remote(), t.local(), &t.payload)
                 .unwrap();
             moved = true;
         }

@@ -42,6 +42,44 @@ pub struct Cac {
     pub max_ike_sas: Option<usize>,
 }
 
+/// Which limit of [`Cac`] refused an IKE SA ([`crate::Error::AdmissionRefused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacLimit {
+    /// [`Cac::max_half_open`]: IKE SAs in negotiation.
+    MaxHalfOpen,
+    /// [`Cac::max_ike_sas`]: IKE SAs in total.
+    MaxIkeSas,
+}
+
+impl core::fmt::Display for CacLimit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CacLimit::MaxHalfOpen => "IKE SAs in negotiation",
+            CacLimit::MaxIkeSas => "IKE SAs",
+        })
+    }
+}
+
+impl Cac {
+    /// Whether one more IKE SA may start, given `ike_sas` SAs of which `half_open` are in
+    /// negotiation; the limit reached if not. The total is checked first.
+    pub(crate) fn admit(&self, ike_sas: usize, half_open: usize) -> Result<(), crate::Error> {
+        let refuse = |limit, count, max| crate::Error::AdmissionRefused { limit, count, max };
+        if let Some(max) = self.max_ike_sas
+            && ike_sas >= max
+        {
+            return Err(refuse(CacLimit::MaxIkeSas, ike_sas, max));
+        }
+        if let Some(max) = self.max_half_open
+            && half_open >= max
+        {
+            return Err(refuse(CacLimit::MaxHalfOpen, half_open, max));
+        }
+        Ok(())
+    }
+}
+
 /// Everything an [`crate::Endpoint`] needs. Build with [`Config::new`] and adjust the public
 /// fields.
 #[derive(Debug, Clone)]
@@ -94,6 +132,13 @@ pub struct Config {
     pub half_open_timeout: Duration,
     /// Anti-replay window of the inbound ESP SAs.
     pub replay_window: u32,
+    /// Most datagrams waiting for [`crate::Endpoint::poll_transmit`]; further ones are dropped
+    /// and counted in [`crate::Counters::transmits_dropped`] (a dropped request is still
+    /// retransmitted). At least 1.
+    pub max_transmits: usize,
+    /// Most events waiting for [`crate::Endpoint::poll_event`]; further ones are dropped and
+    /// counted in [`crate::Counters::events_dropped`]. At least 1.
+    pub max_events: usize,
 }
 
 impl Config {
@@ -101,7 +146,9 @@ impl Config {
     /// `aes256gcm16-prfsha256-x25519` and `aes128-sha256-modp2048`, ESP `aes256gcm16` and
     /// `aes128-sha256`, transport mode, IKE lifetime 24 h (Cisco IKEv2's 86400 s), child 1 h
     /// (Cisco's 3600 s), rekeying 10 % (plus up to 5 % jitter) before the end, liveness after
-    /// 30 s idle, keepalives every 20 s, cookies from 32 half-open SAs, no CAC limits.
+    /// 30 s idle, keepalives every 20 s, cookies from 32 half-open SAs, no CAC limits, at most
+    /// 4096 transmits and 4096 events queued (a hub closing every SA at shutdown queues one
+    /// Delete per SA in one call, so the bound is well above NHRP's 1024).
     pub fn new(provider: IkeCryptoProvider, local_id: Identity, psks: PskTable) -> Self {
         let ike = ["aes256gcm16-prfsha256-x25519", "aes128-sha256-modp2048"]
             .iter()
@@ -133,6 +180,8 @@ impl Config {
             cac: Cac::default(),
             half_open_timeout: Duration::from_secs(30),
             replay_window: 1024,
+            max_transmits: 4096,
+            max_events: 4096,
         }
     }
 
@@ -164,6 +213,11 @@ impl Config {
         if !(1..=50).contains(&self.rekey_margin_percent) || self.rekey_jitter_percent > 40 {
             return Err(Error::InvalidConfig(
                 "rekey margin 1-50 %, jitter at most 40 %",
+            ));
+        }
+        if self.max_transmits == 0 || self.max_events == 0 {
+            return Err(Error::InvalidConfig(
+                "the transmit and event queues need room for at least one item",
             ));
         }
         Ok(())

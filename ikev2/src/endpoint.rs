@@ -1,19 +1,20 @@
 //! The IKEv2 endpoint: every IKE SA of one node, with the handle/poll contract of DESIGN.md §3.
 
 use core::net::SocketAddr;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
 
 use crate::config::Config;
-use crate::event::{Counters, Event, IkeSaId, IkeSaStatus, Transmit};
+use crate::event::{Counters, Event, IkeSaId, IkeSaStatus};
 use crate::ike::{Cx, IkeSa, State, init_notify_response};
+use crate::queue::Bounded;
 use crate::wire::{
     ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, Message, NotifyType, Payload,
-    TrafficSelector,
+    TrafficSelector, be64,
 };
-use crate::{Error, Secret};
+use crate::{Error, Secret, Transmit};
 
 /// Every IKE SA of one node: initiator and responder state machines (RFC 7296), cookies
 /// (§2.6), Call Admission Control, NAT traversal (§2.23).
@@ -25,8 +26,12 @@ use crate::{Error, Secret};
 ///   [`dmvpn_esp::wire::udp_encap::UdpPayload::classify`]). It never panics, whatever the bytes.
 /// - [`Endpoint::handle_timeout`]: at (or after) [`Endpoint::poll_timeout`]; a spurious call is
 ///   a no-op.
-/// - [`Endpoint::poll_transmit`]: datagrams to send ([`Transmit`]).
+/// - [`Endpoint::poll_transmit`]: datagrams to send ([`Transmit`], UDP).
 /// - [`Endpoint::poll_event`]: what happened ([`Event`]: SAs up, rekeyed, deleted, dead peers).
+///
+/// Both queues are bounded ([`Config::max_transmits`], [`Config::max_events`]): drain them
+/// after every call; what does not fit is dropped and counted ([`Counters::transmits_dropped`],
+/// [`Counters::events_dropped`]).
 /// - Commands: [`Endpoint::initiate`], [`Endpoint::create_child`], [`Endpoint::rekey_child`],
 ///   [`Endpoint::rekey_ike`], [`Endpoint::delete_child`], [`Endpoint::close`],
 ///   [`Endpoint::check_liveness`].
@@ -34,13 +39,18 @@ use crate::{Error, Secret};
 /// `now` must be monotonic; retransmissions, lifetimes and liveness checks all run on it.
 pub struct Endpoint {
     cfg: Config,
+    /// Every IKE SA, in id order: everything that walks SAs (timers, status, `close_all`,
+    /// dead-SA collection) does so in this deterministic order.
     sas: BTreeMap<IkeSaId, IkeSa>,
+    /// Our IKE SPI to SA; lookups only (never iterated).
     by_spi: HashMap<u64, IkeSaId>,
-    /// Responder SAs by (initiator SPI, peer address), to spot retransmitted IKE_SA_INIT.
+    /// Responder SAs by (initiator SPI, peer address), to spot retransmitted IKE_SA_INIT;
+    /// lookups, and a `retain` whose order reaches nothing.
     by_init: HashMap<(u64, SocketAddr), IkeSaId>,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: Bounded<Transmit>,
+    events: Bounded<Event>,
     counters: Counters,
+    /// Inbound ESP SPIs in use; membership only (never iterated).
     esp_spis: HashSet<u32>,
     next_id: u64,
     cookie_secret: Secret,
@@ -76,13 +86,14 @@ impl Endpoint {
     pub fn new(cfg: Config) -> Result<Self, Error> {
         cfg.validate()?;
         let cookie_secret = Secret::new(cfg.provider.random_bytes(32)?);
+        let (max_transmits, max_events) = (cfg.max_transmits, cfg.max_events);
         Ok(Endpoint {
             cfg,
             sas: BTreeMap::new(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Bounded::new(max_transmits),
+            events: Bounded::new(max_events),
             counters: Counters::default(),
             esp_spis: HashSet::new(),
             next_id: 0,
@@ -133,16 +144,15 @@ impl Endpoint {
             .map(|s| s.id)
     }
 
-    fn cac_allows(&self) -> bool {
-        let cac = self.cfg.cac;
-        cac.max_ike_sas.is_none_or(|m| self.sas.len() < m)
-            && cac.max_half_open.is_none_or(|m| self.half_open() < m)
+    /// Call Admission Control: whether one more IKE SA may start.
+    fn admission(&self) -> Result<(), Error> {
+        self.cfg.cac.admit(self.sas.len(), self.half_open())
     }
 
     /// Starts an IKE SA with its first child SA (IKE_SA_INIT, then IKE_AUTH). `remote_id` is
     /// the identity the peer must prove (also sent as IDr); the traffic selectors default to
     /// the configured ones (or the two addresses). `local` is the address we send from, port
-    /// 500. Refused with [`Error::InvalidConfig`] over the CAC limits.
+    /// 500. Refused with [`Error::AdmissionRefused`] over the CAC limits.
     pub fn initiate(
         &mut self,
         now: Instant,
@@ -151,11 +161,9 @@ impl Endpoint {
         remote_id: Option<crate::wire::Identity>,
         ts: Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)>,
     ) -> Result<IkeSaId, Error> {
-        if !self.cac_allows() {
+        if let Err(refused) = self.admission() {
             self.counters.cac_rejected += 1;
-            return Err(Error::InvalidConfig(
-                "call admission control: too many IKE SAs",
-            ));
+            return Err(refused);
         }
         let (ts_i, ts_r) = match ts {
             Some((i, r)) => (Some(i), Some(r)),
@@ -208,18 +216,15 @@ impl Endpoint {
             payload.extend_from_slice(&[0; 4]);
         }
         payload.extend_from_slice(&bytes);
+        let mut cx = cx!(self);
         if msg
             .payloads
             .iter()
             .any(|p| matches!(p, Payload::Notify(n) if n.notify_type.is_error()))
         {
-            self.counters.errors_sent += 1;
+            cx.counters.errors_sent += 1;
         }
-        self.transmits.push_back(Transmit {
-            local,
-            remote,
-            payload,
-        });
+        cx.transmit(Transmit::udp(local, remote, payload));
     }
 
     fn handle_ike(
@@ -270,13 +275,8 @@ impl Endpoint {
 
     /// INVALID_MAJOR_VERSION (§2.5) for an IKE_SA_INIT request of another major version.
     fn answer_bad_version(&mut self, local: SocketAddr, remote: SocketAddr, ike: &[u8]) {
-        let (Some(spi_i), Some(&exch), Some(&flags)) = (
-            ike.get(..8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_be_bytes),
-            ike.get(18),
-            ike.get(19),
-        ) else {
+        let (Some(spi_i), Some(&exch), Some(&flags)) = (be64(ike, 0), ike.get(18), ike.get(19))
+        else {
             return;
         };
         if ike.len() < HEADER_LEN
@@ -350,7 +350,8 @@ impl Endpoint {
                 return Err(e);
             }
         };
-        if !self.cac_allows() {
+        if self.admission().is_err() {
+            // Dropped silently (seed 002), only counted.
             self.counters.cac_rejected += 1;
             return Ok(());
         }
@@ -442,14 +443,16 @@ impl Endpoint {
             .min()
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send: UDP from `local()` (port 500, or 4500 once NAT traversal
+    /// floated) to `remote()`. On port 4500 the payload already starts with the non-ESP marker
+    /// (RFC 3948 §2.2), or is a NAT keepalive (one 0xFF byte, §2.3).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     fn with_sa(
@@ -458,10 +461,7 @@ impl Endpoint {
         f: impl FnOnce(&mut IkeSa, &mut Cx<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut cx = cx!(self);
-        let s = self
-            .sas
-            .get_mut(&sa)
-            .ok_or(Error::InvalidConfig("no such IKE SA"))?;
+        let s = self.sas.get_mut(&sa).ok_or(Error::NoSuchIkeSa { sa })?;
         let r = f(s, &mut cx);
         let new = core::mem::take(&mut cx.new_sas);
         self.adopt(new);

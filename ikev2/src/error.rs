@@ -1,5 +1,7 @@
 //! The crate's error type.
 
+use crate::config::CacLimit;
+use crate::event::IkeSaId;
 use crate::transform::KeGroup;
 use crate::wire::PayloadType;
 
@@ -113,7 +115,73 @@ pub enum Error {
     /// No pre-shared key is configured for this peer identity.
     #[error("no pre-shared key for identity {0}")]
     NoPsk(String),
-    /// A configuration or argument is inconsistent.
+    /// The configuration is inconsistent ([`crate::Config::validate`], proposal lists, a
+    /// proposal without the key exchange IKE needs).
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// Call Admission Control ([`crate::Cac`]) refused a new IKE SA: `count` SAs of the kind
+    /// `limit` counts already reach its maximum `max`.
+    #[error("call admission control: {count} {limit} reach the limit of {max}")]
+    AdmissionRefused {
+        /// The limit that refused.
+        limit: CacLimit,
+        /// How many there are.
+        count: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// No IKE SA with this id (it never existed, or it is gone).
+    #[error("no IKE SA {sa}")]
+    NoSuchIkeSa {
+        /// The id asked for.
+        sa: IkeSaId,
+    },
+    /// The IKE SA has no child SA with this inbound SPI.
+    #[error("no child SA with inbound SPI {spi:#010x}")]
+    NoSuchChildSa {
+        /// The inbound SPI asked for.
+        spi: u32,
+    },
+    /// An operation needs state the IKE SA does not have (yet, or any more): SK keys before
+    /// IKE_SA_INIT completed, handshake state after IKE_AUTH.
+    #[error("{operation} needs {missing}, which the IKE SA does not have")]
+    MissingState {
+        /// What was attempted.
+        operation: &'static str,
+        /// What it needs.
+        missing: &'static str,
+    },
+    /// Key material or a fixed-size field of the wrong length (SK_e, SK_a, a GCM salt or tag,
+    /// KEYMAT, an encoded public value).
+    #[error("{what} is {got} bytes, expected {expected}")]
+    LengthMismatch {
+        /// Which key.
+        what: &'static str,
+        /// The length it must have.
+        expected: usize,
+        /// The length it has.
+        got: usize,
+    },
+    /// prf+ (§2.13) was asked for more than 255 blocks of its PRF's output.
+    #[error("prf+ output of {requested} bytes exceeds its maximum of {max}")]
+    PrfPlusTooLong {
+        /// Bytes asked for.
+        requested: usize,
+        /// 255 times the PRF's output length.
+        max: usize,
+    },
+    /// A fragment's payloads were asked for before reassembly (RFC 7383).
+    #[error("fragment {number} of {total}: payloads can only be decoded after reassembly")]
+    FragmentNotReassembled {
+        /// The fragment's number.
+        number: u16,
+        /// Fragments in the message.
+        total: u16,
+    },
+    /// A fragment size that cannot carry anything.
+    #[error("fragment size {size}: at least 1 byte of plaintext per fragment")]
+    InvalidFragmentSize {
+        /// The size asked for.
+        size: usize,
+    },
 }

@@ -20,18 +20,11 @@ impl fmt::Display for IkeSaId {
     }
 }
 
-/// A UDP datagram to send: from `local` (port 500, or 4500 once NAT traversal floated) to
-/// `remote`. On port 4500 the payload already starts with the non-ESP marker (RFC 3948 §2.2),
-/// or is a NAT keepalive (one 0xFF byte, §2.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Source address and port.
-    pub local: SocketAddr,
-    /// Destination address and port.
-    pub remote: SocketAddr,
-    /// The UDP payload.
-    pub payload: Vec<u8>,
-}
+/// A datagram to send, in the family's one shape: the endpoint's are UDP
+/// ([`dmvpn_wire::Proto::Udp`]) from port 500, or 4500 once NAT traversal floated. On
+/// port 4500 the payload already starts with the non-ESP marker (RFC 3948 §2.2), or is a NAT
+/// keepalive (one 0xFF byte, §2.3).
+pub use dmvpn_wire::Transmit;
 
 /// Why an IKE SA went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,6 +180,11 @@ pub struct Counters {
     pub peers_dead: u64,
     /// Rekey collisions resolved (§2.8.1).
     pub rekey_collisions: u64,
+    /// Datagrams dropped because the transmit queue was full
+    /// ([`crate::Config::max_transmits`]; requests among them are retransmitted).
+    pub transmits_dropped: u64,
+    /// Events dropped because the event queue was full ([`crate::Config::max_events`]).
+    pub events_dropped: u64,
 }
 
 /// The state of an IKE SA, as `show crypto ikev2 sa` prints it.

@@ -79,9 +79,11 @@ impl IkeSaKeys {
         let keymat = prf.plus(&[ni, nr, &spi_i.to_be_bytes(), &spi_r.to_be_bytes()], len)?;
         let mut rest = keymat.as_bytes();
         let mut take = |n: usize| -> Result<Secret, Error> {
-            let (a, b) = rest
-                .split_at_checked(n)
-                .ok_or(Error::InvalidConfig("KEYMAT too short"))?;
+            let (a, b) = rest.split_at_checked(n).ok_or(Error::LengthMismatch {
+                what: "KEYMAT remainder",
+                expected: n,
+                got: rest.len(),
+            })?;
             rest = b;
             Ok(Secret::from_slice(a))
         };

@@ -134,11 +134,11 @@
 //! loop {
 //!     let mut moved = false;
 //!     while let Some(t) = spoke.poll_transmit() {
-//!         hub.handle_datagram(now, t.remote, t.local, &t.payload)?;
+//!         hub.handle_datagram(now, t.remote(), t.local(), &t.payload)?;
 //!         moved = true;
 //!     }
 //!     while let Some(t) = hub.poll_transmit() {
-//!         spoke.handle_datagram(now, t.remote, t.local, &t.payload)?;
+//!         spoke.handle_datagram(now, t.remote(), t.local(), &t.payload)?;
 //!         moved = true;
 //!     }
 //!     if !moved { break; }
@@ -159,13 +159,15 @@ pub mod event;
 mod ike;
 pub mod keys;
 pub mod negotiate;
+mod queue;
 mod secret;
 pub mod sk;
 pub mod transform;
 pub mod wire;
 
-pub use config::{Cac, Config, Retransmit};
+pub use config::{Cac, CacLimit, Config, Retransmit};
+pub use dmvpn_wire::Transmit;
 pub use endpoint::Endpoint;
 pub use error::Error;
-pub use event::{ChildSaUp, Counters, DownReason, Event, IkeSaId, IkeSaStatus, IkeState, Transmit};
+pub use event::{ChildSaUp, Counters, DownReason, Event, IkeSaId, IkeSaStatus, IkeState};
 pub use secret::Secret;

@@ -56,6 +56,14 @@ impl fmt::Debug for SkCipher {
     }
 }
 
+/// The message being sealed is shorter than the layout computed for it.
+fn too_small(needed: usize, got: usize) -> Error {
+    Error::BufferTooSmall { needed, got }
+}
+
+/// A CBC suite without an integrity algorithm (an AEAD-less suite must have one).
+const NO_INTEGRITY: Error = Error::InvalidProposal("CBC encryption without an integrity algorithm");
+
 /// Where the encrypted part of an SK/SKF payload sits in a message.
 struct Layout {
     /// Offset of the IV (after the generic header, and for SKF the fragment fields).
@@ -84,10 +92,8 @@ pub struct Unprotected {
 impl Unprotected {
     /// Decodes the inner payloads (of an SK payload; a fragment must be reassembled first).
     pub fn payloads(&self) -> Result<Vec<Payload>, Error> {
-        if self.fragment.is_some_and(|(_, total)| total > 1) {
-            return Err(Error::InvalidConfig(
-                "a fragment's payloads can only be decoded after reassembly",
-            ));
+        if let Some((number, total)) = self.fragment.filter(|&(_, total)| total > 1) {
+            return Err(Error::FragmentNotReassembled { number, total });
         }
         parse_chain(self.inner_next, &self.plaintext)
     }
@@ -103,20 +109,32 @@ impl SkCipher {
         sk_a: &[u8],
     ) -> Result<Self, Error> {
         let enc = suite.encryption;
-        if sk_e.len() != enc.keymat_len() || sk_a.len() != suite.integrity.key_len() {
-            return Err(Error::InvalidConfig(
-                "SK_e / SK_a length does not fit the suite",
-            ));
-        }
+        let length = |what, expected, got: usize| {
+            (got == expected)
+                .then_some(())
+                .ok_or(Error::LengthMismatch {
+                    what,
+                    expected,
+                    got,
+                })
+        };
+        length("SK_e", enc.keymat_len(), sk_e.len())?;
+        length("SK_a", suite.integrity.key_len(), sk_a.len())?;
         let cipher = if enc.is_aead() {
-            let (key, salt) = sk_e
-                .split_at_checked(enc.key_len())
-                .ok_or(Error::InvalidConfig("SK_e too short"))?;
+            let (key, salt) =
+                sk_e.split_at_checked(enc.key_len())
+                    .ok_or(Error::LengthMismatch {
+                        what: "SK_e",
+                        expected: enc.key_len(),
+                        got: sk_e.len(),
+                    })?;
             Cipher::Gcm {
                 key: provider.esp.aead(enc)?.new_key(key)?,
-                salt: salt
-                    .try_into()
-                    .map_err(|_| Error::InvalidConfig("GCM salt must be 4 bytes"))?,
+                salt: salt.try_into().map_err(|_| Error::LengthMismatch {
+                    what: "GCM salt",
+                    expected: 4,
+                    got: salt.len(),
+                })?,
                 counter: AtomicU64::new(0),
             }
         } else {
@@ -188,7 +206,9 @@ impl SkCipher {
         max_fragment_plaintext: usize,
     ) -> Result<Vec<Vec<u8>>, Error> {
         if max_fragment_plaintext == 0 {
-            return Err(Error::InvalidConfig("fragment size 0"));
+            return Err(Error::InvalidFragmentSize {
+                size: max_fragment_plaintext,
+            });
         }
         let mut plain = vec![0u8; chain_len(inner)];
         emit_chain(inner, &mut plain)?;
@@ -252,7 +272,7 @@ impl SkCipher {
         };
         let (head, rest) = msg
             .split_at_mut_checked(HEADER_LEN)
-            .ok_or(Error::InvalidConfig("message buffer"))?;
+            .ok_or(too_small(HEADER_LEN, total))?;
         header.emit(&mut Header::new_unchecked(head))?;
         // Cleartext payloads, the last of which points at the SK/SKF payload.
         let mut chain = outer.payloads.clone();
@@ -261,9 +281,10 @@ impl SkCipher {
             critical: false,
             body: Vec::new(),
         });
+        let rest_len = rest.len();
         let (clear, sk) = rest
             .split_at_mut_checked(outer_len)
-            .ok_or(Error::InvalidConfig("message buffer"))?;
+            .ok_or(too_small(outer_len, rest_len))?;
         if let Some((_, before)) = chain.split_last() {
             emit_chain_linked(before, kind, clear)?;
         }
@@ -271,8 +292,9 @@ impl SkCipher {
         let mut w = 0usize;
         let put = |buf: &mut [u8], at: &mut usize, bytes: &[u8]| -> Result<(), Error> {
             let end = *at + bytes.len();
+            let got = buf.len();
             buf.get_mut(*at..end)
-                .ok_or(Error::InvalidConfig("SK buffer"))?
+                .ok_or(too_small(end, got))?
                 .copy_from_slice(bytes);
             *at = end;
             Ok(())
@@ -287,12 +309,11 @@ impl SkCipher {
         let icv_at = ct_at + padded;
         // Plaintext, zero padding, pad length.
         {
-            let ct = msg
-                .get_mut(ct_at..icv_at)
-                .ok_or(Error::InvalidConfig("SK buffer"))?;
+            let ct = msg.get_mut(ct_at..icv_at).ok_or(too_small(icv_at, total))?;
+            let ct_len = ct.len();
             let (p, tail) = ct
                 .split_at_mut_checked(plain.len())
-                .ok_or(Error::InvalidConfig("SK buffer"))?;
+                .ok_or(too_small(plain.len(), ct_len))?;
             p.copy_from_slice(plain);
             if let Some(last) = tail.last_mut() {
                 *last = u8::try_from(pad).map_err(|_| Error::InvalidPadding)?;
@@ -303,17 +324,12 @@ impl SkCipher {
                 let mut iv = [0u8; 16];
                 random.fill(&mut iv)?;
                 put(&mut msg, &mut { iv_at }, &iv)?;
-                let ct = msg
-                    .get_mut(ct_at..icv_at)
-                    .ok_or(Error::InvalidConfig("SK buffer"))?;
+                let ct = msg.get_mut(ct_at..icv_at).ok_or(too_small(icv_at, total))?;
                 key.encrypt(&iv, ct)?;
-                let mac = self
-                    .mac
-                    .as_ref()
-                    .ok_or(Error::InvalidConfig("no integrity key"))?;
+                let mac = self.mac.as_ref().ok_or(NO_INTEGRITY)?;
                 let (signed, icv) = msg
                     .split_at_mut_checked(icv_at)
-                    .ok_or(Error::InvalidConfig("SK buffer"))?;
+                    .ok_or(too_small(icv_at, total))?;
                 mac.sign(&[signed], icv)?;
             }
             Cipher::Gcm { key, salt, counter } => {
@@ -322,16 +338,18 @@ impl SkCipher {
                 let nonce = gcm_nonce(salt, &iv);
                 let (aad_and_iv, rest) = msg
                     .split_at_mut_checked(ct_at)
-                    .ok_or(Error::InvalidConfig("SK buffer"))?;
-                let aad = aad_and_iv
-                    .get(..iv_at)
-                    .ok_or(Error::InvalidConfig("SK buffer"))?;
+                    .ok_or(too_small(ct_at, total))?;
+                let aad = aad_and_iv.get(..iv_at).ok_or(too_small(iv_at, ct_at))?;
+                let rest_len = rest.len();
                 let (ct, tag) = rest
                     .split_at_mut_checked(padded)
-                    .ok_or(Error::InvalidConfig("SK buffer"))?;
-                let tag: &mut [u8; 16] = tag
-                    .try_into()
-                    .map_err(|_| Error::InvalidConfig("GCM tag"))?;
+                    .ok_or(too_small(padded, rest_len))?;
+                let tag_len = tag.len();
+                let tag: &mut [u8; 16] = tag.try_into().map_err(|_| Error::LengthMismatch {
+                    what: "GCM tag",
+                    expected: 16,
+                    got: tag_len,
+                })?;
                 key.seal(&nonce, aad, ct, tag)?;
             }
         }
@@ -367,10 +385,7 @@ impl SkCipher {
         let mut buf = Secret::from_slice(msg.get(iv_end..icv_at).ok_or(Error::Malformed("SK"))?);
         match &self.cipher {
             Cipher::Cbc(key) => {
-                let mac = self
-                    .mac
-                    .as_ref()
-                    .ok_or(Error::InvalidConfig("no integrity key"))?;
+                let mac = self.mac.as_ref().ok_or(NO_INTEGRITY)?;
                 let signed = msg.get(..icv_at).ok_or(Error::Malformed("SK"))?;
                 mac.verify(&[signed], icv).map_err(|_| Error::Integrity)?;
                 let iv: [u8; 16] = iv.try_into().map_err(|_| Error::Malformed("SK IV"))?;

@@ -65,12 +65,12 @@ impl Peer {
 
     fn drain(&mut self) {
         while let Some(t) = self.ep.poll_transmit() {
-            self.sent.push((t.local.port(), t.payload.clone()));
+            self.sent.push((t.local().port(), t.payload.clone()));
             self.out.push_back(Datagram {
-                src: t.local.ip(),
-                dst: t.remote.ip(),
+                src: t.local().ip(),
+                dst: t.remote().ip(),
                 protocol: 17,
-                payload: udp(t.local.port(), t.remote.port(), &t.payload),
+                payload: udp(t.local().port(), t.remote().port(), &t.payload),
             });
         }
         while let Some(e) = self.ep.poll_event() {

@@ -36,10 +36,11 @@ impl KeyExchangeGroup for Ecp256 {
         })?;
         let point = secret.public_key().to_sec1_point(false);
         let mut public = [0u8; 64];
-        let xy = point
-            .as_bytes()
-            .get(1..65)
-            .ok_or(Error::InvalidConfig("P-256 point encoding"))?;
+        let xy = point.as_bytes().get(1..65).ok_or(Error::LengthMismatch {
+            what: "uncompressed P-256 point",
+            expected: 65,
+            got: point.as_bytes().len(),
+        })?;
         public.copy_from_slice(xy);
         Ok(Box::new(Exchange { secret, public }))
     }

@@ -150,13 +150,20 @@ impl Prf {
     /// Tn = prf(K, Tn-1 | S | n), at most 255 blocks; S is the concatenation of `seed`.
     pub fn plus(&self, seed: &[&[u8]], len: usize) -> Result<Secret, Error> {
         let n = self.output_len();
-        if n == 0 || len > n.saturating_mul(255) {
-            return Err(Error::InvalidConfig("prf+ output longer than 255 blocks"));
+        let max = n.saturating_mul(255);
+        if n == 0 || len > max {
+            return Err(Error::PrfPlusTooLong {
+                requested: len,
+                max,
+            });
         }
         let mut out = Secret::zeroed(len);
         let mut t = Secret::zeroed(n);
         for (i, chunk) in out.as_mut_bytes().chunks_mut(n).enumerate() {
-            let counter = [u8::try_from(i + 1).map_err(|_| Error::InvalidConfig("prf+ counter"))?];
+            let counter = [u8::try_from(i + 1).map_err(|_| Error::PrfPlusTooLong {
+                requested: len,
+                max,
+            })?];
             let prev = t.clone();
             let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
             if i > 0 {
@@ -168,7 +175,10 @@ impl Prf {
             let src = t
                 .as_bytes()
                 .get(..chunk.len())
-                .ok_or(Error::InvalidConfig("prf+"))?;
+                .ok_or(Error::BufferTooSmall {
+                    needed: chunk.len(),
+                    got: n,
+                })?;
             chunk.copy_from_slice(src);
         }
         Ok(out)

@@ -9,7 +9,10 @@ impl IkeSa {
     pub(super) fn send_auth(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
         let (Some(hs), Some(keys), Some(suite)) = (self.hs.as_ref(), &self.keys, &self.suite)
         else {
-            return Err(Error::InvalidConfig("IKE_AUTH before IKE_SA_INIT"));
+            return Err(Error::MissingState {
+                operation: "IKE_AUTH request",
+                missing: "IKE_SA_INIT keys and handshake state",
+            });
         };
         let peer = hs
             .remote_id

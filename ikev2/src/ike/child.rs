@@ -1,6 +1,6 @@
 use super::{
     Action, Child, ChildReq, ChildState, Cx, IkeSa, NONCE_LEN, NewChild, Req, error_notify,
-    esp_suite, find_notify, found, notify, spi32, with_spi,
+    esp_suite, find_notify, found, notify, requested_group, spi32, with_spi,
 };
 use crate::event::{ChildSaUp, Event};
 use crate::keys::ChildSaKeys;
@@ -288,11 +288,7 @@ impl IkeSa {
         if let Some(n) = find_notify(p, NotifyType::INVALID_KE_PAYLOAD)
             && auth_nonces.is_none()
         {
-            let g = n
-                .data
-                .get(..2)
-                .and_then(|b| <[u8; 2]>::try_from(b).ok())
-                .map(|b| KeGroup(u16::from_be_bytes(b)));
+            let g = requested_group(n);
             if let (Some(g), Some(ke)) = (g, &req.ke)
                 && g != ke.group()
                 && offers_group(&cx.cfg.esp_proposals, g)
@@ -559,7 +555,7 @@ impl IkeSa {
         spi_in: u32,
     ) -> Result<(), Error> {
         if !self.children.iter().any(|c| c.spi_in == spi_in) {
-            return Err(Error::InvalidConfig("no such child SA"));
+            return Err(Error::NoSuchChildSa { spi: spi_in });
         }
         self.actions.push_back(Action::RekeyChild(spi_in));
         self.pump(cx, now)

@@ -1,9 +1,9 @@
 use super::{Action, ChildState, Cx, IkeSa, Pending, Req, State, notify};
-use crate::Error;
-use crate::event::{DownReason, Transmit};
+use crate::event::DownReason;
 use crate::wire::{
     DeletePayload, ExchangeType, HeaderRepr, Message, NotifyType, Payload, ProtocolId,
 };
+use crate::{Error, Transmit};
 use core::net::SocketAddr;
 use dmvpn_esp::Mode;
 use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, NON_ESP_MARKER};
@@ -20,11 +20,7 @@ impl IkeSa {
             ike.to_vec()
         };
         self.last_sent = now;
-        cx.transmits.push_back(Transmit {
-            local: self.local,
-            remote: self.remote,
-            payload,
-        });
+        cx.transmit(Transmit::udp(self.local, self.remote, payload));
     }
 
     pub(super) fn protect(
@@ -35,10 +31,10 @@ impl IkeSa {
         response: bool,
         payloads: &[Payload],
     ) -> Result<Vec<u8>, Error> {
-        let sk = self
-            .sk
-            .as_ref()
-            .ok_or(Error::InvalidConfig("no IKE keys"))?;
+        let sk = self.sk.as_ref().ok_or(Error::MissingState {
+            operation: "SK protection",
+            missing: "IKE SA keys (IKE_SA_INIT not complete)",
+        })?;
         let outer = Message {
             spi_i: self.spi_i,
             spi_r: self.spi_r,

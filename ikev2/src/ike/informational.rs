@@ -66,7 +66,7 @@ impl IkeSa {
         spi_in: u32,
     ) -> Result<(), Error> {
         if !self.children.iter().any(|c| c.spi_in == spi_in) {
-            return Err(Error::InvalidConfig("no such child SA"));
+            return Err(Error::NoSuchChildSa { spi: spi_in });
         }
         self.actions.push_back(Action::DeleteChild(spi_in));
         self.pump(cx, now)

@@ -27,20 +27,20 @@ use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use dmvpn_esp::{EncryptionAlgorithm, IntegrityAlgorithm, Mode, Suite};
+use dmvpn_wire::be;
 
 use crate::config::Config;
 use crate::crypto::KeyExchange;
-use crate::event::{
-    ChildStatus, Counters, DownReason, Event, IkeSaId, IkeSaStatus, IkeState, Transmit,
-};
+use crate::event::{ChildStatus, Counters, DownReason, Event, IkeSaId, IkeSaStatus, IkeState};
 use crate::keys::IkeSaKeys;
+use crate::queue::Bounded;
 use crate::sk::SkCrypto;
 use crate::transform::{IkeSuite, KeGroup, TransformType};
 use crate::wire::{
     ExchangeType, Flags, Identity, KePayload, Message, NotifyPayload, NotifyType, Payload,
-    Proposal, SaPayload, TrafficSelector, TsPayload,
+    Proposal, SaPayload, TrafficSelector, TsPayload, be16, be32, be64,
 };
-use crate::{Error, Secret};
+use crate::{Error, Secret, Transmit};
 
 /// Nonce length we send (§2.10: at least half the PRF key size, at least 16).
 const NONCE_LEN: usize = 32;
@@ -50,8 +50,8 @@ const MAX_RESTARTS: u8 = 3;
 /// Shared state an IKE SA works with: configuration, outputs, counters, SPI allocation.
 pub(crate) struct Cx<'a> {
     pub cfg: &'a Config,
-    pub transmits: &'a mut VecDeque<Transmit>,
-    pub events: &'a mut VecDeque<Event>,
+    pub transmits: &'a mut Bounded<Transmit>,
+    pub events: &'a mut Bounded<Event>,
     pub counters: &'a mut Counters,
     pub esp_spis: &'a mut HashSet<u32>,
     pub next_id: &'a mut u64,
@@ -67,7 +67,7 @@ impl Cx<'_> {
     fn rand_u64(&self) -> Result<u64, Error> {
         let mut b = [0u8; 8];
         self.cfg.provider.random().fill(&mut b)?;
-        Ok(u64::from_be_bytes(b))
+        Ok(be::u64(&b, 0))
     }
 
     pub(crate) fn ike_spi(&self) -> Result<u64, Error> {
@@ -83,7 +83,7 @@ impl Cx<'_> {
         loop {
             let mut b = [0u8; 4];
             self.cfg.provider.random().fill(&mut b)?;
-            let v = u32::from_be_bytes(b);
+            let v = be::u32(&b, 0);
             // 1-255 are reserved by IANA (RFC 4303 §2.1).
             if v > 255 && self.esp_spis.insert(v) {
                 return Ok(v);
@@ -107,8 +107,18 @@ impl Cx<'_> {
         IkeSaId(*self.next_id)
     }
 
-    fn event(&mut self, e: Event) {
-        self.events.push_back(e);
+    /// Queues an event; counted in [`Counters::events_dropped`] if the queue is full.
+    pub(crate) fn event(&mut self, e: Event) {
+        if !self.events.push(e) {
+            self.counters.events_dropped += 1;
+        }
+    }
+
+    /// Queues a datagram; counted in [`Counters::transmits_dropped`] if the queue is full.
+    pub(crate) fn transmit(&mut self, t: Transmit) {
+        if !self.transmits.push(t) {
+            self.counters.transmits_dropped += 1;
+        }
     }
 
     /// When to rekey something with this lifetime: margin plus jitter before its end.
@@ -320,12 +330,19 @@ fn esp_suite(p: &Proposal) -> Result<Suite, Error> {
     Ok(Suite::new(enc, integ)?)
 }
 
+/// An ESP SPI field: exactly 4 bytes (RFC 7296 §3.3.1), anything else is no SPI.
 fn spi32(b: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(b.try_into().ok()?))
+    be32(b, 0).filter(|_| b.len() == 4)
 }
 
+/// An IKE SPI field (in an IKE SA rekey proposal): exactly 8 bytes (§3.3.1).
 fn spi64(b: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(b.try_into().ok()?))
+    be64(b, 0).filter(|_| b.len() == 8)
+}
+
+/// The group an INVALID_KE_PAYLOAD notification asks for (its first two data bytes, §3.10.1).
+fn requested_group(n: &NotifyPayload) -> Option<KeGroup> {
+    be16(&n.data, 0).map(KeGroup)
 }
 
 /// An unprotected IKE_SA_INIT response carrying one notification (errors, COOKIE).
@@ -441,7 +458,7 @@ impl IkeSa {
         }
         for c in self.children.drain(..) {
             cx.esp_spis.remove(&c.spi_in);
-            cx.events.push_back(Event::ChildDeleted {
+            cx.event(Event::ChildDeleted {
                 sa: self.id,
                 inbound_spi: c.spi_in,
                 outbound_spi: c.spi_out,
@@ -451,7 +468,7 @@ impl IkeSa {
         self.actions.clear();
         self.delayed.clear();
         self.state = State::Dead;
-        cx.events.push_back(Event::IkeDown {
+        cx.event(Event::IkeDown {
             sa: self.id,
             reason,
         });

@@ -1,6 +1,6 @@
 use super::{
     Action, ChildState, Cx, IkeRekeyReq, IkeSa, NONCE_LEN, Req, State, error_notify, find_notify,
-    found, notify, spi64, with_spi,
+    found, notify, requested_group, spi64, with_spi,
 };
 use crate::Error;
 use crate::event::Event;
@@ -176,11 +176,7 @@ impl IkeSa {
             s.delayed.push((now + wait, Action::RekeyIke));
         };
         if let Some(n) = find_notify(p, NotifyType::INVALID_KE_PAYLOAD) {
-            let g = n
-                .data
-                .get(..2)
-                .and_then(|b| <[u8; 2]>::try_from(b).ok())
-                .map(|b| KeGroup(u16::from_be_bytes(b)));
+            let g = requested_group(n);
             if let Some(g) = g
                 && g != req.ke.group()
                 && offers_group(&cx.cfg.ike_proposals, g)

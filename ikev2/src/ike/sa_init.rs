@@ -1,13 +1,13 @@
 use super::{
     ChildReq, Cx, Handshake, IkeSa, MAX_RESTARTS, NONCE_LEN, Req, State, error_notify, find_notify,
-    found, init_notify_response, notify, with_spi,
+    found, init_notify_response, notify, requested_group, with_spi,
 };
 use crate::Error;
 use crate::event::DownReason;
 use crate::keys::IkeSaKeys;
 use crate::negotiate::{accepted, ke_group, nat_detection_hash, offers_group, select, without_ke};
 use crate::sk::SkCrypto;
-use crate::transform::{IkeSuite, KeGroup};
+use crate::transform::IkeSuite;
 use crate::wire::{
     ExchangeType, Flags, Identity, KePayload, Message, NotifyType, Payload, SaPayload,
     TrafficSelector,
@@ -76,10 +76,10 @@ impl IkeSa {
     }
 
     pub(super) fn send_init(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
-        let hs = self
-            .hs
-            .as_mut()
-            .ok_or(Error::InvalidConfig("no handshake"))?;
+        let hs = self.hs.as_mut().ok_or(Error::MissingState {
+            operation: "IKE_SA_INIT request",
+            missing: "handshake state",
+        })?;
         let ke = cx.cfg.provider.start_key_exchange(hs.group)?;
         let mut payloads = Vec::new();
         if let Some(c) = &hs.cookie {
@@ -142,11 +142,7 @@ impl IkeSa {
             return self.send_init(cx, now);
         }
         if let Some(n) = find_notify(p, NotifyType::INVALID_KE_PAYLOAD) {
-            let g = n
-                .data
-                .get(..2)
-                .and_then(|b| b.try_into().ok())
-                .map(|b: [u8; 2]| KeGroup(u16::from_be_bytes(b)));
+            let g = requested_group(n);
             match g {
                 Some(g)
                     if hs.restarts < MAX_RESTARTS

@@ -1,7 +1,7 @@
 use super::{Action, ChildState, Cx, IkeSa, Req, State};
-use crate::Error;
 use crate::config::Config;
-use crate::event::{DownReason, Event, Transmit};
+use crate::event::{DownReason, Event};
+use crate::{Error, Transmit};
 use dmvpn_esp::wire::udp_encap::NAT_KEEPALIVE;
 use std::time::{Duration, Instant};
 
@@ -130,11 +130,11 @@ impl IkeSa {
             }
             if self.keepalive_due(cx).is_some_and(|t| t <= now) {
                 self.last_sent = now;
-                cx.transmits.push_back(Transmit {
-                    local: self.local,
-                    remote: self.remote,
-                    payload: NAT_KEEPALIVE.to_vec(),
-                });
+                cx.transmit(Transmit::udp(
+                    self.local,
+                    self.remote,
+                    NAT_KEEPALIVE.to_vec(),
+                ));
             }
         }
         self.pump(cx, now)
