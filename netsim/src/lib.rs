@@ -11,6 +11,14 @@
 //!   that are down, statistics, and the optional pcap [`Recorder`].
 //! - [`Sim`]: drives a set of [`Host`]s (anything with the handle/poll contract of DESIGN.md §3)
 //!   over a [`Network`], folding every host's timer and every delivery into one event loop.
+//! - [`Machine`] and [`MachineHost`]: a machine of the family that hands out [`Transmit`]s
+//!   (NHRP's client and server, the IKEv2 endpoint, ...) as a [`Host`], with its outbox and logs
+//!   of events, errors, received datagrams and sent transmits. The headers a machine leaves to
+//!   its caller are added and checked here ([`Datagram::from_transmit`], [`Datagram::inbound`]):
+//!   a UDP header with its checksum for [`Proto::Udp`], a GRE header for [`Proto::InGre`]. NAT
+//!   boxes keep UDP checksums right, as real ones do.
+//! - [`Scenario`]: a named [`Sim`] that records from the start and writes `<dir>/<name>.pcap`
+//!   when finished, so that a scenario test is its hosts, its commands and its assertions.
 //!
 //! ```
 //! use std::net::IpAddr;
@@ -41,10 +49,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod adapt;
+mod machine;
 mod network;
 mod pcap;
+mod scenario;
 mod sim;
 
+pub use adapt::{AdaptError, Decap, Inbound};
+pub use dmvpn_wire::{Proto, Transmit};
+pub use machine::{Machine, MachineHost};
 pub use network::{Datagram, LinkProfile, NatConfig, NatId, NetStats, Network};
 pub use pcap::Recorder;
+pub use scenario::Scenario;
 pub use sim::{Host, HostId, Sim, SimError};

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use dmvpn_wire::{IpProtocol, be, checksum};
+
 use crate::Recorder;
 
 /// An IP datagram on the underlay: addresses, IP protocol number and everything above IP.
@@ -21,6 +23,36 @@ pub struct Datagram {
     pub protocol: u8,
     /// The bytes after the IP header.
     pub payload: Vec<u8>,
+}
+
+/// Keeps a UDP datagram's checksum (in `payload`, the bytes after the IP header) right when a NAT box rewrites one of its addresses from `old`
+/// to `new`, as real ones do (RFC 3022 §4.1), by the RFC 1624 update for each pseudo-header word
+/// that changed. A datagram sent without a checksum (zero, IPv4) keeps none; other protocols
+/// (GRE, ESP) have no checksum over the addresses.
+fn fix_udp_checksum(protocol: u8, payload: &mut [u8], old: IpAddr, new: IpAddr) {
+    if protocol != IpProtocol::UDP.0 || payload.len() < dmvpn_wire::udp::HEADER_LEN {
+        return;
+    }
+    let words = |a: IpAddr| -> Vec<u16> {
+        let octets = match a {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        (0..octets.len())
+            .step_by(2)
+            .map(|at| be::u16(&octets, at))
+            .collect()
+    };
+    let (old, new) = (words(old), words(new));
+    let mut sum = be::u16(payload, 6);
+    if sum == 0 || old.len() != new.len() {
+        return;
+    }
+    for (o, n) in old.into_iter().zip(new) {
+        sum = checksum::update(sum, o, n);
+    }
+    // Zero means "no checksum" in UDP: a computed zero is sent as its other form (RFC 768).
+    be::put_u16(payload, 6, if sum == 0 { 0xffff } else { sum });
 }
 
 /// How a directed link treats datagrams. Probabilities are in `[0, 1]`.
@@ -265,6 +297,7 @@ impl Network {
                     }
                 },
             };
+            fix_udp_checksum(d.protocol, &mut d.payload, d.src, public);
             d.src = public;
         }
         if let Some(r) = &mut self.recorder {
@@ -321,8 +354,11 @@ impl Network {
                 .iter()
                 .find(|n| n.back.contains_key(&d.dst) || n.free.contains(&d.dst))
             {
-                match nat.back.get(&d.dst) {
-                    Some(inside) => d.dst = *inside,
+                match nat.back.get(&d.dst).copied() {
+                    Some(inside) => {
+                        fix_udp_checksum(d.protocol, &mut d.payload, d.dst, inside);
+                        d.dst = inside;
+                    }
                     None => {
                         self.stats.nat_dropped += 1;
                         continue;

@@ -253,6 +253,23 @@ impl<H: Host> Sim<H> {
         Ok(())
     }
 
+    /// Runs every event in the next `duration` ([`Sim::run_until`] `now + duration`).
+    pub fn run_for(&mut self, duration: std::time::Duration) -> Result<(), SimError> {
+        let until = self.net.now() + duration;
+        self.run_until(until)
+    }
+
+    /// Runs until `pred` holds or `duration` has passed ([`Sim::run_until_true`] with the limit
+    /// `now + duration`); returns whether it held.
+    pub fn run_for_until(
+        &mut self,
+        duration: std::time::Duration,
+        pred: impl FnMut(&Sim<H>) -> bool,
+    ) -> Result<bool, SimError> {
+        let limit = self.net.now() + duration;
+        self.run_until_true(limit, pred)
+    }
+
     /// Runs until no datagram is in flight and no timer is due before `limit` other than
     /// periodic ones further than `quiet` away; returns the time it stopped. Useful to "let the
     /// protocol settle".

@@ -7,7 +7,7 @@
     missing_docs
 )]
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use dmvpn_netsim::{Datagram, Host, LinkProfile, NatConfig, Network, Recorder, Sim, SimError};
@@ -324,4 +324,57 @@ fn records_a_pcap_tshark_can_read() {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pcap/netsim-pinger.pcap");
     rec.write(&path).unwrap();
     assert!(std::fs::metadata(&path).unwrap().len() > 24);
+}
+
+#[test]
+fn nat_keeps_udp_checksums_right_both_ways() {
+    use dmvpn_netsim::{Decap, Proto, Transmit};
+    for (inside, public, server) in [
+        ("192.168.0.2", "203.0.113.10", "198.51.100.1"),
+        ("fd00::2", "2001:db8:1::10", "2001:db8:2::1"),
+    ] {
+        let start = Instant::now();
+        let mut net = Network::new(1, start);
+        net.add_nat(NatConfig {
+            public: vec![ip(public)],
+            inside: vec![ip(inside)],
+        });
+        let ike = |src: &str, dst: &str, payload: &[u8]| {
+            Datagram::try_from(Transmit::udp(
+                SocketAddr::new(ip(src), 4500),
+                SocketAddr::new(ip(dst), 4500),
+                payload.to_vec(),
+            ))
+            .unwrap()
+        };
+        net.send(ike(inside, server, b"out"));
+        net.advance(start + Duration::from_secs(1));
+        let out = net.pop_due().unwrap();
+        assert_eq!(out.src, ip(public));
+        let rx = out.inbound(Decap::Udp).unwrap();
+        assert_eq!((rx.payload, rx.remote().port()), (&b"out"[..], 4500));
+        // The recording (after source NAT) carries the corrected checksum too.
+        net.send(ike(server, public, b"back"));
+        net.advance(start + Duration::from_secs(2));
+        let back = net.pop_due().unwrap();
+        assert_eq!(back.dst, ip(inside));
+        assert_eq!(back.inbound(Decap::Udp).unwrap().payload, b"back");
+        assert_eq!(
+            back.inbound(Decap::Udp).unwrap().proto,
+            Proto::Udp {
+                src_port: 4500,
+                dst_port: 4500
+            }
+        );
+        if ip(inside).is_ipv4() {
+            // No checksum (zero, IPv4 only) stays none rather than becoming a wrong one.
+            let mut bare = ike(inside, server, b"bare");
+            bare.payload[6..8].copy_from_slice(&[0, 0]);
+            net.send(bare);
+            net.advance(start + Duration::from_secs(3));
+            let d = net.pop_due().unwrap();
+            assert_eq!(&d.payload[6..8], &[0, 0]);
+            assert!(d.inbound(Decap::Udp).is_ok());
+        }
+    }
 }

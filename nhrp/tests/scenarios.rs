@@ -9,13 +9,13 @@
     missing_docs
 )]
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dmvpn_gre::Protocol;
-use dmvpn_netsim::{Datagram, Host, HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
+use dmvpn_netsim::{
+    Decap, HostId, Inbound, LinkProfile, Machine, MachineHost, NatConfig, Proto, Sim, Transmit,
+};
 use dmvpn_nhrp::wire::{
     Cie, ErrorCode, Extension, ExtensionBody, ExtensionType, Node, PacketType, Repr, Secret,
 };
@@ -32,6 +32,8 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+const NHRP: Proto = Proto::InGre(0x2001);
+
 enum Role {
     Client(Box<Client>),
     Server(Box<Server>),
@@ -39,151 +41,113 @@ enum Role {
     Raw,
 }
 
-struct Nhrp {
-    addr: IpAddr,
-    role: Role,
-    out: VecDeque<Datagram>,
-    events: Vec<(Instant, Event)>,
-    errors: Vec<Error>,
-    received: Vec<(IpAddr, Repr)>,
-}
-
-impl Nhrp {
-    fn new(addr: IpAddr, role: Role) -> Nhrp {
-        Nhrp {
-            addr,
-            role,
-            out: VecDeque::new(),
-            events: Vec::new(),
-            errors: Vec::new(),
-            received: Vec::new(),
-        }
-    }
+impl Role {
     fn client(&mut self) -> &mut Client {
-        match &mut self.role {
+        match self {
             Role::Client(c) => c,
             _ => panic!("not a client"),
         }
     }
     fn server(&mut self) -> &mut Server {
-        match &mut self.role {
+        match self {
             Role::Server(s) => s,
             _ => panic!("not a server"),
         }
     }
     fn c(&self) -> &Client {
-        match &self.role {
+        match self {
             Role::Client(c) => c,
             _ => panic!("not a client"),
         }
     }
     fn s(&self) -> &Server {
-        match &self.role {
+        match self {
             Role::Server(s) => s,
             _ => panic!("not a server"),
         }
     }
-    fn drain(&mut self, now: Instant) {
-        loop {
-            let e = match &mut self.role {
-                Role::Client(c) => c.poll_event(),
-                Role::Server(s) => s.poll_event(),
-                Role::Raw => None,
-            };
-            match e {
-                Some(e) => self.events.push((now, e)),
-                None => break,
-            }
-        }
-    }
-    fn send_raw(&mut self, dst: IpAddr, repr: &Repr) {
-        self.out
-            .push_back(gre_datagram(self.addr, dst, &repr.to_bytes().unwrap()));
-    }
-    fn has_event(&self, f: impl Fn(&Event) -> bool) -> bool {
-        self.events.iter().any(|(_, e)| f(e))
-    }
 }
 
-fn gre_datagram(src: IpAddr, dst: IpAddr, nhrp: &[u8]) -> Datagram {
-    let repr = dmvpn_gre::wire::gre::Repr::new(Protocol::NHRP, nhrp.len());
-    let hl = repr.header_len();
-    let mut buf = vec![0u8; hl + nhrp.len()];
-    buf[hl..].copy_from_slice(nhrp);
-    let payload = dmvpn_gre::wire::gre::encapsulate(&repr, &mut buf, hl)
-        .unwrap()
-        .to_vec();
-    Datagram {
-        src,
-        dst,
-        protocol: 47,
-        payload,
-    }
-}
+impl Machine for Role {
+    type Event = Event;
+    type Error = Error;
+    const DECAP: Decap = Decap::UdpAndGre;
 
-impl Host for Nhrp {
-    fn addr(&self) -> IpAddr {
-        self.addr
-    }
-    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
-        let (gre, payload) = dmvpn_gre::wire::gre::decapsulate(&d.payload).unwrap();
-        assert_eq!(gre.protocol, Protocol::NHRP);
-        if let Ok(r) = Repr::parse_bytes(payload) {
-            self.received.push((d.src, r));
-        }
-        let r = match &mut self.role {
-            Role::Client(c) => c.handle_packet(now, d.src, payload),
-            Role::Server(s) => s.handle_packet(now, d.src, payload),
+    fn handle(&mut self, now: Instant, d: Inbound<'_>) -> Result<(), Error> {
+        assert_eq!(d.proto, NHRP);
+        match self {
+            Role::Client(c) => c.handle_packet(now, d.src, d.payload),
+            Role::Server(s) => s.handle_packet(now, d.src, d.payload),
             Role::Raw => Ok(()),
-        };
-        if let Err(e) = r {
-            self.errors.push(e);
         }
-        self.drain(now);
     }
     fn handle_timeout(&mut self, now: Instant) {
-        match &mut self.role {
+        match self {
             Role::Client(c) => c.handle_timeout(now),
             Role::Server(s) => s.handle_timeout(now),
             Role::Raw => {}
         }
-        self.drain(now);
     }
-    fn poll_transmit(&mut self) -> Option<Datagram> {
-        if let Some(d) = self.out.pop_front() {
-            return Some(d);
-        }
-        let t = match &mut self.role {
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        match self {
             Role::Client(c) => c.poll_transmit(),
             Role::Server(s) => s.poll_transmit(),
             Role::Raw => None,
-        }?;
-        Some(gre_datagram(self.addr, t.dst, &t.payload))
+        }
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        match &self.role {
+        match self {
             Role::Client(c) => c.poll_timeout(),
             Role::Server(s) => s.poll_timeout(),
             Role::Raw => None,
         }
     }
+    fn poll_event(&mut self) -> Option<Event> {
+        match self {
+            Role::Client(c) => c.poll_event(),
+            Role::Server(s) => s.poll_event(),
+            Role::Raw => None,
+        }
+    }
+}
+
+type Nhrp = MachineHost<Role>;
+
+trait NhrpHost {
+    /// Sends `repr` from this host to `dst`, in GRE.
+    fn send_raw(&mut self, dst: IpAddr, repr: &Repr);
+    /// The NHRP packets received (that parse), with their NBMA source.
+    fn nhrp_received(&self) -> Vec<(IpAddr, Repr)>;
+}
+
+impl NhrpHost for Nhrp {
+    fn send_raw(&mut self, dst: IpAddr, repr: &Repr) {
+        let src = dmvpn_netsim::Host::addr(self);
+        let payload = repr.to_bytes().unwrap();
+        self.send(Transmit {
+            src,
+            dst,
+            proto: NHRP,
+            payload,
+        });
+    }
+    fn nhrp_received(&self) -> Vec<(IpAddr, Repr)> {
+        self.received()
+            .iter()
+            .filter_map(|(_, t)| Some((t.src, Repr::parse_bytes(&t.payload).ok()?)))
+            .collect()
+    }
 }
 
 struct Scenario {
-    name: &'static str,
-    sim: Sim<Nhrp>,
-    start: Instant,
+    sim: dmvpn_netsim::Scenario<Nhrp>,
 }
 
 impl Scenario {
     fn new(name: &'static str, seed: u64) -> Scenario {
-        let start = Instant::now();
-        let mut net = Network::new(seed, start);
-        net.record(Recorder::new(start));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../nhrp-scenarios");
         Scenario {
-            name,
-            sim: Sim::new(net),
-            start,
+            sim: dmvpn_netsim::Scenario::new(name, seed, dir),
         }
     }
     fn now(&self) -> Instant {
@@ -199,19 +163,17 @@ impl Scenario {
         self.sim.host(id).unwrap()
     }
     fn run(&mut self, d: Duration) {
-        let until = self.sim.now() + d;
-        self.sim.run_until(until).unwrap();
+        self.sim.run_for(d).unwrap();
     }
     fn run_until(&mut self, limit: Duration, pred: impl FnMut(&Sim<Nhrp>) -> bool) -> bool {
-        let limit = self.sim.now() + limit;
-        self.sim.run_until_true(limit, pred).unwrap()
+        self.sim.run_for_until(limit, pred).unwrap()
     }
-    /// Writes the pcap and checks it holds something.
+    /// Writes the pcap and returns the NHRP packet types in it; every datagram's GRE was good.
     fn finish(mut self) -> Vec<PacketType> {
-        let rec = self.sim.network_mut().take_recorder().unwrap();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../nhrp-scenarios");
-        std::fs::create_dir_all(&dir).unwrap();
-        rec.write(&dir.join(format!("{}.pcap", self.name))).unwrap();
+        for (_, h) in self.sim.hosts() {
+            assert!(h.rejected().is_empty(), "{:?}", h.rejected());
+        }
+        let rec = self.sim.finish().unwrap();
         let mut types: Vec<PacketType> = rec
             .frames()
             .iter()
@@ -222,7 +184,6 @@ impl Scenario {
             .collect();
         types.sort();
         types.dedup();
-        let _ = self.start;
         types
     }
 }
@@ -394,9 +355,9 @@ fn seed_003_spoke_to_spoke_steps_1_to_11() {
         "{traffic}"
     );
     assert!(
-        s.get(h).errors.is_empty() && s.get(a).errors.is_empty(),
+        s.get(h).errors().is_empty() && s.get(a).errors().is_empty(),
         "{:?}",
-        s.get(a).errors
+        s.get(a).errors()
     );
     s.finish();
 }
@@ -413,11 +374,11 @@ fn phase_2_hub_forwards_and_target_answers_directly() {
     // The hub forwarded (hop count 254, itself in the forward transit record) to spoke 2 ...
     let (from, fwd) = s
         .get(b)
-        .received
-        .iter()
+        .nhrp_received()
+        .into_iter()
         .find(|(_, r)| r.packet_type() == PacketType::RESOLUTION_REQUEST)
         .unwrap();
-    assert_eq!(*from, ip(HUB.1));
+    assert_eq!(from, ip(HUB.1));
     assert_eq!(fwd.hop_count, 254);
     let transit = fwd
         .extension(ExtensionType::FORWARD_TRANSIT_NHS)
@@ -428,11 +389,11 @@ fn phase_2_hub_forwards_and_target_answers_directly() {
     // ... which answered spoke 1 directly, and both installed a mapping.
     let (from, _) = s
         .get(a)
-        .received
-        .iter()
+        .nhrp_received()
+        .into_iter()
         .find(|(_, r)| r.packet_type() == PacketType::RESOLUTION_REPLY)
         .unwrap();
-    assert_eq!(*from, ip("172.16.2.75"));
+    assert_eq!(from, ip("172.16.2.75"));
     assert_eq!(dynamic_nbma(s.get(b), "10.0.0.2"), Some(ip("172.16.1.24")));
     let now = s.now();
     assert_eq!(
@@ -503,7 +464,7 @@ fn dual_nhs_lose_one_then_both_then_recover() {
     s.run(secs(1));
     let ups = s
         .get(a)
-        .events
+        .events()
         .iter()
         .filter(|(_, e)| matches!(e, Event::NhsUp { .. }))
         .count();
@@ -631,7 +592,7 @@ fn purge_both_ways() {
         1
     );
     assert!(s.get(h).has_event(|e| matches!(e, Event::Cache(CacheEvent::Removed(en, RemoveReason::Purged)) if en.next_hop == ip("10.0.0.3"))));
-    assert!(s.get(h).errors.is_empty(), "{:?}", s.get(h).errors);
+    assert!(s.get(h).errors().is_empty(), "{:?}", s.get(h).errors());
     s.finish();
 }
 
@@ -649,7 +610,10 @@ fn authentication_mismatch_is_dropped_and_counted() {
     s.run(secs(2));
     assert!(!registered(&s.sim, h, "10.0.0.2"));
     assert!(s.get(h).s().stats().authentication_failures >= 1);
-    assert!(matches!(s.get(h).errors[0], Error::AuthenticationFailure));
+    assert!(matches!(
+        s.get(h).errors()[0].1,
+        Error::AuthenticationFailure
+    ));
     // The hub said so with an Error Indication (no extensions), which the spoke accepts.
     assert!(s.get(a).has_event(|e| matches!(e, Event::ErrorIndication { code, .. } if *code == ErrorCode::AUTHENTICATION_FAILURE)));
     s.finish();
@@ -684,7 +648,7 @@ fn max_send_quota_holds_the_101st_packet() {
     assert!(t.to_string().contains("Usage:100%"), "{t}");
     assert_eq!(s.get(a).c().stats().over_quota, 21);
     assert_eq!(s.get(a).c().queued().2, 21);
-    s.h(a).drain(now);
+    s.h(a).drain_events(now);
     assert!(s.get(a).has_event(|e| matches!(
         e,
         Event::QuotaExceeded {
@@ -802,9 +766,9 @@ fn spoofed_resolution_reply_is_ignored() {
     assert_eq!(s.get(a).c().stats().unmatched_replies, 2);
     assert!(
         s.get(a)
-            .errors
+            .errors()
             .iter()
-            .all(|e| matches!(e, Error::UnmatchedReply { .. }))
+            .all(|(_, e)| matches!(e, Error::UnmatchedReply { .. }))
     );
     assert!(dynamic_nbma(s.get(a), "10.0.0.3").is_none());
     // The real hub comes back and the retransmitted request gets the genuine answer.
@@ -948,7 +912,7 @@ fn error_indications_for_unknown_extension_hop_count_and_loop() {
     s.run(secs(1));
     let codes: Vec<ErrorCode> = s
         .get(r)
-        .received
+        .nhrp_received()
         .iter()
         .filter_map(|(_, p)| match &p.message {
             dmvpn_nhrp::wire::Message::ErrorIndication(ei) => Some(ei.code),
@@ -965,26 +929,26 @@ fn error_indications_for_unknown_extension_hop_count_and_loop() {
     );
     assert!(
         s.get(r)
-            .received
+            .nhrp_received()
             .iter()
             .all(|(_, p)| p.extensions.is_empty())
     );
-    let errs = &s.get(h).errors;
+    let errs = s.get(h).errors();
     assert!(matches!(
-        errs[0],
+        errs[0].1,
         Error::UnrecognizedExtension { ext_type: 0x1234 }
     ));
-    assert!(matches!(errs[1], Error::HopCountExceeded));
-    assert!(matches!(errs[2], Error::LoopDetected));
-    let up = &s.get(_upper).received;
+    assert!(matches!(errs[1].1, Error::HopCountExceeded));
+    assert!(matches!(errs[2].1, Error::LoopDetected));
+    let up = s.get(_upper).nhrp_received();
     assert_eq!(up.len(), 1);
     assert_eq!(up[0].1.hop_count, 254);
     // 5. Never an Error Indication in answer to an Error Indication.
-    let ei = s.get(r).received[0].1.clone();
-    let n = s.get(r).received.len();
+    let ei = s.get(r).nhrp_received()[0].1.clone();
+    let n = s.get(r).nhrp_received().len();
     s.h(r).send_raw(ip(HUB.1), &ei);
     s.run(secs(1));
-    assert_eq!(s.get(r).received.len(), n);
+    assert_eq!(s.get(r).nhrp_received().len(), n);
     assert!(
         s.get(h)
             .has_event(|e| matches!(e, Event::ErrorIndication { .. }))

@@ -10,7 +10,7 @@ use dmvpn_core::config::NodeConfig;
 use dmvpn_core::sim::example::Example;
 use dmvpn_core::sim::{SimNode, TraceLine};
 use dmvpn_core::{Event, EventKind};
-use dmvpn_netsim::{HostId, Network, Recorder, Sim};
+use dmvpn_netsim::HostId;
 
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -21,9 +21,7 @@ pub fn ip(s: &str) -> IpAddr {
 }
 
 pub struct Scenario {
-    pub name: &'static str,
-    pub sim: Sim<SimNode>,
-    pub start: Instant,
+    pub sim: dmvpn_netsim::Scenario<SimNode>,
     pub ex: Example,
     pub hub: Option<HostId>,
     pub spokes: Vec<HostId>,
@@ -32,13 +30,9 @@ pub struct Scenario {
 impl Scenario {
     /// An empty network with recording on.
     pub fn empty(name: &'static str, seed: u64, ex: Example) -> Scenario {
-        let start = Instant::now();
-        let mut net = Network::new(seed, start);
-        net.record(Recorder::new(start));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pcap");
         Scenario {
-            name,
-            sim: Sim::new(net),
-            start,
+            sim: dmvpn_netsim::Scenario::new(format!("dmvpn-{name}"), seed, dir),
             ex,
             hub: None,
             spokes: Vec::new(),
@@ -88,8 +82,7 @@ impl Scenario {
     }
 
     pub fn run(&mut self, d: Duration) {
-        let until = self.sim.now() + d;
-        self.sim.run_until(until).unwrap();
+        self.sim.run_for(d).unwrap();
     }
 
     /// Routes on spoke `i` to spoke `j`'s LAN (phase 2: via `j`; phase 3: the summary via the
@@ -164,13 +157,9 @@ impl Scenario {
 
     /// Writes the pcap and returns its path.
     pub fn finish(&mut self) -> PathBuf {
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("pcap")
-            .join(format!("dmvpn-{}.pcap", self.name));
-        let rec = self.sim.network_mut().take_recorder().unwrap();
+        let rec = self.sim.finish().unwrap();
         assert!(!rec.frames().is_empty());
-        rec.write(&path).unwrap();
-        path
+        self.sim.pcap_path().to_path_buf()
     }
 }
 
