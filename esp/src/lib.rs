@@ -20,8 +20,10 @@
 //!   (next header 47 for GRE, DMVPN's default) and tunnel mode (inner IPv4/IPv6, with optional
 //!   TFC padding, §2.4/§2.7); soft and hard lifetimes by time, bytes and packets
 //!   ([`Lifetimes`]), each raising an event; counters like `show crypto ipsec sa`.
-//! - **SA database** ([`SaDatabase`]): inbound by SPI and destination, outbound by peer, and
-//!   DMVPN's policy ([`Policy::dmvpn`]: GRE between the two NBMA addresses, no ACLs).
+//! - **SA database** ([`SaDatabase`]): inbound by SPI and destination, outbound by SPI and by
+//!   peer (the newest SA carries the traffic), the time-based lifetimes of all of them in one
+//!   expiry index and their events in one deterministic queue ([`SaEvent`]), and DMVPN's policy
+//!   ([`Policy::dmvpn`]: GRE between the two NBMA addresses, no ACLs).
 //! - **Crypto provider** ([`crypto`]): traits for AEADs, CBC ciphers, HMACs and random bytes,
 //!   passed in configuration (no global default). RustCrypto by default; the `ring` feature
 //!   adds a faster AES-GCM.
@@ -75,4 +77,4 @@ pub use sa::{
     Counters, Decapsulated, Event, InboundSa, Mode, NEXT_HEADER_GRE, NEXT_HEADER_IPV4,
     NEXT_HEADER_IPV6, OutboundSa, SaConfig, SaKeys,
 };
-pub use sadb::{Policy, SaDatabase};
+pub use sadb::{Direction, Policy, SaDatabase, SaEvent, SaId};

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dmvpn_wire::{ip, ipv4, ipv6};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::crypto::{AeadKey, CbcKey, CryptoProvider, MacKey, SecureRandom};
@@ -868,8 +869,7 @@ fn verify(
 
 /// Tunnel mode carries IPv4 (4) or IPv6 (41) packets whose version nibble matches.
 fn check_inner_version(next_header: u8, packet: &[u8]) -> Result<(), Error> {
-    let version = packet.first().map(|b| b >> 4);
-    match (next_header, version) {
+    match (next_header, ip::version(packet)) {
         (NEXT_HEADER_DUMMY, _) | (NEXT_HEADER_IPV4, Some(4)) | (NEXT_HEADER_IPV6, Some(6)) => {
             Ok(())
         }
@@ -878,27 +878,24 @@ fn check_inner_version(next_header: u8, packet: &[u8]) -> Result<(), Error> {
 }
 
 /// The inner packet's own length (IPv4 total length, IPv6 40 + payload length): everything
-/// after it is TFC padding (RFC 4303 §2.7).
+/// after it is TFC padding (RFC 4303 §2.7). The views read a length field beyond the buffer as
+/// zero, which the bounds below reject as truncation.
 fn inner_ip_len(next_header: u8, packet: &[u8]) -> Result<usize, Error> {
-    let be16 = |off: usize| {
-        packet
-            .get(off..off + 2)
-            .and_then(|b| <[u8; 2]>::try_from(b).ok())
-            .map(|b| usize::from(u16::from_be_bytes(b)))
-    };
     let (len, needed) = if next_header == NEXT_HEADER_IPV4 {
-        (be16(2), 20)
+        let total = ipv4::Packet::new_unchecked(packet).total_len();
+        (usize::from(total), ipv4::MIN_HEADER_LEN)
     } else {
-        (be16(4).map(|l| l + 40), 40)
+        let payload = ipv6::Packet::new_unchecked(packet).payload_len();
+        (ipv6::HEADER_LEN + usize::from(payload), ipv6::HEADER_LEN)
     };
     let got = packet.len();
-    match len {
-        Some(l) if l >= needed && l <= got => Ok(l),
-        Some(l) => Err(Error::Truncated {
-            needed: l.max(needed),
+    if (needed..=got).contains(&len) {
+        Ok(len)
+    } else {
+        Err(Error::Truncated {
+            needed: len.max(needed),
             got,
-        }),
-        None => Err(Error::Truncated { needed, got }),
+        })
     }
 }
 

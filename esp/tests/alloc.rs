@@ -8,11 +8,13 @@
 )]
 
 use std::alloc::System;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use dmvpn_esp::crypto::{ChaChaRandom, all_providers};
 use dmvpn_esp::{Error, InboundSa, Mode, OutboundSa, Policy, SaConfig, SaDatabase, SaKeys, Suite};
+use dmvpn_wire::{IpProtocol, ipv4};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -40,9 +42,16 @@ fn data_path_does_not_allocate() {
 fn sas_do_not_allocate() {
     let now = Instant::now();
     let payload = vec![0x5au8; 1400];
+    // A 100-byte inner IPv4 packet for tunnel mode.
     let mut inner = [0u8; 100];
-    inner[0] = 0x45;
-    inner[2..4].copy_from_slice(&100u16.to_be_bytes());
+    ipv4::Repr::new(
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+        IpProtocol(253),
+        100 - ipv4::MIN_HEADER_LEN,
+    )
+    .emit(&mut ipv4::Packet::new_unchecked(&mut inner[..]))
+    .unwrap();
     let mut wire = vec![0u8; 2048];
     let mut out = vec![0u8; 2048];
     for provider in all_providers(Arc::new(ChaChaRandom::from_seed([3; 32]))) {

@@ -4,6 +4,7 @@
 use std::fs::File;
 
 use dmvpn_esp::wire::{Packet, Repr};
+use dmvpn_wire::{IpProtocol, ipv4};
 use pcap_file::pcap::PcapReader;
 
 const CAPTURE: &str = concat!(
@@ -32,11 +33,9 @@ fn cisco_esp_transport_capture_parses_like_wireshark() {
         let frame = &pkt.data[..];
         // Ethernet II, IPv4 (protocol 50).
         assert_eq!(&frame[12..14], &[0x08, 0x00]);
-        let ip = &frame[14..];
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        assert_eq!(ip[9], 50);
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        let esp_bytes = &ip[ihl..total];
+        let ip = ipv4::Packet::new_checked(&frame[14..]).unwrap();
+        assert_eq!(ip.protocol(), IpProtocol::ESP);
+        let esp_bytes = ip.payload();
         let p = Packet::new_checked(esp_bytes).unwrap();
         let r = Repr::parse(&p).unwrap();
         assert!(p.payload().len() >= 16 + 12, "IV + ICV present");

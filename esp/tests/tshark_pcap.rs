@@ -24,45 +24,33 @@ use dmvpn_esp::wire::{NAT_KEEPALIVE, NAT_T_PORT, UdpPayload};
 use dmvpn_esp::{
     InboundSa, Mode, NEXT_HEADER_GRE, NEXT_HEADER_IPV4, OutboundSa, SaConfig, SaKeys, Suite,
 };
+use dmvpn_wire::{IpProtocol, be, ipv4, udp};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
 const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const DST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in data.chunks(2) {
-        let w = u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]);
-        sum += u32::from(w);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
+/// An IPv4 packet as a host sends it: DF set, TTL 64, identification `id`, header checksum.
 fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, id: u16, payload: &[u8]) -> Vec<u8> {
-    let total = 20 + payload.len();
-    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, protocol, 0, 0];
-    h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    h[4..6].copy_from_slice(&id.to_be_bytes());
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
+    let repr = ipv4::Repr {
+        ttl: 64,
+        identification: id,
+        dont_fragment: true,
+        ..ipv4::Repr::new(src, dst, IpProtocol(protocol), payload.len())
+    };
+    let mut p = vec![0u8; repr.buffer_len()];
+    p[repr.header_len()..].copy_from_slice(payload);
+    repr.emit(&mut ipv4::Packet::new_unchecked(&mut p[..]))
+        .unwrap();
+    p
 }
 
+/// A UDP datagram with a zero checksum: "no checksum", allowed over IPv4 and what RFC 3948
+/// §3.1.1 suggests for UDP-encapsulated ESP.
 fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    // UDP checksum 0: "no checksum", allowed over IPv4 and what RFC 3948 §3.1.1 suggests.
-    let mut u = Vec::with_capacity(8 + payload.len());
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
+    let mut u = udp::datagram(SRC.into(), DST.into(), sport, dport, payload).unwrap();
+    be::put_u16(&mut u, 6, 0);
     u
 }
 

@@ -3,12 +3,14 @@
 //! are accepted, each at most once, and they decrypt to what was sent.
 #![no_main]
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use dmvpn_esp::crypto::{ChaChaRandom, rustcrypto};
 use dmvpn_esp::{Error, InboundSa, Mode, OutboundSa, SaConfig, SaKeys, Suite};
+use dmvpn_wire::{IpProtocol, ipv4};
 use libfuzzer_sys::fuzz_target;
 
 const SUITES: [&str; 6] = [
@@ -88,11 +90,17 @@ fuzz_target!(|input: Input| {
                 }
                 let payload: Vec<u8> = payload.into_iter().take(2000).collect();
                 let payload = if input.tunnel {
-                    // A minimal IPv4 header whose total length covers the payload.
-                    let total = (20 + payload.len()) as u16;
-                    let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8];
-                    p.extend_from_slice(&[0; 16]);
+                    // An IPv4 header whose total length covers the payload.
+                    let ip = ipv4::Repr::new(
+                        Ipv4Addr::UNSPECIFIED,
+                        Ipv4Addr::UNSPECIFIED,
+                        IpProtocol(0),
+                        payload.len(),
+                    );
+                    let mut p = vec![0u8; ip.header_len()];
                     p.extend_from_slice(&payload);
+                    ip.emit(&mut ipv4::Packet::new_unchecked(&mut p[..]))
+                        .expect("IPv4 header");
                     p
                 } else {
                     payload

@@ -1,6 +1,6 @@
 //! Wire formats: the ESP header and trailer (RFC 4303 §2) and UDP encapsulation (RFC 3948).
 //!
-//! Views ([`dmvpn_esp::Packet`]) validate lengths once in `new_checked`; afterwards no accessor
+//! Views ([`Packet`]) validate lengths once in `new_checked`; afterwards no accessor
 //! panics. Reprs have public fields, `parse` / `buffer_len` / `emit`, and round-trip.
 
 pub mod esp;
