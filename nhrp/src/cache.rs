@@ -257,10 +257,13 @@ pub enum CacheEvent {
 /// and a bounded queue of [`CacheEvent`]s.
 ///
 /// Lookups are a hash probe per prefix length present (at most 33 for IPv4); expiry is an
-/// ordered index, so [`Cache::next_expiry`] is `O(log n)`.
+/// ordered index, so [`Cache::next_expiry`] is `O(log n)`. Iteration ([`Cache::iter`], and so
+/// `show ip nhrp`, purges and the hub's multicast list) follows an ordered index of the
+/// prefixes, so it is in prefix order whatever the insertion order or the hasher.
 #[derive(Debug, Clone)]
 pub struct Cache {
     entries: HashMap<Prefix, Entry>,
+    order: BTreeSet<Prefix>,
     lengths: BTreeMap<(bool, u8), usize>,
     expiry: BTreeSet<(Instant, Prefix)>,
     limit: usize,
@@ -275,6 +278,7 @@ impl Cache {
     pub fn new(limit: usize, event_limit: usize) -> Cache {
         Cache {
             entries: HashMap::new(),
+            order: BTreeSet::new(),
             lengths: BTreeMap::new(),
             expiry: BTreeSet::new(),
             limit,
@@ -315,9 +319,9 @@ impl Cache {
         self.entries.get(prefix)
     }
 
-    /// All entries, in no particular order.
+    /// All entries, in prefix order (IPv4 before IPv6, then by address, then by length).
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.values()
+        self.order.iter().filter_map(|p| self.entries.get(p))
     }
 
     /// The longest prefix containing `addr`, whatever its kind.
@@ -376,6 +380,7 @@ impl Cache {
             .lengths
             .entry((key.addr.is_ipv4(), key.len))
             .or_insert(0) += 1;
+        self.order.insert(key);
         self.entries.insert(key, entry.clone());
         self.push_event(CacheEvent::Added(entry));
         Ok(())
@@ -384,6 +389,7 @@ impl Cache {
     /// Removes the entry for exactly `prefix`, emitting [`CacheEvent::Removed`].
     pub fn remove(&mut self, prefix: &Prefix, reason: RemoveReason) -> Option<Entry> {
         let entry = self.entries.remove(prefix)?;
+        self.order.remove(prefix);
         if let Some(t) = entry.expires {
             self.expiry.remove(&(t, *prefix));
         }
@@ -431,14 +437,6 @@ impl Cache {
         out
     }
 
-    /// Approximate heap bytes per entry (entry, hash slot and expiry index).
-    pub fn approx_bytes_per_entry() -> usize {
-        core::mem::size_of::<Entry>()
-            + core::mem::size_of::<Prefix>()
-            + 1
-            + core::mem::size_of::<(Instant, Prefix)>()
-    }
-
     /// A `show ip nhrp` rendering of the cache at `now` for tunnel interface `interface`.
     pub fn show<'a>(&'a self, now: Instant, interface: &'a str) -> Show<'a> {
         Show {
@@ -464,9 +462,7 @@ fn hms(d: Duration) -> String {
 
 impl fmt::Display for Show<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut entries: Vec<&Entry> = self.cache.entries.values().collect();
-        entries.sort_by_key(|e| e.prefix);
-        for e in entries {
+        for e in self.cache.iter() {
             write!(
                 f,
                 "{} via {}, {} created {}, ",

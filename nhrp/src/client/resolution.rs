@@ -1,0 +1,795 @@
+//! The resolution side of the client (RFC 2332 §5.2.1, §5.2.2): Resolution Requests with an
+//! incomplete entry, back-off and give-up; replies matched to an outstanding request; answers
+//! to Resolution Requests for this node's own addresses; refresh of used mappings; and Cisco
+//! Traffic Indications (DMVPN phase 3) ending in a shortcut.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::Client;
+use crate::Error;
+use crate::cache::{Entry, EntryFlags, EntryType, Prefix, RemoveReason, max_len};
+use crate::machine::Event;
+use crate::wire::{
+    Cie, CieCode, ErrorIndication, ExtensionBody, ExtensionType, Flags, NbmaAddress, PacketType,
+    Repr,
+};
+
+/// What [`Client::resolve`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// A complete mapping exists: send to this NBMA address.
+    Cached(IpAddr),
+    /// A Resolution Request is outstanding (possibly sent by this call).
+    Pending,
+    /// A negative entry says no binding exists.
+    Negative,
+}
+
+/// A resolution in progress.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    pub(super) target: IpAddr,
+    request_id: u32,
+    attempts: u32,
+    /// When the next retransmission (or the give-up) is due.
+    pub(super) next: Instant,
+    interval: Duration,
+    /// Started by a Traffic Indication: the answer is also an [`Event::Shortcut`].
+    shortcut: bool,
+    /// A refresh of a mapping in use: no incomplete entry, and a negative answer keeps it.
+    refresh: bool,
+}
+
+/// `e` keeps the data-path use of the dynamic entry `old` it replaces.
+fn keep_use(e: &mut Entry, old: Option<&Entry>) {
+    if let Some(old) = old.filter(|o| o.kind == EntryType::Dynamic) {
+        e.last_used = old.last_used;
+        if old.flags.contains(EntryFlags::USED) {
+            e.flags |= EntryFlags::USED;
+        }
+    }
+}
+
+impl Client {
+    /// Resolutions in progress.
+    pub fn pending_resolutions(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Resolves `addr` (the next hop of a packet with no mapping, seed 003 step 2): returns the
+    /// mapping if the cache has one, else sends a Resolution Request to an NHS, installs an
+    /// incomplete entry and retransmits with back-off until a reply comes or it gives up
+    /// ([`Event::ResolutionFailed`]).
+    pub fn resolve(&mut self, now: Instant, addr: IpAddr) -> Result<Resolution, Error> {
+        if let Some(e) = self.cache.lookup(addr) {
+            match e.kind {
+                EntryType::Static | EntryType::Dynamic | EntryType::Local => {
+                    if let Some(n) = e.effective_nbma() {
+                        return Ok(Resolution::Cached(n));
+                    }
+                }
+                EntryType::Negative => return Ok(Resolution::Negative),
+                EntryType::Incomplete => return Ok(Resolution::Pending),
+            }
+        }
+        self.start_resolution(now, addr, false, false)?;
+        Ok(Resolution::Pending)
+    }
+
+    /// The data path used the mapping for `addr` at `now`: marks it used and, when it is a
+    /// dynamic entry in its last `refresh_window` (60 s), refreshes it with a new resolution
+    /// (seed 003). Returns the NBMA address to send to, if there is a complete mapping.
+    pub fn mark_used(&mut self, now: Instant, addr: IpAddr) -> Option<IpAddr> {
+        let e = self.cache.mark_used(now, addr)?;
+        let nbma = if e.is_complete() {
+            e.effective_nbma()
+        } else {
+            None
+        };
+        let refresh = e.kind == EntryType::Dynamic
+            && e.expires
+                .is_some_and(|t| t.saturating_duration_since(now) <= self.config.refresh_window);
+        if refresh {
+            // A full pending table only delays the refresh; the entry expires if it never runs.
+            let _ = self.start_resolution(now, addr, false, true);
+        }
+        nbma
+    }
+
+    /// Starts resolving `target` unless it is already being resolved (then only `shortcut`
+    /// is added to that resolution).
+    fn start_resolution(
+        &mut self,
+        now: Instant,
+        target: IpAddr,
+        shortcut: bool,
+        refresh: bool,
+    ) -> Result<(), Error> {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.target == target) {
+            p.shortcut |= shortcut;
+            return Ok(());
+        }
+        if self.pending.len() >= self.config.max_pending {
+            return Err(self.core.drop_err(Error::Full {
+                what: "pending resolutions",
+                limit: self.config.max_pending,
+            }));
+        }
+        if !refresh {
+            let e = Entry::new(
+                now,
+                Prefix::host(target),
+                target,
+                None,
+                EntryType::Incomplete,
+            );
+            if let Err(e) = self.cache.insert(now, e) {
+                return Err(self.core.drop_err(e));
+            }
+        }
+        let id = self.core.request_id();
+        self.pending.push(Pending {
+            target,
+            request_id: id,
+            attempts: 0,
+            next: now,
+            interval: self.config.resolution_backoff.initial,
+            shortcut,
+            refresh,
+        });
+        self.send_resolution(now, self.pending.len().saturating_sub(1));
+        Ok(())
+    }
+
+    fn send_resolution(&mut self, now: Instant, i: usize) {
+        let nhs = self.first_nhs();
+        let Some(p) = self.pending.get_mut(i) else {
+            return;
+        };
+        p.attempts = p.attempts.saturating_add(1);
+        p.next = now + p.interval;
+        let Some((_, nbma)) = nhs else {
+            return;
+        };
+        let req = Repr::resolution_request(
+            p.request_id,
+            &self.core.me,
+            p.target,
+            self.config.holdtime,
+            self.config.common.mtu,
+        );
+        self.core.send(now, nbma, req);
+    }
+
+    /// Drops resolution `i`, its incomplete entry, and says it failed.
+    fn give_up(&mut self, i: usize) {
+        if i >= self.pending.len() {
+            return;
+        }
+        let p = self.pending.remove(i);
+        let host = Prefix::host(p.target);
+        if self
+            .cache
+            .get(&host)
+            .is_some_and(|e| e.kind == EntryType::Incomplete)
+        {
+            self.cache.remove(&host, RemoveReason::Removed);
+        }
+        self.core
+            .event(Event::ResolutionFailed { target: p.target });
+    }
+
+    /// The resolution timers due at `now`: retransmit with back-off, or give up after
+    /// `resolution_attempts` requests.
+    pub(super) fn resolution_timers(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let Some(p) = self.pending.get(i) else { break };
+            if p.next > now {
+                i += 1;
+                continue;
+            }
+            if p.attempts >= self.config.resolution_attempts {
+                self.give_up(i);
+                continue;
+            }
+            if let Some(p) = self.pending.get_mut(i) {
+                p.interval = self.config.resolution_backoff.next(p.interval);
+            }
+            self.send_resolution(now, i);
+            i += 1;
+        }
+    }
+
+    /// An Error Indication quoting one of this client's Resolution Requests ends that
+    /// resolution.
+    pub(super) fn on_error_indication(&mut self, ei: &ErrorIndication) {
+        if let Ok(q) = ei.quoted()
+            && q.packet_type() == PacketType::RESOLUTION_REQUEST
+            && let Some(i) = self
+                .pending
+                .iter()
+                .position(|p| p.request_id == q.request_id())
+        {
+            self.give_up(i);
+        }
+    }
+
+    /// A Resolution Reply: accepted only for an outstanding request of this node with the
+    /// same request ID and target; installs a dynamic (or negative) entry.
+    pub(super) fn on_resolution_reply(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        repr: &Repr,
+    ) -> Result<(), Error> {
+        let body = repr.message.body().ok_or(Error::Unexpected {
+            packet_type: repr.packet_type(),
+            reason: "no body",
+        })?;
+        let unmatched = Error::UnmatchedReply {
+            packet_type: PacketType::RESOLUTION_REPLY,
+            request_id: body.request_id,
+        };
+        let target = repr.dst_proto_addr.ip().ok_or(unmatched.clone())?;
+        if repr.src_proto_addr.ip() != Some(self.config.common.protocol_addr) {
+            return Err(unmatched);
+        }
+        let i = self
+            .pending
+            .iter()
+            .position(|p| p.request_id == body.request_id && p.target == target)
+            .ok_or(unmatched)?;
+        let cie = body.cies.first().ok_or(Error::Unexpected {
+            packet_type: PacketType::RESOLUTION_REPLY,
+            reason: "no client information entry",
+        })?;
+        let p = self.pending.remove(i);
+        let host = Prefix::host(target);
+        if cie.code != CieCode::SUCCESS {
+            let hold = if cie.holding_time > 0 {
+                Duration::from_secs(u64::from(cie.holding_time))
+            } else {
+                self.config.negative_holding_time
+            };
+            if !p.refresh {
+                let mut e = Entry::new(now, host, target, None, EntryType::Negative);
+                e.expires = Some(now + hold);
+                self.cache.insert(now, e)?;
+            }
+            self.core.event(Event::ResolutionNegative { target });
+            return Ok(());
+        }
+        let next_hop = cie.client_proto_addr.ip().unwrap_or(target);
+        let nbma = cie.client_nbma_addr.addr.ip().ok_or(Error::Unexpected {
+            packet_type: PacketType::RESOLUTION_REPLY,
+            reason: "reply carries no NBMA address",
+        })?;
+        let len = if cie.prefix_len == 0 {
+            max_len(target)
+        } else {
+            cie.prefix_len
+        };
+        let prefix = Prefix::new(target, len);
+        let mut nat_nbma = repr
+            .extension(ExtensionType::NAT_ADDRESS)
+            .and_then(|e| e.cies())
+            .and_then(|cies| {
+                cies.iter().find_map(|c| {
+                    (c.client_proto_addr.ip() == Some(next_hop))
+                        .then(|| c.client_nbma_addr.addr.ip())
+                        .flatten()
+                })
+            })
+            .filter(|&n| n != nbma);
+        let responder = repr
+            .extension(ExtensionType::RESPONDER_ADDRESS)
+            .and_then(|e| e.cies())
+            .and_then(|c| c.first())
+            .and_then(|c| c.client_proto_addr.ip());
+        if nat_nbma.is_none() && responder == Some(next_hop) && from != nbma {
+            nat_nbma = Some(from);
+        }
+        if prefix != host
+            && self
+                .cache
+                .get(&host)
+                .is_some_and(|e| e.kind == EntryType::Incomplete)
+        {
+            self.cache.remove(&host, RemoveReason::Removed);
+        }
+        let mut e = Entry::new(now, prefix, next_hop, Some(nbma), EntryType::Dynamic);
+        e.nat_nbma = nat_nbma;
+        e.mtu = cie.mtu;
+        e.expires = Some(now + Duration::from_secs(u64::from(cie.holding_time.max(1))));
+        if body.flags.contains(Flags::Q) {
+            e.flags |= EntryFlags::ROUTER;
+        }
+        if body.flags.contains(Flags::RESOLUTION_U) {
+            e.flags |= EntryFlags::UNIQUE;
+        }
+        if nat_nbma.is_some() {
+            e.flags |= EntryFlags::NAT;
+        }
+        keep_use(&mut e, self.cache.get(&prefix));
+        let effective = e.effective_nbma().unwrap_or(nbma);
+        if let Err(err) = self.cache.insert(now, e) {
+            self.core.event(Event::ResolutionFailed { target });
+            return Err(err);
+        }
+        self.core.event(Event::Resolved {
+            target,
+            prefix,
+            nbma: effective,
+        });
+        if p.shortcut {
+            self.core.event(Event::Shortcut {
+                prefix,
+                next_hop,
+                nbma: effective,
+            });
+        }
+        Ok(())
+    }
+
+    /// The prefix of this node's that covers `addr`: its own address or a local prefix.
+    fn owned_prefix(&self, addr: IpAddr) -> Option<Prefix> {
+        if addr == self.config.common.protocol_addr {
+            return Some(Prefix::host(addr));
+        }
+        self.config
+            .local_prefixes
+            .iter()
+            .filter(|p| p.contains(addr))
+            .max_by_key(|p| p.len())
+            .copied()
+    }
+
+    /// A Resolution Request for one of this node's addresses (forwarded by an NHS in phase 2,
+    /// or sent directly): answered to the requester, whose binding is installed.
+    pub(super) fn on_resolution_request(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        req: &Repr,
+    ) -> Result<(), Error> {
+        let body = req.message.body().ok_or(Error::Unexpected {
+            packet_type: req.packet_type(),
+            reason: "no body",
+        })?;
+        let target = req.dst_proto_addr.ip();
+        let Some(prefix) = target.and_then(|t| self.owned_prefix(t)) else {
+            return Err(Error::Unexpected {
+                packet_type: PacketType::RESOLUTION_REQUEST,
+                reason: "resolution for an address this client does not own",
+            });
+        };
+        let src_proto = req.src_proto_addr.ip();
+        let forwarded = req
+            .extension(ExtensionType::FORWARD_TRANSIT_NHS)
+            .and_then(|e| e.cies())
+            .is_some_and(|c| !c.is_empty());
+        let requester_nat = req
+            .extension(ExtensionType::NAT_ADDRESS)
+            .and_then(|e| e.cies())
+            .and_then(|cies| {
+                cies.iter().find_map(|c| {
+                    (c.client_proto_addr.ip() == src_proto && src_proto.is_some())
+                        .then(|| c.client_nbma_addr.addr.ip())
+                        .flatten()
+                })
+            });
+        let claimed = req.src_nbma_addr.addr.ip();
+        let reply_to = if forwarded {
+            requester_nat.or(claimed).unwrap_or(from)
+        } else {
+            from
+        };
+        let answer = Cie {
+            prefix_len: prefix.len(),
+            ..self.own_cie()
+        };
+        let Some(mut reply) = req.reply(&self.core.me, vec![answer]) else {
+            return Ok(());
+        };
+        if let Some(b) = reply.message.body_mut() {
+            b.flags |= Flags::D;
+            if self.config.unique {
+                b.flags |= Flags::RESOLUTION_U;
+            }
+        }
+        if let Some(ext) = reply.extension_mut(ExtensionType::NAT_ADDRESS) {
+            let mine = self.public_nbma.map(|public| {
+                vec![Cie {
+                    client_nbma_addr: NbmaAddress::from(public),
+                    ..self.own_cie()
+                }]
+            });
+            ext.body = ExtensionBody::NatAddress(mine.unwrap_or_default());
+        }
+        self.core.send(now, reply_to, reply);
+        // Install the requester's binding (S: the source binding is stable).
+        if body.flags.contains(Flags::S)
+            && let (Some(src), Some(nbma)) = (src_proto, claimed)
+        {
+            let key = Prefix::host(src);
+            let existing = self.cache.get(&key);
+            if existing.is_none_or(|e| {
+                matches!(
+                    e.kind,
+                    EntryType::Dynamic | EntryType::Incomplete | EntryType::Negative
+                )
+            }) {
+                let hold = body
+                    .cies
+                    .first()
+                    .map_or(self.config.holdtime, |c| c.holding_time);
+                let mut e = Entry::new(now, key, src, Some(nbma), EntryType::Dynamic);
+                e.expires = Some(now + Duration::from_secs(u64::from(hold.max(1))));
+                if reply_to != nbma {
+                    e.nat_nbma = Some(reply_to);
+                    e.flags |= EntryFlags::NAT;
+                }
+                if body.flags.contains(Flags::Q) {
+                    e.flags |= EntryFlags::ROUTER;
+                }
+                keep_use(&mut e, existing);
+                if let Err(err) = self.cache.insert(now, e) {
+                    self.core.drop_err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A Traffic Indication for `dst`: a shortcut at once if a dynamic mapping exists, else a
+    /// resolution that ends in one.
+    pub(super) fn on_traffic_indication(&mut self, now: Instant, dst: IpAddr) -> Result<(), Error> {
+        if let Some(e) = self.cache.lookup(dst)
+            && e.kind == EntryType::Dynamic
+            && let Some(nbma) = e.effective_nbma()
+        {
+            let (prefix, next_hop) = (e.prefix, e.next_hop);
+            self.core.event(Event::Shortcut {
+                prefix,
+                next_hop,
+                nbma,
+            });
+            return Ok(());
+        }
+        self.start_resolution(now, dst, true, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{
+        HUB_NBMA, SPOKE_NBMA, SPOKE_PROTO, events, hub, ip, reply, spoke, transmits,
+    };
+    use super::*;
+    use crate::cache::CacheEvent;
+    use crate::machine::Backoff;
+    use crate::wire::{Extension, Node};
+    use dmvpn_wire::{HeaderOptions, IpProtocol};
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    /// What a peer at `nbma` / `proto` answers for itself.
+    fn binding(nbma: &str, proto: &str, holding_time: u16) -> Cie {
+        Cie {
+            prefix_len: 32,
+            mtu: 1400,
+            holding_time,
+            client_nbma_addr: NbmaAddress::from(ip(nbma)),
+            client_proto_addr: ip(proto).into(),
+            ..Cie::default()
+        }
+    }
+
+    /// A UDP packet from `src` to `dst` (header only).
+    fn ip_packet(src: &str, dst: &str) -> Vec<u8> {
+        let h = dmvpn_wire::ip::Repr::new(
+            ip(src),
+            ip(dst),
+            IpProtocol::UDP,
+            0,
+            &HeaderOptions::default(),
+            1,
+        )
+        .unwrap();
+        let mut buf = vec![0; h.buffer_len()];
+        h.emit(&mut buf).unwrap();
+        buf
+    }
+
+    #[test]
+    fn resolve_sends_one_request_and_installs_an_incomplete_entry() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        assert_eq!(c.resolve(t0, ip("10.0.0.3")).unwrap(), Resolution::Pending);
+        let sent = transmits(&mut c);
+        assert_eq!(sent.len(), 1);
+        let t = sent.first().unwrap();
+        assert_eq!(t.dst, ip(HUB_NBMA));
+        let req = Repr::parse_bytes(&t.payload).unwrap();
+        assert_eq!(req.packet_type(), PacketType::RESOLUTION_REQUEST);
+        assert_eq!(req.dst_proto_addr.ip(), Some(ip("10.0.0.3")));
+        let e = c.cache().get(&Prefix::host(ip("10.0.0.3"))).unwrap();
+        assert_eq!(e.kind, EntryType::Incomplete);
+        // Asking again while it is pending sends nothing more.
+        assert_eq!(c.resolve(t0, ip("10.0.0.3")).unwrap(), Resolution::Pending);
+        assert!(transmits(&mut c).is_empty());
+        assert_eq!(c.pending_resolutions(), 1);
+        // The hub's own address is a static map: no request.
+        assert_eq!(
+            c.resolve(t0, ip("10.0.0.1")).unwrap(),
+            Resolution::Cached(ip(HUB_NBMA))
+        );
+        assert!(transmits(&mut c).is_empty());
+    }
+
+    #[test]
+    fn reply_for_an_unknown_request_id_is_dropped_and_counted() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        let mut req = Repr::parse_bytes(&sent.payload).unwrap();
+        let id = req.request_id().unwrap();
+        if let Some(b) = req.message.body_mut() {
+            b.request_id = id.wrapping_add(100);
+        }
+        let forged = reply(
+            &req.to_bytes().unwrap(),
+            vec![binding("172.16.2.75", "10.0.0.3", 600)],
+        );
+        let err = c.handle_packet(t0, ip(HUB_NBMA), &forged).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::UnmatchedReply {
+                packet_type: PacketType::RESOLUTION_REPLY,
+                request_id,
+            } if request_id == id.wrapping_add(100)
+        ));
+        assert_eq!(c.stats().unmatched_replies, 1);
+        // Nothing was learned: the resolution is still pending, the entry incomplete.
+        assert_eq!(c.pending_resolutions(), 1);
+        assert_eq!(
+            c.cache().lookup(ip("10.0.0.3")).unwrap().kind,
+            EntryType::Incomplete
+        );
+        // The real reply is still accepted.
+        let good = reply(&sent.payload, vec![binding("172.16.2.75", "10.0.0.3", 600)]);
+        c.handle_packet(t0, ip(HUB_NBMA), &good).unwrap();
+        assert_eq!(
+            c.resolve(t0, ip("10.0.0.3")).unwrap(),
+            Resolution::Cached(ip("172.16.2.75"))
+        );
+    }
+
+    #[test]
+    fn a_reply_installs_a_dynamic_mapping_with_its_holding_time() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        events(&mut c);
+        let ok = reply(&sent.payload, vec![binding("172.16.2.75", "10.0.0.3", 600)]);
+        c.handle_packet(t0 + secs(1), ip(HUB_NBMA), &ok).unwrap();
+        let e = c.cache().get(&Prefix::host(ip("10.0.0.3"))).unwrap().clone();
+        assert_eq!(e.kind, EntryType::Dynamic);
+        assert_eq!(e.nbma, Some(ip("172.16.2.75")));
+        assert_eq!(e.expires, Some(t0 + secs(601)));
+        assert_eq!(c.pending_resolutions(), 0);
+        // The machine's own event first, then the cache's (drained at the end of the call).
+        let evs = events(&mut c);
+        assert_eq!(
+            evs.first(),
+            Some(&Event::Resolved {
+                target: ip("10.0.0.3"),
+                prefix: Prefix::host(ip("10.0.0.3")),
+                nbma: ip("172.16.2.75"),
+            })
+        );
+        assert!(matches!(evs.get(1), Some(Event::Cache(CacheEvent::Updated(u))) if *u == e));
+        assert_eq!(evs.len(), 2);
+        // The same reply again matches nothing.
+        assert!(c.handle_packet(t0 + secs(1), ip(HUB_NBMA), &ok).is_err());
+        assert_eq!(c.stats().unmatched_replies, 1);
+    }
+
+    #[test]
+    fn a_negative_reply_installs_a_negative_entry() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| c.negative_holding_time = secs(7));
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        let no = Cie {
+            code: CieCode::NO_BINDING_EXISTS,
+            ..Cie::default()
+        };
+        c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, vec![no]))
+            .unwrap();
+        assert_eq!(c.resolve(t0, ip("10.0.0.3")).unwrap(), Resolution::Negative);
+        let e = c.cache().get(&Prefix::host(ip("10.0.0.3"))).unwrap();
+        assert_eq!(e.expires, Some(t0 + secs(7)));
+        assert!(events(&mut c).contains(&Event::ResolutionNegative {
+            target: ip("10.0.0.3")
+        }));
+        assert!(transmits(&mut c).is_empty());
+    }
+
+    #[test]
+    fn unanswered_resolution_backs_off_then_gives_up() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| {
+            c.resolution_attempts = 3;
+            c.resolution_backoff = Backoff {
+                initial: secs(1),
+                max: secs(2),
+            };
+        });
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        assert_eq!(transmits(&mut c).len(), 1);
+        events(&mut c);
+        // Retransmissions at +1 (interval now 2) and +3; the give-up at +5.
+        for (at, sends) in [(1, 1), (3, 1), (5, 0)] {
+            assert_eq!(c.poll_timeout(), Some(t0 + secs(at)));
+            c.handle_timeout(t0 + secs(at));
+            assert_eq!(transmits(&mut c).len(), sends, "at +{at} s");
+        }
+        assert_eq!(c.pending_resolutions(), 0);
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.3"))).is_none());
+        let evs = events(&mut c);
+        assert_eq!(
+            evs.first(),
+            Some(&Event::ResolutionFailed {
+                target: ip("10.0.0.3")
+            })
+        );
+        assert!(matches!(
+            evs.get(1),
+            Some(Event::Cache(CacheEvent::Removed(e, RemoveReason::Removed)))
+                if e.kind == EntryType::Incomplete
+        ));
+    }
+
+    #[test]
+    fn an_error_indication_quoting_the_request_ends_the_resolution() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        events(&mut c);
+        let ei = Repr::error_indication(
+            &sent.payload,
+            crate::wire::ErrorCode::HOP_COUNT_EXCEEDED,
+            0,
+            &hub(),
+        );
+        c.handle_packet(t0, ip(HUB_NBMA), &ei.to_bytes().unwrap())
+            .unwrap();
+        assert_eq!(c.pending_resolutions(), 0);
+        assert!(events(&mut c).contains(&Event::ResolutionFailed {
+            target: ip("10.0.0.3")
+        }));
+    }
+
+    #[test]
+    fn a_traffic_indication_resolves_and_ends_in_a_shortcut() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        let data = ip_packet(SPOKE_PROTO, "192.168.3.9");
+        let ti = Repr::traffic_indication(&data, &hub()).unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &ti.to_bytes().unwrap())
+            .unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        let req = Repr::parse_bytes(&sent.payload).unwrap();
+        assert_eq!(req.dst_proto_addr.ip(), Some(ip("192.168.3.9")));
+        events(&mut c);
+        // The owner answers for its network 192.168.3.0/24.
+        let net = Cie {
+            prefix_len: 24,
+            ..binding("172.16.3.1", "10.0.0.3", 600)
+        };
+        c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, vec![net]))
+            .unwrap();
+        let shortcut = Event::Shortcut {
+            prefix: Prefix::new(ip("192.168.3.0"), 24),
+            next_hop: ip("10.0.0.3"),
+            nbma: ip("172.16.3.1"),
+        };
+        assert!(events(&mut c).contains(&shortcut));
+        // The incomplete host entry gave way to the /24.
+        assert!(c.cache().get(&Prefix::host(ip("192.168.3.9"))).is_none());
+        // A second indication for the network is a shortcut at once, with no request.
+        let again = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "192.168.3.77"), &hub())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &again).unwrap();
+        assert!(transmits(&mut c).is_empty());
+        assert_eq!(events(&mut c), vec![shortcut]);
+    }
+
+    #[test]
+    fn a_forwarded_request_for_this_node_is_answered_to_the_requester_directly() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        let requester = Node::new(ip("172.16.3.1"), ip("10.0.0.3"));
+        let mut req = Repr::resolution_request(77, &requester, ip(SPOKE_PROTO), 600, 1400);
+        if let Some(Extension {
+            body: ExtensionBody::ForwardTransitNhs(c),
+            ..
+        }) = req.extension_mut(ExtensionType::FORWARD_TRANSIT_NHS)
+        {
+            c.push(binding(HUB_NBMA, "10.0.0.1", 600));
+        }
+        req.hop_count = 254;
+        c.handle_packet(t0, ip(HUB_NBMA), &req.to_bytes().unwrap())
+            .unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        assert_eq!(sent.dst, ip("172.16.3.1"), "phase 2: straight to the requester");
+        let rep = Repr::parse_bytes(&sent.payload).unwrap();
+        assert_eq!(rep.packet_type(), PacketType::RESOLUTION_REPLY);
+        assert_eq!(rep.request_id(), Some(77));
+        let cie = rep.cies().first().unwrap();
+        assert_eq!(cie.client_nbma_addr.addr.ip(), Some(ip(SPOKE_NBMA)));
+        assert_eq!(cie.client_proto_addr.ip(), Some(ip(SPOKE_PROTO)));
+        assert!(rep.flags().unwrap().contains(Flags::D));
+        // The requester's binding (S flag) is installed on the way.
+        let e = c.cache().get(&Prefix::host(ip("10.0.0.3"))).unwrap();
+        assert_eq!(e.kind, EntryType::Dynamic);
+        assert_eq!(e.effective_nbma(), Some(ip("172.16.3.1")));
+        assert_eq!(e.expires, Some(t0 + secs(600)));
+        // A request for an address this node does not own is dropped.
+        let other = Repr::resolution_request(78, &requester, ip("10.0.0.99"), 600, 1400);
+        assert!(matches!(
+            c.handle_packet(t0, ip(HUB_NBMA), &other.to_bytes().unwrap()),
+            Err(Error::Unexpected { .. })
+        ));
+        assert_eq!(c.stats().dropped, 1);
+    }
+
+    #[test]
+    fn a_used_mapping_is_refreshed_in_its_last_window_only() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| c.refresh_window = secs(60));
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        let ok = reply(&sent.payload, vec![binding("172.16.2.75", "10.0.0.3", 300)]);
+        c.handle_packet(t0, ip(HUB_NBMA), &ok).unwrap();
+        assert_eq!(
+            c.mark_used(t0 + secs(200), ip("10.0.0.3")),
+            Some(ip("172.16.2.75"))
+        );
+        assert!(transmits(&mut c).is_empty(), "100 s left: no refresh yet");
+        assert_eq!(
+            c.mark_used(t0 + secs(240), ip("10.0.0.3")),
+            Some(ip("172.16.2.75"))
+        );
+        let refresh = transmits(&mut c);
+        assert_eq!(refresh.len(), 1, "60 s left: refreshed");
+        // A refresh keeps the mapping usable (no incomplete entry in its place).
+        assert_eq!(
+            c.cache().lookup(ip("10.0.0.3")).unwrap().kind,
+            EntryType::Dynamic
+        );
+        let e = c.cache().lookup(ip("10.0.0.3")).unwrap();
+        assert!(e.flags.contains(EntryFlags::USED));
+        assert_eq!(e.last_used, Some(t0 + secs(240)));
+        // The refreshed entry keeps its use.
+        let ok = reply(
+            &refresh.first().unwrap().payload,
+            vec![binding("172.16.2.75", "10.0.0.3", 300)],
+        );
+        c.handle_packet(t0 + secs(241), ip(HUB_NBMA), &ok).unwrap();
+        let e = c.cache().lookup(ip("10.0.0.3")).unwrap();
+        assert_eq!(e.expires, Some(t0 + secs(541)));
+        assert!(e.flags.contains(EntryFlags::USED));
+        assert_eq!(e.last_used, Some(t0 + secs(240)));
+    }
+}
