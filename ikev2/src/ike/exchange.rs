@@ -1,3 +1,4 @@
+use super::timers::Timer;
 use super::{Action, ChildState, Cx, IkeSa, Pending, Req, State, notify};
 use crate::event::DownReason;
 use crate::wire::{
@@ -278,7 +279,7 @@ impl IkeSa {
 
     /// Starts queued exchanges while the window (of 1) is free.
     pub(crate) fn pump(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {
-        if self.delayed.iter().any(|(t, _)| *t <= now) {
+        if self.due(cx.cfg, Timer::Delayed, now) {
             let (due, later): (Vec<_>, Vec<_>) =
                 self.delayed.drain(..).partition(|(t, _)| *t <= now);
             self.delayed = later;

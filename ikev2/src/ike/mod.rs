@@ -20,6 +20,8 @@ mod exchange;
 mod informational;
 mod rekey_ike;
 mod sa_init;
+#[cfg(test)]
+mod testutil;
 mod timers;
 
 use core::net::SocketAddr;
