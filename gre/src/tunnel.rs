@@ -457,25 +457,12 @@ impl Tunnel {
     /// Like [`Tunnel::decapsulate`] for a whole IP packet: also checks that it is GRE (protocol
     /// 47), not a fragment, and addressed to the local endpoint; the remote is its source.
     pub fn decapsulate_ip<'a>(&mut self, packet: &'a [u8]) -> Result<Received<'a>, Error> {
-        let parsed = IpRepr::parse(packet)
-            .map_err(Error::from)
-            .and_then(|(outer, payload)| {
-                if let IpRepr::V4(r) = &outer
-                    && r.is_fragment()
-                {
-                    return Err(Error::Fragment {
-                        offset: r.fragment_offset,
-                        more: r.more_fragments,
-                    });
-                }
-                if outer.protocol() != IpProtocol::GRE {
-                    return Err(Error::NotGre(outer.protocol().0));
-                }
-                if outer.dst_addr() != self.config.local {
-                    return Err(Error::NotLocal(outer.dst_addr()));
-                }
-                Ok((outer.src_addr(), payload))
-            });
+        let parsed = ip::outer_header(packet).and_then(|(outer, payload)| {
+            if outer.dst_addr() != self.config.local {
+                return Err(Error::NotLocal(outer.dst_addr()));
+            }
+            Ok((outer.src_addr(), payload))
+        });
         match parsed {
             Ok((remote, gre_bytes)) => self.decapsulate(remote, gre_bytes),
             Err(e) => {

@@ -56,6 +56,15 @@ pub fn encapsulate<'a>(
 /// and the GRE payload (a slice of `bytes`). IPv4 fragments are refused with
 /// [`Error::Fragment`]: reassemble first.
 pub fn decapsulate(bytes: &[u8]) -> Result<(Repr, gre::Repr, &[u8]), Error> {
+    let (outer, ip_payload) = outer_header(bytes)?;
+    let (gre, payload) = gre::decapsulate(ip_payload)?;
+    Ok((outer, gre, payload))
+}
+
+/// Parses the outer IPv4/IPv6 header of a GRE-in-IP packet and returns it with the GRE packet
+/// it carries (not yet parsed): refuses IPv4 fragments ([`Error::Fragment`]) and other protocols
+/// ([`Error::NotGre`]).
+pub fn outer_header(bytes: &[u8]) -> Result<(Repr, &[u8]), Error> {
     let (outer, ip_payload) = Repr::parse(bytes)?;
     if let Repr::V4(r) = &outer
         && r.is_fragment()
@@ -68,8 +77,7 @@ pub fn decapsulate(bytes: &[u8]) -> Result<(Repr, gre::Repr, &[u8]), Error> {
     if outer.protocol() != IpProtocol::GRE {
         return Err(Error::NotGre(outer.protocol().0));
     }
-    let (gre, payload) = gre::decapsulate(ip_payload)?;
-    Ok((outer, gre, payload))
+    Ok((outer, ip_payload))
 }
 
 #[cfg(test)]
