@@ -284,7 +284,10 @@ mod tests {
     fn with_nhs_adds_a_host_map_and_static_map_entries_are_authoritative() {
         let c = ClientConfig::new(ip("2001:db8::2"), ip("fd00::2"))
             .with_nhs(ip("fd00::1"), ip("2001:db8::1"));
-        assert_eq!(c.map, vec![StaticMap::host(ip("fd00::1"), ip("2001:db8::1"))]);
+        assert_eq!(
+            c.map,
+            vec![StaticMap::host(ip("fd00::1"), ip("2001:db8::1"))]
+        );
         let m = c.map.first().copied().unwrap();
         assert_eq!(m.prefix_len, 128);
         let now = Instant::now();

@@ -174,10 +174,7 @@ mod tests {
         assert!(c.cache().get(&Prefix::host(ip("10.0.0.3"))).is_none());
         assert!(c.cache().get(&Prefix::host(ip("10.0.0.4"))).is_some());
         assert!(c.cache().get(&Prefix::host(ip(HUB_PROTO))).is_some());
-        assert_eq!(
-            removed(&events(&mut c)),
-            vec![Prefix::host(ip("10.0.0.3"))]
-        );
+        assert_eq!(removed(&events(&mut c)), vec![Prefix::host(ip("10.0.0.3"))]);
         let sent = transmits(&mut c);
         assert_eq!(sent.len(), 1);
         let t = sent.first().unwrap();

@@ -273,7 +273,11 @@ mod tests {
         assert_eq!(refresh.len(), 1);
         let again = Repr::parse_bytes(&refresh.first().unwrap().payload).unwrap();
         assert_eq!(again.packet_type(), PacketType::REGISTRATION_REQUEST);
-        assert_ne!(again.request_id(), first.request_id(), "a refresh is a new request");
+        assert_ne!(
+            again.request_id(),
+            first.request_id(),
+            "a refresh is a new request"
+        );
         // Answered again: no second NhsUp, and the NHS is not counted as missed.
         let answer = again.cies().to_vec();
         c.handle_packet(

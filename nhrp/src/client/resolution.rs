@@ -579,7 +579,11 @@ mod tests {
         events(&mut c);
         let ok = reply(&sent.payload, vec![binding("172.16.2.75", "10.0.0.3", 600)]);
         c.handle_packet(t0 + secs(1), ip(HUB_NBMA), &ok).unwrap();
-        let e = c.cache().get(&Prefix::host(ip("10.0.0.3"))).unwrap().clone();
+        let e = c
+            .cache()
+            .get(&Prefix::host(ip("10.0.0.3")))
+            .unwrap()
+            .clone();
         assert_eq!(e.kind, EntryType::Dynamic);
         assert_eq!(e.nbma, Some(ip("172.16.2.75")));
         assert_eq!(e.expires, Some(t0 + secs(601)));
@@ -732,7 +736,11 @@ mod tests {
         c.handle_packet(t0, ip(HUB_NBMA), &req.to_bytes().unwrap())
             .unwrap();
         let sent = transmits(&mut c).pop().unwrap();
-        assert_eq!(sent.dst, ip("172.16.3.1"), "phase 2: straight to the requester");
+        assert_eq!(
+            sent.dst,
+            ip("172.16.3.1"),
+            "phase 2: straight to the requester"
+        );
         let rep = Repr::parse_bytes(&sent.payload).unwrap();
         assert_eq!(rep.packet_type(), PacketType::RESOLUTION_REPLY);
         assert_eq!(rep.request_id(), Some(77));

@@ -1,0 +1,146 @@
+//! What a server is configured with: how it answers resolutions, the next NHS, static maps,
+//! routes to networks behind spokes and the table bounds.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::Error;
+use crate::cache::Prefix;
+use crate::client::{Nhs, StaticMap};
+use crate::machine::Common;
+
+/// How the server answers a Resolution Request for a registered spoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResolutionMode {
+    /// Forward the request to the spoke that owns the address, with this NHS appended to the
+    /// Forward Transit NHS Record; the spoke answers the requester directly (what Cisco IOS
+    /// does in DMVPN phase 2, as in the capture
+    /// `dmvpn-phase-2-nhrp-spoke-to-spoke-resolution.pcap`).
+    #[default]
+    Forward,
+    /// Answer from the registration table (seed 003, steps 3 and 9).
+    Authoritative,
+}
+
+/// A route the hub's data path uses: `prefix` lives behind the spoke whose tunnel address is
+/// `next_hop` (normally learned by a routing protocol). Resolutions for addresses in `prefix`
+/// go to that spoke (DMVPN phase 3 shortcuts to networks behind spokes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The destination prefix.
+    pub prefix: Prefix,
+    /// The spoke's protocol address.
+    pub next_hop: IpAddr,
+}
+
+/// Configuration of a [`crate::Server`], with the IOS commands it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Addresses, authentication, `max-send`, network-id and queue bounds.
+    pub common: Common,
+    /// Forward resolutions to the owner (phase 2, default) or answer them.
+    pub resolution: ResolutionMode,
+    /// `ip nhrp nhs` on a hub: the next NHS in a hub hierarchy, where resolutions for unknown
+    /// destinations are forwarded (hop count decremented). Without one they get a negative
+    /// reply (code 12, No Binding Exists).
+    pub next_nhs: Option<Nhs>,
+    /// `ip nhrp map` on the hub.
+    pub map: Vec<StaticMap>,
+    /// Routes to networks behind spokes (see [`Route`]).
+    pub routes: Vec<Route>,
+    /// `ip nhrp map multicast dynamic`: registered spokes join the multicast list.
+    pub map_multicast_dynamic: bool,
+    /// Most registrations (cache entries), default 1,000,000.
+    pub max_registrations: usize,
+    /// Holding time of negative replies and of answers for static entries, in seconds.
+    pub holdtime: u16,
+    /// Phase 3: at most one Traffic Indication per source and destination pair per this
+    /// interval (default 10 s).
+    pub redirect_interval: Duration,
+    /// Most source/destination pairs remembered for the redirect rate limit.
+    pub max_redirect_pairs: usize,
+    /// Requesters remembered per registration (they get a Purge Request when it is purged).
+    pub max_requesters: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for a hub with these addresses.
+    pub fn new(nbma_addr: IpAddr, protocol_addr: IpAddr) -> ServerConfig {
+        ServerConfig {
+            common: Common::new(nbma_addr, protocol_addr),
+            resolution: ResolutionMode::Forward,
+            next_nhs: None,
+            map: Vec::new(),
+            routes: Vec::new(),
+            map_multicast_dynamic: true,
+            max_registrations: 1_000_000,
+            holdtime: 7200,
+            redirect_interval: Duration::from_secs(10),
+            max_redirect_pairs: 4096,
+            max_requesters: 8,
+        }
+    }
+
+    /// Checks the configuration, reporting every problem.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        self.common.validate(&mut problems);
+        if let Some(n) = &self.next_nhs
+            && n.nbma_in(&self.map).is_none()
+        {
+            problems.push(format!("next_nhs {}: no NBMA address", n.protocol_addr));
+        }
+        if self.max_registrations <= self.map.len() {
+            problems.push("max_registrations must exceed the number of static maps".into());
+        }
+        if self.holdtime == 0 {
+            problems.push("holdtime must be at least 1 second".into());
+        }
+        if self.max_redirect_pairs == 0 {
+            problems.push("max_redirect_pairs must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidConfig { problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn validate_reports_every_problem_and_accepts_the_defaults() {
+        let ok = ServerConfig::new(ip("172.17.0.1"), ip("10.0.0.1"));
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.resolution, ResolutionMode::Forward);
+        let mut c = ok.clone();
+        c.next_nhs = Some(Nhs {
+            protocol_addr: ip("10.0.0.254"),
+            nbma_addr: None,
+        });
+        c.holdtime = 0;
+        c.max_redirect_pairs = 0;
+        c.max_registrations = 1;
+        c.map
+            .push(StaticMap::host(ip("10.0.0.9"), ip("172.17.0.9")));
+        let Err(Error::InvalidConfig { problems }) = c.validate() else {
+            panic!("an invalid configuration was accepted");
+        };
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("next_nhs 10.0.0.254")));
+        // A static map of the next NHS gives it its NBMA address.
+        c.map
+            .push(StaticMap::host(ip("10.0.0.254"), ip("172.17.0.254")));
+        let Err(Error::InvalidConfig { problems }) = c.validate() else {
+            panic!("still invalid");
+        };
+        assert!(!problems.iter().any(|p| p.contains("next_nhs")));
+    }
+}

@@ -1,0 +1,514 @@
+//! The next-hop server (NHS): a hub that learns spokes from their registrations and answers or
+//! forwards their resolutions.
+//!
+//! [`Server`] and its handle/poll contract, purges and phase 3 redirects live here; the rules
+//! are in the submodules: `config`, `registration` (the registration table) and `resolution`
+//! (answering and forwarding Resolution Requests).
+
+mod config;
+mod registration;
+mod resolution;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+pub use config::{ResolutionMode, Route, ServerConfig};
+
+use crate::Error;
+use crate::cache::{Cache, Entry, EntryFlags, EntryType, Prefix, RemoveReason};
+use crate::machine::{Core, Event, Stats, Traffic, Transmit};
+use crate::wire::{Address, Cie, Flags, Message, NbmaAddress, PacketType, Repr};
+
+/// The NHRP server (NHS) of a hub: a registration table with uniqueness, holding times and NAT
+/// detection (RFC 2332 §5.2.3/§5.2.4), resolution by answer or forwarding (§5.2.1/§5.2.2)
+/// with loop and hop-count checks (§5.2.7, §5.3.2), purges (§5.2.5), and Cisco Traffic
+/// Indications for phase 3 ([`Server::note_forwarded`]).
+///
+/// Sans-IO, with the handle/poll contract of the crate docs. It never panics.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    core: Core,
+    cache: Cache,
+    next_nhs_nbma: Option<IpAddr>,
+    requesters: HashMap<Prefix, Vec<IpAddr>>,
+    redirects: HashMap<(IpAddr, IpAddr), Instant>,
+    purges: Vec<u32>,
+}
+
+impl Server {
+    /// A server; fails with [`Error::InvalidConfig`] listing every problem.
+    pub fn new(now: Instant, config: ServerConfig) -> Result<Server, Error> {
+        config.validate()?;
+        let mut cache = Cache::new(config.max_registrations, config.common.max_events);
+        for m in &config.map {
+            cache.insert(now, m.entry(now))?;
+        }
+        while cache.poll_event().is_some() {}
+        let next_nhs_nbma = config.next_nhs.and_then(|n| n.nbma_in(&config.map));
+        Ok(Server {
+            core: Core::new(config.common.clone()),
+            config,
+            cache,
+            next_nhs_nbma,
+            requesters: HashMap::new(),
+            redirects: HashMap::new(),
+            purges: Vec::new(),
+        })
+    }
+
+    /// Reserves room for `n` registrations.
+    pub fn reserve(&mut self, n: usize) {
+        self.cache.reserve(n);
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The registration table and static maps (`show ip nhrp`).
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// The registration of a protocol address (longest prefix), if any.
+    pub fn registration(&self, addr: IpAddr) -> Option<&Entry> {
+        self.cache
+            .lookup(addr)
+            .filter(|e| e.flags.contains(EntryFlags::REGISTERED))
+    }
+
+    /// `ip nhrp map multicast dynamic`: the NBMA addresses (post-NAT) of every registered spoke,
+    /// plus the static maps, for multicast replication, in the prefix order of the entries.
+    pub fn multicast_nbmas(&self) -> Vec<IpAddr> {
+        self.cache
+            .iter()
+            .filter(|e| {
+                e.kind == EntryType::Static
+                    || (self.config.map_multicast_dynamic
+                        && e.flags.contains(EntryFlags::REGISTERED))
+            })
+            .filter_map(Entry::effective_nbma)
+            .collect()
+    }
+
+    /// `show ip nhrp traffic` at `now`.
+    pub fn traffic(&self, now: Instant) -> Traffic {
+        self.core.traffic(now)
+    }
+
+    /// Drop and error counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.core.stats;
+        s.events_dropped = s.events_dropped.saturating_add(self.cache.events_dropped());
+        s
+    }
+
+    /// Transmits, events and quota-held packets queued.
+    pub fn queued(&self) -> (usize, usize, usize) {
+        self.core.queued()
+    }
+
+    /// Source/destination pairs remembered for the redirect rate limit.
+    pub fn redirect_pairs(&self) -> usize {
+        self.redirects.len()
+    }
+
+    /// Adds a route to a network behind a spoke, as the hub's routing protocol learned it
+    /// (replacing any route for the same prefix): resolutions for addresses in `route.prefix`
+    /// are then answered for, or forwarded to, the registration of `route.next_hop` (DMVPN
+    /// phase 3 shortcuts to networks behind spokes). See [`ServerConfig::routes`].
+    pub fn add_route(&mut self, route: Route) {
+        self.config.routes.retain(|r| r.prefix != route.prefix);
+        self.config.routes.push(route);
+    }
+
+    /// Removes the route for exactly `prefix`; returns whether there was one.
+    pub fn remove_route(&mut self, prefix: Prefix) -> bool {
+        let before = self.config.routes.len();
+        self.config.routes.retain(|r| r.prefix != prefix);
+        self.config.routes.len() != before
+    }
+
+    /// The next packet to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.core.poll_transmit()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.drain_cache();
+        self.core.poll_event()
+    }
+
+    /// When to call [`Server::handle_timeout`]: the next registration expiry or quota release.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.cache.next_expiry(), self.core.release_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Expires registrations whose holding time ran out and releases held packets. A call
+    /// before anything is due does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.release(now);
+        for e in self.cache.expire(now) {
+            self.requesters.remove(&e.prefix);
+        }
+        self.drain_cache();
+    }
+
+    fn drain_cache(&mut self) {
+        while let Some(e) = self.cache.poll_event() {
+            self.core.event(Event::Cache(e));
+        }
+    }
+
+    /// Removes the registration of `addr` (`clear ip nhrp`) and sends a Purge Request for it
+    /// to every spoke that resolved it through this server (RFC 2332 §5.2.5). Returns whether
+    /// one was removed.
+    pub fn purge(&mut self, now: Instant, addr: IpAddr) -> bool {
+        let Some(prefix) = self.registration(addr).map(|e| e.prefix) else {
+            return false;
+        };
+        if let Some(e) = self.cache.remove(&prefix, RemoveReason::Purged) {
+            self.notify_purge(now, &e);
+        }
+        self.drain_cache();
+        true
+    }
+
+    /// Sends a Purge Request for the removed registration `e` to every spoke that resolved it
+    /// through this server, remembering the request IDs (the most recent 256) for the replies.
+    fn notify_purge(&mut self, now: Instant, e: &Entry) {
+        let Some(requesters) = self.requesters.remove(&e.prefix) else {
+            return;
+        };
+        let cie = Cie {
+            prefix_len: e.prefix.len(),
+            client_nbma_addr: e.nbma.map(NbmaAddress::from).unwrap_or_default(),
+            client_proto_addr: Address::from(e.next_hop),
+            ..Cie::default()
+        };
+        for nbma in requesters {
+            let id = self.core.request_id();
+            let req = Repr::purge_request(id, &self.core.me, e.next_hop, vec![cie.clone()], false);
+            if self.purges.len() >= 256 {
+                self.purges.remove(0);
+            }
+            self.purges.push(id);
+            self.core.send(now, nbma, req);
+        }
+    }
+
+    /// Phase 3 (`ip nhrp redirect`): the data path forwarded `inner` (an IP packet that came
+    /// in from `from_nbma`) back out the same NBMA cloud. Sends the sender a Traffic Indication
+    /// quoting it, at most once per source and destination pair per `redirect_interval`.
+    /// Returns whether one was sent.
+    pub fn note_forwarded(
+        &mut self,
+        now: Instant,
+        from_nbma: IpAddr,
+        inner: &[u8],
+    ) -> Result<bool, Error> {
+        let (Some(src), Some(dst)) = (
+            dmvpn_wire::ip::source(inner),
+            dmvpn_wire::ip::destination(inner),
+        ) else {
+            return Err(Error::NotAnIpPacket {
+                reason: "not an IPv4 or IPv6 packet",
+            });
+        };
+        let interval = self.config.redirect_interval;
+        if self
+            .redirects
+            .get(&(src, dst))
+            .is_some_and(|&t| now.saturating_duration_since(t) < interval)
+        {
+            return Ok(false);
+        }
+        if self.redirects.len() >= self.config.max_redirect_pairs {
+            self.redirects
+                .retain(|_, t| now.saturating_duration_since(*t) < interval);
+            if self.redirects.len() >= self.config.max_redirect_pairs {
+                self.core.stats.table_full = self.core.stats.table_full.saturating_add(1);
+                return Ok(false);
+            }
+        }
+        let ti = Repr::traffic_indication(inner, &self.core.me)?;
+        self.redirects.insert((src, dst), now);
+        self.core.send(now, from_nbma, ti);
+        Ok(true)
+    }
+
+    /// Handles one NHRP packet from `from_nbma` (the outer source address, post-NAT). On
+    /// error the packet was dropped (and counted); the error says why.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        from_nbma: IpAddr,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
+        let repr = self.core.receive(now, from_nbma, bytes)?;
+        let r = match &repr.message {
+            Message::RegistrationRequest(_) => self.on_registration(now, from_nbma, &repr),
+            Message::ResolutionRequest(_) => self.on_resolution(now, from_nbma, bytes, &repr),
+            Message::PurgeRequest(_) => self.on_purge_request(now, from_nbma, &repr),
+            Message::PurgeReply(b) => {
+                if let Some(i) = self.purges.iter().position(|&id| id == b.request_id) {
+                    self.purges.remove(i);
+                    Ok(())
+                } else {
+                    Err(Error::UnmatchedReply {
+                        packet_type: PacketType::PURGE_REPLY,
+                        request_id: b.request_id,
+                    })
+                }
+            }
+            Message::ErrorIndication(ei) => {
+                self.core.event(Event::ErrorIndication {
+                    from: from_nbma,
+                    code: ei.code,
+                });
+                Ok(())
+            }
+            _ => Err(Error::Unexpected {
+                packet_type: repr.packet_type(),
+                reason: "a server does not accept this packet type",
+            }),
+        };
+        self.drain_cache();
+        r.map_err(|e| self.core.drop_err(e))
+    }
+
+    /// A Purge Request: a registrant purges its own registrations (and the spokes that
+    /// resolved them are told); answered unless the N flag is set.
+    fn on_purge_request(&mut self, now: Instant, from: IpAddr, req: &Repr) -> Result<(), Error> {
+        let body = req.message.body().ok_or(Error::Unexpected {
+            packet_type: req.packet_type(),
+            reason: "no body",
+        })?;
+        let src_nbma = req.src_nbma_addr.addr.ip();
+        for c in &body.cies {
+            let Some(addr) = c.client_proto_addr.ip().or_else(|| req.src_proto_addr.ip()) else {
+                continue;
+            };
+            let Some(e) = self.registration(addr).cloned() else {
+                continue;
+            };
+            // Only the registrant may purge its registration.
+            if e.effective_nbma() != Some(from) && e.nbma != src_nbma {
+                continue;
+            }
+            if let Some(e) = self.cache.remove(&e.prefix, RemoveReason::Purged) {
+                self.notify_purge(now, &e);
+            }
+        }
+        if !body.flags.contains(Flags::N)
+            && let Some(reply) = req.reply(&self.core.me, body.cies.clone())
+        {
+            self.core.send(now, from, reply);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{HUB_NBMA, events, hub, ip, me, nbma, proto, register, spoke, transmits};
+    use super::*;
+    use crate::cache::CacheEvent;
+    use crate::client::StaticMap;
+    use dmvpn_wire::{HeaderOptions, IpProtocol};
+    use std::time::Duration;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn the_multicast_list_and_show_do_not_depend_on_the_registration_order() {
+        let t0 = Instant::now();
+        let spokes: Vec<u8> = (2..=60).collect();
+        let mut views = Vec::new();
+        for reversed in [false, true] {
+            let mut s = hub(t0, |c| {
+                c.map
+                    .push(StaticMap::host(ip("10.0.0.254"), ip("172.17.0.254")));
+            });
+            let mut order = spokes.clone();
+            if reversed {
+                order.reverse();
+            }
+            for i in order {
+                register(&mut s, t0, i, 600);
+            }
+            views.push((
+                s.multicast_nbmas(),
+                s.cache().show(t0, "Tunnel0").to_string(),
+            ));
+        }
+        assert_eq!(views.first(), views.last());
+        let (list, _) = views.first().unwrap();
+        let mut want: Vec<IpAddr> = spokes.iter().map(|&i| nbma(i)).collect();
+        want.push(ip("172.17.0.254"));
+        assert_eq!(
+            list, &want,
+            "registered spokes and the static map, in prefix order"
+        );
+    }
+
+    #[test]
+    fn without_map_multicast_dynamic_only_static_maps_are_replicated_to() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |c| {
+            c.map_multicast_dynamic = false;
+            c.map
+                .push(StaticMap::host(ip("10.0.0.254"), ip("172.17.0.254")));
+        });
+        register(&mut s, t0, 2, 600);
+        assert_eq!(s.multicast_nbmas(), vec![ip("172.17.0.254")]);
+    }
+
+    #[test]
+    fn registrations_expire_with_their_holding_time() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        register(&mut s, t0, 2, 300);
+        register(&mut s, t0 + secs(10), 3, 300);
+        events(&mut s);
+        assert_eq!(s.poll_timeout(), Some(t0 + secs(300)));
+        s.handle_timeout(t0 + secs(299));
+        assert!(events(&mut s).is_empty(), "a spurious timeout does nothing");
+        s.handle_timeout(t0 + secs(300));
+        assert!(s.registration(proto(2)).is_none());
+        assert!(s.registration(proto(3)).is_some());
+        assert!(matches!(
+            events(&mut s).as_slice(),
+            [Event::Cache(CacheEvent::Removed(e, RemoveReason::Expired))] if e.next_hop == proto(2)
+        ));
+        assert_eq!(s.poll_timeout(), Some(t0 + secs(310)));
+    }
+
+    #[test]
+    fn a_purge_tells_the_spokes_that_resolved_the_registration() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |c| c.resolution = ResolutionMode::Authoritative);
+        register(&mut s, t0, 2, 600);
+        register(&mut s, t0, 3, 600);
+        // Spoke 2 resolves spoke 3, answered from the table.
+        let req = Repr::resolution_request(7, &spoke(2), proto(3), 600, 1400);
+        s.handle_packet(t0, nbma(2), &req.to_bytes().unwrap())
+            .unwrap();
+        assert_eq!(transmits(&mut s).len(), 1);
+        assert!(s.purge(t0, proto(3)));
+        assert!(!s.purge(t0, proto(3)), "already gone");
+        let sent = transmits(&mut s);
+        assert_eq!(sent.len(), 1);
+        let t = sent.first().unwrap();
+        assert_eq!(t.dst, nbma(2));
+        let p = Repr::parse_bytes(&t.payload).unwrap();
+        assert_eq!(p.packet_type(), PacketType::PURGE_REQUEST);
+        assert_eq!(
+            p.cies().first().unwrap().client_proto_addr.ip(),
+            Some(proto(3))
+        );
+        // Its reply is matched once.
+        let rep = p
+            .reply(&spoke(2), p.cies().to_vec())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        s.handle_packet(t0, nbma(2), &rep).unwrap();
+        assert!(matches!(
+            s.handle_packet(t0, nbma(2), &rep),
+            Err(Error::UnmatchedReply { .. })
+        ));
+        assert_eq!(s.stats().unmatched_replies, 1);
+    }
+
+    #[test]
+    fn only_the_registrant_may_purge_its_registration() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        register(&mut s, t0, 2, 600);
+        register(&mut s, t0, 3, 600);
+        let cie = Cie {
+            prefix_len: 32,
+            client_proto_addr: Address::from(proto(2)),
+            ..Cie::default()
+        };
+        // Spoke 3 asks to purge spoke 2's registration: ignored, but answered.
+        let forged = Repr::purge_request(9, &spoke(3), ip(HUB_NBMA), vec![cie.clone()], false);
+        s.handle_packet(t0, nbma(3), &forged.to_bytes().unwrap())
+            .unwrap();
+        assert!(s.registration(proto(2)).is_some());
+        assert_eq!(transmits(&mut s).len(), 1);
+        // Spoke 2 itself, with N set: removed, no reply.
+        let own = Repr::purge_request(10, &spoke(2), ip(HUB_NBMA), vec![cie], true);
+        s.handle_packet(t0, nbma(2), &own.to_bytes().unwrap())
+            .unwrap();
+        assert!(s.registration(proto(2)).is_none());
+        assert!(transmits(&mut s).is_empty());
+        assert!(s.registration(proto(3)).is_some());
+    }
+
+    #[test]
+    fn traffic_indications_are_rate_limited_per_source_and_destination() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |c| c.redirect_interval = secs(10));
+        let packet = |src: IpAddr, dst: &str| {
+            let h = dmvpn_wire::ip::Repr::new(
+                src,
+                ip(dst),
+                IpProtocol::UDP,
+                0,
+                &HeaderOptions::default(),
+                1,
+            )
+            .unwrap();
+            let mut buf = vec![0; h.buffer_len()];
+            h.emit(&mut buf).unwrap();
+            buf
+        };
+        let a = packet(ip("192.168.2.1"), "192.168.3.1");
+        let b = packet(ip("192.168.2.1"), "192.168.4.1");
+        assert!(s.note_forwarded(t0, nbma(2), &a).unwrap());
+        assert!(!s.note_forwarded(t0 + secs(9), nbma(2), &a).unwrap());
+        assert!(s.note_forwarded(t0 + secs(9), nbma(2), &b).unwrap());
+        assert!(s.note_forwarded(t0 + secs(10), nbma(2), &a).unwrap());
+        assert_eq!(s.redirect_pairs(), 2);
+        let sent = transmits(&mut s);
+        assert_eq!(sent.len(), 3);
+        let ti = Repr::parse_bytes(&sent.first().unwrap().payload).unwrap();
+        assert_eq!(ti.packet_type(), PacketType::TRAFFIC_INDICATION);
+        assert_eq!(ti.dst_proto_addr.ip(), Some(ip("192.168.2.1")));
+        assert!(matches!(
+            s.note_forwarded(t0, nbma(2), &[0x12, 0x34]),
+            Err(Error::NotAnIpPacket { .. })
+        ));
+    }
+
+    #[test]
+    fn packets_a_server_does_not_take_are_dropped_and_counted() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        let req = Repr::registration_request(1, &me(), &spoke(2), 600, 1400);
+        let reply = req.reply(&spoke(2), req.cies().to_vec()).unwrap();
+        assert!(matches!(
+            s.handle_packet(t0, nbma(2), &reply.to_bytes().unwrap()),
+            Err(Error::Unexpected {
+                packet_type: PacketType::REGISTRATION_REPLY,
+                ..
+            })
+        ));
+        assert_eq!(s.stats().dropped, 1);
+        assert!(transmits(&mut s).is_empty());
+    }
+}
