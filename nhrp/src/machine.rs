@@ -18,10 +18,10 @@ use dmvpn_wire::Proto;
 pub use dmvpn_wire::Transmit;
 
 /// The GRE protocol type of NHRP (RFC 2332 §5; Cisco DMVPN carries it in GRE).
-pub const GRE_PROTOCOL_TYPE: u16 = 0x2001;
+pub(crate) const GRE_PROTOCOL_TYPE: u16 = 0x2001;
 
 /// What to do with a packet over the `max-send` quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OverQuota {
     /// Keep it (up to [`MaxSend::max_held`]) and send it when the window has room.
     #[default]
@@ -32,7 +32,7 @@ pub enum OverQuota {
 
 /// `ip nhrp max-send PKTS every SECS`: at most `packets` NHRP packets per `interval` per
 /// instance, counting every packet sent (requests, replies, forwarded, errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MaxSend {
     /// Packets per interval (IOS default 100).
     pub packets: u32,
@@ -44,19 +44,27 @@ pub struct MaxSend {
     pub max_held: usize,
 }
 
-impl Default for MaxSend {
-    fn default() -> Self {
+impl MaxSend {
+    /// `ip nhrp max-send PACKETS every INTERVAL`, holding up to 256 packets over the quota.
+    pub fn new(packets: u32, interval: Duration) -> MaxSend {
         MaxSend {
-            packets: 100,
-            interval: Duration::from_secs(10),
+            packets,
+            interval,
             over_quota: OverQuota::Hold,
             max_held: 256,
         }
     }
 }
 
+/// The IOS default: 100 packets every 10 seconds.
+impl Default for MaxSend {
+    fn default() -> Self {
+        MaxSend::new(100, Duration::from_secs(10))
+    }
+}
+
 /// How strictly received packets are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ReceiveMode {
     /// Accept what Cisco IOS sends: Traffic Indications (type 8, not in RFC 2332) and hop
     /// count 0 on packets processed locally.
@@ -67,7 +75,7 @@ pub enum ReceiveMode {
 }
 
 /// Back-off of retransmissions: `initial`, doubling up to `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Backoff {
     /// First retransmission interval (default 1 s).
     pub initial: Duration,
@@ -650,5 +658,208 @@ impl Core {
             }));
         }
         Ok(repr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Node;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn core(f: impl FnOnce(&mut Common)) -> Core {
+        let mut c = Common::new(ip("172.16.1.24"), ip("10.0.0.2"));
+        f(&mut c);
+        Core::new(c)
+    }
+
+    fn hub() -> Node {
+        Node::new(ip("172.17.0.1"), ip("10.0.0.1"))
+    }
+
+    fn request(core: &Core, id: u32) -> Repr {
+        Repr::resolution_request(id, &core.me, ip("10.0.0.3"), 600, 1400)
+    }
+
+    fn events(core: &mut Core) -> Vec<Event> {
+        std::iter::from_fn(|| core.poll_event()).collect()
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_never_drops_below_the_start() {
+        let b = Backoff::default();
+        let s = Duration::from_secs;
+        assert_eq!(b.next(s(1)), s(2));
+        assert_eq!(b.next(s(32)), s(64));
+        assert_eq!(b.next(s(64)), s(64));
+        assert_eq!(b.next(Duration::ZERO), s(1));
+        assert_eq!(b.next(Duration::MAX), s(64));
+    }
+
+    #[test]
+    fn max_send_defaults_to_the_ios_quota() {
+        let m = MaxSend::default();
+        assert_eq!((m.packets, m.interval), (100, Duration::from_secs(10)));
+        assert_eq!(m.over_quota, OverQuota::Hold);
+        assert_eq!(MaxSend::new(5, Duration::from_secs(1)).max_held, m.max_held);
+    }
+
+    #[test]
+    fn packets_over_the_quota_are_held_and_released_when_the_window_has_room() {
+        let t0 = Instant::now();
+        let mut c = core(|c| c.max_send = MaxSend::new(2, Duration::from_secs(10)));
+        for id in 1..=4 {
+            let r = request(&c, id);
+            c.send(t0, ip("172.17.0.1"), r);
+        }
+        assert_eq!(c.queued(), (2, 1, 2));
+        assert_eq!(
+            events(&mut c),
+            vec![Event::QuotaExceeded {
+                limit: 2,
+                held: true
+            }],
+            "one warning per window"
+        );
+        assert_eq!(c.stats.over_quota, 2);
+        assert_eq!(c.release_at(), Some(t0 + Duration::from_secs(10)));
+        c.release(t0 + Duration::from_secs(9));
+        assert_eq!(c.queued(), (2, 0, 2));
+        c.release(t0 + Duration::from_secs(10));
+        assert_eq!(c.queued(), (4, 0, 0));
+        let ids: Vec<u32> = std::iter::from_fn(|| c.poll_transmit())
+            .map(|t| {
+                assert_eq!(t.src, ip("172.16.1.24"));
+                assert_eq!(t.proto, Proto::InGre(GRE_PROTOCOL_TYPE));
+                Repr::parse_bytes(&t.payload).unwrap().request_id().unwrap()
+            })
+            .collect();
+        assert_eq!(ids, vec![1, 2, 3, 4], "held packets keep their order");
+        assert_eq!(
+            c.traffic(t0 + Duration::from_secs(10))
+                .sent(PacketType::RESOLUTION_REQUEST),
+            4
+        );
+    }
+
+    #[test]
+    fn packets_over_the_quota_are_dropped_when_so_configured() {
+        let t0 = Instant::now();
+        let mut c = core(|c| {
+            c.max_send = MaxSend {
+                over_quota: OverQuota::Drop,
+                ..MaxSend::new(1, Duration::from_secs(10))
+            };
+        });
+        for id in 1..=3 {
+            let r = request(&c, id);
+            c.send(t0, ip("172.17.0.1"), r);
+        }
+        assert_eq!(c.queued(), (1, 1, 0));
+        assert_eq!((c.stats.over_quota, c.stats.quota_dropped), (2, 2));
+        assert_eq!(c.release_at(), None);
+    }
+
+    #[test]
+    fn request_ids_count_up_from_the_seed_and_skip_zero() {
+        let mut c = core(|c| c.request_id_seed = u32::MAX - 1);
+        let ids: Vec<u32> = (0..4).map(|_| c.request_id()).collect();
+        assert_eq!(ids, vec![u32::MAX - 1, u32::MAX, 1, 2]);
+    }
+
+    #[test]
+    fn authentication_is_added_on_send_and_checked_on_receive() {
+        let t0 = Instant::now();
+        let mut c = core(|c| {
+            c.authentication = Some(Secret::new(b"DMVPN".to_vec()));
+            c.authentication_failure_indication = true;
+        });
+        let r = request(&c, 1);
+        c.send(t0, ip("172.17.0.1"), r);
+        let sent = c.poll_transmit().unwrap();
+        let parsed = Repr::parse_bytes(&sent.payload).unwrap();
+        assert!(
+            parsed
+                .authentication()
+                .is_some_and(|a| a.verify_cleartext(b"DMVPN"))
+        );
+        assert!(c.receive(t0, ip("172.17.0.1"), &sent.payload).is_ok());
+        let bare = Repr::resolution_request(2, &hub(), ip("10.0.0.2"), 600, 1400)
+            .to_bytes()
+            .unwrap();
+        assert!(matches!(
+            c.receive(t0, ip("172.17.0.1"), &bare),
+            Err(Error::AuthenticationFailure)
+        ));
+        assert_eq!(c.stats.authentication_failures, 1);
+        let ei = Repr::parse_bytes(&c.poll_transmit().unwrap().payload).unwrap();
+        assert_eq!(ei.packet_type(), PacketType::ERROR_INDICATION);
+        assert!(
+            ei.authentication().is_none(),
+            "no password in an Error Indication"
+        );
+        // An Error Indication is never answered with another one.
+        assert!(
+            c.receive(t0, ip("172.17.0.1"), &ei.to_bytes().unwrap())
+                .is_ok()
+        );
+        assert!(c.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn strict_mode_drops_traffic_indications_and_hop_count_zero() {
+        let t0 = Instant::now();
+        let mut strict = core(|c| c.receive_mode = ReceiveMode::StrictRfc);
+        let mut cisco = core(|_| {});
+        let header = dmvpn_wire::ip::Repr::new(
+            ip("10.0.0.2"),
+            ip("10.0.0.3"),
+            dmvpn_wire::IpProtocol::UDP,
+            0,
+            &dmvpn_wire::HeaderOptions::default(),
+            1,
+        )
+        .unwrap();
+        let mut data = vec![0; header.buffer_len()];
+        header.emit(&mut data).unwrap();
+        let ti = Repr::traffic_indication(&data, &hub())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let hop0 = Repr::resolution_request(1, &hub(), ip("10.0.0.2"), 600, 1400)
+            .with_hop_count(0)
+            .to_bytes()
+            .unwrap();
+        for bytes in [&ti, &hop0] {
+            assert!(matches!(
+                strict.receive(t0, ip("172.17.0.1"), bytes),
+                Err(Error::Strict { .. })
+            ));
+            assert!(cisco.receive(t0, ip("172.17.0.1"), bytes).is_ok());
+        }
+        assert_eq!((strict.stats.dropped, cisco.stats.dropped), (2, 0));
+        assert_eq!(
+            strict.traffic(t0).received(PacketType::TRAFFIC_INDICATION),
+            1,
+            "dropped packets are still counted as received"
+        );
+    }
+
+    #[test]
+    fn traffic_renders_like_show_ip_nhrp_traffic() {
+        let t0 = Instant::now();
+        let mut c = core(|c| c.max_send = MaxSend::new(4, Duration::from_secs(10)));
+        let r = request(&c, 1);
+        c.send(t0, ip("172.17.0.1"), r);
+        let shown = c.traffic(t0).to_string();
+        assert!(
+            shown.starts_with("Tunnel0: Max-send limit:4Pkts/10Sec, Usage:25%\nSent: Total 1\n 1 Resolution Request 0 Resolution Reply"),
+            "{shown}"
+        );
+        assert!(shown.contains("Rcvd: Total 0"), "{shown}");
+        assert_eq!(c.traffic(t0 + Duration::from_secs(10)).window_usage, 0);
     }
 }

@@ -8,6 +8,7 @@ use super::address::Address;
 use super::cie::{Cie, CieIter, check_len};
 use super::codes::{AuthType, ExtensionType};
 use crate::Error;
+use dmvpn_wire::be;
 
 /// The compulsory bit of an extension's type field.
 pub const COMPULSORY: u16 = 0x8000;
@@ -86,15 +87,14 @@ impl<'a> Iterator for ExtensionIter<'a> {
             self.done = true;
             return None;
         }
-        let (Some(&[t0, t1]), Some(&[l0, l1])) = (rest.get(0..2), rest.get(2..4)) else {
+        let (Some(raw_type), Some(len)) = (be::read_u16(rest, 0), be::read_u16(rest, 2)) else {
             return self.fail(Error::ExtensionOverrun {
                 at,
                 needed: 4,
                 available: rest.len(),
             });
         };
-        let raw_type = u16::from_be_bytes([t0, t1]);
-        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let len = usize::from(len);
         let ext_type = ExtensionType(raw_type & TYPE_MASK);
         if ext_type == ExtensionType::END {
             if len != 0 {
@@ -361,7 +361,7 @@ impl Extension {
             ExtensionType::REVERSE_TRANSIT_NHS => ExtensionBody::ReverseTransitNhs(cies()?),
             ExtensionType::NAT_ADDRESS => ExtensionBody::NatAddress(cies()?),
             ExtensionType::AUTHENTICATION => {
-                let (Some(&[a, b, c, d]), Some(data)) = (ext.data.get(..4), ext.data.get(4..))
+                let (Some(auth_type), Some(data)) = (be::read_u32(ext.data, 0), ext.data.get(4..))
                 else {
                     return Err(Error::InvalidExtension {
                         ext_type: ext.ext_type.0,
@@ -370,7 +370,7 @@ impl Extension {
                     });
                 };
                 ExtensionBody::Authentication(Authentication {
-                    auth_type: AuthType(u32::from_be_bytes([a, b, c, d])),
+                    auth_type: AuthType(auth_type),
                     data: Secret::from(data),
                 })
             }
@@ -422,8 +422,8 @@ impl Extension {
             raw_type |= COMPULSORY;
         }
         let len = u16::try_from(self.value_len()).unwrap_or(u16::MAX);
-        put(out, 0, &raw_type.to_be_bytes());
-        put(out, 2, &len.to_be_bytes());
+        be::put_u16(out, 0, raw_type);
+        be::put_u16(out, 2, len);
         let mut pos = 4;
         match &self.body {
             ExtensionBody::Authentication(a) => {

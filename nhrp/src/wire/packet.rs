@@ -12,7 +12,7 @@ use super::extension::{
     Authentication, Extension, ExtensionBody, ExtensionIter, ExtensionRef, put,
 };
 use crate::Error;
-use dmvpn_wire::checksum;
+use dmvpn_wire::{be, checksum};
 
 /// Length of the fixed header (RFC 2332 §5.2.0.1).
 pub const FIXED_HEADER_LEN: usize = 20;
@@ -80,8 +80,6 @@ pub struct MandatoryHeader {
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
-
-use dmvpn_wire::be::u16 as be16;
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it.
@@ -233,15 +231,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// Error code (Error Indication).
     pub fn error_code(&self) -> ErrorCode {
-        ErrorCode(be16(self.buffer.as_ref(), 24))
+        ErrorCode(be::u16(self.buffer.as_ref(), 24))
     }
     /// Error offset (Error Indication).
     pub fn error_offset(&self) -> u16 {
-        be16(self.buffer.as_ref(), 26)
+        be::u16(self.buffer.as_ref(), 26)
     }
     /// Traffic code (Traffic Indication).
     pub fn traffic_code(&self) -> TrafficCode {
-        TrafficCode(be16(self.buffer.as_ref(), 24))
+        TrafficCode(be::u16(self.buffer.as_ref(), 24))
     }
 
     /// The bytes of the NHRP packet: the buffer up to `ar$pktsz`, or the whole buffer if it
@@ -523,10 +521,7 @@ impl Message {
         match self {
             Message::ErrorIndication(e) => (0, (u32::from(e.code.0) << 16) | u32::from(e.offset)),
             Message::TrafficIndication(t) => (0, u32::from(t.code.0) << 16),
-            Message::Unknown(u) => {
-                let [a, b, c, d, e, f] = u.header;
-                (u16::from_be_bytes([a, b]), u32::from_be_bytes([c, d, e, f]))
-            }
+            Message::Unknown(u) => (be::u16(&u.header, 0), be::u32(&u.header, 2)),
             other => other.body().map_or((0, 0), |b| (b.flags.0, b.request_id)),
         }
     }
@@ -604,17 +599,11 @@ impl Repr {
                         }
                         m
                     }
-                    None => {
-                        let mut header = [0u8; 6];
-                        if let Some(h) = packet.buffer.as_ref().get(22..28) {
-                            header.copy_from_slice(h);
-                        }
-                        Message::Unknown(UnknownMessage {
-                            packet_type: ptype,
-                            header,
-                            body: packet.body().to_vec(),
-                        })
-                    }
+                    None => Message::Unknown(UnknownMessage {
+                        packet_type: ptype,
+                        header: be::get(packet.buffer.as_ref(), 22),
+                        body: packet.body().to_vec(),
+                    }),
                 }
             }
         };
