@@ -535,3 +535,112 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dmvpn_esp::crypto::ChaChaRandom;
+
+    use super::*;
+    use crate::auth::{Psk, PskTable};
+    use crate::config::CacLimit;
+    use crate::crypto::IkeCryptoProvider;
+    use crate::wire::Identity;
+
+    fn cfg() -> Config {
+        let mut psks = PskTable::new();
+        psks.insert(Identity::fqdn("hub"), Psk::from("secret"));
+        let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_seed([5; 32])));
+        Config::new(provider, Identity::fqdn("spoke"), psks)
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn start(ep: &mut Endpoint, now: Instant, peer: &str) -> Result<IkeSaId, Error> {
+        ep.initiate(now, addr("192.0.2.1:500"), addr(peer), None, None)
+    }
+
+    #[test]
+    fn admission_control_says_which_limit_refused() {
+        let now = Instant::now();
+        let mut c = cfg();
+        c.cac.max_half_open = Some(1);
+        let mut ep = Endpoint::new(c).unwrap();
+        start(&mut ep, now, "192.0.2.2:500").unwrap();
+        let refused = Error::AdmissionRefused {
+            limit: CacLimit::MaxHalfOpen,
+            count: 1,
+            max: 1,
+        };
+        assert_eq!(start(&mut ep, now, "192.0.2.3:500"), Err(refused.clone()));
+        assert_eq!(
+            refused.to_string(),
+            "call admission control: 1 IKE SAs in negotiation reach the limit of 1"
+        );
+
+        let mut c = cfg();
+        c.cac = crate::Cac {
+            max_half_open: Some(1),
+            max_ike_sas: Some(1),
+        };
+        let mut ep = Endpoint::new(c).unwrap();
+        start(&mut ep, now, "192.0.2.2:500").unwrap();
+        let r = start(&mut ep, now, "192.0.2.3:500");
+        assert!(matches!(
+            r,
+            Err(Error::AdmissionRefused {
+                limit: CacLimit::MaxIkeSas,
+                ..
+            })
+        ));
+        assert_eq!(ep.counters().cac_rejected, 1);
+        assert_eq!(ep.ike_sa_count(), 1);
+    }
+
+    #[test]
+    fn commands_name_the_missing_sa() {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(cfg()).unwrap();
+        let ghost = IkeSaId(42);
+        assert_eq!(ep.close(now, ghost), Err(Error::NoSuchIkeSa { sa: ghost }));
+        assert_eq!(
+            ep.rekey_ike(now, ghost),
+            Err(Error::NoSuchIkeSa { sa: ghost })
+        );
+    }
+
+    #[test]
+    fn the_transmit_queue_is_bounded() {
+        let now = Instant::now();
+        let mut c = cfg();
+        c.max_transmits = 2;
+        let mut ep = Endpoint::new(c).unwrap();
+        let ids: Vec<IkeSaId> = ["192.0.2.2:500", "192.0.2.3:500", "192.0.2.4:500"]
+            .into_iter()
+            .map(|peer| start(&mut ep, now, peer).unwrap())
+            .collect();
+        let sent: Vec<_> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+        let to: Vec<_> = sent.iter().map(|t| t.remote()).collect();
+        assert_eq!(to, vec![addr("192.0.2.2:500"), addr("192.0.2.3:500")]);
+        assert!(sent.iter().all(|t| t.local() == addr("192.0.2.1:500")));
+        assert_eq!(ep.counters().transmits_dropped, 1);
+        // The dropped request is retransmitted like a lost one.
+        ep.close(now, ids[0]).unwrap();
+        ep.close(now, ids[1]).unwrap();
+        ep.handle_timeout(ep.poll_timeout().unwrap());
+        let again: Vec<_> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].remote(), addr("192.0.2.4:500"));
+        assert_eq!(ep.counters().retransmits, 1);
+    }
+
+    #[test]
+    fn queue_limits_must_leave_room() {
+        let mut c = cfg();
+        c.max_events = 0;
+        assert!(matches!(Endpoint::new(c), Err(Error::InvalidConfig(_))));
+    }
+}

@@ -232,3 +232,130 @@ impl IkeSa {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::testutil::{config, deliver, down_reason, established, half_open, inner};
+
+    fn child_up(events: &[Event]) -> Vec<&crate::event::ChildSaUp> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChildUp { child, .. } => Some(&**child),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_sides_come_up_with_crossed_child_spis() {
+        let now = Instant::now();
+        let mut p = half_open(
+            config("spoke", "hub", "secret", 1),
+            config("hub", "spoke", "secret", 2),
+            now,
+        );
+        let auth = p.ni.sent_one();
+        deliver(&mut p.nr, &mut p.r, now, &auth).unwrap();
+        deliver(&mut p.ni, &mut p.i, now, &p.nr.sent_one()).unwrap();
+        let (ei, er) = (p.ni.events(), p.nr.events());
+        let up = |e: &[Event]| {
+            e.iter().find_map(|e| match e {
+                Event::IkeUp {
+                    initiator, peer_id, ..
+                } => Some((*initiator, peer_id.clone())),
+                _ => None,
+            })
+        };
+        assert_eq!(up(&ei), Some((true, Identity::fqdn("hub"))));
+        assert_eq!(up(&er), Some((false, Identity::fqdn("spoke"))));
+        let (ci, cr) = (child_up(&ei), child_up(&er));
+        assert_eq!((ci.len(), cr.len()), (1, 1));
+        assert_eq!(ci[0].inbound.spi, cr[0].outbound.spi);
+        assert_eq!(ci[0].outbound.spi, cr[0].inbound.spi);
+        assert_eq!(ci[0].inbound.mode, dmvpn_esp::Mode::Transport);
+        assert_eq!(ci[0].local_ts, cr[0].remote_ts);
+        assert_eq!(
+            (
+                p.ni.counters.ike_sas_established,
+                p.nr.counters.ike_sas_established
+            ),
+            (1, 1)
+        );
+        assert_eq!(
+            (p.i.hs.is_none(), p.r.hs.is_none()),
+            (true, true),
+            "handshake state dropped"
+        );
+        assert!(p.i.rekey_at.is_some() && p.i.expire_at.is_some());
+    }
+
+    #[test]
+    fn a_wrong_key_fails_both_sides() {
+        let now = Instant::now();
+        let mut p = half_open(
+            config("spoke", "hub", "secret", 1),
+            config("hub", "spoke", "other secret", 2),
+            now,
+        );
+        deliver(&mut p.nr, &mut p.r, now, &p.ni.sent_one()).unwrap();
+        let answer = p.nr.sent_one();
+        let refused = inner(&p.i, &answer);
+        assert!(
+            matches!(refused.as_slice(), [Payload::Notify(n)] if n.notify_type == NotifyType::AUTHENTICATION_FAILED),
+            "{refused:?}"
+        );
+        assert_eq!(
+            down_reason(&p.nr.events()),
+            Some(DownReason::AuthenticationFailed)
+        );
+        assert_eq!(
+            (p.nr.counters.auth_failures, p.nr.counters.errors_sent),
+            (1, 1)
+        );
+        deliver(&mut p.ni, &mut p.i, now, &answer).unwrap();
+        let ei = p.ni.events();
+        assert_eq!(down_reason(&ei), Some(DownReason::AuthenticationFailed));
+        assert!(child_up(&ei).is_empty());
+        assert_eq!(p.ni.counters.auth_failures, 1);
+        assert_eq!((p.i.state, p.r.state), (State::Dead, State::Dead));
+    }
+
+    #[test]
+    fn the_initiator_refuses_another_identity_than_it_asked_for() {
+        let now = Instant::now();
+        // The responder knows the key but calls itself "impostor"; we asked for "hub".
+        let mut cfg_i = config("spoke", "hub", "secret", 1);
+        cfg_i
+            .psks
+            .insert(Identity::fqdn("impostor"), crate::auth::Psk::from("secret"));
+        let mut p = half_open(cfg_i, config("impostor", "spoke", "secret", 2), now);
+        deliver(&mut p.nr, &mut p.r, now, &p.ni.sent_one()).unwrap();
+        assert_eq!(p.r.state, State::Established, "the responder is satisfied");
+        deliver(&mut p.ni, &mut p.i, now, &p.nr.sent_one()).unwrap();
+        let ei = p.ni.events();
+        assert_eq!(down_reason(&ei), Some(DownReason::AuthenticationFailed));
+        assert!(!ei.iter().any(|e| matches!(e, Event::IkeUp { .. })));
+        assert_eq!(p.ni.counters.auth_failures, 1);
+    }
+
+    #[test]
+    fn auth_needs_the_sa_init_keys() {
+        let now = Instant::now();
+        let mut p = established(now);
+        // After IKE_AUTH the handshake state is gone: a second IKE_AUTH cannot be built.
+        let r = p.ni.run(|cx| p.i.send_auth(cx, now));
+        assert!(
+            matches!(
+                r,
+                Err(Error::MissingState {
+                    operation: "IKE_AUTH request",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        assert!(p.ni.sent().is_empty());
+    }
+}

@@ -561,3 +561,178 @@ impl IkeSa {
         self.pump(cx, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::State;
+    use crate::ike::testutil::{deliver, established, shuttle};
+    use crate::ike::timers::Timer;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// The inbound SPI of the child SA a pending CREATE_CHILD_SA request proposes.
+    fn proposed_spi(sa: &IkeSa) -> u32 {
+        match sa.pending.as_ref().map(|p| &p.req) {
+            Some(Req::Child(r)) => r.spi_in,
+            _ => panic!("no CREATE_CHILD_SA pending"),
+        }
+    }
+
+    /// Each side's (inbound, outbound) SPIs, the peer's flipped: equal when they agree.
+    fn agree(p: &crate::ike::testutil::Pair) {
+        let i: Vec<_> = p.i.children.iter().map(|c| (c.spi_in, c.spi_out)).collect();
+        let r: Vec<_> = p.r.children.iter().map(|c| (c.spi_out, c.spi_in)).collect();
+        assert_eq!(i, r);
+    }
+
+    #[test]
+    fn a_new_child_sa_is_installed_on_both_sides() {
+        let now = Instant::now();
+        let mut p = established(now);
+        p.ni.run(|cx| p.i.create_child(cx, now, None, None))
+            .unwrap();
+        assert_eq!(shuttle(&mut p, now), 2);
+        assert_eq!((p.i.children.len(), p.r.children.len()), (2, 2));
+        agree(&p);
+        let ups = |e: Vec<Event>| {
+            e.into_iter()
+                .filter(|e| matches!(e, Event::ChildUp { rekey_of: None, .. }))
+                .count()
+        };
+        assert_eq!((ups(p.ni.events()), ups(p.nr.events())), (1, 1));
+        assert_eq!(
+            p.ni.counters.child_sas_created, 2,
+            "IKE_AUTH's and this one"
+        );
+    }
+
+    #[test]
+    fn commands_on_unknown_child_sas_are_refused() {
+        let now = Instant::now();
+        let mut p = established(now);
+        let r = p.ni.run(|cx| p.i.rekey_child(cx, now, 0x1234));
+        assert_eq!(r, Err(Error::NoSuchChildSa { spi: 0x1234 }));
+        let r = p.ni.run(|cx| p.i.delete_child(cx, now, 0x1234));
+        assert_eq!(r, Err(Error::NoSuchChildSa { spi: 0x1234 }));
+        assert!(p.ni.sent().is_empty());
+        assert!(p.i.actions.is_empty());
+    }
+
+    #[test]
+    fn a_rekey_replaces_the_child_and_the_initiator_deletes_the_old_one() {
+        let now = Instant::now();
+        let mut p = established(now);
+        let old = p.i.child_spis()[0];
+        p.ni.run(|cx| p.i.rekey_child(cx, now, old)).unwrap();
+        let new = proposed_spi(&p.i);
+        shuttle(&mut p, now);
+        assert_eq!(p.i.child_spis(), vec![new]);
+        agree(&p);
+        let ei = p.ni.events();
+        assert!(
+            ei.iter()
+                .any(|e| matches!(e, Event::ChildUp { rekey_of: Some(o), .. } if *o == old))
+        );
+        assert!(
+            ei.iter().any(
+                |e| matches!(e, Event::ChildDeleted { inbound_spi, .. } if *inbound_spi == old)
+            )
+        );
+        assert_eq!(
+            (p.ni.counters.child_rekeys, p.ni.counters.rekey_collisions),
+            (1, 0)
+        );
+    }
+
+    #[test]
+    fn simultaneous_rekeys_keep_the_child_of_the_higher_nonces() {
+        // §2.8.1: of the two new child SAs, the one whose exchange had the lowest of the four
+        // nonces goes; both sides end with the same single child SA.
+        for seed in 0..4 {
+            let now = Instant::now();
+            let mut p = crate::ike::testutil::established_with(
+                crate::ike::testutil::config("spoke", "hub", "secret", 10 + seed),
+                crate::ike::testutil::config("hub", "spoke", "secret", 20 + seed),
+                now,
+            );
+            let (old_i, old_r) = (p.i.child_spis()[0], p.r.child_spis()[0]);
+            p.ni.run(|cx| p.i.rekey_child(cx, now, old_i)).unwrap();
+            p.nr.run(|cx| p.r.rekey_child(cx, now, old_r)).unwrap();
+            let a_on_i = proposed_spi(&p.i);
+            let (req_a, req_b) = (p.ni.sent_one(), p.nr.sent_one());
+            deliver(&mut p.nr, &mut p.r, now, &req_a).unwrap();
+            deliver(&mut p.ni, &mut p.i, now, &req_b).unwrap();
+            // Each side saw the other's rekey of a child it is rekeying itself.
+            let collision = |sa: &IkeSa, old: u32| {
+                let c = sa.children.iter().find(|c| c.spi_in == old).unwrap();
+                c.collision.clone().unwrap()
+            };
+            let (min_a, _) = collision(&p.r, old_r);
+            let (min_b, b_on_i) = collision(&p.i, old_i);
+            shuttle(&mut p, now);
+            let survivor = if min_a < min_b { b_on_i } else { a_on_i };
+            assert_eq!(p.i.child_spis(), vec![survivor], "seed {seed}");
+            agree(&p);
+            assert_eq!(p.ni.counters.rekey_collisions, 1);
+            assert_eq!(p.nr.counters.rekey_collisions, 1);
+            assert_eq!(
+                (p.i.state, p.r.state),
+                (State::Established, State::Established)
+            );
+        }
+    }
+
+    #[test]
+    fn child_sa_not_found_drops_the_old_child() {
+        let now = Instant::now();
+        let mut p = established(now);
+        let old = p.i.child_spis()[0];
+        // The responder lost it (deleted, its Delete lost).
+        p.r.children.clear();
+        p.ni.run(|cx| p.i.rekey_child(cx, now, old)).unwrap();
+        shuttle(&mut p, now);
+        let ei = p.ni.events();
+        assert!(ei.iter().any(
+            |e| matches!(e, Event::ChildFailed { error, .. } if *error == NotifyType::CHILD_SA_NOT_FOUND)
+        ));
+        assert!(
+            ei.iter().any(
+                |e| matches!(e, Event::ChildDeleted { inbound_spi, .. } if *inbound_spi == old)
+            )
+        );
+        assert!(p.i.children.is_empty());
+        assert_eq!(p.i.state, State::Established, "the IKE SA stays");
+    }
+
+    #[test]
+    fn a_child_rekey_during_an_ike_rekey_is_retried_after_a_random_wait() {
+        let t0 = Instant::now();
+        let mut p = established(t0);
+        let old = p.i.child_spis()[0];
+        // The responder is rekeying the IKE SA (its request still in flight).
+        p.nr.run(|cx| p.r.rekey_ike(cx, t0)).unwrap();
+        let _in_flight = p.nr.sent_one();
+        p.ni.run(|cx| p.i.rekey_child(cx, t0, old)).unwrap();
+        deliver(&mut p.nr, &mut p.r, t0, &p.ni.sent_one()).unwrap();
+        deliver(&mut p.ni, &mut p.i, t0, &p.nr.sent_one()).unwrap();
+        assert!(p.ni.events().iter().any(
+            |e| matches!(e, Event::ChildFailed { error, .. } if *error == NotifyType::TEMPORARY_FAILURE)
+        ));
+        assert_eq!(p.i.children[0].state, ChildState::Installed);
+        assert_eq!(p.i.delayed.len(), 1);
+        let (at, ref action) = p.i.delayed[0];
+        assert_eq!(*action, Action::RekeyChild(old));
+        assert!(
+            at >= t0 + secs(1) && at <= t0 + secs(4),
+            "§2.25: a short random wait"
+        );
+        assert_eq!(p.i.timer(&p.ni.cfg, Timer::Delayed), Some(at));
+        p.ni.run(|cx| p.i.handle_timeout(cx, at)).unwrap();
+        assert!(p.i.delayed.is_empty());
+        assert_eq!(p.ni.sent().len(), 1, "the rekey again");
+        assert_eq!(p.i.children[0].state, ChildState::Rekeying);
+    }
+}

@@ -345,3 +345,87 @@ impl IkeSa {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::testutil::{config, deliver, established, initiator};
+
+    #[test]
+    fn a_retransmitted_request_is_answered_from_the_cache() {
+        let now = Instant::now();
+        let mut p = established(now);
+        p.ni.run(|cx| p.i.check_liveness(cx, now)).unwrap();
+        let req = p.ni.sent_one();
+        deliver(&mut p.nr, &mut p.r, now, &req).unwrap();
+        let first = p.nr.sent_one();
+        let mid_in = p.r.mid_in;
+        deliver(&mut p.nr, &mut p.r, now, &req).unwrap();
+        let again = p.nr.sent_one();
+        assert_eq!(again, first, "the cached bytes, not a new response");
+        assert_eq!(p.r.mid_in, mid_in, "the window did not move");
+        assert_eq!(p.nr.counters.cached_responses, 1);
+    }
+
+    #[test]
+    fn a_response_nobody_waits_for_is_dropped() {
+        let now = Instant::now();
+        let mut p = established(now);
+        p.ni.run(|cx| p.i.check_liveness(cx, now)).unwrap();
+        deliver(&mut p.nr, &mut p.r, now, &p.ni.sent_one()).unwrap();
+        let answer = p.nr.sent_one();
+        deliver(&mut p.ni, &mut p.i, now, &answer).unwrap();
+        let dropped = p.ni.counters.dropped;
+        deliver(&mut p.ni, &mut p.i, now, &answer).unwrap();
+        assert_eq!(p.ni.counters.dropped, dropped + 1);
+        assert!(p.ni.sent().is_empty() && p.ni.events().is_empty());
+    }
+
+    #[test]
+    fn a_request_out_of_the_window_is_dropped() {
+        let now = Instant::now();
+        let mut p = established(now);
+        // A request with the message ID after the expected one (window of 1).
+        p.i.mid_out += 1;
+        p.ni.run(|cx| p.i.check_liveness(cx, now)).unwrap();
+        deliver(&mut p.nr, &mut p.r, now, &p.ni.sent_one()).unwrap();
+        assert!(p.nr.sent().is_empty());
+        assert_eq!(p.nr.counters.dropped, 1);
+    }
+
+    #[test]
+    fn protection_needs_the_ike_sa_keys() {
+        let now = Instant::now();
+        let (mut n, sa) = initiator(config("spoke", "hub", "secret", 1), now);
+        let r = n.run(|cx| sa.protect(cx, ExchangeType::INFORMATIONAL, 1, false, &[]));
+        assert!(
+            matches!(
+                r,
+                Err(Error::MissingState {
+                    operation: "SK protection",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn on_port_4500_messages_carry_the_non_esp_marker() {
+        let now = Instant::now();
+        let mut p = established(now);
+        p.i.local.set_port(NAT_T_PORT);
+        p.i.remote.set_port(NAT_T_PORT);
+        p.ni.run(|cx| p.i.check_liveness(cx, now)).unwrap();
+        let t = p.ni.sent_one();
+        assert_eq!(t.payload.get(..4), Some(&NON_ESP_MARKER[..]));
+        assert_eq!(
+            (t.local().port(), t.remote().port()),
+            (NAT_T_PORT, NAT_T_PORT)
+        );
+        assert_eq!(
+            p.i.pending.as_ref().map(|x| x.bytes.len()),
+            Some(t.payload.len() - 4)
+        );
+    }
+}

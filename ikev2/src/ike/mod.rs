@@ -534,3 +534,57 @@ struct NewChild {
     we_initiated: bool,
     rekey_of: Option<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::testutil::{A, B, Node, addr, config};
+
+    #[test]
+    fn spi_fields_have_exactly_their_size() {
+        assert_eq!(spi32(&[0, 0, 1, 0]), Some(256));
+        assert_eq!(spi32(&[0, 0, 1]), None);
+        assert_eq!(spi32(&[0, 0, 1, 0, 0]), None, "an 8-byte SPI is no ESP SPI");
+        assert_eq!(spi64(&[0, 0, 0, 0, 0, 0, 0, 7]), Some(7));
+        assert_eq!(spi64(&[0, 0, 0, 7]), None);
+    }
+
+    #[test]
+    fn invalid_ke_names_the_group_in_its_first_two_bytes() {
+        let n = |d: &[u8]| NotifyPayload::new(NotifyType::INVALID_KE_PAYLOAD, d);
+        assert_eq!(requested_group(&n(&[0, 14])), Some(KeGroup::MODP_2048));
+        assert_eq!(requested_group(&n(&[0, 31, 9])), Some(KeGroup::CURVE25519));
+        assert_eq!(requested_group(&n(&[14])), None);
+    }
+
+    #[test]
+    fn full_output_queues_drop_and_count() {
+        let now = Instant::now();
+        let mut cfg = config("spoke", "hub", "secret", 1);
+        cfg.max_transmits = 1;
+        cfg.max_events = 1;
+        let mut n = Node::new(cfg);
+        let mut sas: Vec<IkeSa> = (0..3)
+            .map(|_| {
+                n.run(|cx| IkeSa::initiate(cx, now, addr(A), addr(B), None, None, None))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(n.counters.transmits_dropped, 2);
+        let kept = n.sent_one();
+        assert_eq!(
+            kept.payload,
+            sas[0].pending.as_ref().unwrap().bytes,
+            "the first one kept"
+        );
+        for sa in &mut sas {
+            n.run(|cx| sa.down(cx, DownReason::Closed));
+        }
+        assert_eq!(n.counters.events_dropped, 2);
+        assert!(matches!(n.events().as_slice(), [Event::IkeDown { sa, .. }] if *sa == sas[0].id));
+        // Room again once drained.
+        n.run(|cx| cx.transmit(kept.clone()));
+        assert_eq!(n.sent(), vec![kept]);
+        assert_eq!(n.counters.transmits_dropped, 2);
+    }
+}

@@ -242,3 +242,114 @@ impl IkeSa {
         self.pump(cx, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ike::testutil::{Pair, deliver, established, shuttle};
+    use crate::ike::timers::Timer;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_rekey_moves_the_children_to_a_successor_and_retires_the_old_sa_silently() {
+        let now = Instant::now();
+        let mut p = established(now);
+        let children = p.i.child_spis();
+        let (old_i, old_spis) = (p.i.id, (p.i.spi_i, p.i.spi_r));
+        p.ni.run(|cx| p.i.rekey_ike(cx, now)).unwrap();
+        deliver(&mut p.nr, &mut p.r, now, &p.ni.sent_one()).unwrap();
+        assert_eq!(p.r.state, State::Rekeyed);
+        assert!(p.r.children.is_empty());
+        deliver(&mut p.ni, &mut p.i, now, &p.nr.sent_one()).unwrap();
+        assert_eq!(
+            p.i.state,
+            State::Deleting,
+            "the rekey's initiator deletes the old SA"
+        );
+        // The old SA's Delete and its answer.
+        assert_eq!(shuttle(&mut p, now), 2);
+        assert_eq!((p.i.state, p.r.state), (State::Dead, State::Dead));
+        let (ei, er) = (p.ni.events(), p.nr.events());
+        for e in [&ei, &er] {
+            assert!(
+                e.iter().all(|e| matches!(e, Event::IkeRekeyed { .. })) && e.len() == 1,
+                "only IkeRekeyed, no IkeDown, no ChildDeleted: {e:?}"
+            );
+        }
+        assert!(matches!(ei[0], Event::IkeRekeyed { old, .. } if old == old_i));
+        let (ni, nr) = (p.ni.new_sas.pop().unwrap(), p.nr.new_sas.pop().unwrap());
+        assert_eq!((ni.spi_i, ni.spi_r), (nr.spi_i, nr.spi_r));
+        assert_ne!((ni.spi_i, ni.spi_r), old_spis);
+        assert_eq!((ni.initiator, nr.initiator), (true, false));
+        assert_eq!(ni.child_spis(), children);
+        assert_eq!(ni.state, State::Established);
+        assert_eq!(p.ni.counters.ike_rekeys, 1);
+        // The successors share keys: a liveness check goes through.
+        let mut q = Pair {
+            ni: p.ni,
+            i: ni,
+            nr: p.nr,
+            r: nr,
+        };
+        q.ni.run(|cx| q.i.check_liveness(cx, now)).unwrap();
+        assert_eq!(shuttle(&mut q, now), 2);
+        assert!(q.i.pending.is_none());
+        assert_eq!(q.ni.counters.dropped + q.nr.counters.dropped, 0);
+    }
+
+    #[test]
+    fn a_busy_peer_answers_temporary_failure_and_we_retry_later() {
+        let t0 = Instant::now();
+        let mut p = established(t0);
+        // The responder has a request of its own in flight.
+        p.nr.run(|cx| p.r.check_liveness(cx, t0)).unwrap();
+        let _in_flight = p.nr.sent_one();
+        p.ni.run(|cx| p.i.rekey_ike(cx, t0)).unwrap();
+        deliver(&mut p.nr, &mut p.r, t0, &p.ni.sent_one()).unwrap();
+        deliver(&mut p.ni, &mut p.i, t0, &p.nr.sent_one()).unwrap();
+        assert!(p.ni.new_sas.is_empty() && p.nr.new_sas.is_empty());
+        assert_eq!(
+            (p.i.state, p.r.state),
+            (State::Established, State::Established)
+        );
+        let [(at, Action::RekeyIke)] = p.i.delayed.as_slice() else {
+            panic!("no retry queued: {:?}", p.i.delayed);
+        };
+        assert!(*at >= t0 + secs(1) && *at <= t0 + secs(4));
+        assert_eq!(p.i.timer(&p.ni.cfg, Timer::Delayed), Some(*at));
+    }
+
+    #[test]
+    fn simultaneous_rekeys_both_back_off_and_one_succeeds() {
+        let t0 = Instant::now();
+        let mut p = established(t0);
+        p.ni.run(|cx| p.i.rekey_ike(cx, t0)).unwrap();
+        p.nr.run(|cx| p.r.rekey_ike(cx, t0)).unwrap();
+        let (a, b) = (p.ni.sent_one(), p.nr.sent_one());
+        deliver(&mut p.nr, &mut p.r, t0, &a).unwrap();
+        deliver(&mut p.ni, &mut p.i, t0, &b).unwrap();
+        shuttle(&mut p, t0);
+        assert!(
+            p.ni.new_sas.is_empty() && p.nr.new_sas.is_empty(),
+            "both refused"
+        );
+        let retry = |sa: &IkeSa| match sa.delayed.as_slice() {
+            [(at, Action::RekeyIke)] => *at,
+            other => panic!("{other:?}"),
+        };
+        let (ti, tr) = (retry(&p.i), retry(&p.r));
+        let first = ti.min(tr);
+        p.ni.run(|cx| p.i.handle_timeout(cx, first)).unwrap();
+        p.nr.run(|cx| p.r.handle_timeout(cx, first)).unwrap();
+        shuttle(&mut p, first);
+        assert_eq!((p.ni.new_sas.len(), p.nr.new_sas.len()), (1, 1));
+        assert_eq!((p.i.state, p.r.state), (State::Dead, State::Dead));
+        let (ni, nr) = (&p.ni.new_sas[0], &p.nr.new_sas[0]);
+        assert_eq!((ni.spi_i, ni.spi_r), (nr.spi_i, nr.spi_r));
+        // Whoever retried first started the rekey and is the new SA's initiator.
+        assert_eq!(ni.initiator, ti <= tr);
+    }
+}

@@ -334,3 +334,252 @@ impl IkeSa {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Transmit;
+    use crate::event::Event;
+    use crate::ike::testutil::{
+        A, B, Node, addr, config, deliver, down_reason, half_open, initiator, plain, respond,
+    };
+    use crate::transform::KeGroup;
+    use crate::wire::NotifyPayload;
+
+    /// The responder's unprotected answer `ty`/`data` to the request `req`.
+    fn answer(req: &Transmit, ty: NotifyType, data: &[u8]) -> Transmit {
+        let m = init_notify_response(plain(req).spi_i, ty, data);
+        Transmit::udp(addr(B), addr(A), m.to_vec().unwrap())
+    }
+
+    fn ke_group_of(m: &Message) -> KeGroup {
+        m.payloads
+            .iter()
+            .find_map(|p| match p {
+                Payload::Ke(k) => Some(k.group),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn nonce_of(m: &Message) -> Vec<u8> {
+        m.payloads
+            .iter()
+            .find_map(|p| match p {
+                Payload::Nonce(n) => Some(n.clone()),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn only_notify(m: &Message) -> &NotifyPayload {
+        match m.payloads.as_slice() {
+            [Payload::Notify(n)] => n,
+            other => panic!("not a lone notification: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cookie_restarts_with_it_first_at_most_three_times() {
+        let now = Instant::now();
+        let (mut n, mut sa) = initiator(config("spoke", "hub", "secret", 1), now);
+        let first = plain(&n.sent_one());
+        let mut req = Transmit::udp(addr(A), addr(B), first.to_vec().unwrap());
+        for round in 1..=3u8 {
+            let cookie = [round; 16];
+            deliver(
+                &mut n,
+                &mut sa,
+                now,
+                &answer(&req, NotifyType::COOKIE, &cookie),
+            )
+            .unwrap();
+            req = n.sent_one();
+            let m = plain(&req);
+            // §2.6: the same request (SPI, nonce, group) with the cookie as first payload.
+            match m.payloads.first() {
+                Some(Payload::Notify(c)) if c.notify_type == NotifyType::COOKIE => {
+                    assert_eq!(c.data, cookie)
+                }
+                other => panic!("round {round}: first payload {other:?}"),
+            }
+            assert_eq!(m.spi_i, first.spi_i);
+            assert_eq!(nonce_of(&m), nonce_of(&first));
+            assert_eq!(ke_group_of(&m), ke_group_of(&first));
+            assert_eq!(sa.state, State::InitSent);
+        }
+        deliver(
+            &mut n,
+            &mut sa,
+            now,
+            &answer(&req, NotifyType::COOKIE, &[9; 16]),
+        )
+        .unwrap();
+        assert!(n.sent().is_empty());
+        assert_eq!(
+            down_reason(&n.events()),
+            Some(DownReason::Refused(NotifyType::COOKIE))
+        );
+        assert_eq!(sa.state, State::Dead);
+    }
+
+    #[test]
+    fn invalid_ke_retries_in_the_asked_group_only_when_we_offer_it() {
+        let now = Instant::now();
+        let (mut n, mut sa) = initiator(config("spoke", "hub", "secret", 1), now);
+        let req = n.sent_one();
+        assert_eq!(ke_group_of(&plain(&req)), KeGroup::CURVE25519);
+        // Our second proposal has MODP-2048: retry with it.
+        let want = KeGroup::MODP_2048.0.to_be_bytes();
+        deliver(
+            &mut n,
+            &mut sa,
+            now,
+            &answer(&req, NotifyType::INVALID_KE_PAYLOAD, &want),
+        )
+        .unwrap();
+        let retry = n.sent_one();
+        assert_eq!(ke_group_of(&plain(&retry)), KeGroup::MODP_2048);
+        assert_eq!(sa.state, State::InitSent);
+        // Asked again for the group we already use: no loop, the SA fails.
+        deliver(
+            &mut n,
+            &mut sa,
+            now,
+            &answer(&retry, NotifyType::INVALID_KE_PAYLOAD, &want),
+        )
+        .unwrap();
+        assert!(n.sent().is_empty());
+        let refused = Some(DownReason::Refused(NotifyType::INVALID_KE_PAYLOAD));
+        assert_eq!(down_reason(&n.events()), refused);
+
+        // A group we do not offer: no retry either.
+        let (mut n, mut sa) = initiator(config("spoke", "hub", "secret", 3), now);
+        let req = n.sent_one();
+        let p521 = KeGroup::ECP_521.0.to_be_bytes();
+        deliver(
+            &mut n,
+            &mut sa,
+            now,
+            &answer(&req, NotifyType::INVALID_KE_PAYLOAD, &p521),
+        )
+        .unwrap();
+        assert!(n.sent().is_empty());
+        assert_eq!(down_reason(&n.events()), refused);
+    }
+
+    #[test]
+    fn the_responder_names_its_group_and_accepts_the_retry() {
+        let now = Instant::now();
+        let (mut ni, mut i) = initiator(config("spoke", "hub", "secret", 1), now);
+        let cfg_r = config("hub", "spoke", "secret", 2)
+            .with_ike_proposals(&["aes128-sha256-modp2048"])
+            .unwrap();
+        let mut nr = Node::new(cfg_r);
+        let req = ni.sent_one();
+        let Err(refusal) = respond(&mut nr, now, &req) else {
+            panic!("accepted a Curve25519 KE for a MODP-2048 proposal");
+        };
+        let n = only_notify(&refusal);
+        assert_eq!(n.notify_type, NotifyType::INVALID_KE_PAYLOAD);
+        assert_eq!(n.data, KeGroup::MODP_2048.0.to_be_bytes());
+        assert_eq!((refusal.spi_i, refusal.spi_r), (plain(&req).spi_i, 0));
+        assert_eq!(nr.next_id, 0, "no SA was created");
+        let back = Transmit::udp(addr(B), addr(A), refusal.to_vec().unwrap());
+        deliver(&mut ni, &mut i, now, &back).unwrap();
+        let Ok(r) = respond(&mut nr, now, &ni.sent_one()) else {
+            panic!("the retry in MODP-2048 was refused");
+        };
+        assert_eq!(r.state, State::HalfOpen);
+        assert_eq!(r.suite.map(|s| s.group), Some(KeGroup::MODP_2048));
+    }
+
+    #[test]
+    fn the_responder_refuses_short_nonces_and_foreign_proposals() {
+        let now = Instant::now();
+        let (mut ni, _i) = initiator(config("spoke", "hub", "secret", 1), now);
+        let mut m = plain(&ni.sent_one());
+        let mut nr = Node::new(config("hub", "spoke", "secret", 2));
+        for p in &mut m.payloads {
+            if let Payload::Nonce(n) = p {
+                n.truncate(15);
+            }
+        }
+        let short = Transmit::udp(addr(A), addr(B), m.to_vec().unwrap());
+        let Err(r) = respond(&mut nr, now, &short) else {
+            panic!("a 15-byte nonce was accepted");
+        };
+        assert_eq!(only_notify(&r).notify_type, NotifyType::INVALID_SYNTAX);
+
+        let (mut ni, _i) = initiator(config("spoke", "hub", "secret", 3), now);
+        let cfg_r = config("hub", "spoke", "secret", 4)
+            .with_ike_proposals(&["aes128-sha256-ecp256"])
+            .unwrap();
+        let mut nr = Node::new(cfg_r);
+        let Err(r) = respond(&mut nr, now, &ni.sent_one()) else {
+            panic!("no common proposal, yet accepted");
+        };
+        assert_eq!(only_notify(&r).notify_type, NotifyType::NO_PROPOSAL_CHOSEN);
+    }
+
+    #[test]
+    fn a_late_copy_of_the_response_is_dropped() {
+        let now = Instant::now();
+        let (mut ni, mut i) = initiator(config("spoke", "hub", "secret", 1), now);
+        let mut nr = Node::new(config("hub", "spoke", "secret", 2));
+        let Ok(_r) = respond(&mut nr, now, &ni.sent_one()) else {
+            panic!("refused");
+        };
+        let resp = nr.sent_one();
+        deliver(&mut ni, &mut i, now, &resp).unwrap();
+        assert_eq!(i.state, State::AuthSent);
+        assert_eq!(ni.sent().len(), 1, "IKE_AUTH");
+        let dropped = ni.counters.dropped;
+        deliver(&mut ni, &mut i, now, &resp).unwrap();
+        assert_eq!(ni.counters.dropped, dropped + 1);
+        assert!(ni.sent().is_empty());
+        assert_eq!(i.state, State::AuthSent);
+    }
+
+    #[test]
+    fn a_retransmitted_request_gets_the_same_response() {
+        let now = Instant::now();
+        let p = half_open(
+            config("spoke", "hub", "secret", 1),
+            config("hub", "spoke", "secret", 2),
+            now,
+        );
+        let (mut nr, mut r) = (p.nr, p.r);
+        nr.run(|cx| r.resend_init_response(cx, now));
+        let again = nr.sent_one();
+        assert_eq!(
+            Some(&again.payload),
+            r.last_response.as_ref().map(|(_, b)| b)
+        );
+        assert_eq!(plain(&again).message_id, 0);
+        assert_eq!(nr.counters.cached_responses, 1);
+    }
+
+    #[test]
+    fn a_half_open_sa_expires_without_ike_auth() {
+        let now = Instant::now();
+        let p = half_open(
+            config("spoke", "hub", "secret", 1),
+            config("hub", "spoke", "secret", 2),
+            now,
+        );
+        let (mut nr, mut r) = (p.nr, p.r);
+        let expiry = now + Duration::from_secs(30);
+        assert_eq!(r.next_timeout(&nr.cfg), Some(expiry));
+        nr.run(|cx| r.handle_timeout(cx, expiry - Duration::from_millis(1)))
+            .unwrap();
+        assert_eq!(r.state, State::HalfOpen);
+        nr.run(|cx| r.handle_timeout(cx, expiry)).unwrap();
+        let events = nr.events();
+        assert_eq!(down_reason(&events), Some(DownReason::HalfOpenExpired));
+        assert!(!events.iter().any(|e| matches!(e, Event::IkeUp { .. })));
+        assert_eq!(r.state, State::Dead);
+    }
+}
