@@ -596,6 +596,55 @@ mod tests {
     }
 
     #[test]
+    fn iteration_and_show_follow_prefix_order_whatever_the_insertion_order() {
+        let t0 = Instant::now();
+        let prefixes: Vec<Prefix> = (0..200u8)
+            .map(|i| Prefix::host(IpAddr::V4(Ipv4Addr::new(10, 1, i, 7))))
+            .chain([
+                Prefix::new(ip("10.1.0.0"), 16),
+                Prefix::new(ip("2001:db8::"), 32),
+                Prefix::host(ip("2001:db8::1")),
+            ])
+            .collect();
+        let build = |order: &[Prefix]| {
+            let mut c = Cache::new(1000, 1000);
+            for &p in order {
+                let e = Entry::new(t0, p, p.addr(), Some(ip("172.16.0.1")), EntryType::Dynamic);
+                c.insert(t0, e).unwrap();
+            }
+            // Remove and re-add one, so the two caches also differ in history.
+            let first = order.first().copied().unwrap();
+            let e = c.remove(&first, RemoveReason::Removed).unwrap();
+            c.insert(t0, e).unwrap();
+            c
+        };
+        let forward = build(&prefixes);
+        let mut reversed_order = prefixes.clone();
+        reversed_order.reverse();
+        let reversed = build(&reversed_order);
+        let listed = |c: &Cache| c.iter().map(|e| e.prefix).collect::<Vec<_>>();
+        let mut sorted = prefixes.clone();
+        sorted.sort();
+        assert_eq!(listed(&forward), sorted);
+        assert_eq!(listed(&reversed), sorted);
+        assert_eq!(
+            forward.show(t0, "Tunnel0").to_string(),
+            reversed.show(t0, "Tunnel0").to_string()
+        );
+        // IPv4 first, and a network before the hosts inside it that sort after its address.
+        assert_eq!(sorted.first(), Some(&Prefix::new(ip("10.1.0.0"), 16)));
+        assert_eq!(sorted.last(), Some(&Prefix::host(ip("2001:db8::1"))));
+        // The order index follows removals.
+        let mut c = forward.clone();
+        for p in prefixes.iter().take(100) {
+            c.remove(p, RemoveReason::Purged);
+        }
+        assert_eq!(c.len(), 103);
+        assert_eq!(c.iter().count(), 103);
+        assert!(c.iter().all(|e| c.get(&e.prefix).is_some()));
+    }
+
+    #[test]
     fn prefixes_mask_and_contain() {
         let p = Prefix::new(ip("10.1.2.3"), 8);
         assert_eq!(p.to_string(), "10.0.0.0/8");

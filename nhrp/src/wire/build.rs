@@ -8,10 +8,8 @@ use super::codes::{
     AddressFamily, CieCode, ErrorCode, ExtensionType, Flags, PacketType, ProtocolType, TrafficCode,
 };
 use super::extension::{Authentication, Extension, ExtensionBody};
-use super::packet::{
-    Body, CISCO_HOP_COUNT, ErrorIndication, MIN_PACKET_LEN, Message, Packet, Repr,
-    TrafficIndication,
-};
+use super::packet::{CISCO_HOP_COUNT, MIN_PACKET_LEN, Packet};
+use super::repr::{Body, ErrorIndication, Message, Repr, TrafficIndication};
 use crate::Error;
 
 /// A node's pair of addresses: NBMA (underlay) and protocol (overlay).

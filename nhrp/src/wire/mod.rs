@@ -6,6 +6,7 @@ mod cie;
 mod codes;
 mod extension;
 mod packet;
+mod repr;
 
 pub use address::{Address, NbmaAddress, NbmaFormat};
 pub use build::{Node, afn_for, host_prefix_len, protocol_type_for};
@@ -19,7 +20,7 @@ pub use extension::{
     TYPE_MASK, VendorPrivate,
 };
 pub use packet::{
-    Body, CISCO_HOP_COUNT, ErrorIndication, FIXED_HEADER_LEN, FixedHeader, MANDATORY_HEADER_LEN,
-    MIN_PACKET_LEN, MandatoryHeader, Message, Packet, Repr, TrafficIndication, UnknownMessage,
-    VERSION,
+    CISCO_HOP_COUNT, FIXED_HEADER_LEN, FixedHeader, MANDATORY_HEADER_LEN, MIN_PACKET_LEN,
+    MandatoryHeader, Packet, VERSION,
 };
+pub use repr::{Body, ErrorIndication, Message, Repr, TrafficIndication, UnknownMessage};
