@@ -16,10 +16,10 @@
 //! one place keys are ever written, and only on request.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dmvpn_esp::crypto::ChaChaRandom;
 use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
-use dmvpn_esp::{InboundSa, Mode, OutboundSa};
+use dmvpn_esp::{Direction, InboundSa, Mode, OutboundSa, Policy, SaDatabase};
 use dmvpn_ikev2::auth::{Psk, PskTable};
 use dmvpn_ikev2::crypto::IkeCryptoProvider;
 use dmvpn_ikev2::keys::IkeSaKeys;
@@ -35,6 +35,7 @@ use dmvpn_ikev2::negotiate::ts_prefix;
 use dmvpn_ikev2::transform::IkeSuite;
 use dmvpn_ikev2::wire::Identity;
 use dmvpn_ikev2::{ChildSaUp, Config, Endpoint, Event, IkeSaId};
+use dmvpn_wire::ip::{self, HeaderOptions, IpProtocol};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, info, warn};
@@ -182,11 +183,11 @@ impl KeyLog {
     }
 }
 
-/// One installed child SA.
+/// One installed child SA. Its two ESP SAs live in the [`SaDatabase`]: the inbound one under
+/// the key of [`Peer::children`], the outbound one under `outbound_spi`.
 struct Child {
     ike: IkeSaId,
-    inbound: InboundSa,
-    outbound: OutboundSa,
+    outbound_spi: u32,
     remote: SocketAddr,
     udp_encap: bool,
     mode: Mode,
@@ -194,37 +195,20 @@ struct Child {
     order: u64,
 }
 
-/// The one's-complement IPv4 header checksum.
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in h.chunks(2) {
-        let w = match c {
-            [a, b] => u16::from_be_bytes([*a, *b]),
-            [a] => u16::from_be_bytes([*a, 0]),
-            _ => 0,
-        };
-        sum += u32::from(w);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(u16::try_from(sum).unwrap_or(0))
-}
-
-/// Transport mode to a TUN device: rebuild an IPv4 header around a decapsulated payload.
-fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Option<Vec<u8>> {
-    let total = u16::try_from(20 + payload.len()).ok()?;
-    let mut h = vec![0x45, 0];
-    h.extend_from_slice(&total.to_be_bytes());
-    h.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
-    h.extend_from_slice(&src.octets());
-    h.extend_from_slice(&dst.octets());
-    let c = ipv4_checksum(&h).to_be_bytes();
-    if let Some(x) = h.get_mut(10..12) {
-        x.copy_from_slice(&c);
-    }
-    h.extend_from_slice(payload);
-    Some(h)
+/// Transport mode to a TUN device: rebuild an IP header (TTL 64, DF, identification 0) around
+/// a decapsulated payload.
+fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Option<Vec<u8>> {
+    let opts = HeaderOptions {
+        ttl: 64,
+        tos: 0,
+        dont_fragment: true,
+        flow_label: 0,
+    };
+    let header = ip::Repr::new(src, dst, IpProtocol(proto), payload.len(), &opts, 0).ok()?;
+    let mut packet = vec![0u8; header.header_len()];
+    packet.extend_from_slice(payload);
+    header.emit(&mut packet).ok()?;
+    Some(packet)
 }
 
 struct Peer {
@@ -234,7 +218,10 @@ struct Peer {
     sock500: UdpSocket,
     sock4500: UdpSocket,
     tun: tun_rs::AsyncDevice,
-    children: HashMap<u32, Child>,
+    /// The child SAs by inbound SPI.
+    children: BTreeMap<u32, Child>,
+    /// Every child SA's inbound and outbound ESP SA.
+    sadb: SaDatabase,
     keylog: KeyLog,
     established: bool,
     next_initiate: Option<Instant>,
@@ -244,13 +231,13 @@ struct Peer {
 impl Peer {
     async fn flush(&mut self) {
         while let Some(t) = self.ep.poll_transmit() {
-            let sock = if t.local.port() == NAT_T_PORT {
+            let sock = if t.local().port() == NAT_T_PORT {
                 &self.sock4500
             } else {
                 &self.sock500
             };
-            if let Err(e) = sock.send_to(&t.payload, t.remote).await {
-                warn!("send to {}: {e}", t.remote);
+            if let Err(e) = sock.send_to(&t.payload, t.remote()).await {
+                warn!("send to {}: {e}", t.remote());
             }
         }
         while let Some(e) = self.ep.poll_event() {
@@ -314,7 +301,9 @@ impl Peer {
                 outbound_spi,
             } => {
                 info!(%sa, "child SA deleted in {inbound_spi:08x} out {outbound_spi:08x}");
-                self.children.remove(&inbound_spi);
+                if let Some(c) = self.children.remove(&inbound_spi) {
+                    self.remove_child_sas(inbound_spi, c.outbound_spi);
+                }
             }
             Event::ChildFailed { sa, error } => warn!(%sa, %error, "child SA failed"),
             other => debug!(?other, "event"),
@@ -346,26 +335,47 @@ impl Peer {
                 if !c.udp_encap {
                     warn!("no NAT detected: plain ESP needs kernel support; use --force-encap");
                 }
-                self.children.insert(
+                let policy = Policy::any_protocol(self.args.local, c.remote.ip());
+                let outbound_spi = outbound.spi();
+                let replaced = self.children.insert(
                     c.inbound.spi,
                     Child {
                         ike: sa,
-                        inbound,
-                        outbound,
+                        outbound_spi,
                         remote: c.remote,
                         udp_encap: c.udp_encap,
                         mode: c.inbound.mode,
                         order: self.installed,
                     },
                 );
+                if let Some(old) = replaced
+                    && old.outbound_spi != outbound_spi
+                {
+                    self.remove_child_sas(c.inbound.spi, old.outbound_spi);
+                }
+                self.sadb.insert_inbound(policy, inbound);
+                self.sadb.insert_outbound(policy, outbound);
             }
             (Err(e), _) | (_, Err(e)) => warn!("cannot install child SA: {e}"),
         }
     }
 
+    /// Removes a child SA's ESP SAs from the database (the outbound one only if no other child
+    /// SA uses the same SPI).
+    fn remove_child_sas(&mut self, inbound_spi: u32, outbound_spi: u32) {
+        self.sadb.remove_inbound(inbound_spi);
+        if !self
+            .children
+            .values()
+            .any(|c| c.outbound_spi == outbound_spi)
+        {
+            self.sadb.remove_outbound(outbound_spi);
+        }
+    }
+
     /// The newest child SA carries outbound traffic.
-    fn outbound_child(&mut self) -> Option<&mut Child> {
-        self.children.values_mut().max_by_key(|c| c.order)
+    fn outbound_child(&self) -> Option<&Child> {
+        self.children.values().max_by_key(|c| c.order)
     }
 
     async fn on_tun(&mut self, pkt: &[u8]) {
@@ -374,24 +384,24 @@ impl Peer {
             debug!("no child SA: dropping {} bytes from the TUN", pkt.len());
             return;
         };
+        let (remote, encap) = (c.remote, c.udp_encap);
         let (nh, payload) = match c.mode {
-            Mode::Tunnel => match pkt.first().map(|b| b >> 4) {
+            Mode::Tunnel => match ip::version(pkt) {
                 Some(4) => (dmvpn_esp::NEXT_HEADER_IPV4, pkt),
                 Some(6) => (dmvpn_esp::NEXT_HEADER_IPV6, pkt),
                 _ => return,
             },
-            Mode::Transport => {
-                let ihl = usize::from(pkt.first().map_or(0, |b| b & 0x0f)) * 4;
-                match (pkt.get(9), pkt.get(ihl..)) {
-                    (Some(p), Some(rest)) if ihl >= 20 => (*p, rest),
-                    _ => return,
-                }
-            }
+            Mode::Transport => match ip::Repr::parse(pkt) {
+                Ok((header, payload)) => (header.protocol().0, payload),
+                Err(_) => return,
+            },
         };
         let mut wire = vec![0u8; payload.len() + 128];
-        let remote = c.remote;
-        let encap = c.udp_encap;
-        match c.outbound.encapsulate(now, nh, payload, &mut wire) {
+        let local = self.args.local;
+        match self
+            .sadb
+            .encapsulate(now, local, remote.ip(), nh, payload, &mut wire)
+        {
             Ok(esp_pkt) if encap => {
                 let esp_pkt = esp_pkt.to_vec();
                 if let Err(e) = self.sock4500.send_to(&esp_pkt, remote).await {
@@ -416,7 +426,7 @@ impl Peer {
             }
             Ok(UdpPayload::Esp(p)) => {
                 let spi = p.spi();
-                let Some(c) = self.children.get_mut(&spi) else {
+                let Some(c) = self.children.get(&spi) else {
                     debug!("ESP with unknown SPI {spi:08x}");
                     return;
                 };
@@ -424,13 +434,14 @@ impl Peer {
                 let ike = c.ike;
                 let mode = c.mode;
                 let peer = c.remote.ip();
-                let out = match c.inbound.decapsulate(now, data, &mut plain) {
-                    Ok(d) => match (mode, peer, self.args.local) {
-                        (Mode::Tunnel, _, _) => Some(d.payload.to_vec()),
-                        (Mode::Transport, IpAddr::V4(s), IpAddr::V4(d4)) => {
-                            ipv4_packet(s, d4, d.next_header, d.payload)
-                        }
-                        _ => None,
+                let local = self.args.local;
+                let out = match self
+                    .sadb
+                    .decapsulate(now, from.ip(), local, data, &mut plain)
+                {
+                    Ok(d) => match mode {
+                        Mode::Tunnel => Some(d.payload.to_vec()),
+                        Mode::Transport => ip_packet(peer, local, d.next_header, d.payload),
                     },
                     Err(e) => {
                         debug!("decapsulate {spi:08x}: {e}");
@@ -448,14 +459,22 @@ impl Peer {
         }
     }
 
-    /// esp lifetime events: a soft (kilobyte) limit asks for a rekey.
+    /// esp lifetime events: a soft (kilobyte) limit asks for a rekey of the child SA (named by
+    /// its IKE SA and inbound SPI) whose inbound or outbound ESP SA reached it.
     fn esp_events(&mut self) -> Vec<(IkeSaId, u32)> {
         let mut due = Vec::new();
-        for (spi, c) in &mut self.children {
-            while let Some(e) = c.inbound.poll_event().or_else(|| c.outbound.poll_event()) {
-                if let dmvpn_esp::Event::RekeyDue { .. } = e {
-                    due.push((c.ike, *spi));
-                }
+        while let Some(e) = self.sadb.poll_event() {
+            let child = match e.sa.direction {
+                Direction::Inbound => self.children.get(&e.sa.spi).map(|c| (c.ike, e.sa.spi)),
+                Direction::Outbound => self
+                    .children
+                    .iter()
+                    .find(|(_, c)| c.outbound_spi == e.sa.spi)
+                    .map(|(spi, c)| (c.ike, *spi)),
+            };
+            match (e.event, child) {
+                (dmvpn_esp::Event::RekeyDue { .. }, Some(c)) => due.push(c),
+                _ => debug!(?e, "ESP SA event"),
             }
         }
         due
@@ -557,7 +576,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
         sock500,
         sock4500,
         tun,
-        children: HashMap::new(),
+        children: BTreeMap::new(),
+        sadb: SaDatabase::new(),
         keylog,
         established: false,
         installed: 0,
@@ -578,11 +598,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
             let _ = peer.ep.rekey_child(Instant::now(), ike, spi);
         }
         peer.flush().await;
-        let wake = [peer.ep.poll_timeout(), peer.next_initiate]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let wake = [
+            peer.ep.poll_timeout(),
+            peer.sadb.poll_timeout(),
+            peer.next_initiate,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             r = peer.sock500.recv_from(&mut b500) => {
                 let (n, from) = r?;
@@ -605,7 +629,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 peer.on_tun(&d).await;
             }
             () = tokio::time::sleep_until(wake.into()) => {
-                peer.ep.handle_timeout(Instant::now());
+                let now = Instant::now();
+                peer.ep.handle_timeout(now);
+                peer.sadb.handle_timeout(now);
             }
             _ = usr1.recv() => { info!("SIGUSR1: rekeying child SAs"); peer.rekey_children(); }
             _ = usr2.recv() => { info!("SIGUSR2: rekeying IKE SAs"); peer.rekey_ikes(); }
