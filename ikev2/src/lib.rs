@@ -29,7 +29,9 @@
 //!   `poll_event`, `poll_timeout`; commands `initiate`, `create_child`, `rekey_child`,
 //!   `rekey_ike`, `delete_child`, `close`, `check_liveness`). Configured by [`Config`]; reports
 //!   [`Event`]s (IKE SA up/rekeyed/down, child SA up with its [`dmvpn_esp::SaConfig`]s, deleted,
-//!   failed, peer dead) and [`Counters`]. What it implements of RFC 7296:
+//!   failed, peer dead) and [`Counters`]. Datagrams are the family's [`Transmit`] (UDP); the
+//!   transmit and event queues are bounded ([`Config::max_transmits`], [`Config::max_events`]),
+//!   drops counted. What it implements of RFC 7296:
 //!   - §1.2–§1.4 the exchanges: IKE_SA_INIT, IKE_AUTH with the first child SA (transport mode
 //!     via USE_TRANSPORT_MODE, DMVPN's default, or tunnel mode), CREATE_CHILD_SA (new child,
 //!     child rekey with REKEY_SA, IKE SA rekey, optional PFS), INFORMATIONAL (delete, liveness);

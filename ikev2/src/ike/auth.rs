@@ -1,9 +1,14 @@
-use super::{Cx, IkeSa, Req, State, error_notify, find_notify, found, notify};
+//! IKE_AUTH (RFC 7296 §1.2, §2.15): the initiator's request with its AUTH payload and first
+//! child SA, the responder's verification and answer, and the SA becoming established.
+
+use std::time::Instant;
+
 use crate::Error;
 use crate::auth::{PskLookup, SignedOctets, psk_auth_payload, verify_psk_auth};
 use crate::event::{DownReason, Event};
 use crate::wire::{ExchangeType, Identity, NotifyType, Payload, SaPayload, TsPayload};
-use std::time::Instant;
+
+use super::{Cx, IkeSa, Req, State, error_notify, find_notify, found, notify};
 
 impl IkeSa {
     pub(super) fn send_auth(&mut self, cx: &mut Cx<'_>, now: Instant) -> Result<(), Error> {

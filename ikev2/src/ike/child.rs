@@ -1,7 +1,11 @@
-use super::{
-    Action, Child, ChildReq, ChildState, Cx, IkeSa, NONCE_LEN, NewChild, Req, error_notify,
-    esp_suite, find_notify, found, notify, requested_group, spi32, with_spi,
-};
+//! CREATE_CHILD_SA for child SAs (RFC 7296 §1.3.1, §1.3.3): proposing, accepting and installing
+//! a new child SA or a child SA rekey, with traffic selector narrowing (§2.9), PFS, the §2.8.1
+//! rule for simultaneous rekeys and the retry after TEMPORARY_FAILURE (§2.25).
+
+use std::time::{Duration, Instant};
+
+use dmvpn_esp::{Lifetime, Lifetimes, Mode, SaConfig};
+
 use crate::event::{ChildSaUp, Event};
 use crate::keys::ChildSaKeys;
 use crate::negotiate::{
@@ -13,8 +17,11 @@ use crate::wire::{
     TrafficSelector, TsPayload,
 };
 use crate::{Error, Secret};
-use dmvpn_esp::{Lifetime, Lifetimes, Mode, SaConfig};
-use std::time::{Duration, Instant};
+
+use super::{
+    Action, Child, ChildReq, ChildState, Cx, IkeSa, NONCE_LEN, NewChild, Req, error_notify,
+    esp_suite, find_notify, found, notify, requested_group, spi32, with_spi,
+};
 
 impl IkeSa {
     /// The responder's side of a child SA proposal (IKE_AUTH or CREATE_CHILD_SA): selection,

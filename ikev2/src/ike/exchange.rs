@@ -1,14 +1,21 @@
-use super::timers::Timer;
-use super::{Action, ChildState, Cx, IkeSa, Pending, Req, State, notify};
+//! The message-ID window of an IKE SA (RFC 7296 §2.1, a window of 1): protecting and sending
+//! requests and responses, matching what arrives to the pending request or answering it
+//! (retransmitted requests from the cached response), and starting queued exchanges.
+
+use core::net::SocketAddr;
+use std::time::Instant;
+
+use dmvpn_esp::Mode;
+use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, NON_ESP_MARKER};
+
 use crate::event::DownReason;
 use crate::wire::{
     DeletePayload, ExchangeType, HeaderRepr, Message, NotifyType, Payload, ProtocolId,
 };
 use crate::{Error, Transmit};
-use core::net::SocketAddr;
-use dmvpn_esp::Mode;
-use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, NON_ESP_MARKER};
-use std::time::Instant;
+
+use super::timers::Timer;
+use super::{Action, ChildState, Cx, IkeSa, Pending, Req, State, notify};
 
 impl IkeSa {
     pub(super) fn send_raw(&mut self, cx: &mut Cx<'_>, now: Instant, ike: &[u8]) {

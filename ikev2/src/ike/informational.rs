@@ -1,8 +1,13 @@
-use super::{Action, Cx, IkeSa, State, spi32};
+//! INFORMATIONAL (RFC 7296 §1.4): deletes of child SAs and of the IKE SA, and the commands that
+//! queue them and liveness checks (§2.4).
+
+use std::time::Instant;
+
 use crate::Error;
 use crate::event::DownReason;
 use crate::wire::{DeletePayload, ExchangeType, Payload, ProtocolId};
-use std::time::Instant;
+
+use super::{Action, Cx, IkeSa, State, spi32};
 
 impl IkeSa {
     pub(super) fn handle_informational_request(

@@ -1,7 +1,9 @@
-use super::{
-    Action, ChildState, Cx, IkeRekeyReq, IkeSa, NONCE_LEN, Req, State, error_notify, find_notify,
-    found, notify, requested_group, spi64, with_spi,
-};
+//! CREATE_CHILD_SA rekeying the IKE SA (RFC 7296 §1.3.2, §2.18): the new SA's keys from the old
+//! SK_d, its child SAs moved over, the old SA retired, busy peers answered with
+//! TEMPORARY_FAILURE and retried after a random wait (§2.25).
+
+use std::time::{Duration, Instant};
+
 use crate::Error;
 use crate::event::Event;
 use crate::keys::IkeSaKeys;
@@ -9,7 +11,11 @@ use crate::negotiate::{accepted, ke_group, offers_group, select};
 use crate::sk::SkCrypto;
 use crate::transform::{IkeSuite, KeGroup};
 use crate::wire::{ExchangeType, KePayload, NotifyType, Payload, SaPayload};
-use std::time::{Duration, Instant};
+
+use super::{
+    Action, ChildState, Cx, IkeRekeyReq, IkeSa, NONCE_LEN, Req, State, error_notify, find_notify,
+    found, notify, requested_group, spi64, with_spi,
+};
 
 impl IkeSa {
     pub(super) fn start_ike_rekey(

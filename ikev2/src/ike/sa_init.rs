@@ -1,7 +1,13 @@
-use super::{
-    ChildReq, Cx, Handshake, IkeSa, MAX_RESTARTS, NONCE_LEN, Req, State, error_notify, find_notify,
-    found, init_notify_response, notify, requested_group, with_spi,
-};
+//! IKE_SA_INIT (RFC 7296 §1.2): the initiator's request and its restarts (COOKIE §2.6,
+//! INVALID_KE_PAYLOAD §1.2), the responder's selection, key exchange and NAT detection (§2.23),
+//! and its unprotected refusals.
+
+use core::net::SocketAddr;
+use std::time::Instant;
+
+use dmvpn_esp::Mode;
+use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
+
 use crate::Error;
 use crate::event::DownReason;
 use crate::keys::IkeSaKeys;
@@ -12,10 +18,11 @@ use crate::wire::{
     ExchangeType, Flags, Identity, KePayload, Message, NotifyType, Payload, SaPayload,
     TrafficSelector,
 };
-use core::net::SocketAddr;
-use dmvpn_esp::Mode;
-use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
-use std::time::Instant;
+
+use super::{
+    ChildReq, Cx, Handshake, IkeSa, MAX_RESTARTS, NONCE_LEN, Req, State, error_notify, find_notify,
+    found, init_notify_response, notify, requested_group, with_spi,
+};
 
 impl IkeSa {
     /// Starts an IKE SA as initiator: sends IKE_SA_INIT (§1.2).

@@ -9,7 +9,6 @@ use std::time::Instant;
 use dmvpn_esp::crypto::ChaChaRandom;
 use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
 
-use super::{Cx, IkeSa, State};
 use crate::auth::{Psk, PskTable};
 use crate::config::Config;
 use crate::crypto::IkeCryptoProvider;
@@ -17,6 +16,8 @@ use crate::event::{Counters, DownReason, Event};
 use crate::queue::Bounded;
 use crate::wire::{ExchangeType, Header, HeaderRepr, Identity, Message, Payload};
 use crate::{Error, Transmit};
+
+use super::{Cx, IkeSa, State};
 
 /// The initiator's address.
 pub(super) const A: &str = "192.0.2.1:500";

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use dmvpn_esp::wire::udp_encap::NAT_KEEPALIVE;
 
-use super::{Action, ChildState, Cx, IkeSa, Req, State};
 use crate::config::{Config, Retransmit};
 use crate::event::{DownReason, Event};
 use crate::{Error, Transmit};
+
+use super::{Action, ChildState, Cx, IkeSa, Req, State};
 
 /// One deadline of an IKE SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
