@@ -1,4 +1,4 @@
-//! The IKEv2 endpoint: every IKE SA of one node, with the handle/poll contract of DESIGN.md §3.
+//! The IKEv2 endpoint: every IKE SA of one node, with the handle/poll contract of ARCHITECTURE.md, "The machine shape".
 
 use core::net::SocketAddr;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,7 +19,7 @@ use crate::{Error, Secret, Transmit};
 /// Every IKE SA of one node: initiator and responder state machines (RFC 7296), cookies
 /// (§2.6), Call Admission Control, NAT traversal (§2.23).
 ///
-/// The handle/poll contract (DESIGN.md §3):
+/// The handle/poll contract (ARCHITECTURE.md, "The machine shape"):
 ///
 /// - [`Endpoint::handle_datagram`]: a UDP payload arrived on port 500 or 4500 (on 4500 it may
 ///   be a keepalive or IKE after the non-ESP marker; ESP packets are the caller's, see

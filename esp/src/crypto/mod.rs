@@ -1,4 +1,4 @@
-//! The pluggable crypto provider (DESIGN.md §3): traits for random bytes, AEADs, CBC ciphers
+//! The pluggable crypto provider (ARCHITECTURE.md, "Time, randomness, crypto"): traits for random bytes, AEADs, CBC ciphers
 //! and HMACs, a [`CryptoProvider`] bundling one implementation of each, and the backends.
 //!
 //! There is no process-global default: a provider is built by the caller
