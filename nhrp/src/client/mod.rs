@@ -3,8 +3,9 @@
 //! [`Client`] and its handle/poll contract live here; the rules are in the submodules:
 //! `config` (what it is configured with), `registration` (NHS registration, holdtime/3
 //! refresh, back-off, NHS up/down), `resolution` (requests, replies, pending resolutions,
-//! answers for this node, Traffic Indications) and `purge`.
+//! Traffic Indications), `answer` (Resolution Requests for this node) and `purge`.
 
+mod answer;
 mod config;
 mod purge;
 mod registration;

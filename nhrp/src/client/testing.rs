@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::{Client, ClientConfig};
 use crate::machine::{Event, Transmit};
-use crate::wire::{Cie, Node, Repr};
+use crate::wire::{Cie, NbmaAddress, Node, Repr};
 
 /// The hub's NBMA address.
 pub(super) const HUB_NBMA: &str = "172.17.0.1";
@@ -51,4 +51,16 @@ pub(super) fn reply(request: &[u8], cies: Vec<Cie>) -> Vec<u8> {
         .unwrap()
         .to_bytes()
         .unwrap()
+}
+
+/// What a peer at `nbma` / `proto` answers for itself.
+pub(super) fn binding(nbma: &str, proto: &str, holding_time: u16) -> Cie {
+    Cie {
+        prefix_len: 32,
+        mtu: 1400,
+        holding_time,
+        client_nbma_addr: NbmaAddress::from(ip(nbma)),
+        client_proto_addr: ip(proto).into(),
+        ..Cie::default()
+    }
 }

@@ -1,16 +1,24 @@
 //! What the client and server machines share: transmits, events, counters, the `max-send` rate
 //! limit, authentication and the receive checks.
+//!
+//! The settings are in `config`, the events and counters in `report`; [`Core`] here sends
+//! (within `max-send`), receives (with the checks) and counts for both roles.
 
-use core::fmt;
+mod config;
+mod report;
+
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+pub use config::{Backoff, Common, MaxSend, OverQuota, ReceiveMode};
+pub use report::{Event, Stats, Traffic};
 
 use crate::Error;
-use crate::cache::{CacheEvent, Prefix};
-use crate::wire::{CieCode, ErrorCode, Message, Node, Packet, PacketType, Repr, Secret};
+use crate::wire::{ErrorCode, Message, Node, Packet, PacketType, Repr};
 
 use dmvpn_wire::Proto;
+
 /// A packet to send, in the family's one datagram shape: from this node's NBMA address (`src`)
 /// to the NBMA (underlay) address `dst`, with `proto` [`Proto::InGre`]`(0x2001)` and the NHRP
 /// packet as `payload`. GRE encapsulation (protocol type `0x2001`) and the tunnel key are the
@@ -19,374 +27,6 @@ pub use dmvpn_wire::Transmit;
 
 /// The GRE protocol type of NHRP (RFC 2332 §5; Cisco DMVPN carries it in GRE).
 pub(crate) const GRE_PROTOCOL_TYPE: u16 = 0x2001;
-
-/// What to do with a packet over the `max-send` quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum OverQuota {
-    /// Keep it (up to [`MaxSend::max_held`]) and send it when the window has room.
-    #[default]
-    Hold,
-    /// Drop it.
-    Drop,
-}
-
-/// `ip nhrp max-send PKTS every SECS`: at most `packets` NHRP packets per `interval` per
-/// instance, counting every packet sent (requests, replies, forwarded, errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MaxSend {
-    /// Packets per interval (IOS default 100).
-    pub packets: u32,
-    /// The interval (IOS default 10 s).
-    pub interval: Duration,
-    /// Hold or drop packets over the quota.
-    pub over_quota: OverQuota,
-    /// Most packets held at once (further ones are dropped and counted).
-    pub max_held: usize,
-}
-
-impl MaxSend {
-    /// `ip nhrp max-send PACKETS every INTERVAL`, holding up to 256 packets over the quota.
-    pub fn new(packets: u32, interval: Duration) -> MaxSend {
-        MaxSend {
-            packets,
-            interval,
-            over_quota: OverQuota::Hold,
-            max_held: 256,
-        }
-    }
-}
-
-/// The IOS default: 100 packets every 10 seconds.
-impl Default for MaxSend {
-    fn default() -> Self {
-        MaxSend::new(100, Duration::from_secs(10))
-    }
-}
-
-/// How strictly received packets are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ReceiveMode {
-    /// Accept what Cisco IOS sends: Traffic Indications (type 8, not in RFC 2332) and hop
-    /// count 0 on packets processed locally.
-    #[default]
-    CiscoCompatible,
-    /// RFC 2332 only: Traffic Indications and packets arriving with hop count 0 are dropped.
-    StrictRfc,
-}
-
-/// Back-off of retransmissions: `initial`, doubling up to `max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Backoff {
-    /// First retransmission interval (default 1 s).
-    pub initial: Duration,
-    /// Largest interval (default 64 s).
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(64),
-        }
-    }
-}
-
-impl Backoff {
-    /// The interval after `interval`.
-    pub fn next(&self, interval: Duration) -> Duration {
-        interval.saturating_mul(2).min(self.max).max(self.initial)
-    }
-}
-
-/// Settings both roles have.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Common {
-    /// `ip nhrp network-id`: identifies the NHRP instance (one machine per network-id; it is
-    /// local and never sent).
-    pub network_id: u32,
-    /// The tunnel interface name used in `show` output.
-    pub interface: String,
-    /// This node's NBMA address (`tunnel source`).
-    pub nbma_addr: IpAddr,
-    /// This node's protocol address (the tunnel's `ip address`).
-    pub protocol_addr: IpAddr,
-    /// `ip nhrp authentication`: the cleartext password, 1 to 8 bytes (zeroized, redacted).
-    pub authentication: Option<Secret>,
-    /// Answer an authentication failure with an Error Indication "Authentication Failure"
-    /// (otherwise the packet is only dropped and counted).
-    pub authentication_failure_indication: bool,
-    /// `ip nhrp max-send`.
-    pub max_send: MaxSend,
-    /// Cisco-compatible or strict RFC 2332 receive checks.
-    pub receive_mode: ReceiveMode,
-    /// MTU announced in CIEs (the tunnel's IP MTU).
-    pub mtu: u16,
-    /// First request ID; IDs then count up (no global randomness).
-    pub request_id_seed: u32,
-    /// Most transmits queued (further ones are dropped and counted).
-    pub max_transmits: usize,
-    /// Most events queued (further ones are dropped and counted).
-    pub max_events: usize,
-}
-
-impl Common {
-    /// Defaults for a node with these addresses.
-    pub fn new(nbma_addr: IpAddr, protocol_addr: IpAddr) -> Common {
-        Common {
-            network_id: 1,
-            interface: "Tunnel0".into(),
-            nbma_addr,
-            protocol_addr,
-            authentication: None,
-            authentication_failure_indication: false,
-            max_send: MaxSend::default(),
-            receive_mode: ReceiveMode::default(),
-            mtu: 1400,
-            request_id_seed: 1,
-            max_transmits: 1024,
-            max_events: 1024,
-        }
-    }
-
-    pub(crate) fn validate(&self, problems: &mut Vec<String>) {
-        if let Some(p) = &self.authentication
-            && (p.is_empty() || p.len() > 8)
-        {
-            problems.push(format!(
-                "authentication: the password must be 1 to 8 bytes, got {}",
-                p.len()
-            ));
-        }
-        if self.max_send.packets == 0 {
-            problems.push("max_send: packets must be at least 1".into());
-        }
-        if self.max_send.interval.is_zero() {
-            problems.push("max_send: interval must not be zero".into());
-        }
-        if self.max_transmits == 0 {
-            problems.push("max_transmits must be at least 1".into());
-        }
-        if self.max_events == 0 {
-            problems.push("max_events must be at least 1".into());
-        }
-        if self.nbma_addr.is_unspecified() {
-            problems.push("nbma_addr must not be unspecified".into());
-        }
-        if self.protocol_addr.is_unspecified() {
-            problems.push("protocol_addr must not be unspecified".into());
-        }
-    }
-}
-
-/// Something that happened in a client or server, from [`crate::Client::poll_event`] or
-/// [`crate::Server::poll_event`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A cache entry was added, updated or removed (registration table on a server). The
-    /// IPsec layer tears a peer's SAs down on removal (seed 003, step 11).
-    Cache(CacheEvent),
-    /// An NHS answered a registration: it is up.
-    NhsUp {
-        /// The NHS's protocol address.
-        nhs: IpAddr,
-    },
-    /// An NHS missed the configured number of registration replies.
-    NhsDown {
-        /// The NHS's protocol address.
-        nhs: IpAddr,
-    },
-    /// Every configured NHS is down: the spoke is isolated.
-    AllNhsDown,
-    /// A registration was accepted; the next one is due in holdtime/3.
-    Registered {
-        /// The NHS's protocol address.
-        nhs: IpAddr,
-        /// The holding time registered, in seconds.
-        holding_time: u16,
-    },
-    /// An NHS refused a registration (e.g. 14, Unique Address Already Registered). The client
-    /// retries only after the registration interval, not in a tight loop.
-    RegistrationRejected {
-        /// The NHS's protocol address.
-        nhs: IpAddr,
-        /// The CIE code of the reply.
-        code: CieCode,
-    },
-    /// An NHS reported this node's NBMA address as seen after NAT.
-    NatDetected {
-        /// The NHS's protocol address.
-        nhs: IpAddr,
-        /// This node's post-NAT NBMA address.
-        public_nbma: IpAddr,
-    },
-    /// A resolution got an answer; the mapping is in the cache.
-    Resolved {
-        /// The address resolved.
-        target: IpAddr,
-        /// The prefix installed.
-        prefix: Prefix,
-        /// The NBMA address to send to (post-NAT if known).
-        nbma: IpAddr,
-    },
-    /// A resolution was answered negatively (no binding exists).
-    ResolutionNegative {
-        /// The address resolved.
-        target: IpAddr,
-    },
-    /// A resolution got no reply after every retry.
-    ResolutionFailed {
-        /// The address resolved.
-        target: IpAddr,
-    },
-    /// A Traffic Indication led to a shortcut (DMVPN phase 3): route `prefix` via `next_hop`
-    /// at `nbma` directly.
-    Shortcut {
-        /// The destination prefix.
-        prefix: Prefix,
-        /// The peer's protocol address.
-        next_hop: IpAddr,
-        /// The peer's NBMA address (post-NAT if known).
-        nbma: IpAddr,
-    },
-    /// A spoke registered (server); also visible as a [`CacheEvent`].
-    SpokeRegistered {
-        /// Its protocol address.
-        protocol_addr: IpAddr,
-        /// The NBMA address to reach it (post-NAT if NAT was detected).
-        nbma: IpAddr,
-        /// Whether it is behind NAT.
-        nat: bool,
-    },
-    /// A registration was refused with code 14: another NBMA address holds the address
-    /// uniquely (server).
-    RegistrationConflict {
-        /// The contested protocol address.
-        protocol_addr: IpAddr,
-        /// The NBMA address holding it.
-        holder: IpAddr,
-        /// The NBMA address that claimed it.
-        claimant: IpAddr,
-    },
-    /// An Error Indication arrived.
-    ErrorIndication {
-        /// Its sender (outer NBMA address).
-        from: IpAddr,
-        /// The error code.
-        code: ErrorCode,
-    },
-    /// `%NHRP-4-QUOTA`: the `max-send` quota was exceeded in the current window (once per
-    /// window).
-    QuotaExceeded {
-        /// The quota in packets.
-        limit: u32,
-        /// Whether packets over the quota are held (else dropped).
-        held: bool,
-    },
-}
-
-/// Sent and received packets per type, like `show ip nhrp traffic`, with the `max-send`
-/// usage at the time it was taken.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Interface name.
-    pub interface: String,
-    /// Packets sent, indexed by packet type (0 counts unknown types).
-    pub sent: [u64; 9],
-    /// Packets received, indexed like `sent`.
-    pub received: [u64; 9],
-    /// The `max-send` quota.
-    pub max_send: u32,
-    /// Its interval in seconds.
-    pub max_send_secs: u64,
-    /// Packets sent in the current window.
-    pub window_usage: u32,
-}
-
-impl Traffic {
-    fn bump(counts: &mut [u64; 9], t: PacketType) {
-        let i = if (1..=8).contains(&t.0) {
-            usize::from(t.0)
-        } else {
-            0
-        };
-        if let Some(c) = counts.get_mut(i) {
-            *c = c.saturating_add(1);
-        }
-    }
-
-    /// Packets sent of a type.
-    pub fn sent(&self, t: PacketType) -> u64 {
-        self.sent.get(usize::from(t.0)).copied().unwrap_or(0)
-    }
-
-    /// Packets received of a type.
-    pub fn received(&self, t: PacketType) -> u64 {
-        self.received.get(usize::from(t.0)).copied().unwrap_or(0)
-    }
-
-    fn block(f: &mut fmt::Formatter<'_>, what: &str, c: &[u64; 9]) -> fmt::Result {
-        let g = |i: usize| c.get(i).copied().unwrap_or(0);
-        writeln!(f, "{what}: Total {}", c.iter().sum::<u64>())?;
-        writeln!(
-            f,
-            " {} Resolution Request {} Resolution Reply {} Registration Request",
-            g(1),
-            g(2),
-            g(3)
-        )?;
-        writeln!(
-            f,
-            " {} Registration Reply {} Purge Request {} Purge Reply",
-            g(4),
-            g(5),
-            g(6)
-        )?;
-        writeln!(f, " {} Error Indication {} Traffic Indication", g(7), g(8))
-    }
-}
-
-/// `show ip nhrp traffic`.
-impl fmt::Display for Traffic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let usage = u64::from(self.window_usage) * 100 / u64::from(self.max_send.max(1));
-        writeln!(
-            f,
-            "{}: Max-send limit:{}Pkts/{}Sec, Usage:{}%",
-            self.interface, self.max_send, self.max_send_secs, usage
-        )?;
-        Traffic::block(f, "Sent", &self.sent)?;
-        Traffic::block(f, "Rcvd", &self.received)
-    }
-}
-
-/// Drop and error counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Packets that did not parse.
-    pub malformed: u64,
-    /// Packets dropped for missing or wrong authentication.
-    pub authentication_failures: u64,
-    /// Replies matching no outstanding request (unsolicited or spoofed).
-    pub unmatched_replies: u64,
-    /// Other packets dropped (wrong role, not for us, strict mode, loops, hop count).
-    pub dropped: u64,
-    /// Error Indications sent.
-    pub error_indications_sent: u64,
-    /// Packets over the `max-send` quota (held or dropped).
-    pub over_quota: u64,
-    /// Packets dropped because of the quota (or a full hold queue).
-    pub quota_dropped: u64,
-    /// Transmits dropped because the transmit queue was full.
-    pub transmits_dropped: u64,
-    /// Events dropped because the event queue was full.
-    pub events_dropped: u64,
-    /// Entries or requests refused because a table was full.
-    pub table_full: u64,
-    /// Packets that could not be built (e.g. an oversized address).
-    pub emit_errors: u64,
-}
 
 /// The part of both machines that sends, receives and counts.
 #[derive(Debug)]
@@ -664,7 +304,8 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Node;
+    use crate::wire::{Node, Secret};
+    use std::time::Duration;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -686,25 +327,6 @@ mod tests {
 
     fn events(core: &mut Core) -> Vec<Event> {
         std::iter::from_fn(|| core.poll_event()).collect()
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap_and_never_drops_below_the_start() {
-        let b = Backoff::default();
-        let s = Duration::from_secs;
-        assert_eq!(b.next(s(1)), s(2));
-        assert_eq!(b.next(s(32)), s(64));
-        assert_eq!(b.next(s(64)), s(64));
-        assert_eq!(b.next(Duration::ZERO), s(1));
-        assert_eq!(b.next(Duration::MAX), s(64));
-    }
-
-    #[test]
-    fn max_send_defaults_to_the_ios_quota() {
-        let m = MaxSend::default();
-        assert_eq!((m.packets, m.interval), (100, Duration::from_secs(10)));
-        assert_eq!(m.over_quota, OverQuota::Hold);
-        assert_eq!(MaxSend::new(5, Duration::from_secs(1)).max_held, m.max_held);
     }
 
     #[test]
@@ -846,20 +468,5 @@ mod tests {
             1,
             "dropped packets are still counted as received"
         );
-    }
-
-    #[test]
-    fn traffic_renders_like_show_ip_nhrp_traffic() {
-        let t0 = Instant::now();
-        let mut c = core(|c| c.max_send = MaxSend::new(4, Duration::from_secs(10)));
-        let r = request(&c, 1);
-        c.send(t0, ip("172.17.0.1"), r);
-        let shown = c.traffic(t0).to_string();
-        assert!(
-            shown.starts_with("Tunnel0: Max-send limit:4Pkts/10Sec, Usage:25%\nSent: Total 1\n 1 Resolution Request 0 Resolution Reply"),
-            "{shown}"
-        );
-        assert!(shown.contains("Rcvd: Total 0"), "{shown}");
-        assert_eq!(c.traffic(t0 + Duration::from_secs(10)).window_usage, 0);
     }
 }
