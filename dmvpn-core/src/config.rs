@@ -19,6 +19,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -88,12 +89,29 @@ pub struct NhsConfig {
 }
 
 /// An `ip nhrp map OVERLAY NBMA` static mapping.
+///
+/// This is the serde shape of the IOS command (a host address and its NBMA address); the NHRP
+/// machines take [`dmvpn_nhrp::StaticMap`], which also carries a prefix length and has no
+/// serde support (`dmvpn-nhrp` does not depend on serde and must not), so the two stay
+/// separate types with one conversion between them (`From`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StaticMap {
     /// Overlay (protocol) address.
     pub address: IpAddr,
     /// NBMA address.
     pub nbma: IpAddr,
+}
+
+/// `ip nhrp map` as the NHRP machines take it: a host mapping (prefix length 32 or 128). The
+/// one place a configured static map becomes the machines' (client and server share it).
+impl From<StaticMap> for dmvpn_nhrp::StaticMap {
+    fn from(m: StaticMap) -> dmvpn_nhrp::StaticMap {
+        dmvpn_nhrp::StaticMap {
+            protocol_addr: m.address,
+            prefix_len: if m.address.is_ipv4() { 32 } else { 128 },
+            nbma_addr: m.nbma,
+        }
+    }
 }
 
 /// How a hub answers a Resolution Request for a spoke registered with it.
@@ -110,6 +128,11 @@ pub enum HubResolution {
 }
 
 /// `ip nhrp max-send PACKETS every SECONDS`.
+///
+/// The serde shape of the IOS command, in whole seconds; the NHRP machines take
+/// [`dmvpn_nhrp::MaxSend`], which has a [`Duration`] interval and the over-quota policy and
+/// queue bound IOS does not configure here, and no serde support (`dmvpn-nhrp` does not depend
+/// on serde and must not). One conversion (`From`) joins them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MaxSend {
     /// Packets allowed per interval.
@@ -124,6 +147,19 @@ impl Default for MaxSend {
         MaxSend {
             packets: 100,
             every_secs: 10,
+        }
+    }
+}
+
+/// `ip nhrp max-send` as the NHRP machines take it: the packets and interval configured, the
+/// machines' defaults for what IOS does not configure (hold packets over the quota, and how
+/// many).
+impl From<MaxSend> for dmvpn_nhrp::MaxSend {
+    fn from(m: MaxSend) -> dmvpn_nhrp::MaxSend {
+        dmvpn_nhrp::MaxSend {
+            packets: m.packets,
+            interval: Duration::from_secs(u64::from(m.every_secs)),
+            ..dmvpn_nhrp::MaxSend::default()
         }
     }
 }
@@ -611,6 +647,43 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn static_maps_and_max_send_convert_to_the_machines_shapes() {
+        let v4: dmvpn_nhrp::StaticMap = StaticMap {
+            address: ip("10.0.0.1"),
+            nbma: ip("172.17.0.1"),
+        }
+        .into();
+        assert_eq!(
+            v4,
+            dmvpn_nhrp::StaticMap {
+                protocol_addr: ip("10.0.0.1"),
+                prefix_len: 32,
+                nbma_addr: ip("172.17.0.1"),
+            }
+        );
+        let v6: dmvpn_nhrp::StaticMap = StaticMap {
+            address: ip("2001:db8::1"),
+            nbma: ip("2001:db8:ffff::1"),
+        }
+        .into();
+        assert_eq!((v6.prefix_len, v6.nbma_addr), (128, ip("2001:db8:ffff::1")));
+        let m: dmvpn_nhrp::MaxSend = MaxSend {
+            packets: 5,
+            every_secs: 30,
+        }
+        .into();
+        let defaults = dmvpn_nhrp::MaxSend::default();
+        assert_eq!((m.packets, m.interval), (5, Duration::from_secs(30)));
+        assert_eq!(
+            (m.over_quota, m.max_held),
+            (defaults.over_quota, defaults.max_held)
+        );
+        // The IOS defaults agree on both sides.
+        let d: dmvpn_nhrp::MaxSend = MaxSend::default().into();
+        assert_eq!(d, defaults);
     }
 
     #[test]

@@ -1,15 +1,16 @@
-//! What a [`Node`](crate::Node) reports: NHS up/down, spokes registered and expired, mappings
-//! added and removed (the hook for IPsec protection), phase 3 shortcuts, failed resolutions and
-//! the `max-send` quota. Each event prints like the IOS syslog message it mirrors (seed 002,
-//! "Troubleshooting": `%DMVPN-5-NHRP_NHS`, `%DMVPN-5-NHRP_CACHE`, `%DMVPN-3-NHRP_ERROR`,
-//! `%NHRP-4-QUOTA`).
+//! What a [`Node`](crate::Node) reports: what its NHRP machines report (NHS up/down,
+//! rejected registrations, NAT, failed resolutions, conflicts, Error Indications: carried as
+//! [`dmvpn_nhrp::Event`]s, [`EventKind::Nhrp`]), and what the node itself derives: spokes
+//! registered and expired, mappings added and removed (the hook for IPsec protection), NBMA
+//! peers up and down, phase 3 shortcuts and the `max-send` quota. Each event prints like the
+//! IOS syslog message it mirrors (seed 002, "Troubleshooting": `%DMVPN-5-NHRP_NHS`,
+//! `%DMVPN-5-NHRP_CACHE`, `%DMVPN-3-NHRP_ERROR`, `%NHRP-4-QUOTA`).
 
 use core::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dmvpn_nhrp::RemoveReason;
-use dmvpn_nhrp::wire::{CieCode, ErrorCode};
+use dmvpn_nhrp::{CacheEvent, RemoveReason};
 use ipnet::IpNet;
 
 /// Something that happened on one tunnel interface of a node.
@@ -23,68 +24,28 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// Why a mapping or registration went away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Gone {
-    /// Its holding time ran out without a refresh (unused, or the peer stopped registering).
-    Expired,
-    /// A Purge Request or a `clear` command removed it.
-    Purged,
-    /// It was replaced or withdrawn (e.g. a negative answer, a failed refresh).
-    Removed,
-}
-
-impl From<RemoveReason> for Gone {
-    fn from(r: RemoveReason) -> Gone {
-        match r {
-            RemoveReason::Expired => Gone::Expired,
-            RemoveReason::Purged => Gone::Purged,
-            RemoveReason::Removed => Gone::Removed,
-        }
-    }
-}
-
-impl fmt::Display for Gone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Gone::Expired => "expired",
-            Gone::Purged => "purged",
-            Gone::Removed => "removed",
-        })
-    }
-}
-
 /// The kinds of [`Event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EventKind {
-    /// An NHS answered a registration (`%DMVPN-5-NHRP_NHS: Tunnel0 10.0.0.1 is UP`).
-    NhsUp {
-        /// The NHS's tunnel address.
-        nhs: IpAddr,
-    },
-    /// An NHS stopped answering registrations.
-    NhsDown {
-        /// The NHS's tunnel address.
-        nhs: IpAddr,
-    },
-    /// Every NHS of the interface is down: the spoke is isolated on this cloud.
-    AllNhsDown,
-    /// An NHS refused this node's registration (e.g. code 14, unique address already
-    /// registered).
-    RegistrationRejected {
-        /// The NHS's tunnel address.
-        nhs: IpAddr,
-        /// The CIE code of the reply.
-        code: CieCode,
-    },
-    /// The NHS sees this node behind NAT, at `public_nbma`.
-    NatDetected {
-        /// The NHS's tunnel address.
-        nhs: IpAddr,
-        /// This node's NBMA address after NAT.
-        public_nbma: IpAddr,
-    },
+    /// What an NHRP machine of the interface reported, as it reported it: [`NhsUp`],
+    /// [`NhsDown`], [`AllNhsDown`], [`RegistrationRejected`], [`NatDetected`],
+    /// [`ResolutionNegative`], [`ResolutionFailed`], [`RegistrationConflict`] and
+    /// [`ErrorIndication`]. The node never passes on cache events, `Registered`, `Resolved` or
+    /// `SpokeRegistered` (it reports mappings and registrations as the kinds below) or
+    /// `Shortcut` and `QuotaExceeded` (it reports [`EventKind::ShortcutAdded`] and
+    /// [`EventKind::QuotaExceeded`]).
+    ///
+    /// [`NhsUp`]: dmvpn_nhrp::Event::NhsUp
+    /// [`NhsDown`]: dmvpn_nhrp::Event::NhsDown
+    /// [`AllNhsDown`]: dmvpn_nhrp::Event::AllNhsDown
+    /// [`RegistrationRejected`]: dmvpn_nhrp::Event::RegistrationRejected
+    /// [`NatDetected`]: dmvpn_nhrp::Event::NatDetected
+    /// [`ResolutionNegative`]: dmvpn_nhrp::Event::ResolutionNegative
+    /// [`ResolutionFailed`]: dmvpn_nhrp::Event::ResolutionFailed
+    /// [`RegistrationConflict`]: dmvpn_nhrp::Event::RegistrationConflict
+    /// [`ErrorIndication`]: dmvpn_nhrp::Event::ErrorIndication
+    Nhrp(dmvpn_nhrp::Event),
     /// Hub: a spoke registered (`%DMVPN-5-NHRP_CACHE: Client 10.0.0.11 on Tunnel0
     /// Registered.`).
     PeerRegistered {
@@ -102,7 +63,7 @@ pub enum EventKind {
         /// Its NBMA address.
         nbma: IpAddr,
         /// Why.
-        reason: Gone,
+        reason: RemoveReason,
     },
     /// A resolution started: a Resolution Request went to the NHS (seed 003 step 2).
     Resolving {
@@ -128,7 +89,7 @@ pub enum EventKind {
         /// The peer's NBMA address.
         nbma: IpAddr,
         /// Why.
-        reason: Gone,
+        reason: RemoveReason,
     },
     /// The first mapping (static, registered or resolved) to an NBMA peer appeared: the
     /// GRE tunnel to it is in use, and this is where IPsec protection starts.
@@ -158,30 +119,9 @@ pub enum EventKind {
         /// The peer spoke's tunnel address.
         next_hop: IpAddr,
     },
-    /// A resolution got no answer after every retry, or a negative one.
-    ResolutionFailed {
-        /// The address that could not be resolved.
-        target: IpAddr,
-        /// The NHS answered that no binding exists (else: no answer at all).
-        negative: bool,
-    },
-    /// Hub: a registration was refused because another NBMA address holds the address.
-    RegistrationConflict {
-        /// The contested tunnel address.
-        address: IpAddr,
-        /// The NBMA address holding it.
-        holder: IpAddr,
-        /// The NBMA address that claimed it.
-        claimant: IpAddr,
-    },
-    /// An NHRP Error Indication arrived.
-    ErrorIndication {
-        /// Its sender's NBMA address.
-        from: IpAddr,
-        /// The error code.
-        code: ErrorCode,
-    },
-    /// `%NHRP-4-QUOTA`: the `max-send` quota was exceeded on the interface.
+    /// `%NHRP-4-QUOTA`: the `max-send` quota was exceeded on the interface. The machine's
+    /// [`QuotaExceeded`](dmvpn_nhrp::Event::QuotaExceeded) with the interval the IOS message
+    /// prints (from the interface's `ip nhrp max-send`), which the machine's event lacks.
     QuotaExceeded {
         /// The quota, in packets per interval.
         limit: u32,
@@ -194,17 +134,7 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.interface;
         match &self.kind {
-            EventKind::NhsUp { nhs } => write!(f, "%DMVPN-5-NHRP_NHS: {i} {nhs} is UP"),
-            EventKind::NhsDown { nhs } => write!(f, "%DMVPN-5-NHRP_NHS: {i} {nhs} is DOWN"),
-            EventKind::AllNhsDown => write!(f, "%DMVPN-3-NHRP_ERROR: every NHS on {i} is DOWN"),
-            EventKind::RegistrationRejected { nhs, code } => write!(
-                f,
-                "%DMVPN-3-NHRP_ERROR: Registration Request failed for {nhs} on {i}: {code}"
-            ),
-            EventKind::NatDetected { nhs, public_nbma } => write!(
-                f,
-                "%DMVPN-5-NHRP_NAT: {i} NHS {nhs} sees this node at NBMA {public_nbma} (behind NAT)"
-            ),
+            EventKind::Nhrp(e) => write_nhrp(f, i, e),
             EventKind::PeerRegistered { address, nbma, nat } => write!(
                 f,
                 "%DMVPN-5-NHRP_CACHE: Client {address} on {i} Registered (NBMA {nbma}{}).",
@@ -216,7 +146,8 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "%DMVPN-5-NHRP_CACHE: Client {address} on {i} went DOWN (NBMA {nbma}, {reason})."
+                "%DMVPN-5-NHRP_CACHE: Client {address} on {i} went DOWN (NBMA {nbma}, {}).",
+                reason_text(*reason)
             ),
             EventKind::Resolving { target } => write!(
                 f,
@@ -237,7 +168,8 @@ impl fmt::Display for Event {
                 reason,
             } => write!(
                 f,
-                "%DMVPN-5-NHRP_CACHE: {i} mapping {prefix} via {next_hop} NBMA {nbma} went DOWN ({reason})."
+                "%DMVPN-5-NHRP_CACHE: {i} mapping {prefix} via {next_hop} NBMA {nbma} went DOWN ({}).",
+                reason_text(*reason)
             ),
             EventKind::NbmaPeerUp { nbma } => {
                 write!(
@@ -263,31 +195,260 @@ impl fmt::Display for Event {
                 f,
                 "%DMVPN-5-NHRP_SHORTCUT: {i} shortcut {prefix} via {next_hop} removed"
             ),
-            EventKind::ResolutionFailed { target, negative } => write!(
-                f,
-                "%DMVPN-3-NHRP_ERROR: Resolution Request failed for {target} on {i}: {}",
-                if *negative {
-                    "no binding exists"
-                } else {
-                    "no reply"
-                }
-            ),
-            EventKind::RegistrationConflict {
-                address,
-                holder,
-                claimant,
-            } => write!(
-                f,
-                "%DMVPN-3-NHRP_ERROR: {i} registration of {address} from {claimant} refused: held by {holder}"
-            ),
-            EventKind::ErrorIndication { from, code } => write!(
-                f,
-                "%DMVPN-3-NHRP_ERROR: {i} Error Indication from {from}: {code}"
-            ),
             EventKind::QuotaExceeded { limit, every_secs } => write!(
                 f,
                 "%NHRP-4-QUOTA: Max-send quota of {limit}pkts/{every_secs}Sec. exceeded on {i}"
             ),
         }
+    }
+}
+
+/// Why a mapping or registration went away, in the words the messages use.
+pub(crate) fn reason_text(r: RemoveReason) -> &'static str {
+    match r {
+        RemoveReason::Expired => "expired",
+        RemoveReason::Purged => "purged",
+        RemoveReason::Removed => "removed",
+    }
+}
+
+/// The message of an NHRP machine's event on interface `i`.
+fn write_nhrp(f: &mut fmt::Formatter<'_>, i: &str, e: &dmvpn_nhrp::Event) -> fmt::Result {
+    use dmvpn_nhrp::Event as N;
+    match e {
+        N::NhsUp { nhs } => write!(f, "%DMVPN-5-NHRP_NHS: {i} {nhs} is UP"),
+        N::NhsDown { nhs } => write!(f, "%DMVPN-5-NHRP_NHS: {i} {nhs} is DOWN"),
+        N::AllNhsDown => write!(f, "%DMVPN-3-NHRP_ERROR: every NHS on {i} is DOWN"),
+        N::RegistrationRejected { nhs, code } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: Registration Request failed for {nhs} on {i}: {code}"
+        ),
+        N::NatDetected { nhs, public_nbma } => write!(
+            f,
+            "%DMVPN-5-NHRP_NAT: {i} NHS {nhs} sees this node at NBMA {public_nbma} (behind NAT)"
+        ),
+        N::ResolutionNegative { target } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: Resolution Request failed for {target} on {i}: no binding exists"
+        ),
+        N::ResolutionFailed { target } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: Resolution Request failed for {target} on {i}: no reply"
+        ),
+        N::RegistrationConflict {
+            protocol_addr,
+            holder,
+            claimant,
+        } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: {i} registration of {protocol_addr} from {claimant} refused: held by {holder}"
+        ),
+        N::ErrorIndication { from, code } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: {i} Error Indication from {from}: {code}"
+        ),
+        // The machines' other events, which the node reports in its own kinds; printed for
+        // callers that build such events themselves.
+        N::Registered { nhs, holding_time } => write!(
+            f,
+            "%DMVPN-5-NHRP_NHS: {i} registered with {nhs} (holdtime {holding_time} s)"
+        ),
+        N::Resolved {
+            target,
+            prefix,
+            nbma,
+        } => write!(
+            f,
+            "%DMVPN-5-NHRP_RESOLVE: {i} {target} resolved: {prefix} at NBMA {nbma}"
+        ),
+        N::SpokeRegistered {
+            protocol_addr,
+            nbma,
+            nat,
+        } => write!(
+            f,
+            "%DMVPN-5-NHRP_CACHE: Client {protocol_addr} on {i} Registered (NBMA {nbma}{}).",
+            if *nat { ", NATed" } else { "" }
+        ),
+        N::Shortcut {
+            prefix,
+            next_hop,
+            nbma,
+        } => write!(
+            f,
+            "%DMVPN-5-NHRP_SHORTCUT: {i} shortcut {prefix} via {next_hop} (NBMA {nbma}) offered"
+        ),
+        N::QuotaExceeded { limit, .. } => write!(
+            f,
+            "%NHRP-4-QUOTA: Max-send quota of {limit}pkts exceeded on {i}"
+        ),
+        N::Cache(c) => {
+            let (what, e) = match c {
+                CacheEvent::Added(e) => ("added", e),
+                CacheEvent::Updated(e) => ("updated", e),
+                CacheEvent::Removed(e, _) => ("removed", e),
+            };
+            write!(
+                f,
+                "%DMVPN-7-NHRP_CACHE: {i} entry {} via {} {what}",
+                e.prefix, e.next_hop
+            )?;
+            if let CacheEvent::Removed(_, r) = c {
+                write!(f, " ({})", reason_text(*r))?;
+            }
+            Ok(())
+        }
+        other => write!(f, "%DMVPN-7-NHRP: {i} {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dmvpn_nhrp::Event as N;
+    use dmvpn_nhrp::wire::{CieCode, ErrorCode};
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn text(kind: EventKind) -> String {
+        Event {
+            tunnel: 0,
+            interface: Arc::from("Tunnel0"),
+            kind,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn the_machines_events_print_as_the_ios_messages() {
+        let cases = [
+            (
+                N::NhsUp {
+                    nhs: ip("10.0.0.1"),
+                },
+                "%DMVPN-5-NHRP_NHS: Tunnel0 10.0.0.1 is UP",
+            ),
+            (
+                N::NhsDown {
+                    nhs: ip("10.0.0.1"),
+                },
+                "%DMVPN-5-NHRP_NHS: Tunnel0 10.0.0.1 is DOWN",
+            ),
+            (
+                N::AllNhsDown,
+                "%DMVPN-3-NHRP_ERROR: every NHS on Tunnel0 is DOWN",
+            ),
+            (
+                N::NatDetected {
+                    nhs: ip("10.0.0.1"),
+                    public_nbma: ip("198.51.100.1"),
+                },
+                "%DMVPN-5-NHRP_NAT: Tunnel0 NHS 10.0.0.1 sees this node at NBMA 198.51.100.1 (behind NAT)",
+            ),
+            (
+                N::ResolutionNegative {
+                    target: ip("10.0.0.12"),
+                },
+                "%DMVPN-3-NHRP_ERROR: Resolution Request failed for 10.0.0.12 on Tunnel0: no binding exists",
+            ),
+            (
+                N::ResolutionFailed {
+                    target: ip("10.0.0.12"),
+                },
+                "%DMVPN-3-NHRP_ERROR: Resolution Request failed for 10.0.0.12 on Tunnel0: no reply",
+            ),
+            (
+                N::RegistrationConflict {
+                    protocol_addr: ip("10.0.0.11"),
+                    holder: ip("172.16.1.1"),
+                    claimant: ip("192.0.2.66"),
+                },
+                "%DMVPN-3-NHRP_ERROR: Tunnel0 registration of 10.0.0.11 from 192.0.2.66 refused: held by 172.16.1.1",
+            ),
+        ];
+        for (e, expected) in cases {
+            assert_eq!(text(EventKind::Nhrp(e)), expected);
+        }
+        let rejected = text(EventKind::Nhrp(N::RegistrationRejected {
+            nhs: ip("10.0.0.1"),
+            code: CieCode(14),
+        }));
+        assert_eq!(
+            rejected,
+            format!(
+                "%DMVPN-3-NHRP_ERROR: Registration Request failed for 10.0.0.1 on Tunnel0: {}",
+                CieCode(14)
+            )
+        );
+        let indication = text(EventKind::Nhrp(N::ErrorIndication {
+            from: ip("172.17.0.1"),
+            code: ErrorCode(5),
+        }));
+        assert_eq!(
+            indication,
+            format!(
+                "%DMVPN-3-NHRP_ERROR: Tunnel0 Error Indication from 172.17.0.1: {}",
+                ErrorCode(5)
+            )
+        );
+    }
+
+    #[test]
+    fn the_node_events_print_as_the_ios_messages_with_the_remove_reason() {
+        let cases = [
+            (
+                EventKind::PeerRegistered {
+                    address: ip("10.0.0.11"),
+                    nbma: ip("198.51.100.1"),
+                    nat: true,
+                },
+                "%DMVPN-5-NHRP_CACHE: Client 10.0.0.11 on Tunnel0 Registered (NBMA 198.51.100.1, NATed).",
+            ),
+            (
+                EventKind::PeerExpired {
+                    address: ip("10.0.0.11"),
+                    nbma: ip("172.16.1.1"),
+                    reason: RemoveReason::Purged,
+                },
+                "%DMVPN-5-NHRP_CACHE: Client 10.0.0.11 on Tunnel0 went DOWN (NBMA 172.16.1.1, purged).",
+            ),
+            (
+                EventKind::MappingRemoved {
+                    prefix: "10.0.0.12/32".parse().unwrap(),
+                    next_hop: ip("10.0.0.12"),
+                    nbma: ip("172.16.2.1"),
+                    reason: RemoveReason::Expired,
+                },
+                "%DMVPN-5-NHRP_CACHE: Tunnel0 mapping 10.0.0.12/32 via 10.0.0.12 NBMA 172.16.2.1 went DOWN (expired).",
+            ),
+            (
+                EventKind::NbmaPeerUp {
+                    nbma: ip("172.16.2.1"),
+                },
+                "%DMVPN-5-NHRP_PEER: Tunnel0-172.16.2.1 tunnel to NBMA peer is UP",
+            ),
+            (
+                EventKind::QuotaExceeded {
+                    limit: 100,
+                    every_secs: 10,
+                },
+                "%NHRP-4-QUOTA: Max-send quota of 100pkts/10Sec. exceeded on Tunnel0",
+            ),
+        ];
+        for (k, expected) in cases {
+            assert_eq!(text(k), expected);
+        }
+        assert_eq!(
+            [
+                RemoveReason::Expired,
+                RemoveReason::Purged,
+                RemoveReason::Removed
+            ]
+            .map(reason_text),
+            ["expired", "purged", "removed"]
+        );
     }
 }

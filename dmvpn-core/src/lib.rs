@@ -1,6 +1,6 @@
-//! Sans-IO DMVPN nodes: the hub and spoke logic that composes mGRE ([`gre`]) and NHRP
-//! ([`nhrp`]) into what a router project embeds. IPsec protection comes next and plugs in at
-//! [`EventKind::NbmaPeerUp`] / [`EventKind::NbmaPeerDown`] (a mapping added triggers it, a
+//! Sans-IO DMVPN nodes: the hub and spoke logic that composes mGRE ([`dmvpn_gre`]) and NHRP
+//! ([`dmvpn_nhrp`]) into what a router project embeds. IPsec protection comes next and plugs in
+//! at [`EventKind::NbmaPeerUp`] / [`EventKind::NbmaPeerDown`] (a mapping added triggers it, a
 //! mapping removed tears it down, seed 003 steps 4 and 11).
 //!
 //! # What a node does
@@ -117,7 +117,10 @@ pub mod route;
 pub mod sim;
 mod status;
 
+/// The NHRP machines' events, carried as they are by [`EventKind::Nhrp`], and why a mapping or
+/// registration went away ([`EventKind::MappingRemoved`], [`EventKind::PeerExpired`]).
+pub use dmvpn_nhrp::{Event as NhrpEvent, RemoveReason};
 pub use error::Error;
-pub use event::{Event, EventKind, Gone};
+pub use event::{Event, EventKind};
 pub use node::{Deliver, Input, Limits, Node, NodeStats, Output, Role, Transmit};
 pub use status::{PeerState, PeerStatus, Status, TunnelStatus};

@@ -3,7 +3,7 @@
 //! as commands; phase 3 adds NHRP shortcuts (seed 002, "DMVPN phase 3": `ip nhrp shortcut`),
 //! which win over routed entries of the same length.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -51,13 +51,14 @@ impl Entry {
 }
 
 /// Prefixes of one family and length → their routes.
-type LenTable = HashMap<IpAddr, Entry>;
+type LenTable = BTreeMap<IpAddr, Entry>;
 
-/// A longest-prefix-match table: one hash map per prefix length in use, searched from the longest
-/// length down, so a lookup costs one hash per distinct length (a handful in practice).
+/// A longest-prefix-match table: one ordered map per prefix length in use, searched from the
+/// longest length down, so a lookup costs one search per distinct length (a handful in
+/// practice). Ordered maps, not hash maps: iteration (and `Debug`) is the same in every run.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    by_len: HashMap<(bool, u8), LenTable>,
+    by_len: BTreeMap<(bool, u8), LenTable>,
     lens_v4: Vec<u8>,
     lens_v6: Vec<u8>,
     len: usize,
@@ -149,7 +150,8 @@ impl RouteTable {
         None
     }
 
-    /// Every route, in no particular order.
+    /// Every route: IPv4 before IPv6, shorter prefixes first, then by address, a routed entry
+    /// before a shortcut for the same prefix. The order is the same in every run.
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, RouteSource, NextHop)> + '_ {
         self.by_len.iter().flat_map(|(&(_, len), map)| {
             map.iter().flat_map(move |(addr, entry)| {
@@ -175,6 +177,41 @@ mod tests {
             via: via.parse().unwrap(),
             tunnel: 0,
         }
+    }
+
+    #[test]
+    fn iteration_is_ordered_whatever_the_insertion_order() {
+        let routes = [
+            ("2001:db8::/32", RouteSource::Routed, "10.0.0.1"),
+            ("192.168.2.0/24", RouteSource::Shortcut, "10.0.0.12"),
+            ("10.0.0.0/8", RouteSource::Routed, "10.0.0.1"),
+            ("192.168.2.0/24", RouteSource::Routed, "10.0.0.1"),
+            ("192.168.1.0/24", RouteSource::Routed, "10.0.0.11"),
+            ("0.0.0.0/0", RouteSource::Routed, "10.0.0.1"),
+        ];
+        let expected: Vec<String> = [
+            "0.0.0.0/0 Routed",
+            "10.0.0.0/8 Routed",
+            "192.168.1.0/24 Routed",
+            "192.168.2.0/24 Routed",
+            "192.168.2.0/24 Shortcut",
+            "2001:db8::/32 Routed",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut forward = RouteTable::new();
+        let mut backward = RouteTable::new();
+        for (p, src, via) in routes {
+            forward.insert(p.parse().unwrap(), src, hop(via));
+        }
+        for (p, src, via) in routes.iter().rev() {
+            backward.insert(p.parse().unwrap(), *src, hop(via));
+        }
+        for t in [&forward, &backward] {
+            let got: Vec<String> = t.iter().map(|(n, s, _)| format!("{n} {s:?}")).collect();
+            assert_eq!(got, expected);
+        }
+        assert_eq!(format!("{forward:?}"), format!("{backward:?}"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! is logged with its virtual time, and an optional trace names every packet the node sends.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
@@ -241,12 +241,12 @@ pub struct SimNode {
     out: VecDeque<Datagram>,
     events: Vec<(Instant, Event)>,
     replies: Vec<EchoRecord>,
-    sent: HashMap<(IpAddr, IpAddr, u16, u16), Instant>,
+    sent: BTreeMap<(IpAddr, IpAddr, u16, u16), Instant>,
     answered: u64,
     delivered: Vec<Delivered>,
     errors: Vec<(Instant, Error)>,
     scheduled: BinaryHeap<Reverse<(Instant, u64)>>,
-    pings: HashMap<u64, Ping>,
+    pings: BTreeMap<u64, Ping>,
     next_ping: u64,
     trace: Option<Vec<TraceLine>>,
     next_timeout: Option<Instant>,
@@ -276,12 +276,12 @@ impl SimNode {
             out: VecDeque::new(),
             events: Vec::new(),
             replies: Vec::new(),
-            sent: HashMap::new(),
+            sent: BTreeMap::new(),
             answered: 0,
             delivered: Vec::new(),
             errors: Vec::new(),
             scheduled: BinaryHeap::new(),
-            pings: HashMap::new(),
+            pings: BTreeMap::new(),
             next_ping: 0,
             trace: None,
             // The node's first outputs (its Registration Requests) are drained at the first

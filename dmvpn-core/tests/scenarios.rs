@@ -14,7 +14,7 @@ mod common;
 
 use common::*;
 use dmvpn_core::sim::example::Example;
-use dmvpn_core::{EventKind, Gone};
+use dmvpn_core::{EventKind, NhrpEvent, RemoveReason};
 
 /// Seed 003 steps 1–11 / seed 001 slides: registration, resolution through the hub, the first
 /// packets via the hub, then direct; the reverse direction resolves; unused mappings expire.
@@ -24,7 +24,7 @@ fn phase2_spoke_to_spoke_via_hub_then_direct_then_expiry() {
     let (hub, a, b) = (s.hub(), s.spoke(1), s.spoke(2));
     s.run(secs(2));
     assert!(s.registered(hub, 1) && s.registered(hub, 2));
-    assert!(s.has(a, |k| matches!(k, EventKind::NhsUp { .. })));
+    assert!(s.has(a, |k| matches!(k, EventKind::Nhrp(NhrpEvent::NhsUp { .. }))));
     assert_eq!(
         s.count(hub, |k| matches!(k, EventKind::PeerRegistered { .. })),
         2
@@ -99,7 +99,7 @@ fn phase2_spoke_to_spoke_via_hub_then_direct_then_expiry() {
     // the hub keeps the registrations (refreshed every holdtime/3).
     s.run(secs(400));
     for (x, peer) in [(a, "172.16.2.1"), (b, "172.16.1.1")] {
-        assert!(s.has(x, |k| matches!(k, EventKind::MappingRemoved { reason: Gone::Expired, nbma, .. } if *nbma == ip(peer))));
+        assert!(s.has(x, |k| matches!(k, EventKind::MappingRemoved { reason: RemoveReason::Expired, nbma, .. } if *nbma == ip(peer))));
         assert!(s.has(
             x,
             |k| matches!(k, EventKind::NbmaPeerDown { nbma } if *nbma == ip(peer))
@@ -284,11 +284,14 @@ fn dual_hub_survives_a_hub_crash() {
         assert!(
             s.has(
                 s.spoke(i),
-                |k| matches!(k, EventKind::NhsDown { nhs } if *nhs == ip("10.0.0.1"))
+                |k| matches!(k, EventKind::Nhrp(NhrpEvent::NhsDown { nhs }) if *nhs == ip("10.0.0.1"))
             ),
             "spoke {i} did not see hub1 go down"
         );
-        assert!(!s.has(s.spoke(i), |k| matches!(k, EventKind::AllNhsDown)));
+        assert!(!s.has(s.spoke(i), |k| matches!(
+            k,
+            EventKind::Nhrp(NhrpEvent::AllNhsDown)
+        )));
     }
     // A new spoke-to-spoke pair resolves through hub2.
     s.route(1, 3);
@@ -332,7 +335,7 @@ fn dual_hub_survives_a_hub_crash() {
     s.run(secs(5));
     for i in 1..=3 {
         assert!(s.get(s.spoke(i)).events().iter().any(|(t, e)| *t > crash_at
-            && matches!(e.kind, EventKind::NhsUp { nhs } if nhs == ip("10.0.0.1"))));
+            && matches!(e.kind, EventKind::Nhrp(NhrpEvent::NhsUp { nhs }) if nhs == ip("10.0.0.1"))));
         let st = s.get(s.spoke(i)).node().status(s.now());
         assert!(
             st.tunnels[0].nhs.iter().all(|n| n.up),
@@ -415,10 +418,8 @@ fn dual_dmvpn_two_clouds_on_one_spoke() {
     }
     for t in [0usize, 1] {
         assert!(
-            s.get(a)
-                .events()
-                .iter()
-                .any(|(_, e)| e.tunnel == t && matches!(e.kind, EventKind::NhsUp { .. }))
+            s.get(a).events().iter().any(|(_, e)| e.tunnel == t
+                && matches!(e.kind, EventKind::Nhrp(NhrpEvent::NhsUp { .. })))
         );
     }
     // Spoke A reaches B's LAN over the second cloud.
@@ -494,7 +495,7 @@ fn spokes_behind_two_nats_go_direct() {
     s.run(secs(2));
     assert!(s.has(hub, |k| matches!(k, EventKind::PeerRegistered { nbma, nat: true, .. } if *nbma == ip("198.51.100.1"))));
     assert!(s.has(hub, |k| matches!(k, EventKind::PeerRegistered { nbma, nat: true, .. } if *nbma == ip("203.0.113.2"))));
-    assert!(s.has(a, |k| matches!(k, EventKind::NatDetected { public_nbma, .. } if *public_nbma == ip("198.51.100.1"))));
+    assert!(s.has(a, |k| matches!(k, EventKind::Nhrp(NhrpEvent::NatDetected { public_nbma, .. }) if *public_nbma == ip("198.51.100.1"))));
     let hub_nhrp = s.get(hub).node().show_ip_nhrp(s.now());
     assert!(
         hub_nhrp.contains("NBMA address: 198.51.100.1\n    (Claimed NBMA address: 172.16.1.1)"),
@@ -665,7 +666,10 @@ fn hub_restart_spokes_reregister_within_holdtime_third_plus_backoff() {
     s.sim.crash(hub);
     s.run(secs(140));
     for i in 1..=3 {
-        assert!(s.has(s.spoke(i), |k| matches!(k, EventKind::AllNhsDown)));
+        assert!(s.has(s.spoke(i), |k| matches!(
+            k,
+            EventKind::Nhrp(NhrpEvent::AllNhsDown)
+        )));
     }
     let restart = s.now();
     let mut fresh = dmvpn_core::sim::SimNode::new(restart, ex.hub()).unwrap();
@@ -686,10 +690,8 @@ fn hub_restart_spokes_reregister_within_holdtime_third_plus_backoff() {
     s.run(secs(1));
     for i in 1..=3 {
         assert!(
-            s.get(s.spoke(i))
-                .events()
-                .iter()
-                .any(|(t, e)| *t >= restart && matches!(e.kind, EventKind::NhsUp { .. }))
+            s.get(s.spoke(i)).events().iter().any(|(t, e)| *t >= restart
+                && matches!(e.kind, EventKind::Nhrp(NhrpEvent::NhsUp { .. })))
         );
     }
     s.finish();
@@ -725,8 +727,14 @@ fn key_mismatch_is_dropped_and_counted() {
             .key_mismatch,
         drops
     );
-    assert!(!s.has(rogue, |k| matches!(k, EventKind::NhsUp { .. })));
-    assert!(s.has(rogue, |k| matches!(k, EventKind::NhsDown { .. })));
+    assert!(!s.has(rogue, |k| matches!(
+        k,
+        EventKind::Nhrp(NhrpEvent::NhsUp { .. })
+    )));
+    assert!(s.has(rogue, |k| matches!(
+        k,
+        EventKind::Nhrp(NhrpEvent::NhsDown { .. })
+    )));
     // Its data is dropped too.
     let (net, via) = ex.spoke_route(1);
     s.node(rogue).add_route(net, via).unwrap();

@@ -18,10 +18,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmvpn_core::EventKind;
 use dmvpn_core::config::HubResolution;
 use dmvpn_core::sim::SimNode;
 use dmvpn_core::sim::example::{Example, HUB_NBMA, spoke_name};
+use dmvpn_core::{EventKind, NhrpEvent, RemoveReason};
 use dmvpn_netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
 
 #[derive(Parser, Debug)]
@@ -317,9 +317,8 @@ fn run(args: &Args) -> Result<(), String> {
         lines.extend(d.event_lines(&ids, start, |k| {
             matches!(
                 k,
-                EventKind::NhsUp { .. }
+                EventKind::Nhrp(NhrpEvent::NhsUp { .. } | NhrpEvent::NatDetected { .. })
                     | EventKind::PeerRegistered { .. }
-                    | EventKind::NatDetected { .. }
             )
         }));
         d.print_timeline(lines);
@@ -426,7 +425,10 @@ fn run(args: &Args) -> Result<(), String> {
                             | EventKind::MappingAdded { .. }
                             | EventKind::NbmaPeerUp { .. }
                             | EventKind::ShortcutAdded { .. }
-                            | EventKind::ResolutionFailed { .. }
+                            | EventKind::Nhrp(
+                                NhrpEvent::ResolutionFailed { .. }
+                                    | NhrpEvent::ResolutionNegative { .. }
+                            )
                     )
                 }));
             }
@@ -515,7 +517,7 @@ fn run(args: &Args) -> Result<(), String> {
                 EventKind::MappingAdded { .. } => mappings += 1,
                 EventKind::ShortcutAdded { .. } => shortcuts += 1,
                 EventKind::MappingRemoved {
-                    reason: dmvpn_core::Gone::Expired,
+                    reason: RemoveReason::Expired,
                     ..
                 } => expired += 1,
                 _ => {}

@@ -1,0 +1,806 @@
+//! The DMVPN node: tunnel interfaces (mGRE + NHRP) behind one Input/Output loop.
+//!
+//! This module holds the [`Node`] type, its inputs and outputs, its bounds and counters, the
+//! handle/poll loop and the commands. The rest lives in:
+//!
+//! - `translate`: the node configuration ([`NodeConfig`] / [`TunnelConfig`]) turned into a GRE
+//!   tunnel and NHRP client and server configurations, one tunnel interface at a time;
+//! - `forward`: the data path (underlay in, overlay in, tunnelled packets, the hub's hairpin
+//!   and redirect, multicast replication, GRE encapsulation);
+//! - `nhrp_glue`: the NHRP machines' packets, transmits and events, and their cache events
+//!   turned into mappings, peer references, routes and node events.
+
+mod forward;
+mod nhrp_glue;
+#[cfg(test)]
+mod testkit;
+mod translate;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dmvpn_nhrp::{CacheEvent, Client, Entry, EntryType, Prefix, Route, Server};
+use ipnet::IpNet;
+
+use crate::config::{NodeConfig, TunnelConfig};
+use crate::error::Error;
+use crate::event::{Event, EventKind};
+use crate::route::{NextHop, RouteSource, RouteTable};
+
+/// An input to [`Node::handle_input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A datagram from the underlay (NBMA) network: `payload` is what follows the outer IP
+    /// header (a GRE packet, IP protocol 47), `src` and `dst` are the outer addresses (`src` as
+    /// received, i.e. after any NAT on the way).
+    Underlay {
+        /// The current time.
+        now: Instant,
+        /// Outer source address.
+        src: IpAddr,
+        /// Outer destination address (one of this node's tunnel sources).
+        dst: IpAddr,
+        /// The GRE packet.
+        payload: &'a [u8],
+    },
+    /// An IPv4/IPv6 packet from the caller's TUN device (the overlay), to route into a
+    /// tunnel.
+    Overlay {
+        /// The current time.
+        now: Instant,
+        /// The IP packet.
+        packet: &'a [u8],
+    },
+    /// The time [`Output::Timeout`] asked for has come (an early or spurious call is
+    /// harmless).
+    Timeout(Instant),
+}
+
+/// What to send on the underlay, in the family's one datagram shape ([`dmvpn_wire::Transmit`]):
+/// from `src` (a `tunnel source`) to `dst`. Today every node transmit is a GRE packet
+/// (`proto` [`Proto::GRE`](dmvpn_wire::Proto::GRE), IP protocol 47): send it on a raw socket of
+/// protocol 47 (the kernel adds the IP header). Give the payload buffer back with
+/// [`Node::recycle`] to spare the next packet an allocation.
+pub use dmvpn_wire::Transmit;
+
+/// An overlay packet that arrived through a tunnel, for the caller's TUN device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deliver {
+    /// Index of the tunnel interface it came in on.
+    pub tunnel: usize,
+    /// The IPv4/IPv6 packet. Give the buffer back with [`Node::recycle`].
+    pub packet: Vec<u8>,
+}
+
+/// What [`Node::poll_output`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this on the underlay.
+    Transmit(Transmit),
+    /// Write this to the overlay (TUN).
+    Deliver(Deliver),
+    /// Something happened.
+    Event(Event),
+    /// Nothing more for now: feed [`Input::Timeout`] at this instant (`None`: no timer is
+    /// pending; wait for packets).
+    Timeout(Option<Instant>),
+}
+
+/// Bounds on a node's queues and tables. Whatever exceeds them is dropped and counted in
+/// [`NodeStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Underlay transmits queued between [`Node::handle_input`] and [`Node::poll_output`]
+    /// (a hub replicating multicast to every spoke needs one per spoke).
+    pub max_transmits: usize,
+    /// Overlay deliveries queued.
+    pub max_delivers: usize,
+    /// Events queued.
+    pub max_events: usize,
+    /// Recycled buffers kept ([`Node::recycle`]).
+    pub buffer_pool: usize,
+    /// NHRP cache entries per spoke interface.
+    pub max_cache: usize,
+    /// Registrations per hub interface.
+    pub max_registrations: usize,
+    /// NHRP resolutions in progress per interface.
+    pub max_pending_resolutions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_transmits: 65_536,
+            max_delivers: 4096,
+            max_events: 65_536,
+            buffer_pool: 256,
+            max_cache: 65_536,
+            max_registrations: 1_000_000,
+            max_pending_resolutions: 256,
+        }
+    }
+}
+
+/// What a tunnel interface does in its cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// NHS only: learns spokes from their registrations.
+    Hub,
+    /// NHC only: registers with its NHSs and resolves other spokes.
+    Spoke,
+    /// Both: a secondary hub that is a spoke of the primary (seed 003).
+    HubAndSpoke,
+    /// Plain point-to-point GRE without NHRP.
+    Static,
+}
+
+impl core::fmt::Display for Role {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Role::Hub => "Hub",
+            Role::Spoke => "Spoke",
+            Role::HubAndSpoke => "Hub/Spoke",
+            Role::Static => "Static",
+        })
+    }
+}
+
+/// Data-path counters of a node: what it forwarded, and every drop by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Underlay datagrams received.
+    pub underlay_in: u64,
+    /// Underlay datagrams for no tunnel source of this node.
+    pub underlay_not_local: u64,
+    /// Underlay datagrams GRE refused (malformed, key mismatch, wrong peer: the tunnel
+    /// counters say which).
+    pub gre_dropped: u64,
+    /// GRE payloads of a protocol type DMVPN does not carry.
+    pub unsupported_protocol: u64,
+    /// NHRP packets received.
+    pub nhrp_in: u64,
+    /// NHRP packets the machines dropped (their counters say why).
+    pub nhrp_dropped: u64,
+    /// Traffic Indications ignored because `ip nhrp shortcut` is off.
+    pub redirects_ignored: u64,
+    /// Tunnelled IP packets that were malformed.
+    pub tunnelled_malformed: u64,
+    /// Packets delivered to the overlay.
+    pub delivered: u64,
+    /// Overlay packets from the caller.
+    pub overlay_in: u64,
+    /// Overlay packets that were malformed.
+    pub overlay_malformed: u64,
+    /// Overlay packets with no route.
+    pub no_route: u64,
+    /// Packets with no mapping and no NHS to send through.
+    pub no_mapping: u64,
+    /// Unicast packets sent straight to the next hop's NBMA address.
+    pub sent_direct: u64,
+    /// Unicast packets sent through an NHS while a resolution runs (or failed).
+    pub sent_via_nhs: u64,
+    /// Packets a hub forwarded back out of a cloud (spoke to spoke through the hub).
+    pub forwarded: u64,
+    /// Phase 3 Traffic Indications sent by this hub.
+    pub redirects_sent: u64,
+    /// Multicast/broadcast copies sent.
+    pub multicast_copies: u64,
+    /// Packets dropped because their TTL ran out while forwarding.
+    pub ttl_expired: u64,
+    /// Packets dropped because forwarding would send them back to their sender.
+    pub loops: u64,
+    /// Packets GRE could not encapsulate.
+    pub encapsulation_errors: u64,
+    /// Transmits dropped because the queue was full.
+    pub transmits_dropped: u64,
+    /// Deliveries dropped because the queue was full.
+    pub delivers_dropped: u64,
+    /// Events dropped because the queue was full.
+    pub events_dropped: u64,
+}
+
+/// An NBMA peer with mappings on an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerRef {
+    pub(crate) entries: u32,
+    pub(crate) since: Instant,
+}
+
+/// One tunnel interface. Its tables are ordered maps, so that nothing the node outputs (nor
+/// these tables' `Debug`) depends on a per-process hash seed.
+#[derive(Debug)]
+pub(crate) struct Iface {
+    pub(crate) cfg: TunnelConfig,
+    pub(crate) name: Arc<str>,
+    pub(crate) gre: dmvpn_gre::Tunnel,
+    pub(crate) client: Option<Box<Client>>,
+    pub(crate) server: Option<Box<Server>>,
+    /// Complete mappings by (from the server, prefix) → NBMA address.
+    mappings: BTreeMap<(bool, Prefix), IpAddr>,
+    pub(crate) peers: BTreeMap<IpAddr, PeerRef>,
+}
+
+impl Iface {
+    pub(crate) fn role(&self) -> Role {
+        match (&self.client, &self.server) {
+            (Some(_), Some(_)) => Role::HubAndSpoke,
+            (Some(_), None) => Role::Spoke,
+            (None, Some(_)) => Role::Hub,
+            (None, None) => Role::Static,
+        }
+    }
+
+    fn own(&self) -> IpAddr {
+        self.cfg.address.addr()
+    }
+
+    /// The static entries of both machines (client first, each in prefix order), tagged with
+    /// whether they are the server's.
+    fn static_entries(&self) -> Vec<(bool, Entry)> {
+        let c = self
+            .client
+            .iter()
+            .flat_map(|c| c.cache().iter().map(|e| (false, e)));
+        let s = self
+            .server
+            .iter()
+            .flat_map(|s| s.cache().iter().map(|e| (true, e)));
+        c.chain(s)
+            .filter(|(_, e)| e.kind == EntryType::Static)
+            .map(|(b, e)| (b, e.clone()))
+            .collect()
+    }
+}
+
+/// A DMVPN node: one or more tunnel interfaces (mGRE or point-to-point GRE, each with its NHRP
+/// client and/or server), the overlay routing table the caller feeds, and one Sans-IO loop.
+///
+/// - [`Node::handle_input`] takes an underlay datagram, an overlay packet or a timeout.
+/// - [`Node::poll_output`] yields, until it says [`Output::Timeout`], underlay transmits,
+///   overlay deliveries and events.
+/// - Commands: [`Node::add_route`] / [`Node::remove_route`] (the caller's routing protocol),
+///   [`Node::clear_nhrp`], [`Node::shutdown`].
+/// - Status: [`Node::status`] (data), [`Node::show_dmvpn`], [`Node::show_ip_nhrp`],
+///   [`Node::show_ip_nhrp_traffic`] (IOS text).
+///
+/// It never panics, whatever the input; every drop is counted ([`NodeStats`]). Its outputs
+/// depend on its inputs only: no clock, no randomness, no hash-seeded iteration order.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) hostname: String,
+    pub(crate) networks: Vec<IpNet>,
+    pub(crate) ifaces: Vec<Iface>,
+    routes: RouteTable,
+    transmits: VecDeque<Transmit>,
+    delivers: VecDeque<Deliver>,
+    events: VecDeque<Event>,
+    pool: Vec<Vec<u8>>,
+    limits: Limits,
+    pub(crate) stats: NodeStats,
+    last_now: Instant,
+}
+
+/// The NHRP prefix of an overlay network.
+pub(crate) fn prefix_of(net: IpNet) -> Prefix {
+    Prefix::new(net.addr(), net.prefix_len())
+}
+
+/// The overlay network of an NHRP prefix.
+pub(crate) fn net_of(p: Prefix) -> IpNet {
+    IpNet::new(p.addr(), p.len()).unwrap_or_else(|_| IpNet::from(p.addr()))
+}
+
+/// Adds one to a counter, saturating.
+fn bump(counter: &mut u64) {
+    *counter = counter.saturating_add(1);
+}
+
+impl Node {
+    /// A node with default [`Limits`]. Validates the configuration (every problem reported),
+    /// starts the NHRP machines and registers with every NHS at once (what IOS does at
+    /// interface up): the Registration Requests are the first [`Output`]s.
+    pub fn new(now: Instant, config: NodeConfig) -> Result<Node, Error> {
+        Node::with_limits(now, config, Limits::default())
+    }
+
+    /// A node with explicit [`Limits`].
+    pub fn with_limits(now: Instant, config: NodeConfig, limits: Limits) -> Result<Node, Error> {
+        config.validate()?;
+        let ifaces = config
+            .tunnels
+            .iter()
+            .map(|t| Iface::new(now, t, &config.networks, &limits))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut node = Node {
+            hostname: config.hostname,
+            networks: config.networks,
+            ifaces,
+            routes: RouteTable::new(),
+            transmits: VecDeque::new(),
+            delivers: VecDeque::new(),
+            events: VecDeque::new(),
+            pool: Vec::new(),
+            limits,
+            stats: NodeStats::default(),
+            last_now: now,
+        };
+        for i in 0..node.ifaces.len() {
+            // Static maps are mappings too: the GRE tunnels to the hubs are up from the start,
+            // in interface order, then the machines' cache order (by prefix).
+            let statics = node
+                .ifaces
+                .get(i)
+                .map(Iface::static_entries)
+                .unwrap_or_default();
+            for (server, e) in statics {
+                node.on_cache_event(now, i, server, CacheEvent::Added(e));
+            }
+            node.drain_iface(now, i);
+        }
+        Ok(node)
+    }
+
+    /// The host name.
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// Number of tunnel interfaces.
+    pub fn tunnels(&self) -> usize {
+        self.ifaces.len()
+    }
+
+    /// The role of tunnel interface `tunnel`.
+    pub fn role(&self, tunnel: usize) -> Option<Role> {
+        self.ifaces.get(tunnel).map(Iface::role)
+    }
+
+    /// The NHRP client (spoke side) of an interface, for inspection.
+    pub fn nhrp_client(&self, tunnel: usize) -> Option<&Client> {
+        self.ifaces.get(tunnel)?.client.as_deref()
+    }
+
+    /// The NHRP server (hub side) of an interface, for inspection.
+    pub fn nhrp_server(&self, tunnel: usize) -> Option<&Server> {
+        self.ifaces.get(tunnel)?.server.as_deref()
+    }
+
+    /// The GRE tunnel of an interface (counters per peer, drops by reason).
+    pub fn gre(&self, tunnel: usize) -> Option<&dmvpn_gre::Tunnel> {
+        self.ifaces.get(tunnel).map(|f| &f.gre)
+    }
+
+    /// The tunnel interface a GRE packet between `local` (one of this node's tunnel sources) and
+    /// a peer belongs to: the interface with that source whose `tunnel key` the packet carries,
+    /// or else the first interface with that source (whose GRE then refuses the key mismatch).
+    fn interface_for(&self, local: IpAddr, gre_packet: &[u8]) -> Option<usize> {
+        let key = dmvpn_gre::wire::gre::Packet::new_checked(gre_packet)
+            .ok()
+            .map(|p| p.key());
+        let mut first = None;
+        for (i, f) in self.ifaces.iter().enumerate() {
+            if f.cfg.source != local {
+                continue;
+            }
+            first.get_or_insert(i);
+            if key == Some(f.cfg.key) {
+                return Some(i);
+            }
+        }
+        first
+    }
+
+    /// The tunnel interface a transmit of this node's went out of (by its source and GRE key),
+    /// for traces and per-interface accounting by the caller.
+    pub fn tunnel_of(&self, t: &Transmit) -> Option<usize> {
+        self.interface_for(t.src, &t.payload)
+    }
+
+    /// Data-path counters.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// The overlay routing table (routes from the caller, shortcuts from NHRP).
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    fn clock(&mut self, now: Instant) -> Instant {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+        self.last_now
+    }
+
+    /// Gives a buffer from [`Transmit::payload`] or [`Deliver::packet`] back for reuse, so that
+    /// the data path does not allocate per packet in steady state.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.pool.len() < self.limits.buffer_pool {
+            buf.clear();
+            self.pool.push(buf);
+        }
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        self.pool.pop().unwrap_or_default()
+    }
+
+    /// Handles one input. An error means the input was dropped (and counted); the node stays
+    /// usable. Drain [`Node::poll_output`] afterwards.
+    pub fn handle_input(&mut self, input: Input<'_>) -> Result<(), Error> {
+        match input {
+            Input::Timeout(now) => {
+                let now = self.clock(now);
+                self.handle_timeout(now);
+                Ok(())
+            }
+            Input::Underlay {
+                now,
+                src,
+                dst,
+                payload,
+            } => {
+                let now = self.clock(now);
+                self.on_underlay(now, src, dst, payload)
+            }
+            Input::Overlay { now, packet } => {
+                let now = self.clock(now);
+                self.on_overlay(now, packet)
+            }
+        }
+    }
+
+    /// The next output: transmits first, then deliveries, then events, and finally
+    /// [`Output::Timeout`] with the earliest deadline of every machine of every interface.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(t) = self.transmits.pop_front() {
+            return Output::Transmit(t);
+        }
+        if let Some(d) = self.delivers.pop_front() {
+            return Output::Deliver(d);
+        }
+        if let Some(e) = self.events.pop_front() {
+            return Output::Event(e);
+        }
+        Output::Timeout(self.poll_timeout())
+    }
+
+    /// The earliest deadline of every machine (what [`Output::Timeout`] carries).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.ifaces
+            .iter()
+            .flat_map(|f| {
+                [
+                    f.client.as_ref().and_then(|c| c.poll_timeout()),
+                    f.server.as_ref().and_then(|s| s.poll_timeout()),
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.ifaces.len() {
+            if let Some(f) = self.ifaces.get_mut(i) {
+                if let Some(c) = f.client.as_mut()
+                    && c.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    c.handle_timeout(now);
+                }
+                if let Some(s) = f.server.as_mut()
+                    && s.poll_timeout().is_some_and(|t| t <= now)
+                {
+                    s.handle_timeout(now);
+                }
+            }
+            self.drain_iface(now, i);
+        }
+    }
+
+    // ----- commands -----
+
+    /// Adds (or replaces) a route from the caller's routing protocol: `prefix` via the overlay
+    /// next hop `via`, on the tunnel interface whose subnet holds `via`. On a hub interface the
+    /// route also tells NHRP where networks behind spokes are (phase 3 resolutions).
+    pub fn add_route(&mut self, prefix: IpNet, via: IpAddr) -> Result<(), Error> {
+        let tunnel = self
+            .ifaces
+            .iter()
+            .position(|f| f.cfg.address.contains(&via))
+            .ok_or(Error::NoTunnelFor(via))?;
+        let prefix = prefix.trunc();
+        let hop = NextHop { via, tunnel };
+        if let Some(old) = self.routes.insert(prefix, RouteSource::Routed, hop)
+            && old.tunnel != tunnel
+            && let Some(s) = self
+                .ifaces
+                .get_mut(old.tunnel)
+                .and_then(|f| f.server.as_mut())
+        {
+            s.remove_route(prefix_of(prefix));
+        }
+        if let Some(s) = self.ifaces.get_mut(tunnel).and_then(|f| f.server.as_mut()) {
+            s.add_route(Route {
+                prefix: prefix_of(prefix),
+                next_hop: via,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes the caller's route for exactly `prefix`; returns whether there was one.
+    pub fn remove_route(&mut self, prefix: IpNet) -> bool {
+        let prefix = prefix.trunc();
+        match self.routes.remove(prefix, RouteSource::Routed) {
+            Some(hop) => {
+                if let Some(s) = self
+                    .ifaces
+                    .get_mut(hop.tunnel)
+                    .and_then(|f| f.server.as_mut())
+                {
+                    s.remove_route(prefix_of(prefix));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `clear ip nhrp ADDRESS`: removes the mapping (or registration) covering `addr` on every
+    /// interface and purges it at the peer (RFC 2332 §5.2.5). Returns whether one was removed.
+    pub fn clear_nhrp(&mut self, now: Instant, addr: IpAddr) -> bool {
+        let now = self.clock(now);
+        let mut any = false;
+        for i in 0..self.ifaces.len() {
+            if let Some(f) = self.ifaces.get_mut(i) {
+                if let Some(c) = f.client.as_mut() {
+                    any |= c.purge(now, addr);
+                }
+                if let Some(s) = f.server.as_mut() {
+                    any |= s.purge(now, addr);
+                }
+            }
+            self.drain_iface(now, i);
+        }
+        any
+    }
+
+    /// Graceful shutdown: every spoke interface purges its registrations from its NHSs and
+    /// stops registering.
+    pub fn shutdown(&mut self, now: Instant) {
+        let now = self.clock(now);
+        for i in 0..self.ifaces.len() {
+            if let Some(c) = self.ifaces.get_mut(i).and_then(|f| f.client.as_mut()) {
+                c.shutdown(now);
+            }
+            self.drain_iface(now, i);
+        }
+    }
+
+    // ----- routing -----
+
+    /// The route for an overlay destination: the routing table, or the tunnel subnet itself
+    /// (connected) when that is longer. Returns (tunnel, next hop, is a shortcut).
+    pub fn lookup(&self, dst: IpAddr) -> Option<(usize, IpAddr, bool)> {
+        let routed = self.routes.lookup(dst);
+        let connected = self
+            .ifaces
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.cfg.address.contains(&dst))
+            .max_by_key(|(_, f)| f.cfg.address.prefix_len());
+        match (routed, connected) {
+            (Some((net, _, _)), Some((i, f))) if f.cfg.address.prefix_len() > net.prefix_len() => {
+                Some((i, dst, false))
+            }
+            (Some((_, src, hop)), _) => Some((hop.tunnel, hop.via, src == RouteSource::Shortcut)),
+            (None, Some((i, _))) => Some((i, dst, false)),
+            (None, None) => None,
+        }
+    }
+
+    fn is_own(&self, addr: IpAddr) -> bool {
+        self.ifaces.iter().any(|f| f.own() == addr)
+    }
+
+    // ----- output queues -----
+
+    fn deliver(&mut self, t: usize, packet: &[u8]) -> Result<(), Error> {
+        if self.delivers.len() >= self.limits.max_delivers {
+            bump(&mut self.stats.delivers_dropped);
+            return Err(Error::QueueFull(self.limits.max_delivers));
+        }
+        let mut buf = self.buffer();
+        buf.extend_from_slice(packet);
+        bump(&mut self.stats.delivered);
+        self.delivers.push_back(Deliver {
+            tunnel: t,
+            packet: buf,
+        });
+        Ok(())
+    }
+
+    fn event(&mut self, t: usize, kind: EventKind) {
+        if self.events.len() >= self.limits.max_events {
+            bump(&mut self.stats.events_dropped);
+            return;
+        }
+        let interface = self
+            .ifaces
+            .get(t)
+            .map_or_else(|| Arc::from("Tunnel?"), |f| f.name.clone());
+        self.events.push_back(Event {
+            tunnel: t,
+            interface,
+            kind,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{NhrpConfig, Password, TunnelMode};
+
+    fn hub_config() -> NodeConfig {
+        NodeConfig {
+            hostname: "hub".into(),
+            tunnels: vec![TunnelConfig {
+                name: "Tunnel0".into(),
+                address: "10.0.0.1/24".parse().unwrap(),
+                source: "172.17.0.1".parse().unwrap(),
+                mode: TunnelMode::Multipoint,
+                key: Some(7),
+                mtu: 1400,
+                nhrp: NhrpConfig {
+                    authentication: Some(Password::new("s3cret")),
+                    map_multicast_dynamic: true,
+                    ..NhrpConfig::new(1)
+                },
+            }],
+            networks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_password_never_shows_and_bad_input_is_counted() {
+        let now = Instant::now();
+        let mut hub = Node::new(now, hub_config()).unwrap();
+        assert!(!format!("{hub:?}").contains("s3cret"));
+        assert_eq!(hub.role(0), Some(Role::Hub));
+        let src: IpAddr = "192.0.2.1".parse().unwrap();
+        let dst: IpAddr = "172.17.0.1".parse().unwrap();
+        let e = hub.handle_input(Input::Underlay {
+            now,
+            src,
+            dst,
+            payload: &[1, 2, 3],
+        });
+        assert!(matches!(e, Err(Error::Gre(_))));
+        let e = hub.handle_input(Input::Underlay {
+            now,
+            src,
+            dst: src,
+            payload: &[],
+        });
+        assert_eq!(e, Err(Error::NotLocal(src)));
+        assert!(matches!(
+            hub.handle_input(Input::Overlay {
+                now,
+                packet: &[0x45]
+            }),
+            Err(Error::MalformedOverlay(_))
+        ));
+        let s = hub.stats();
+        assert_eq!(
+            (s.underlay_in, s.gre_dropped, s.underlay_not_local),
+            (2, 1, 1)
+        );
+        assert_eq!(s.overlay_malformed, 1);
+        assert!(matches!(hub.poll_output(), Output::Timeout(None)));
+        // Routes need a tunnel for their next hop.
+        assert_eq!(
+            hub.add_route(
+                "192.168.9.0/24".parse().unwrap(),
+                "10.9.9.9".parse().unwrap()
+            ),
+            Err(Error::NoTunnelFor("10.9.9.9".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn invalid_configuration_lists_every_problem() {
+        let mut cfg = hub_config();
+        cfg.tunnels[0].nhrp.holdtime = 0;
+        cfg.tunnels[0].mtu = 10;
+        match Node::new(Instant::now(), cfg) {
+            Err(Error::Config(c)) => assert_eq!(c.0.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn poll_output_yields_transmits_then_deliveries_then_events_then_the_timeout() {
+        let now = Instant::now();
+        let mut hub = Node::new(now, hub_config()).unwrap();
+        hub.event(
+            0,
+            EventKind::NbmaPeerUp {
+                nbma: "192.0.2.7".parse().unwrap(),
+            },
+        );
+        hub.deliver(0, &[0x45, 0, 0, 20]).unwrap();
+        hub.transmits.push_back(Transmit {
+            src: "172.17.0.1".parse().unwrap(),
+            dst: "192.0.2.7".parse().unwrap(),
+            proto: dmvpn_wire::Proto::GRE,
+            payload: vec![1],
+        });
+        assert!(matches!(hub.poll_output(), Output::Transmit(t) if t.payload == [1]));
+        assert!(matches!(hub.poll_output(), Output::Deliver(d) if d.tunnel == 0));
+        assert!(matches!(
+            hub.poll_output(),
+            Output::Event(Event { kind: EventKind::NbmaPeerUp { .. }, ref interface, .. })
+                if &**interface == "Tunnel0"
+        ));
+        assert_eq!(hub.poll_output(), Output::Timeout(None));
+        assert_eq!(hub.stats().delivered, 1);
+    }
+
+    #[test]
+    fn full_queues_drop_and_count() {
+        let now = Instant::now();
+        let limits = Limits {
+            max_delivers: 1,
+            max_events: 1,
+            ..Limits::default()
+        };
+        let mut hub = Node::with_limits(now, hub_config(), limits).unwrap();
+        hub.deliver(0, &[0x45]).unwrap();
+        assert_eq!(hub.deliver(0, &[0x45]), Err(Error::QueueFull(1)));
+        hub.event(
+            0,
+            EventKind::NbmaPeerUp {
+                nbma: "192.0.2.7".parse().unwrap(),
+            },
+        );
+        hub.event(
+            0,
+            EventKind::NbmaPeerDown {
+                nbma: "192.0.2.7".parse().unwrap(),
+            },
+        );
+        let s = hub.stats();
+        assert_eq!(
+            (s.delivered, s.delivers_dropped, s.events_dropped),
+            (1, 1, 1)
+        );
+        assert_eq!(hub.events.len(), 1);
+    }
+
+    #[test]
+    fn a_longer_connected_subnet_beats_a_shorter_route() {
+        let now = Instant::now();
+        let mut hub = Node::new(now, hub_config()).unwrap();
+        let via: IpAddr = "10.0.0.11".parse().unwrap();
+        hub.add_route("10.0.0.0/16".parse().unwrap(), via).unwrap();
+        hub.add_route("192.168.1.0/24".parse().unwrap(), via)
+            .unwrap();
+        let peer: IpAddr = "10.0.0.12".parse().unwrap();
+        assert_eq!(hub.lookup(peer), Some((0, peer, false)));
+        assert_eq!(
+            hub.lookup("192.168.1.9".parse().unwrap()),
+            Some((0, via, false))
+        );
+        assert_eq!(
+            hub.lookup("10.0.7.1".parse().unwrap()),
+            Some((0, via, false))
+        );
+        assert_eq!(hub.lookup("172.31.0.1".parse().unwrap()), None);
+        assert!(hub.remove_route("192.168.1.0/24".parse().unwrap()));
+        assert!(!hub.remove_route("192.168.1.0/24".parse().unwrap()));
+    }
+}
