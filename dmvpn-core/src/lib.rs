@@ -32,7 +32,7 @@
 //!
 //! RFCs: GRE (RFC 2784, keys RFC 2890), NHRP (RFC 2332) with Cisco's DMVPN extensions.
 //!
-//! # The loop (DESIGN.md §3)
+//! # The loop (ARCHITECTURE.md, "The machine shape")
 //!
 //! [`Node::handle_input`] takes an [`Input`]: an underlay datagram (the GRE packet after the
 //! outer IP header, with its outer addresses), an overlay packet from the caller's TUN, or a

@@ -1,4 +1,4 @@
-//! DMVPN nodes on the deterministic simulated network of [`netsim`] (feature `sim`): what the
+//! DMVPN nodes on the deterministic simulated network of [`dmvpn_netsim`] (feature `sim`): what the
 //! scenario tests and the `dmvpn-sim` demo share.
 //!
 //! A [`SimNode`] is a [`Node`] as a [`dmvpn_netsim::Host`]: underlay datagrams in and out (GRE,
@@ -243,6 +243,7 @@ pub struct SimNode {
     replies: Vec<EchoRecord>,
     sent: BTreeMap<(IpAddr, IpAddr, u16, u16), Instant>,
     answered: u64,
+    unsendable: u64,
     delivered: Vec<Delivered>,
     errors: Vec<(Instant, Error)>,
     scheduled: BinaryHeap<Reverse<(Instant, u64)>>,
@@ -278,6 +279,7 @@ impl SimNode {
             replies: Vec::new(),
             sent: BTreeMap::new(),
             answered: 0,
+            unsendable: 0,
             delivered: Vec::new(),
             errors: Vec::new(),
             scheduled: BinaryHeap::new(),
@@ -331,6 +333,12 @@ impl SimNode {
     /// Echo requests the LAN hosts answered.
     pub fn answered(&self) -> u64 {
         self.answered
+    }
+
+    /// Transmits the node produced that could not be put on the simulated wire (a UDP payload
+    /// too long for its length field).
+    pub fn unsendable(&self) -> u64 {
+        self.unsendable
     }
 
     /// Other packets delivered to the overlay.
@@ -426,12 +434,12 @@ impl SimNode {
                             echo,
                         });
                     }
-                    self.out.push_back(Datagram {
-                        src: t.src,
-                        dst: t.dst,
-                        protocol: t.proto.ip_protocol().0,
-                        payload: t.payload,
-                    });
+                    // One conversion for every kind of transmit (GRE as is; a UDP transmit, such
+                    // as IKE passed through, gets its UDP header).
+                    match Datagram::from_transmit(t, None) {
+                        Ok(d) => self.out.push_back(d),
+                        Err(_) => self.unsendable += 1,
+                    }
                 }
                 Output::Deliver(d) => {
                     let echo = icmp::parse(&d.packet);

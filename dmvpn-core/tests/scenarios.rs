@@ -1,4 +1,4 @@
-//! Scenario tests on netsim's virtual clock and network (DESIGN.md §5): the seeds' example
+//! Scenario tests on netsim's virtual clock and network (ARCHITECTURE.md, "How it is tested"): the seeds' example
 //! (hub 172.17.0.1 / 10.0.0.1, spoke A 172.16.1.1 / 10.0.0.11 / 192.168.1.0/24, spoke B
 //! 172.16.2.1 / 10.0.0.12 / 192.168.2.0/24) in phase 2 and 3, dual hub, dual DMVPN, NAT,
 //! multicast, loss, hub restart and key mismatch. Timing is on the virtual clock only.

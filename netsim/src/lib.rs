@@ -9,7 +9,7 @@
 //!
 //! - [`Network`]: datagrams in flight, per-link [`LinkProfile`]s, [`NatConfig`] boxes, hosts
 //!   that are down, statistics, and the optional pcap [`Recorder`].
-//! - [`Sim`]: drives a set of [`Host`]s (anything with the handle/poll contract of DESIGN.md §3)
+//! - [`Sim`]: drives a set of [`Host`]s (anything with the handle/poll contract of ARCHITECTURE.md, "The machine shape")
 //!   over a [`Network`], folding every host's timer and every delivery into one event loop.
 //! - [`Machine`] and [`MachineHost`]: a machine of the family that hands out [`Transmit`]s
 //!   (NHRP's client and server, the IKEv2 endpoint, ...) as a [`Host`], with its outbox and logs

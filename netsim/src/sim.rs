@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::{Datagram, Network};
 
-/// A host on the simulated network: anything with the handle/poll contract of DESIGN.md §3.
+/// A host on the simulated network: anything with the handle/poll contract of ARCHITECTURE.md, "The machine shape".
 pub trait Host {
     /// The host's underlay address (inside address if it is behind a NAT box).
     fn addr(&self) -> IpAddr;

@@ -71,7 +71,7 @@
 //! # State machines
 //!
 //! On top of the wire format sit the NHRP machines of a DMVPN cloud, Sans-IO like everything
-//! here (DESIGN.md §3): no sockets, clocks, threads or global randomness. Every call takes the
+//! here (ARCHITECTURE.md, "The machine shape"): no sockets, clocks, threads or global randomness. Every call takes the
 //! current `now: Instant`; packets come in through `handle_packet(now, from_nbma, bytes)`
 //! (`from_nbma` is the *outer* source address, i.e. post-NAT), timers through
 //! `handle_timeout(now)` (a spurious call is a no-op) at the instant `poll_timeout()` names

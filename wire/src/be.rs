@@ -1,6 +1,6 @@
 //! Big-endian field access that cannot panic.
 //!
-//! Two flavours, for the two ways a parser reads: the plain readers ([`u16`], [`u32`], [`get`])
+//! Two flavours, for the two ways a parser reads: the plain readers ([`u16()`], [`u32()`], [`get`])
 //! yield zero for a field beyond the buffer and the writers skip it, for views whose
 //! `new_checked` has already validated the lengths (the fallbacks are never taken; they exist so
 //! that no input can cause a panic); the `read_*` readers return `None` beyond the buffer, for

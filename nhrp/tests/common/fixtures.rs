@@ -1,4 +1,4 @@
-//! NHRP packets taken from the Cisco captures in `shared/captures/` (Ethernet, IPv4 and GRE
+//! NHRP packets taken from the Cisco captures in `testdata/captures/` (Ethernet, IPv4 and GRE
 //! headers stripped).
 
 /// Registration request (105 bytes), from `dmvpn-nhrp-registration.pcap`.
