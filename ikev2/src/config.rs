@@ -185,13 +185,16 @@ impl Config {
         }
     }
 
-    /// Replaces the IKE proposals with strongSwan-syntax ones (`aes128-sha256-modp2048`).
+    /// Replaces the IKE proposals with strongSwan-syntax ones (`aes128-sha256-modp2048`); each
+    /// string may be a comma-separated list (`aes128-sha256-modp3072,aes128-sha256-modp2048`),
+    /// and the proposals keep the order given.
     pub fn with_ike_proposals(mut self, proposals: &[&str]) -> Result<Self, Error> {
         self.ike_proposals = parse_all(proposals, ProtocolId::IKE)?;
         Ok(self)
     }
 
-    /// Replaces the ESP proposals with strongSwan-syntax ones (`aes256gcm16-x25519`: with PFS).
+    /// Replaces the ESP proposals with strongSwan-syntax ones (`aes256gcm16-x25519`: with PFS);
+    /// each string may be a comma-separated list, as for [`Config::with_ike_proposals`].
     pub fn with_esp_proposals(mut self, proposals: &[&str]) -> Result<Self, Error> {
         self.esp_proposals = parse_all(proposals, ProtocolId::ESP)?;
         Ok(self)
@@ -226,13 +229,56 @@ impl Config {
 
 fn parse_all(proposals: &[&str], proto: ProtocolId) -> Result<Vec<Proposal>, Error> {
     let mut v = Vec::with_capacity(proposals.len());
-    for (i, s) in proposals.iter().enumerate() {
-        let mut p = Proposal::from_strongswan(s, proto)?;
-        p.number = u8::try_from(i + 1).map_err(|_| Error::InvalidConfig("too many proposals"))?;
-        v.push(p);
+    for s in proposals {
+        for mut p in Proposal::list_from_strongswan(s, proto)? {
+            p.number = u8::try_from(v.len() + 1)
+                .map_err(|_| Error::InvalidConfig("too many proposals"))?;
+            v.push(p);
+        }
     }
     if v.is_empty() {
         return Err(Error::InvalidConfig("no proposal"));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use dmvpn_esp::crypto::ChaChaRandom;
+
+    use super::*;
+
+    fn cfg() -> Config {
+        let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_seed([3; 32])));
+        Config::new(provider, Identity::fqdn("me"), PskTable::new())
+    }
+
+    #[test]
+    fn proposal_strings_may_hold_comma_lists() {
+        let c = cfg()
+            .with_ike_proposals(&[
+                "aes128-sha256-modp3072,aes128-sha256-modp2048",
+                "aes256gcm16-prfsha256-x25519",
+            ])
+            .unwrap()
+            .with_esp_proposals(&["aes128gcm16,aes128-sha256"])
+            .unwrap();
+        let ike: Vec<(u8, String)> = c
+            .ike_proposals
+            .iter()
+            .map(|p| (p.number, p.to_strongswan()))
+            .collect();
+        assert_eq!(
+            ike,
+            [
+                (1, "aes128-sha256-modp3072".to_owned()),
+                (2, "aes128-sha256-modp2048".to_owned()),
+                (3, "aes256gcm16-prfsha256-x25519".to_owned()),
+            ]
+        );
+        assert_eq!(c.esp_proposals.len(), 2);
+        assert_eq!(c.esp_proposals[1].number, 2);
+    }
 }

@@ -395,6 +395,24 @@ impl Proposal {
         })
     }
 
+    /// Parses a comma-separated list of proposals in strongSwan's syntax
+    /// (`aes128-sha256-modp3072,aes128-sha256-modp2048`), each as
+    /// [`Proposal::from_strongswan`], into several proposals in the order given, numbered from
+    /// 1. An empty entry (`a,,b`, a trailing comma) is refused.
+    pub fn list_from_strongswan(s: &str, protocol: ProtocolId) -> Result<Vec<Proposal>, Error> {
+        let mut v = Vec::new();
+        for (i, entry) in s.split(',').enumerate() {
+            if entry.trim().is_empty() {
+                return Err(Error::InvalidProposal("empty entry in a proposal list"));
+            }
+            let mut p = Proposal::from_strongswan(entry, protocol)?;
+            p.number = u8::try_from(i + 1)
+                .map_err(|_| Error::InvalidProposal("more than 255 proposals"))?;
+            v.push(p);
+        }
+        Ok(v)
+    }
+
     /// Prints the proposal in strongSwan's syntax: encryption, integrity, PRF (omitted for IKE
     /// when it is exactly what the integrity algorithms imply), key exchange, ESN (omitted for
     /// ESP when it is only `noesn`). Transforms without a keyword print as `TYPE_ID` (for
@@ -579,5 +597,49 @@ impl IkeSuite {
 impl fmt::Display for IkeSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.to_proposal().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comma_list_is_several_proposals_in_order() {
+        let list = Proposal::list_from_strongswan(
+            "aes128-sha256-modp3072,aes128-sha256-modp2048",
+            ProtocolId::IKE,
+        )
+        .unwrap();
+        let words: Vec<String> = list.iter().map(Proposal::to_strongswan).collect();
+        assert_eq!(words, ["aes128-sha256-modp3072", "aes128-sha256-modp2048"]);
+        let numbers: Vec<u8> = list.iter().map(|p| p.number).collect();
+        assert_eq!(numbers, [1, 2]);
+        // Spaces around the commas, and ESP lists, too.
+        let esp =
+            Proposal::list_from_strongswan("aes256gcm16 , aes128-sha256", ProtocolId::ESP).unwrap();
+        assert_eq!(esp.len(), 2);
+        assert_eq!(esp[1].to_strongswan(), "aes128-sha256");
+        assert_eq!(esp[1].number, 2);
+    }
+
+    #[test]
+    fn a_comma_list_names_the_bad_word_and_refuses_empty_entries() {
+        assert_eq!(
+            Proposal::list_from_strongswan(
+                "aes128-sha256-modp2048,aes128-sha256-modp9",
+                ProtocolId::IKE
+            ),
+            Err(Error::UnknownKeyword("modp9".into()))
+        );
+        assert!(matches!(
+            Proposal::list_from_strongswan("aes128-sha256-modp2048,", ProtocolId::IKE),
+            Err(Error::InvalidProposal(_))
+        ));
+        // A single proposal is a list of one.
+        assert_eq!(
+            Proposal::list_from_strongswan("aes128-sha256-x25519", ProtocolId::IKE).unwrap(),
+            vec![Proposal::from_strongswan("aes128-sha256-x25519", ProtocolId::IKE).unwrap()]
+        );
     }
 }

@@ -64,10 +64,12 @@ struct Args {
     /// File whose first line is the pre-shared key.
     #[arg(long)]
     psk_file: PathBuf,
-    /// IKE proposal (strongSwan syntax), e.g. aes128-sha256-modp2048.
+    /// IKE proposals (strongSwan syntax), e.g. aes128-sha256-modp2048, or a comma-separated
+    /// list in order of preference: aes128-sha256-modp3072,aes128-sha256-modp2048.
     #[arg(long)]
     ike: String,
-    /// ESP proposal (strongSwan syntax), e.g. aes256gcm16-x25519 (a group means PFS on rekey).
+    /// ESP proposals (strongSwan syntax), e.g. aes256gcm16-x25519 (a group means PFS on rekey),
+    /// or a comma-separated list in order of preference.
     #[arg(long)]
     esp: String,
     /// Name of the TUN device to create.
