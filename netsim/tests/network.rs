@@ -248,8 +248,11 @@ fn crash_and_restart() {
     assert_eq!(sim.network().stats().undeliverable, 10);
 }
 
-/// A host that always wants a timeout now and never moves it.
-struct Spinner;
+/// A host that always wants a timeout at the same past instant and never moves it. (The
+/// instant is fixed at construction: one read from the real clock at each poll would move the
+/// deadline with wall time, so on a slow machine it would pass the end of the run and the loop
+/// would end without the livelock being seen.)
+struct Spinner(Instant);
 impl Host for Spinner {
     fn addr(&self) -> IpAddr {
         ip("10.9.9.9")
@@ -260,7 +263,7 @@ impl Host for Spinner {
         None
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        Some(Instant::now() - Duration::from_secs(1))
+        Some(self.0)
     }
 }
 
@@ -268,7 +271,7 @@ impl Host for Spinner {
 fn livelock_is_reported_not_hung() {
     let start = Instant::now();
     let mut sim = Sim::new(Network::new(0, start));
-    sim.add_host(Spinner);
+    sim.add_host(Spinner(start - Duration::from_secs(1)));
     assert!(matches!(
         sim.run_until(start + Duration::from_secs(1)),
         Err(SimError::Livelock { .. })
