@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::Error;
 use crate::auth::PskTable;
 use crate::crypto::IkeCryptoProvider;
+use crate::transform::{KeGroup, TransformType};
 use crate::wire::{Identity, Proposal, ProtocolId, TrafficSelector};
 
 /// Retransmission of requests (RFC 7296 §2.1, §2.4): the first retry after `initial`, each
@@ -200,7 +201,8 @@ impl Config {
         Ok(self)
     }
 
-    /// Checks the configuration for consistency.
+    /// Checks the configuration for consistency; a key exchange group in a proposal that the
+    /// provider does not implement is refused as [`Error::UnsupportedGroup`] naming it.
     pub fn validate(&self) -> Result<(), Error> {
         if self.ike_proposals.is_empty() || self.esp_proposals.is_empty() {
             return Err(Error::InvalidConfig("no IKE or no ESP proposal"));
@@ -217,6 +219,16 @@ impl Config {
             return Err(Error::InvalidConfig(
                 "rekey margin 1-50 %, jitter at most 40 %",
             ));
+        }
+        // Never accept what cannot be negotiated: every key exchange group of a proposal
+        // (IKE, or ESP with PFS) must be one the provider implements.
+        for p in self.ike_proposals.iter().chain(&self.esp_proposals) {
+            for t in p.of_type(TransformType::KE) {
+                let g = KeGroup(t.transform_id);
+                if g != KeGroup::NONE && !self.provider.supports(g) {
+                    return Err(Error::UnsupportedGroup(g));
+                }
+            }
         }
         if self.max_transmits == 0 || self.max_events == 0 {
             return Err(Error::InvalidConfig(
@@ -280,5 +292,33 @@ mod tests {
         );
         assert_eq!(c.esp_proposals.len(), 2);
         assert_eq!(c.esp_proposals[1].number, 2);
+    }
+
+    #[test]
+    fn validation_refuses_a_group_the_provider_lacks_naming_it() {
+        let c = cfg()
+            .with_ike_proposals(&["aes128-sha256-modp3072-modp1024"])
+            .unwrap();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e, Error::UnsupportedGroup(KeGroup::MODP_1024));
+        assert!(e.to_string().contains("1024-bit MODP Group"), "{e}");
+        // ESP proposals (PFS groups) too.
+        let c = cfg().with_esp_proposals(&["aes128gcm16-ecp224"]).unwrap();
+        assert_eq!(c.validate(), Err(Error::UnsupportedGroup(KeGroup::ECP_224)));
+        assert!(matches!(
+            crate::Endpoint::new(cfg().with_ike_proposals(&["aes128-sha256-x448"]).unwrap()),
+            Err(Error::UnsupportedGroup(KeGroup::CURVE448))
+        ));
+        // Every group strongSwan proposes by default, and the others built in, are accepted.
+        for g in [
+            "modp2048", "modp3072", "modp4096", "ecp256", "ecp384", "ecp521", "x25519",
+        ] {
+            let c = cfg()
+                .with_ike_proposals(&[&format!("aes128-sha256-{g}")])
+                .unwrap()
+                .with_esp_proposals(&[&format!("aes128gcm16-{g}")])
+                .unwrap();
+            assert_eq!(c.validate(), Ok(()), "{g}");
+        }
     }
 }

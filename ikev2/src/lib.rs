@@ -14,8 +14,10 @@
 //! - **Transforms** ([`transform`]): the IANA registries (ENCR, PRF, INTEG, KE, ESN) and
 //!   proposals in strongSwan's syntax (`aes128-sha256-modp2048`,
 //!   `aes256gcm16-prfsha256-x25519`); DES, 3DES and MD5 are refused with the reason.
-//! - **Key exchange** ([`crypto`]): groups 14 (MODP-2048, RFC 3526), 19 (ECP-256, RFC 5903)
-//!   and 31 (Curve25519, RFC 8031), constant time, with peer values validated; the PRF.
+//! - **Key exchange** ([`crypto`]): groups 14, 15, 16 (MODP-2048, -3072, -4096, RFC 3526),
+//!   19, 20, 21 (ECP-256, -384, -521, RFC 5903) and 31 (Curve25519, RFC 8031) — every group
+//!   strongSwan proposes by default — constant time, with peer values validated; the PRF. A
+//!   configuration naming a group the provider lacks is refused ([`Config::validate`]).
 //! - **Keys** ([`keys`]): prf+ (§2.13), SKEYSEED and SK_d/ai/ar/ei/er/pi/pr (§2.14), IKE SA
 //!   rekeying (§2.18: the old PRF and SK_d), child SA KEYMAT with and without PFS (§2.17), as
 //!   [`dmvpn_esp::SaKeys`].

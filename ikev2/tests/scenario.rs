@@ -16,6 +16,7 @@ use dmvpn_esp::crypto::ChaChaRandom;
 use dmvpn_esp::{InboundSa, OutboundSa};
 use dmvpn_ikev2::auth::{Psk, PskTable};
 use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::transform::KeGroup;
 use dmvpn_ikev2::wire::{
     ExchangeType, Flags, Identity, KePayload, Message, NotifyType, Payload, SaPayload,
 };
@@ -319,6 +320,93 @@ fn handshake_for_each_proposal() {
         assert_eq!(suite.to_string(), ike);
         assert_eq!(p.pa().errors().len() + p.pb().errors().len(), 0);
     }
+}
+
+#[test]
+fn the_groups_strongswan_proposes_by_default_establish() {
+    for (ike, esp) in [
+        ("aes128-sha256-modp3072", "aes128-sha256-modp3072"),
+        ("aes128-sha256-modp4096", "aes128gcm16"),
+        ("aes256-sha384-ecp384", "aes256gcm16-ecp384"),
+        ("aes256gcm16-prfsha512-ecp521", "aes256gcm16-ecp521"),
+    ] {
+        let mut p = Pair::standard(ike, esp);
+        p.established();
+        let suite = p.pb().events().iter().find_map(|(_, e)| match e {
+            Event::IkeUp { suite, .. } => Some(*suite),
+            _ => None,
+        });
+        assert_eq!(suite.unwrap().to_string(), ike);
+        esp_works(&last_child(p.pa()), &last_child(p.pb()));
+        // A child rekey with PFS in the ESP proposal's group.
+        let sa = p.pa().ike_up()[0];
+        let spi = p.pa().live_children()[0];
+        let now = p.sim.now();
+        p.a().ep.rekey_child(now, sa, spi).unwrap();
+        p.run(5);
+        assert!(!p.pa().live_children().contains(&spi), "{esp}: rekeyed");
+        assert_eq!(p.pa().errors().len() + p.pb().errors().len(), 0, "{ike}");
+    }
+}
+
+#[test]
+fn a_modp3072_offer_is_answered_and_used_in_either_role() {
+    // One proposal with two groups, MODP-3072 first (`--ike aes128-sha256-modp3072-modp2048`):
+    // the initiator sends MODP-3072, and a responder with only MODP-3072 uses it.
+    let ca = config(
+        1,
+        "spoke.example",
+        "hub.example",
+        "k",
+        &["aes128-sha256-modp3072-modp2048"],
+        &["aes128-sha256"],
+    );
+    let cb = config(
+        2,
+        "hub.example",
+        "spoke.example",
+        "k",
+        &["aes128-sha256-modp3072"],
+        &["aes128-sha256"],
+    );
+    let mut p = Pair::new(3, ca, cb);
+    p.established();
+    let suite = p.pa().events().iter().find_map(|(_, e)| match e {
+        Event::IkeUp { suite, .. } => Some(*suite),
+        _ => None,
+    });
+    assert_eq!(suite.unwrap().group, KeGroup::MODP_3072);
+    assert_eq!(p.pb().ep.counters().errors_sent, 0);
+
+    // The comma list against a MODP-2048-only responder: INVALID_KE_PAYLOAD names MODP-2048,
+    // and the initiator retries in it.
+    let ca = config(
+        1,
+        "spoke.example",
+        "hub.example",
+        "k",
+        &["aes128-sha256-modp3072,aes128-sha256-modp2048"],
+        &["aes128-sha256"],
+    );
+    let cb = config(
+        2,
+        "hub.example",
+        "spoke.example",
+        "k",
+        &["aes128-sha256-modp2048"],
+        &["aes128-sha256"],
+    );
+    let mut p = Pair::new(4, ca, cb);
+    p.established();
+    assert_eq!(
+        first_notify(p.pb(), None),
+        vec![NotifyType::INVALID_KE_PAYLOAD]
+    );
+    let suite = p.pa().events().iter().find_map(|(_, e)| match e {
+        Event::IkeUp { suite, .. } => Some(*suite),
+        _ => None,
+    });
+    assert_eq!(suite.unwrap().to_string(), "aes128-sha256-modp2048");
 }
 
 #[test]

@@ -5,9 +5,10 @@
 //! live here, in `ikev2`, on top of esp's: the `esp` crate is not changed. The PRF ([`Prf`]) is
 //! an HMAC of the esp provider used at full output length.
 //!
-//! Groups built in (RustCrypto, constant time): 14 (MODP-2048, RFC 3526, `crypto-bigint`, a
-//! 384-bit secret exponent), 19 (ECP-256, RFC 5903, `p256`), 31 (Curve25519, RFC 8031,
-//! `x25519-dalek`). Private values come from the provider's random source, never from global
+//! Groups built in (RustCrypto, constant time): 14, 15 and 16 (MODP-2048, -3072 and -4096,
+//! RFC 3526, `crypto-bigint`, 384-, 384- and 512-bit secret exponents), 19, 20 and 21 (ECP-256,
+//! -384 and -521, RFC 5903, `p256`, `p384`, `p521`), 31 (Curve25519, RFC 8031,
+//! `x25519-dalek`): every group strongSwan proposes by default. Private values come from the provider's random source, never from global
 //! randomness. (This is also why there is no `ring` key exchange: ring draws its ephemeral keys
 //! from its own system random source.)
 
@@ -23,8 +24,8 @@ mod ecp;
 mod modp;
 mod x25519;
 
-pub use ecp::Ecp256;
-pub use modp::Modp2048;
+pub use ecp::{Ecp256, Ecp384, Ecp521};
+pub use modp::{Modp2048, Modp3072, Modp4096};
 pub use x25519::Curve25519;
 
 /// A key exchange group (IKEv2 transform type 4).
@@ -51,8 +52,16 @@ pub trait KeyExchange: Send + Sync {
     fn complete(&self, peer: &[u8]) -> Result<Secret, Error>;
 }
 
-/// The groups this crate implements: 14, 19 and 31.
-pub static DEFAULT_GROUPS: &[&dyn KeyExchangeGroup] = &[&Curve25519, &Ecp256, &Modp2048];
+/// The groups this crate implements: 14, 15, 16 (MODP), 19, 20, 21 (ECP) and 31 (Curve25519).
+pub static DEFAULT_GROUPS: &[&dyn KeyExchangeGroup] = &[
+    &Curve25519,
+    &Ecp256,
+    &Ecp384,
+    &Ecp521,
+    &Modp2048,
+    &Modp3072,
+    &Modp4096,
+];
 
 /// The crypto provider for IKE: esp's provider plus key exchange groups.
 #[derive(Clone)]
@@ -80,6 +89,11 @@ impl IkeCryptoProvider {
     /// The random source.
     pub fn random(&self) -> &dyn SecureRandom {
         &*self.esp.random
+    }
+
+    /// Whether the provider implements `group`.
+    pub fn supports(&self, group: KeGroup) -> bool {
+        self.groups.iter().any(|g| g.group() == group)
     }
 
     /// The implementation of a group.

@@ -253,7 +253,13 @@ impl IkeSa {
         if ke.group != suite.group {
             return refuse(NotifyType::INVALID_KE_PAYLOAD, &suite.group.0.to_be_bytes());
         }
-        let kex = cx.cfg.provider.start_key_exchange(suite.group)?;
+        // Configuration validation keeps unimplemented groups out of our proposals; should
+        // one get through, the peer still hears a refusal rather than nothing.
+        let kex = match cx.cfg.provider.start_key_exchange(suite.group) {
+            Ok(k) => k,
+            Err(Error::UnsupportedGroup(_)) => return refuse(NotifyType::NO_PROPOSAL_CHOSEN, &[]),
+            Err(e) => return Err(e),
+        };
         let Ok(shared) = kex.complete(&ke.data) else {
             return refuse(NotifyType::INVALID_SYNTAX, &[]);
         };

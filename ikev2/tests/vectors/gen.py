@@ -2,8 +2,8 @@
 """Known-answer vectors for the ikev2 crate, computed independently of it.
 
 How they were made: this script, with Python's `hashlib`/`hmac` (HMAC, prf, prf+), built-in
-`pow` (MODP-2048, RFC 3526 prime), and the `cryptography` package (X25519, P-256 ECDH,
-AES-CBC, AES-GCM). It implements RFC 7296 §2.13-§2.18 and §2.15 directly from the RFC text.
+`pow` (MODP-2048, -3072 and -4096 with the RFC 3526 primes), and the `cryptography` package
+(X25519, P-256, P-384 and P-521 ECDH, AES-CBC, AES-GCM). It implements RFC 7296 §2.13-§2.18 and §2.15 directly from the RFC text.
 All inputs are fixed below. Run `python3 gen.py > vectors.json` in this directory to
 regenerate `vectors.json` (the Rust tests in ../kat.rs read that file).
 """
@@ -26,6 +26,30 @@ MODP2048_P = int(
     "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510"
     "15728E5A8AACAA68FFFFFFFFFFFFFFFF", 16)
 
+# RFC 3526 §4 and §5: p = 2^3072 - 2^3008 - 1 + 2^64 * ([2^2942 pi] + 1690314) and
+# p = 2^4096 - 2^4032 - 1 + 2^64 * ([2^3966 pi] + 240904).
+MODP3072_P = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F"
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B"
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510"
+    "15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7"
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C"
+    "BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF", 16)
+MODP4096_P = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F"
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B"
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510"
+    "15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7"
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C"
+    "BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A92108011A723C12A787E6D7"
+    "88719A10BDBA5B2699C327186AF4E23C1A946834B6150BDA2583E9CA2AD44CE8DBBBC2DB04DE8EF92E8EFC141FBECAA6"
+    "287C59474E6BC05D99B2964FA090C3A2233BA186515BE7ED1F612970CEE2D7AFB81BDD762170481CD0069127D5B05AA9"
+    "93B4EA988D8FDDC186FFB7DC90A6C08F4DF435C934063199FFFFFFFFFFFFFFFF", 16)
+
 
 def prf(h, key, data):
     return hmac.new(key, data, HASHES[h]).digest()
@@ -44,13 +68,18 @@ def pattern(n, start):
     return bytes((start + 7 * i) % 256 for i in range(n))
 
 
-def modp(xi, xr):
-    gi = pow(2, int.from_bytes(xi, "big"), MODP2048_P)
-    gr = pow(2, int.from_bytes(xr, "big"), MODP2048_P)
-    s = pow(gr, int.from_bytes(xi, "big"), MODP2048_P)
-    assert s == pow(gi, int.from_bytes(xr, "big"), MODP2048_P)
-    b = lambda v: v.to_bytes(256, "big")
-    return b(gi), b(gr), b(s)
+def modp_in(p):
+    def kx(xi, xr):
+        gi = pow(2, int.from_bytes(xi, "big"), p)
+        gr = pow(2, int.from_bytes(xr, "big"), p)
+        s = pow(gr, int.from_bytes(xi, "big"), p)
+        assert s == pow(gi, int.from_bytes(xr, "big"), p)
+        b = lambda v: v.to_bytes((p.bit_length() + 7) // 8, "big")
+        return b(gi), b(gr), b(s)
+    return kx
+
+
+modp = modp_in(MODP2048_P)
 
 
 def x25519_kx(xi, xr):
@@ -61,12 +90,17 @@ def x25519_kx(xi, xr):
     return raw(ki), raw(kr), s
 
 
-def p256_kx(xi, xr):
-    ki = ec.derive_private_key(int.from_bytes(xi, "big"), ec.SECP256R1())
-    kr = ec.derive_private_key(int.from_bytes(xr, "big"), ec.SECP256R1())
-    pub = lambda k: k.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)[1:]
-    s = ki.exchange(ec.ECDH(), kr.public_key())
-    return pub(ki), pub(kr), s
+def ecp_in(curve):
+    def kx(xi, xr):
+        ki = ec.derive_private_key(int.from_bytes(xi, "big"), curve)
+        kr = ec.derive_private_key(int.from_bytes(xr, "big"), curve)
+        pub = lambda k: k.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)[1:]
+        s = ki.exchange(ec.ECDH(), kr.public_key())
+        return pub(ki), pub(kr), s
+    return kx
+
+
+p256_kx = ecp_in(ec.SECP256R1())
 
 
 def ike_keys(h, integ_len, encr_len, skeyseed, ni, nr, spi_i, spi_r):
@@ -90,6 +124,24 @@ xi_25519, xr_25519 = pattern(32, 3), pattern(32, 4)
 xi_p256, xr_p256 = pattern(32, 5), pattern(32, 6)
 for group, (xi, xr), f in [(14, (xi_modp, xr_modp), modp), (31, (xi_25519, xr_25519), x25519_kx),
                            (19, (xi_p256, xr_p256), p256_kx)]:
+    gi, gr, s = f(xi, xr)
+    vectors["groups"].append({"group": group, "private_i": HEX(xi), "private_r": HEX(xr),
+                              "public_i": HEX(gi), "public_r": HEX(gr), "shared": HEX(s)})
+
+
+def masked(b, top):
+    """A P-521 private value: 66 bytes of which the first keeps only its lowest bit (< 2^521)."""
+    return bytes([b[0] & top]) + b[1:]
+
+
+# MODP-3072 and -4096 (RFC 3526 groups 15, 16; 384- and 512-bit secret exponents), ECP-384 and
+# ECP-521 (RFC 5903 groups 20, 21).
+for group, (xi, xr), f in [
+    (15, (pattern(48, 12), pattern(48, 13)), modp_in(MODP3072_P)),
+    (16, (pattern(64, 14), pattern(64, 15)), modp_in(MODP4096_P)),
+    (20, (pattern(48, 16), pattern(48, 17)), ecp_in(ec.SECP384R1())),
+    (21, (masked(pattern(66, 18), 1), masked(pattern(66, 19), 1)), ecp_in(ec.SECP521R1())),
+]:
     gi, gr, s = f(xi, xr)
     vectors["groups"].append({"group": group, "private_i": HEX(xi), "private_r": HEX(xr),
                               "public_i": HEX(gi), "public_r": HEX(gr), "shared": HEX(s)})
