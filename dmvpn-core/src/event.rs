@@ -30,8 +30,8 @@ pub struct Event {
 pub enum EventKind {
     /// What an NHRP machine of the interface reported, as it reported it: [`NhsUp`],
     /// [`NhsDown`], [`AllNhsDown`], [`RegistrationRejected`], [`NatDetected`],
-    /// [`ResolutionNegative`], [`ResolutionFailed`], [`RegistrationConflict`] and
-    /// [`ErrorIndication`]. The node never passes on cache events, `Registered`, `Resolved` or
+    /// [`ResolutionNegative`], [`ResolutionFailed`], [`RegistrationConflict`],
+    /// [`PurgeRefused`] and [`ErrorIndication`]. The node never passes on cache events, `Registered`, `Resolved` or
     /// `SpokeRegistered` (it reports mappings and registrations as the kinds below) or
     /// `Shortcut` and `QuotaExceeded` (it reports [`EventKind::ShortcutAdded`] and
     /// [`EventKind::QuotaExceeded`]).
@@ -44,6 +44,7 @@ pub enum EventKind {
     /// [`ResolutionNegative`]: dmvpn_nhrp::Event::ResolutionNegative
     /// [`ResolutionFailed`]: dmvpn_nhrp::Event::ResolutionFailed
     /// [`RegistrationConflict`]: dmvpn_nhrp::Event::RegistrationConflict
+    /// [`PurgeRefused`]: dmvpn_nhrp::Event::PurgeRefused
     /// [`ErrorIndication`]: dmvpn_nhrp::Event::ErrorIndication
     Nhrp(dmvpn_nhrp::Event),
     /// Hub: a spoke registered (`%DMVPN-5-NHRP_CACHE: Client 10.0.0.11 on Tunnel0
@@ -247,6 +248,10 @@ fn write_nhrp(f: &mut fmt::Formatter<'_>, i: &str, e: &dmvpn_nhrp::Event) -> fmt
             f,
             "%DMVPN-3-NHRP_ERROR: {i} Error Indication from {from}: {code}"
         ),
+        N::PurgeRefused { prefix, from } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: {i} Purge Request for {prefix} from {from} refused: not the registrant, an NHS or the mapped peer"
+        ),
         // The machines' other events, which the node reports in its own kinds; printed for
         // callers that build such events themselves.
         N::Registered { nhs, holding_time } => write!(
@@ -372,6 +377,14 @@ mod tests {
         for (e, expected) in cases {
             assert_eq!(text(EventKind::Nhrp(e)), expected);
         }
+        let purge = text(EventKind::Nhrp(N::PurgeRefused {
+            prefix: dmvpn_nhrp::Prefix::host(ip("10.0.0.12")),
+            from: ip("192.0.2.66"),
+        }));
+        assert_eq!(
+            purge,
+            "%DMVPN-3-NHRP_ERROR: Tunnel0 Purge Request for 10.0.0.12/32 from 192.0.2.66 refused: not the registrant, an NHS or the mapped peer"
+        );
         let rejected = text(EventKind::Nhrp(N::RegistrationRejected {
             nhs: ip("10.0.0.1"),
             code: CieCode(14),

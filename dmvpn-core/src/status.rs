@@ -104,6 +104,7 @@ fn add_stats(a: &mut dmvpn_nhrp::Stats, b: dmvpn_nhrp::Stats) {
     a.events_dropped += b.events_dropped;
     a.table_full += b.table_full;
     a.emit_errors += b.emit_errors;
+    a.purges_refused += b.purges_refused;
 }
 
 fn add_traffic(a: &mut Traffic, b: &Traffic) {

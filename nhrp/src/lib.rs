@@ -102,11 +102,15 @@
 //!   directly to the requester (phase 2), and installs the requester's binding. A Cisco
 //!   Traffic Indication (phase 3) starts a resolution of the original destination and ends in
 //!   [`Event::Shortcut`]. Purge Requests (§5.2.5) delete matching entries and are answered
-//!   unless the N flag is set; [`Client::shutdown`] purges its registration from every NHS.
+//!   unless the N flag is set; an entry goes only if the packet came from an NHS or from the
+//!   NBMA address the entry points at ([`Event::PurgeRefused`] otherwise).
+//!   [`Client::shutdown`] purges its registration from every NHS.
 //! - [`Server`] (NHS, hub): a registration table learned with no per-spoke configuration,
 //!   with authentication, uniqueness (a different NBMA address claiming a unique, unexpired
 //!   address gets code 14), holding-time expiry and `map multicast dynamic`
-//!   ([`Server::multicast_nbmas`]). NAT detection: when the outer source differs from the
+//!   ([`Server::multicast_nbmas`]). A registration is purged (§5.2.5) only by a Purge Request
+//!   from the NBMA address it was registered from (post-NAT), whatever the packet says inside
+//!   ([`Event::PurgeRefused`] otherwise). NAT detection: when the outer source differs from the
 //!   source NBMA address in the packet, the post-NAT address is recorded, used for replies and
 //!   returned in the Cisco NAT Address extension. Resolution Requests are answered from the
 //!   table or forwarded to the owner with this NHS in the Forward Transit NHS Record (§5.3.2,

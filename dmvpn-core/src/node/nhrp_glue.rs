@@ -215,6 +215,7 @@ impl Node {
             | N::ResolutionNegative { .. }
             | N::ResolutionFailed { .. }
             | N::RegistrationConflict { .. }
+            | N::PurgeRefused { .. }
             | N::ErrorIndication { .. }) => EventKind::Nhrp(e),
             // `Registered`, `Resolved` and `SpokeRegistered` repeat what the cache events
             // already told (and the node reports as mappings and registrations).

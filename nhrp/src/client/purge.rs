@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use super::Client;
 use crate::Error;
-use crate::cache::{EntryType, Prefix, RemoveReason, max_len};
+use crate::cache::{Entry, EntryType, Prefix, RemoveReason, max_len};
+use crate::machine::Event;
 use crate::wire::{Body, Flags, PacketType, Repr};
 
 impl Client {
@@ -58,7 +59,11 @@ impl Client {
     }
 
     /// A Purge Request: every learned (dynamic, negative or incomplete) entry for a purged
-    /// prefix or via a purged next hop goes, in prefix order, with resolutions inside it.
+    /// prefix or via a purged next hop goes, in prefix order, with resolutions inside it, if
+    /// the packet comes from one of this client's NHSs or from the NBMA address the entry
+    /// points at (the peer purging its own binding). The addresses written inside the packet
+    /// are the sender's word and prove nothing: entries the sender may not purge stay,
+    /// counted and reported ([`Event::PurgeRefused`]).
     pub(super) fn on_purge_request(
         &mut self,
         now: Instant,
@@ -79,7 +84,8 @@ impl Client {
                 c.prefix_len
             };
             let purged = Prefix::new(addr, len);
-            let victims: Vec<Prefix> = self
+            let from_nhs = self.nhs.iter().any(|n| n.nbma == from);
+            let (victims, refused): (Vec<&Entry>, Vec<&Entry>) = self
                 .cache
                 .iter()
                 .filter(|e| {
@@ -88,8 +94,13 @@ impl Client {
                         EntryType::Dynamic | EntryType::Negative | EntryType::Incomplete
                     ) && (e.prefix == purged || e.next_hop == addr)
                 })
-                .map(|e| e.prefix)
-                .collect();
+                .partition(|e| from_nhs || e.effective_nbma() == Some(from));
+            let victims: Vec<Prefix> = victims.iter().map(|e| e.prefix).collect();
+            let refused: Vec<Prefix> = refused.iter().map(|e| e.prefix).collect();
+            for prefix in refused {
+                self.core.stats.purges_refused = self.core.stats.purges_refused.saturating_add(1);
+                self.core.event(Event::PurgeRefused { prefix, from });
+            }
             for v in victims {
                 self.cache.remove(&v, RemoveReason::Purged);
                 self.pending.retain(|p| !v.contains(p.target));
@@ -121,8 +132,7 @@ impl Client {
 mod tests {
     use super::super::testing::{HUB_NBMA, HUB_PROTO, events, hub, ip, spoke, transmits};
     use super::*;
-    use crate::cache::{CacheEvent, Entry};
-    use crate::machine::Event;
+    use crate::cache::CacheEvent;
     use crate::wire::{Cie, Node};
     use std::time::Duration;
 
@@ -196,6 +206,60 @@ mod tests {
         );
         assert!(transmits(&mut c).is_empty());
         assert!(removed(&events(&mut c)).is_empty());
+    }
+
+    #[test]
+    fn a_purge_is_taken_only_from_an_nhs_or_the_peer_the_mapping_points_at() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        for (via, nbma) in [("10.0.0.3", "172.16.3.1"), ("10.0.0.4", "172.16.4.1")] {
+            c.cache
+                .insert(t0, dynamic(t0, Prefix::host(ip(via)), via, nbma))
+                .unwrap();
+        }
+        // A resolution in progress: an incomplete entry, with no NBMA address yet.
+        c.resolve(t0, ip("10.0.0.5")).unwrap();
+        transmits(&mut c);
+        events(&mut c);
+        // An attacker forges the hub's Purge Requests (the hub's addresses inside) from its
+        // own address: every entry stays, each refusal counted and reported.
+        let attacker = ip("198.51.100.66");
+        for target in ["10.0.0.3", "10.0.0.5"] {
+            c.handle_packet(t0, attacker, &purge_of(target, 32, true))
+                .unwrap();
+        }
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.3"))).is_some());
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.5"))).is_some());
+        assert_eq!(c.pending_resolutions(), 1);
+        assert_eq!(
+            events(&mut c),
+            vec![
+                Event::PurgeRefused {
+                    prefix: Prefix::host(ip("10.0.0.3")),
+                    from: attacker
+                },
+                Event::PurgeRefused {
+                    prefix: Prefix::host(ip("10.0.0.5")),
+                    from: attacker
+                },
+            ]
+        );
+        // Another peer may not purge a mapping to 10.0.0.3 either.
+        c.handle_packet(t0, ip("172.16.4.1"), &purge_of("10.0.0.3", 32, true))
+            .unwrap();
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.3"))).is_some());
+        assert_eq!(c.stats().purges_refused, 3);
+        // The peer the mapping points at may, and so may the NHS.
+        c.handle_packet(t0, ip("172.16.3.1"), &purge_of("10.0.0.3", 32, true))
+            .unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &purge_of("10.0.0.5", 32, true))
+            .unwrap();
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.3"))).is_none());
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.5"))).is_none());
+        assert!(c.cache().get(&Prefix::host(ip("10.0.0.4"))).is_some());
+        assert_eq!(c.pending_resolutions(), 0);
+        let s = c.stats();
+        assert_eq!((s.purges_refused, s.dropped), (3, 0));
     }
 
     #[test]

@@ -104,6 +104,16 @@ pub enum Event {
         /// The error code.
         code: ErrorCode,
     },
+    /// A Purge Request asked to remove an entry its sender may not purge, which stays
+    /// (counted in [`Stats::purges_refused`]). A server takes purges of a registration only
+    /// from the NBMA address it was registered from (post-NAT); a client takes purges of a
+    /// mapping only from one of its NHSs or from the NBMA address the mapping points at.
+    PurgeRefused {
+        /// The entry that stays.
+        prefix: Prefix,
+        /// The outer source of the Purge Request (post-NAT).
+        from: IpAddr,
+    },
     /// `%NHRP-4-QUOTA`: the `max-send` quota was exceeded in the current window (once per
     /// window).
     QuotaExceeded {
@@ -215,6 +225,9 @@ pub struct Stats {
     pub table_full: u64,
     /// Packets that could not be built (e.g. an oversized address).
     pub emit_errors: u64,
+    /// Entries a Purge Request named that its sender may not purge (kept; see
+    /// [`Event::PurgeRefused`]).
+    pub purges_refused: u64,
 }
 
 #[cfg(test)]

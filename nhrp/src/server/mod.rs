@@ -285,13 +285,15 @@ impl Server {
     }
 
     /// A Purge Request: a registrant purges its own registrations (and the spokes that
-    /// resolved them are told); answered unless the N flag is set.
+    /// resolved them are told); answered unless the N flag is set. A registration is purged
+    /// only by a packet from the NBMA address it was registered from (post-NAT): the
+    /// addresses written inside the packet are the sender's word and prove nothing. Other
+    /// registrations named stay, counted and reported ([`Event::PurgeRefused`]).
     fn on_purge_request(&mut self, now: Instant, from: IpAddr, req: &Repr) -> Result<(), Error> {
         let body = req.message.body().ok_or(Error::Unexpected {
             packet_type: req.packet_type(),
             reason: "no body",
         })?;
-        let src_nbma = req.src_nbma_addr.addr.ip();
         for c in &body.cies {
             let Some(addr) = c.client_proto_addr.ip().or_else(|| req.src_proto_addr.ip()) else {
                 continue;
@@ -300,7 +302,12 @@ impl Server {
                 continue;
             };
             // Only the registrant may purge its registration.
-            if e.effective_nbma() != Some(from) && e.nbma != src_nbma {
+            if e.effective_nbma() != Some(from) {
+                self.core.stats.purges_refused = self.core.stats.purges_refused.saturating_add(1);
+                self.core.event(Event::PurgeRefused {
+                    prefix: e.prefix,
+                    from,
+                });
                 continue;
             }
             if let Some(e) = self.cache.remove(&e.prefix, RemoveReason::Purged) {
@@ -321,7 +328,9 @@ mod testing;
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{HUB_NBMA, events, hub, ip, me, nbma, proto, register, spoke, transmits};
+    use super::testing::{
+        HUB_NBMA, HUB_PROTO, events, hub, ip, me, nbma, proto, register, spoke, transmits,
+    };
     use super::*;
     use crate::cache::CacheEvent;
     use crate::client::StaticMap;
@@ -457,6 +466,57 @@ mod tests {
         assert!(s.registration(proto(2)).is_none());
         assert!(transmits(&mut s).is_empty());
         assert!(s.registration(proto(3)).is_some());
+    }
+
+    #[test]
+    fn a_purge_naming_a_registrant_is_refused_unless_it_comes_from_the_registrants_address() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        register(&mut s, t0, 2, 600);
+        let public = ip("203.0.113.9");
+        s.handle_packet(t0, public, &super::testing::registration(3, 600))
+            .unwrap();
+        transmits(&mut s);
+        events(&mut s);
+        let cie = |i: u8| Cie {
+            prefix_len: 32,
+            client_proto_addr: Address::from(proto(i)),
+            ..Cie::default()
+        };
+        // An attacker writes spoke 2's own addresses into the Purge Request and sends it from
+        // its own address: refused, counted, reported (and answered, to the attacker).
+        let attacker = ip("198.51.100.66");
+        let forged = Repr::purge_request(9, &spoke(2), ip(HUB_PROTO), vec![cie(2)], false);
+        s.handle_packet(t0, attacker, &forged.to_bytes().unwrap())
+            .unwrap();
+        assert!(s.registration(proto(2)).is_some());
+        assert_eq!(s.stats().purges_refused, 1);
+        assert_eq!(
+            events(&mut s),
+            vec![Event::PurgeRefused {
+                prefix: Prefix::host(proto(2)),
+                from: attacker
+            }]
+        );
+        assert_eq!(
+            transmits(&mut s).iter().map(|t| t.dst).collect::<Vec<_>>(),
+            vec![attacker]
+        );
+        // Spoke 3 registered through NAT: its private address is not where it registered from.
+        let own = Repr::purge_request(10, &spoke(3), ip(HUB_PROTO), vec![cie(3)], true);
+        let own = own.to_bytes().unwrap();
+        s.handle_packet(t0, nbma(3), &own).unwrap();
+        assert!(s.registration(proto(3)).is_some());
+        assert_eq!(s.stats().purges_refused, 2);
+        // From its post-NAT address it purges its registration.
+        s.handle_packet(t0, public, &own).unwrap();
+        assert!(s.registration(proto(3)).is_none());
+        assert_eq!(s.stats().purges_refused, 2);
+        assert_eq!(
+            s.stats().dropped,
+            0,
+            "refused purges are not dropped packets"
+        );
     }
 
     #[test]
