@@ -99,7 +99,9 @@
 //!   unsolicited or spoofed replies are dropped and counted. A mapping used in the last 60 s
 //!   before it expires is refreshed, an unused one expires with an event (seed 003 step 11:
 //!   the IPsec layer tears its SAs down). Answers Resolution Requests a hub forwarded to it,
-//!   directly to the requester (phase 2), and installs the requester's binding. A Cisco
+//!   directly to the requester (phase 2), and installs the requester's binding when one of
+//!   its NHSs relayed the request, never changing where an existing mapping points (a
+//!   direct request only refreshes the mapping of the address it came from). A Cisco
 //!   Traffic Indication (phase 3) starts a resolution of the original destination and ends in
 //!   [`Event::Shortcut`]. Purge Requests (§5.2.5) delete matching entries and are answered
 //!   unless the N flag is set; an entry goes only if the packet came from an NHS or from the

@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::Client;
-use super::resolution::keep_use;
 use crate::Error;
 use crate::cache::{Entry, EntryFlags, EntryType, Prefix};
 use crate::wire::{Cie, ExtensionBody, ExtensionType, Flags, NbmaAddress, PacketType, Repr};
@@ -45,10 +44,14 @@ impl Client {
             });
         };
         let src_proto = req.src_proto_addr.ip();
-        let forwarded = req
-            .extension(ExtensionType::FORWARD_TRANSIT_NHS)
-            .and_then(|e| e.cies())
-            .is_some_and(|c| !c.is_empty());
+        // Relayed by one of this node's NHSs (it is in the Forward Transit NHS Record and the
+        // packet comes from its NBMA address): the NHS vouches for the requester. Anything
+        // else is a direct request, whatever its record says.
+        let relayed = self.nhs.iter().any(|n| n.nbma == from)
+            && req
+                .extension(ExtensionType::FORWARD_TRANSIT_NHS)
+                .and_then(|e| e.cies())
+                .is_some_and(|c| !c.is_empty());
         let requester_nat = req
             .extension(ExtensionType::NAT_ADDRESS)
             .and_then(|e| e.cies())
@@ -60,7 +63,9 @@ impl Client {
                 })
             });
         let claimed = req.src_nbma_addr.addr.ip();
-        let reply_to = if forwarded {
+        // A relayed request is answered straight to the requester (phase 2), a direct one to
+        // the packet's outer source, never to an address merely written inside it.
+        let reply_to = if relayed {
             requester_nat.or(claimed).unwrap_or(from)
         } else {
             from
@@ -88,38 +93,115 @@ impl Client {
             ext.body = ExtensionBody::NatAddress(mine.unwrap_or_default());
         }
         self.core.send(now, reply_to, reply);
-        // Install the requester's binding (S: the source binding is stable).
+        // The requester's binding (S: the source binding is stable).
         if body.flags.contains(Flags::S)
             && let (Some(src), Some(nbma)) = (src_proto, claimed)
         {
-            let key = Prefix::host(src);
-            let existing = self.cache.get(&key);
-            if existing.is_none_or(|e| {
-                matches!(
-                    e.kind,
-                    EntryType::Dynamic | EntryType::Incomplete | EntryType::Negative
-                )
-            }) {
-                let hold = body
+            let claim = Claim {
+                src,
+                nbma,
+                reached: reply_to,
+                relayed,
+                hold: body
                     .cies
                     .first()
-                    .map_or(self.config.holdtime, |c| c.holding_time);
-                let mut e = Entry::new(now, key, src, Some(nbma), EntryType::Dynamic);
-                e.expires = Some(now + Duration::from_secs(u64::from(hold.max(1))));
-                if reply_to != nbma {
-                    e.nat_nbma = Some(reply_to);
-                    e.flags |= EntryFlags::NAT;
-                }
-                if body.flags.contains(Flags::Q) {
-                    e.flags |= EntryFlags::ROUTER;
-                }
-                keep_use(&mut e, existing);
-                if let Err(err) = self.cache.insert(now, e) {
-                    self.core.drop_err(err);
-                }
-            }
+                    .map_or(self.config.holdtime, |c| c.holding_time),
+                router: body.flags.contains(Flags::Q),
+            };
+            self.learn_requester(now, &claim);
         }
         Ok(())
+    }
+
+    /// Installs the requester's binding a Resolution Request carried, within what RFC 2332
+    /// §5.2.1 and the seeds allow. The binding is the requester's own claim, not an NHS's
+    /// answer, so:
+    ///
+    /// - a request relayed by one of this node's NHSs (phase 2/3: the NHS forwarded it to the
+    ///   owner of the destination, seed 003) may create the mapping where there is none, or
+    ///   replace an incomplete or negative entry;
+    /// - any request may refresh (extend) a dynamic mapping that already points where the
+    ///   request came from (post-NAT), keeping its flags: a peer over its spoke-to-spoke
+    ///   tunnel;
+    /// - nothing else: a direct request creates nothing, and no request changes where an
+    ///   existing mapping points (unique, static, local or learned from a reply). A spoke whose
+    ///   NBMA address changed is corrected by its NHS (purge, next reply) or by expiry.
+    ///
+    /// Refusals are counted in [`crate::Stats::bindings_refused`].
+    fn learn_requester(&mut self, now: Instant, claim: &Claim) {
+        let key = Prefix::host(claim.src);
+        let existing = self.cache.get(&key);
+        let expires = now + Duration::from_secs(u64::from(claim.hold.max(1)));
+        let e = match existing {
+            Some(old) if old.kind == EntryType::Dynamic && old.is_complete() => {
+                if old.effective_nbma() != Some(claim.reached) {
+                    self.refuse_binding();
+                    return;
+                }
+                let mut e = old.clone();
+                e.expires = e.expires.map(|t| t.max(expires));
+                e
+            }
+            Some(Entry {
+                kind: EntryType::Incomplete | EntryType::Negative,
+                ..
+            })
+            | None
+                if claim.relayed =>
+            {
+                claim.entry(now, expires)
+            }
+            _ => {
+                self.refuse_binding();
+                return;
+            }
+        };
+        if let Err(err) = self.cache.insert(now, e) {
+            self.core.drop_err(err);
+        }
+    }
+
+    fn refuse_binding(&mut self) {
+        self.core.stats.bindings_refused = self.core.stats.bindings_refused.saturating_add(1);
+    }
+}
+
+/// The requester's binding as a Resolution Request carries it.
+struct Claim {
+    /// Its protocol address.
+    src: IpAddr,
+    /// The NBMA address it claims.
+    nbma: IpAddr,
+    /// Where it is reached: its post-NAT address (what its NHS reported, or the packet's
+    /// outer source), the claim itself when there is no NAT.
+    reached: IpAddr,
+    /// Relayed by one of this node's NHSs.
+    relayed: bool,
+    /// The holding time it asks for.
+    hold: u16,
+    /// Q: the requester is a router.
+    router: bool,
+}
+
+impl Claim {
+    /// A new dynamic entry for it, expiring at `expires`.
+    fn entry(&self, now: Instant, expires: Instant) -> Entry {
+        let mut e = Entry::new(
+            now,
+            Prefix::host(self.src),
+            self.src,
+            Some(self.nbma),
+            EntryType::Dynamic,
+        );
+        e.expires = Some(expires);
+        if self.reached != self.nbma {
+            e.nat_nbma = Some(self.reached);
+            e.flags |= EntryFlags::NAT;
+        }
+        if self.router {
+            e.flags |= EntryFlags::ROUTER;
+        }
+        e
     }
 }
 
@@ -174,5 +256,148 @@ mod tests {
             Err(Error::Unexpected { .. })
         ));
         assert_eq!(c.stats().dropped, 1);
+    }
+
+    /// Spoke 10.0.0.12 as the hub resolved it for this spoke: 172.16.2.1, unique.
+    const PEER_NBMA: &str = "172.16.2.1";
+    const PEER_PROTO: &str = "10.0.0.12";
+    const ATTACKER: &str = "198.51.100.66";
+
+    /// A spoke that resolved `PEER_PROTO` through the hub and got a unique mapping.
+    fn spoke_with_unique_mapping(t0: Instant) -> Client {
+        let mut c = spoke(t0, |_| {});
+        c.resolve(t0, ip(PEER_PROTO)).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        let mut rep = Repr::parse_bytes(&super::super::testing::reply(
+            &sent.payload,
+            vec![binding(PEER_NBMA, PEER_PROTO, 600)],
+        ))
+        .unwrap();
+        if let Some(b) = rep.message.body_mut() {
+            b.flags |= Flags::A | Flags::RESOLUTION_U;
+        }
+        c.handle_packet(t0, ip(HUB_NBMA), &rep.to_bytes().unwrap())
+            .unwrap();
+        let e = c.cache().get(&Prefix::host(ip(PEER_PROTO))).unwrap();
+        assert!(e.flags.contains(EntryFlags::UNIQUE));
+        assert_eq!(e.effective_nbma(), Some(ip(PEER_NBMA)));
+        c
+    }
+
+    /// The attacker's Resolution Request for this spoke's address, saying that `PEER_PROTO` is
+    /// at `claimed` (S flag set, as every request sets it); `relayed` adds the hub to the
+    /// Forward Transit NHS Record, as the hub does when it forwards a request.
+    fn forged_request(claimed: &str, relayed: bool) -> Vec<u8> {
+        let forger = Node::new(ip(claimed), ip(PEER_PROTO));
+        let mut req = Repr::resolution_request(4242, &forger, ip(SPOKE_PROTO), 600, 1400);
+        if relayed
+            && let Some(Extension {
+                body: ExtensionBody::ForwardTransitNhs(c),
+                ..
+            }) = req.extension_mut(ExtensionType::FORWARD_TRANSIT_NHS)
+        {
+            c.push(binding(HUB_NBMA, "10.0.0.1", 600));
+        }
+        req.to_bytes().unwrap()
+    }
+
+    fn peer_nbma(c: &Client) -> Option<IpAddr> {
+        c.cache()
+            .get(&Prefix::host(ip(PEER_PROTO)))
+            .and_then(Entry::effective_nbma)
+    }
+
+    #[test]
+    fn a_forged_request_sent_directly_does_not_replace_a_unique_mapping() {
+        let t0 = Instant::now();
+        let mut c = spoke_with_unique_mapping(t0);
+        transmits(&mut c);
+        c.handle_packet(t0 + secs(1), ip(ATTACKER), &forged_request(ATTACKER, false))
+            .unwrap();
+        assert_eq!(
+            peer_nbma(&c),
+            Some(ip(PEER_NBMA)),
+            "the genuine mapping stays"
+        );
+        assert!(
+            c.cache()
+                .get(&Prefix::host(ip(PEER_PROTO)))
+                .unwrap()
+                .flags
+                .contains(EntryFlags::UNIQUE)
+        );
+        assert_eq!(c.stats().bindings_refused, 1);
+        // The question about this node's own address is still answered, to whoever asked.
+        let sent = transmits(&mut c);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent.first().unwrap().dst, ip(ATTACKER));
+        // The next packet for 10.0.0.12 goes to the genuine spoke.
+        assert_eq!(
+            c.resolve(t0 + secs(1), ip(PEER_PROTO)).unwrap(),
+            crate::client::Resolution::Cached(ip(PEER_NBMA))
+        );
+    }
+
+    #[test]
+    fn a_forged_request_relayed_by_the_hub_does_not_replace_a_unique_mapping() {
+        let t0 = Instant::now();
+        let mut c = spoke_with_unique_mapping(t0);
+        transmits(&mut c);
+        c.handle_packet(t0 + secs(1), ip(HUB_NBMA), &forged_request(ATTACKER, true))
+            .unwrap();
+        assert_eq!(
+            peer_nbma(&c),
+            Some(ip(PEER_NBMA)),
+            "the genuine mapping stays"
+        );
+        assert_eq!(c.stats().bindings_refused, 1);
+        assert_eq!(
+            c.resolve(t0 + secs(1), ip(PEER_PROTO)).unwrap(),
+            crate::client::Resolution::Cached(ip(PEER_NBMA))
+        );
+    }
+
+    #[test]
+    fn a_request_not_relayed_by_an_nhs_creates_no_mapping_and_is_answered_to_its_outer_source() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        // Sent straight from the attacker, claiming to be relayed, with the source NBMA of a
+        // victim: no mapping is created and the reply goes to the packet's outer source, not
+        // to the address written inside it.
+        let victim = "203.0.113.9";
+        c.handle_packet(t0, ip(ATTACKER), &forged_request(victim, true))
+            .unwrap();
+        assert_eq!(peer_nbma(&c), None);
+        assert!(c.cache().get(&Prefix::host(ip(PEER_PROTO))).is_none());
+        let sent = transmits(&mut c);
+        assert_eq!(
+            sent.iter().map(|t| t.dst).collect::<Vec<_>>(),
+            vec![ip(ATTACKER)]
+        );
+        // Nor when the claim matches the outer source: only an NHS vouches for a new binding.
+        c.handle_packet(t0, ip(ATTACKER), &forged_request(ATTACKER, false))
+            .unwrap();
+        assert!(c.cache().get(&Prefix::host(ip(PEER_PROTO))).is_none());
+        assert_eq!(c.stats().bindings_refused, 2);
+    }
+
+    #[test]
+    fn a_direct_request_from_the_mapped_address_refreshes_the_mapping_keeping_its_flags() {
+        let t0 = Instant::now();
+        let mut c = spoke_with_unique_mapping(t0);
+        transmits(&mut c);
+        // The peer itself, over the spoke-to-spoke tunnel (a refresh).
+        let peer = Node::new(ip(PEER_NBMA), ip(PEER_PROTO));
+        let req = Repr::resolution_request(9, &peer, ip(SPOKE_PROTO), 900, 1400);
+        c.handle_packet(t0 + secs(100), ip(PEER_NBMA), &req.to_bytes().unwrap())
+            .unwrap();
+        let e = c.cache().get(&Prefix::host(ip(PEER_PROTO))).unwrap();
+        assert_eq!(e.effective_nbma(), Some(ip(PEER_NBMA)));
+        assert_eq!(e.expires, Some(t0 + secs(1000)));
+        assert!(
+            e.flags.contains(EntryFlags::UNIQUE),
+            "a refresh keeps the flags"
+        );
+        assert_eq!(c.stats().bindings_refused, 0);
     }
 }

@@ -114,6 +114,17 @@ pub enum Event {
         /// The outer source of the Purge Request (post-NAT).
         from: IpAddr,
     },
+    /// A registration was refused with code 4, Administratively Prohibited (server; counted
+    /// in [`Stats::registrations_refused`]): it claims a prefix registrations may not claim
+    /// (only host addresses inside the tunnel subnet, or what
+    /// [`crate::ServerConfig::registration_prefixes`] allows), one covering this server's
+    /// own address, or a static map.
+    RegistrationRefused {
+        /// The prefix claimed.
+        prefix: Prefix,
+        /// The NBMA address that claimed it (the outer source, post-NAT).
+        claimant: IpAddr,
+    },
     /// `%NHRP-4-QUOTA`: the `max-send` quota was exceeded in the current window (once per
     /// window).
     QuotaExceeded {
@@ -228,6 +239,13 @@ pub struct Stats {
     /// Entries a Purge Request named that its sender may not purge (kept; see
     /// [`Event::PurgeRefused`]).
     pub purges_refused: u64,
+    /// Registrations (CIEs) answered with code 4, Administratively Prohibited (server; see
+    /// [`Event::RegistrationRefused`]).
+    pub registrations_refused: u64,
+    /// Source bindings of Resolution Requests not installed (client): the request did not
+    /// come through one of this node's NHSs, or it would have changed where an existing
+    /// mapping points (RFC 2332 §5.2.1: the binding is the requester's own claim).
+    pub bindings_refused: u64,
 }
 
 #[cfg(test)]

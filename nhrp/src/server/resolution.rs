@@ -67,9 +67,25 @@ impl Server {
             return Err(Error::HopCountExceeded);
         }
         let src_proto = req.src_proto_addr.ip();
-        let requester_reg_nat = src_proto
-            .and_then(|s| self.registration(s))
-            .and_then(|e| e.nat_nbma);
+        let requester_reg = src_proto.and_then(|s| self.registration(s));
+        // A request straight from its requester in the name of an address registered here
+        // must come from where that registration is (post-NAT): otherwise it is someone
+        // else's word about a registered spoke, and relaying or answering it would plant that
+        // word in the destination's cache (RFC 2332 §5.2.1: the source binding is the
+        // requester's own).
+        if transit.is_empty() && requester_reg.is_some_and(|e| e.effective_nbma() != Some(from)) {
+            return Err(Error::Unexpected {
+                packet_type: PacketType::RESOLUTION_REQUEST,
+                reason: "source protocol address is registered from another NBMA address",
+            });
+        }
+        let requester_reg_nat = requester_reg.and_then(|e| e.nat_nbma);
+        // What the next node is told about the requester's post-NAT address: the
+        // registration's, else, for a request straight from its requester, the outer source
+        // this NHS saw when it differs from the claim (the Cisco NAT extension).
+        let requester_seen = requester_reg_nat.or_else(|| {
+            (transit.is_empty() && req.src_nbma_addr.addr.ip() != Some(from)).then_some(from)
+        });
         let requester_nbma = if transit.is_empty() {
             from
         } else {
@@ -109,14 +125,14 @@ impl Server {
                     && Some(owner.next_hop) != src_proto;
                 if forward {
                     let to = owner.effective_nbma().unwrap_or(from);
-                    self.forward(now, from, bytes, req, to, requester_reg_nat)
+                    self.forward(now, from, bytes, req, to, requester_seen)
                 } else {
                     self.answer(now, req, &owner, prefix, requester_nbma);
                     Ok(())
                 }
             }
             None => match self.next_nhs_nbma {
-                Some(to) => self.forward(now, from, bytes, req, to, requester_reg_nat),
+                Some(to) => self.forward(now, from, bytes, req, to, requester_seen),
                 None => {
                     let cie = Cie {
                         code: CieCode::NO_BINDING_EXISTS,
@@ -248,7 +264,7 @@ mod tests {
     use super::*;
     use crate::client::Nhs;
     use crate::server::Route;
-    use crate::wire::Message;
+    use crate::wire::{Message, Node};
 
     /// Spoke `from` resolving `target`, as it sends it.
     fn request(from: u8, target: IpAddr) -> Repr {
@@ -417,5 +433,62 @@ mod tests {
         .unwrap();
         let r = Repr::parse_bytes(&transmits(&mut s).pop().unwrap().payload).unwrap();
         assert_eq!(r.cies().first().unwrap().code, CieCode::NO_BINDING_EXISTS);
+    }
+
+    #[test]
+    fn a_request_in_the_name_of_a_registered_spoke_from_another_address_is_not_relayed() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        register(&mut s, t0, 2, 600);
+        register(&mut s, t0, 3, 600);
+        // An attacker says "10.0.0.3 is at 198.51.100.66" in a request for spoke 2: forwarded,
+        // spoke 2 would learn the attacker as spoke 3.
+        let attacker = ip("198.51.100.66");
+        let forged =
+            Repr::resolution_request(7, &Node::new(attacker, proto(3)), proto(2), 600, 1400);
+        for mode in [ResolutionMode::Forward, ResolutionMode::Authoritative] {
+            s.config.resolution = mode;
+            assert!(matches!(
+                s.handle_packet(t0, attacker, &forged.to_bytes().unwrap()),
+                Err(Error::Unexpected { .. })
+            ));
+            assert!(
+                transmits(&mut s).is_empty(),
+                "{mode:?}: neither relayed nor answered"
+            );
+        }
+        assert_eq!(s.stats().dropped, 2);
+        // Spoke 3 itself is still relayed.
+        s.config.resolution = ResolutionMode::Forward;
+        s.handle_packet(t0, nbma(3), &request(3, proto(2)).to_bytes().unwrap())
+            .unwrap();
+        assert_eq!(transmits(&mut s).pop().unwrap().dst, nbma(2));
+    }
+
+    #[test]
+    fn a_relayed_request_carries_the_outer_source_the_hub_saw_when_it_differs_from_the_claim() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        register(&mut s, t0, 2, 600);
+        // Not registered here: the hub cannot check the claim, so it says where it came from.
+        let seen = ip("198.51.100.66");
+        let req = Repr::resolution_request(
+            8,
+            &Node::new(ip("203.0.113.9"), proto(9)),
+            proto(2),
+            600,
+            1400,
+        );
+        s.handle_packet(t0, seen, &req.to_bytes().unwrap()).unwrap();
+        let f = Repr::parse_bytes(&transmits(&mut s).pop().unwrap().payload).unwrap();
+        let nat = f
+            .extension(ExtensionType::NAT_ADDRESS)
+            .and_then(|e| e.cies())
+            .unwrap()
+            .to_vec();
+        assert_eq!(nat.len(), 1);
+        let cie = nat.first().unwrap();
+        assert_eq!(cie.client_proto_addr.ip(), Some(proto(9)));
+        assert_eq!(cie.client_nbma_addr.addr.ip(), Some(seen));
     }
 }
