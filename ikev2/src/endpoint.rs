@@ -217,12 +217,18 @@ impl Endpoint {
         }
         payload.extend_from_slice(&bytes);
         let mut cx = cx!(self);
-        if msg
-            .payloads
-            .iter()
-            .any(|p| matches!(p, Payload::Notify(n) if n.notify_type.is_error()))
-        {
+        let refusal = msg.payloads.iter().find_map(|p| match p {
+            Payload::Notify(n) if n.notify_type.is_error() => Some(n.notify_type),
+            _ => None,
+        });
+        if let Some(reason) = refusal {
             cx.counters.errors_sent += 1;
+            cx.event(Event::Refused {
+                sa: None,
+                remote,
+                exchange: msg.exchange_type,
+                reason,
+            });
         }
         cx.transmit(Transmit::udp(local, remote, payload));
     }

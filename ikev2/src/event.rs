@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::keys::IkeSaKeys;
 use crate::transform::IkeSuite;
-use crate::wire::{Identity, NotifyType, TrafficSelector};
+use crate::wire::{ExchangeType, Identity, NotifyType, TrafficSelector};
 
 /// Identifies one IKE SA of an [`crate::Endpoint`]. A rekeyed IKE SA gets a new id
 /// ([`Event::IkeRekeyed`] says which).
@@ -141,6 +141,21 @@ pub enum Event {
         inbound_spi: u32,
         /// The peer's (outbound) SPI.
         outbound_spi: u32,
+    },
+    /// We refused a peer's request: an error notification went out (NO_PROPOSAL_CHOSEN,
+    /// INVALID_KE_PAYLOAD, AUTHENTICATION_FAILED, TS_UNACCEPTABLE, INVALID_SYNTAX, …), in an
+    /// unprotected IKE_SA_INIT answer or in a protected response. One event per refusal sent
+    /// (a retransmitted answer from the cache is not reported again).
+    Refused {
+        /// The IKE SA the request belonged to; `None` for IKE_SA_INIT refusals, which create
+        /// no SA.
+        sa: Option<IkeSaId>,
+        /// The peer's address and port.
+        remote: SocketAddr,
+        /// The exchange of the refused request.
+        exchange: ExchangeType,
+        /// The error notification sent.
+        reason: NotifyType,
     },
     /// Creating or rekeying a child SA failed with this notification (the IKE SA stays).
     ChildFailed {

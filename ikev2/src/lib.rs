@@ -31,7 +31,7 @@
 //!   `poll_event`, `poll_timeout`; commands `initiate`, `create_child`, `rekey_child`,
 //!   `rekey_ike`, `delete_child`, `close`, `check_liveness`). Configured by [`Config`]; reports
 //!   [`Event`]s (IKE SA up/rekeyed/down, child SA up with its [`dmvpn_esp::SaConfig`]s, deleted,
-//!   failed, peer dead) and [`Counters`]. Datagrams are the family's [`Transmit`] (UDP); the
+//!   failed, peer dead, every refusal we send with its peer and reason) and [`Counters`]. Datagrams are the family's [`Transmit`] (UDP); the
 //!   transmit and event queues are bounded ([`Config::max_transmits`], [`Config::max_events`]),
 //!   drops counted. What it implements of RFC 7296:
 //!   - §1.2–§1.4 the exchanges: IKE_SA_INIT, IKE_AUTH with the first child SA (transport mode

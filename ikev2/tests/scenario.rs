@@ -1123,3 +1123,117 @@ fn handshake_times_out_without_a_peer() {
     assert_eq!(p.pa().ep.ike_sa_count(), 0);
     assert_eq!(p.pa().ep.poll_timeout(), None);
 }
+
+/// The responder's [`Event::Refused`] reports: (SA, peer, exchange, reason).
+fn refusals(p: &Peer) -> Vec<(Option<IkeSaId>, SocketAddr, ExchangeType, NotifyType)> {
+    p.events()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Refused {
+                sa,
+                remote,
+                exchange,
+                reason,
+            } => Some((*sa, *remote, *exchange, *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_refusal_is_an_event_with_the_peer_and_the_reason() {
+    let spoke = SocketAddr::new(ip(A), 500);
+    let one = |seed, ike_a: &str, ike_b: &str, psk_b: &str| {
+        let ca = config(
+            1,
+            "spoke.example",
+            "hub.example",
+            "k",
+            &[ike_a],
+            &["aes128-sha256"],
+        );
+        let cb = config(
+            2,
+            "hub.example",
+            "spoke.example",
+            psk_b,
+            &[ike_b],
+            &["aes128-sha256"],
+        );
+        let mut p = Pair::new(seed, ca, cb);
+        p.initiate();
+        p.run(10);
+        p
+    };
+    // IKE_SA_INIT refusals have no SA yet.
+    let p = one(
+        11,
+        "aes128-sha256-x25519",
+        "aes256gcm16-prfsha384-ecp256",
+        "k",
+    );
+    assert_eq!(
+        refusals(p.pb()),
+        vec![(
+            None,
+            spoke,
+            ExchangeType::IKE_SA_INIT,
+            NotifyType::NO_PROPOSAL_CHOSEN
+        )]
+    );
+    let p = one(
+        12,
+        "aes128-sha256-x25519-modp2048",
+        "aes128-sha256-modp2048",
+        "k",
+    );
+    assert_eq!(
+        refusals(p.pb()),
+        vec![(
+            None,
+            spoke,
+            ExchangeType::IKE_SA_INIT,
+            NotifyType::INVALID_KE_PAYLOAD
+        )]
+    );
+    assert_eq!(p.pa().ike_up().len(), 1, "and the retry succeeded");
+    // IKE_AUTH refusals name the half-open SA.
+    let p = one(13, "aes128-sha256-x25519", "aes128-sha256-x25519", "wrong");
+    let r = refusals(p.pb());
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].0.is_some());
+    assert_eq!(
+        (r[0].1, r[0].2, r[0].3),
+        (
+            spoke,
+            ExchangeType::IKE_AUTH,
+            NotifyType::AUTHENTICATION_FAILED
+        )
+    );
+    // A child SA refused inside IKE_AUTH (no common ESP proposal) is reported too.
+    let ca = config(
+        1,
+        "spoke.example",
+        "hub.example",
+        "k",
+        &["aes128-sha256-x25519"],
+        &["aes128-sha256"],
+    );
+    let cb = config(
+        2,
+        "hub.example",
+        "spoke.example",
+        "k",
+        &["aes128-sha256-x25519"],
+        &["aes256gcm16"],
+    );
+    let mut p = Pair::new(14, ca, cb);
+    p.initiate();
+    p.run(10);
+    let r = refusals(p.pb());
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (r[0].2, r[0].3),
+        (ExchangeType::IKE_AUTH, NotifyType::NO_PROPOSAL_CHOSEN)
+    );
+}

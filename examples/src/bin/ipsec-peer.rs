@@ -308,6 +308,16 @@ impl Peer {
                 }
             }
             Event::ChildFailed { sa, error } => warn!(%sa, %error, "child SA failed"),
+            Event::Refused {
+                sa,
+                remote,
+                exchange,
+                reason,
+            } => warn!(
+                sa = %sa.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                %remote, %exchange, %reason,
+                "refused the peer's request"
+            ),
             other => debug!(?other, "event"),
         }
     }

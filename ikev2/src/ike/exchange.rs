@@ -8,7 +8,7 @@ use std::time::Instant;
 use dmvpn_esp::Mode;
 use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, NON_ESP_MARKER};
 
-use crate::event::DownReason;
+use crate::event::{DownReason, Event};
 use crate::wire::{
     DeletePayload, ExchangeType, HeaderRepr, Message, NotifyType, Payload, ProtocolId,
 };
@@ -99,11 +99,18 @@ impl IkeSa {
         mid: u32,
         payloads: &[Payload],
     ) -> Result<(), Error> {
-        if payloads
-            .iter()
-            .any(|p| matches!(p, Payload::Notify(n) if n.notify_type.is_error()))
-        {
+        let refusal = payloads.iter().find_map(|p| match p {
+            Payload::Notify(n) if n.notify_type.is_error() => Some(n.notify_type),
+            _ => None,
+        });
+        if let Some(reason) = refusal {
             cx.counters.errors_sent += 1;
+            cx.event(Event::Refused {
+                sa: Some(self.id),
+                remote: self.remote,
+                exchange,
+                reason,
+            });
         }
         let bytes = self.protect(cx, exchange, mid, true, payloads)?;
         self.send_raw(cx, now, &bytes);
