@@ -1,8 +1,10 @@
 //! `Tunnel` receive on arbitrary sequences of datagrams from a handful of remotes, with arbitrary
-//! configuration: no panic, state stays bounded, counters add up.
+//! configuration, every accepted packet admitted as an upper layer would and the clock advancing
+//! one second a packet (idle entries expire): no panic, state stays bounded, counters add up.
 #![no_main]
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use dmvpn_gre::{Config, Mode, Tunnel};
@@ -34,11 +36,14 @@ fuzz_target!(|input: Input| {
         checksum: input.checksum,
         sequence: input.sequence,
         max_peers,
+        idle_timeout: Some(Duration::from_secs(8)),
         ..Config::multipoint(local)
     };
     let mut t = Tunnel::new(config).expect("valid config");
     let (mut ok, mut dropped) = (0u64, 0u64);
+    let mut now = Instant::now();
     for (who, with_ip, bytes) in &input.packets {
+        now += Duration::from_secs(1);
         let remote = IpAddr::from([10, 0, 0, 2 + who % 16]);
         let r = if *with_ip {
             t.decapsulate_ip(bytes)
@@ -52,9 +57,11 @@ fuzz_target!(|input: Input| {
                 if input.sequence {
                     assert!(rx.header.sequence.is_some());
                 }
+                let _ = t.admit(now, &rx);
             }
             Err(_) => dropped += 1,
         }
+        t.handle_timeout(now);
         assert!(t.peers().count() <= max_peers);
     }
     assert_eq!(t.totals().packets_in, ok);

@@ -15,9 +15,13 @@
 //! - [`Tunnel`]: the `tunnel key` rule DMVPN depends on (a different or missing key is dropped and
 //!   counted), optional checksums, RFC 2890 §2.2 sequencing per remote endpoint (duplicates and
 //!   out-of-order packets dropped; out-of-order packets are not buffered), counters per endpoint.
+//!   Per-endpoint state exists only for endpoints the caller sent to or [admitted](Tunnel::admit)
+//!   after accepting their packet, never for a spoofed source, and expires when idle
+//!   ([`Tunnel::handle_timeout`]).
 //!
 //! ```
 //! use std::net::IpAddr;
+//! use std::time::Instant;
 //! use dmvpn_gre::{Config, Protocol, Tunnel};
 //!
 //! let hub: IpAddr = "172.17.0.1".parse().unwrap();
@@ -35,6 +39,9 @@
 //! // The hub accepts it: right key, addressed to the hub.
 //! let rx = hub_tun.decapsulate_ip(wire).unwrap();
 //! assert_eq!((rx.remote, rx.protocol(), rx.payload), (spoke, Protocol::IPV4, &inner[..]));
+//! // The upper layer vouches for the spoke (it authenticated it, say): the spoke gets state.
+//! assert!(hub_tun.peer(spoke).is_none());
+//! hub_tun.admit(Instant::now(), &rx).unwrap();
 //! assert_eq!(hub_tun.peer(spoke).unwrap().counters.packets_in, 1);
 //! ```
 #![forbid(unsafe_code)]
@@ -45,5 +52,8 @@ pub mod wire;
 
 pub use dmvpn_wire::{HeaderOptions, IpProtocol};
 pub use error::Error;
-pub use tunnel::{Config, Counters, DropReason, Drops, Mode, Peer, Received, Tunnel};
+pub use tunnel::{
+    Config, Counters, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_PEERS, DropReason, Drops, Mode, Peer,
+    PeerTableStats, Received, Tunnel,
+};
 pub use wire::gre::Protocol;

@@ -5,10 +5,33 @@
 //! [`Tunnel::encapsulate_ip`] returns on a raw socket with the header included (or what
 //! [`Tunnel::encapsulate`] returns on a protocol-47 raw socket where the kernel adds the IP header)
 //! and passes what it receives to [`Tunnel::decapsulate_ip`] / [`Tunnel::decapsulate`].
+//!
+//! # Per-peer state: who gets it, and for how long
+//!
+//! Sources are trivially spoofed, and the `tunnel key` travels in clear, so a packet that passes
+//! GRE's checks proves little. The tunnel therefore creates a peer entry (counters, sequence
+//! numbers) only for a peer that is legitimate by the caller's judgement:
+//!
+//! - on transmit: [`Tunnel::encapsulate`] / [`Tunnel::encapsulate_ip`] to a peer the caller chose
+//!   to send to;
+//! - on admission: [`Tunnel::admit`], called by the upper layer once it has accepted a packet
+//!   that [`Tunnel::decapsulate`] returned (an authenticated NHRP packet, traffic from a peer it
+//!   has a mapping for). The admitted packet is counted in the new entry, and with sequencing
+//!   the entry's receive window starts from it.
+//!
+//! [`Tunnel::decapsulate`] never creates an entry: a packet that fails a check (key, checksum,
+//! sequence, peer) or that the upper layer never admits is counted in the [totals](Tunnel::totals)
+//! only (and against the peer, when it already has an entry).
+//!
+//! Entries idle for [`Config::idle_timeout`] are removed by [`Tunnel::handle_timeout`] at the
+//! instant [`Tunnel::poll_timeout`] asks for (Sans-IO: the caller brings the time). The totals
+//! count every packet whether or not its peer has an entry, so removing an entry loses nothing
+//! from them.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::wire::gre::{self, Protocol};
@@ -18,6 +41,12 @@ use dmvpn_wire::{HeaderOptions, IpProtocol};
 
 /// Default bound on the number of remote endpoints with per-peer state.
 pub const DEFAULT_MAX_PEERS: usize = 65_536;
+
+/// Default [`Config::idle_timeout`]: ten minutes without a packet in or out.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The peer table is swept every `idle_timeout / SWEEPS_PER_IDLE_TIMEOUT`.
+const SWEEPS_PER_IDLE_TIMEOUT: u32 = 8;
 
 /// Point-to-point (`tunnel destination`) or multipoint (`tunnel mode gre multipoint`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,6 +80,10 @@ pub struct Config {
     pub outer: HeaderOptions,
     /// Bound on remote endpoints with per-peer state (counters, sequence numbers).
     pub max_peers: usize,
+    /// How long a peer entry may go without a packet received from or sent to the peer (or an
+    /// admission) before [`Tunnel::handle_timeout`] removes it; `None` keeps entries until
+    /// [`Tunnel::remove_peer`]. Must not be zero.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -64,6 +97,7 @@ impl Config {
             sequence: false,
             outer: HeaderOptions::default(),
             max_peers: DEFAULT_MAX_PEERS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 
@@ -218,6 +252,38 @@ pub struct Peer {
     pub counters: Counters,
 }
 
+/// Bookkeeping of the peer table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeerTableStats {
+    /// Entries created (on transmit or admission).
+    pub created: u64,
+    /// Entries not created because the table was full (`max_peers`), on transmit or admission.
+    pub refused: u64,
+    /// Entries removed after [`Config::idle_timeout`] without traffic.
+    pub expired: u64,
+}
+
+/// A peer entry with its idle bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    peer: Peer,
+    /// A packet went in or out since the last sweep.
+    active: bool,
+    /// When the peer was last known active: an admission, or the sweep that saw it active.
+    /// `None` until the first sweep or admission.
+    stamp: Option<Instant>,
+}
+
+impl Slot {
+    fn new(peer: Peer, stamp: Option<Instant>) -> Slot {
+        Slot {
+            peer,
+            active: true,
+            stamp,
+        }
+    }
+}
+
 /// A received packet that passed every check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received<'a> {
@@ -227,6 +293,9 @@ pub struct Received<'a> {
     pub header: gre::Repr,
     /// The payload: a slice of the received buffer.
     pub payload: &'a [u8],
+    /// Whether the packet was counted against its remote's entry (it had one): [`Tunnel::admit`]
+    /// counts it otherwise.
+    counted: bool,
 }
 
 impl Received<'_> {
@@ -241,11 +310,17 @@ impl Received<'_> {
 pub struct Tunnel {
     config: Config,
     /// Per-peer state. Hashed with foldhash (seeded per table) rather than SipHash: the lookup is
-    /// on every packet and SipHash was half the cost of a tunnel encapsulation. Flooding is
-    /// bounded by `max_peers`, and entries are only created for packets that pass the key check.
-    peers: HashMap<IpAddr, Peer, foldhash::fast::RandomState>,
+    /// on every packet and SipHash was half the cost of a tunnel encapsulation. Entries are
+    /// created only on transmit and admission (see the [module docs](self)), bounded by
+    /// `max_peers`, and expire when idle. Nothing that reaches output depends on its order.
+    peers: HashMap<IpAddr, Slot, foldhash::fast::RandomState>,
     totals: Counters,
+    table: PeerTableStats,
     ip_id: u16,
+    /// The latest time given (by [`Tunnel::admit`] or [`Tunnel::handle_timeout`]).
+    clock: Option<Instant>,
+    /// When the next sweep of idle entries is due.
+    next_sweep: Option<Instant>,
 }
 
 /// RFC 2890 §2.2: `received` is in order after `last` if it is ahead by 1 to 2^31 − 1 in serial
@@ -257,7 +332,7 @@ fn in_order(last: u32, received: u32) -> bool {
 
 impl Tunnel {
     /// Creates a tunnel. Fails if the configuration is inconsistent (a point-to-point destination
-    /// of the other address family than the source, or `max_peers` of zero).
+    /// of the other address family than the source, `max_peers` or `idle_timeout` of zero).
     pub fn new(config: Config) -> Result<Tunnel, Error> {
         if let Mode::PointToPoint { remote } = config.mode
             && remote.is_ipv4() != config.local.is_ipv4()
@@ -270,11 +345,17 @@ impl Tunnel {
         if config.outer.flow_label > 0x000f_ffff {
             return Err(Error::Config("IPv6 flow label is 20 bits"));
         }
+        if config.idle_timeout == Some(Duration::ZERO) {
+            return Err(Error::Config("idle_timeout must be more than zero"));
+        }
         Ok(Tunnel {
             config,
             peers: HashMap::default(),
             totals: Counters::default(),
+            table: PeerTableStats::default(),
             ip_id: 0,
+            clock: None,
+            next_sweep: None,
         })
     }
 
@@ -290,18 +371,128 @@ impl Tunnel {
 
     /// State of one remote endpoint, if it has any.
     pub fn peer(&self, remote: IpAddr) -> Option<&Peer> {
-        self.peers.get(&remote)
+        self.peers.get(&remote).map(|s| &s.peer)
     }
 
-    /// All remote endpoints with state.
+    /// All remote endpoints with state, in no particular order.
     pub fn peers(&self) -> impl Iterator<Item = (&IpAddr, &Peer)> {
-        self.peers.iter()
+        self.peers.iter().map(|(a, s)| (a, &s.peer))
+    }
+
+    /// Entries created, refused and expired so far.
+    pub fn peer_table(&self) -> &PeerTableStats {
+        &self.table
     }
 
     /// Forgets a remote endpoint (e.g. when NHRP deletes its mapping), returning its state.
-    /// Its sequence numbers restart at zero if it comes back.
+    /// Its sequence numbers restart at zero if it comes back. Its traffic stays in the totals.
     pub fn remove_peer(&mut self, remote: IpAddr) -> Option<Peer> {
-        self.peers.remove(&remote)
+        self.peers.remove(&remote).map(|s| s.peer)
+    }
+
+    /// The upper layer accepted `rx`, a packet [`Tunnel::decapsulate`] returned: its remote is a
+    /// legitimate peer. Creates the peer's entry if it has none and marks the peer active at
+    /// `now`; `rx` is counted in the entry if [`Tunnel::decapsulate`] could not (the entry did
+    /// not exist yet), and with sequencing a new receive window starts at `rx`'s sequence
+    /// number. Admit a packet once. Fails, creating nothing, if the table is full (`max_peers`;
+    /// counted in [`PeerTableStats::refused`]) or the remote is not allowed on this tunnel; the
+    /// packet itself stays accepted either way.
+    pub fn admit(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), Error> {
+        self.check_remote(rx.remote)?;
+        self.tick(now);
+        let full = self.peers.len() >= self.config.max_peers;
+        let slot = match self.peers.entry(rx.remote) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) if !full => {
+                count_created(
+                    &mut self.table,
+                    &mut self.next_sweep,
+                    &self.config,
+                    self.clock,
+                );
+                e.insert(Slot {
+                    active: false,
+                    ..Slot::new(Peer::default(), Some(now))
+                })
+            }
+            Entry::Vacant(_) => {
+                self.table.refused = self.table.refused.saturating_add(1);
+                return Err(Error::PeerLimit(self.config.max_peers, rx.remote));
+            }
+        };
+        slot.stamp = Some(slot.stamp.map_or(now, |t| t.max(now)));
+        if !rx.counted {
+            slot.peer.counters.count_in(rx.payload.len());
+            if self.config.sequence && slot.peer.rx_sequence.is_none() {
+                slot.peer.rx_sequence = rx.header.sequence;
+            }
+        }
+        Ok(())
+    }
+
+    /// When [`Tunnel::handle_timeout`] should next run: the next sweep for idle entries, while
+    /// there are entries and an [`Config::idle_timeout`]. `None` also before the tunnel has been
+    /// given the time at all (by [`Tunnel::admit`] or [`Tunnel::handle_timeout`]).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.peers.is_empty() || self.config.idle_timeout.is_none() {
+            return None;
+        }
+        self.next_sweep
+    }
+
+    /// Removes the entries idle for at least [`Config::idle_timeout`], if the sweep
+    /// [`Tunnel::poll_timeout`] announced is due (an early or spurious call only takes note of
+    /// the time). See [`Tunnel::handle_timeout_keeping`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.handle_timeout_keeping(now, |_| false);
+    }
+
+    /// Like [`Tunnel::handle_timeout`], and `keep` says which peers to keep whatever their idle
+    /// time (a node keeps the peers it has NHRP mappings for; it removes them with their last
+    /// mapping).
+    ///
+    /// Sweeps run every `idle_timeout / 8`. A peer is active when a packet from it was accepted
+    /// (or admitted), or one was sent to it; a sweep notes the peers active since the previous
+    /// one as active at its time, and removes a peer last active `idle_timeout` or more ago.
+    /// So no entry goes before `idle_timeout` of silence, and one goes within `idle_timeout`
+    /// plus two sweep intervals when this is called on time. Counted in
+    /// [`PeerTableStats::expired`]; the removed peers' traffic stays in the totals.
+    pub fn handle_timeout_keeping(&mut self, now: Instant, mut keep: impl FnMut(&IpAddr) -> bool) {
+        self.tick(now);
+        let Some(idle) = self.config.idle_timeout else {
+            return;
+        };
+        let now = self.clock.unwrap_or(now);
+        if self.peers.is_empty() || self.next_sweep.is_some_and(|t| t > now) {
+            return;
+        }
+        let mut expired = 0u64;
+        self.peers.retain(|remote, slot| {
+            let stamp = match slot.stamp {
+                Some(t) if !slot.active && !keep(remote) => t,
+                _ => {
+                    slot.active = false;
+                    slot.stamp = Some(slot.stamp.map_or(now, |t| t.max(now)));
+                    return true;
+                }
+            };
+            let gone = now.saturating_duration_since(stamp) >= idle;
+            expired += u64::from(gone);
+            !gone
+        });
+        self.table.expired = self.table.expired.saturating_add(expired);
+        self.next_sweep = if self.peers.is_empty() {
+            None
+        } else {
+            now.checked_add(sweep_interval(idle))
+        };
+    }
+
+    /// Takes note of the time (monotonic: an earlier `now` is ignored).
+    fn tick(&mut self, now: Instant) {
+        if self.clock.is_none_or(|c| now > c) {
+            self.clock = Some(now);
+        }
     }
 
     /// The GRE header this tunnel puts on a payload of `protocol`/`payload_len` (the sequence
@@ -336,28 +527,40 @@ impl Tunnel {
     }
 
     /// The header for `remote` with the peer's next sequence number, and the peer's state (one
-    /// hash lookup; the entry is created if there is room). Nothing is committed yet.
+    /// hash lookup; the entry is created if there is room: sending to a peer makes it
+    /// legitimate). Nothing is committed yet.
     fn prepare_tx(
         &mut self,
         remote: IpAddr,
         protocol: Protocol,
         payload_len: usize,
-    ) -> Result<(gre::Repr, Option<&mut Peer>), Error> {
+    ) -> Result<(gre::Repr, Option<&mut Slot>), Error> {
         self.check_remote(remote)?;
         let mut header = self.header(protocol, payload_len);
         let full = self.peers.len() >= self.config.max_peers;
-        let peer = match self.peers.entry(remote) {
+        let slot = match self.peers.entry(remote) {
             Entry::Occupied(e) => Some(e.into_mut()),
-            Entry::Vacant(e) if !full => Some(e.insert(Peer::default())),
-            Entry::Vacant(_) => None,
+            Entry::Vacant(e) if !full => {
+                count_created(
+                    &mut self.table,
+                    &mut self.next_sweep,
+                    &self.config,
+                    self.clock,
+                );
+                Some(e.insert(Slot::new(Peer::default(), None)))
+            }
+            Entry::Vacant(_) => {
+                self.table.refused = self.table.refused.saturating_add(1);
+                None
+            }
         };
         if self.config.sequence {
-            match &peer {
-                Some(p) => header.sequence = Some(p.tx_sequence),
+            match &slot {
+                Some(s) => header.sequence = Some(s.peer.tx_sequence),
                 None => return Err(Error::PeerLimit(self.config.max_peers, remote)),
             }
         }
-        Ok((header, peer))
+        Ok((header, slot))
     }
 
     /// Writes this tunnel's GRE header for `remote` in front of the payload already at
@@ -413,7 +616,14 @@ impl Tunnel {
     /// Every check failure is returned as an error and counted, in the totals and (when the
     /// remote has state) against the remote: malformed or bad checksum, key mismatch, missing
     /// checksum or sequence number when required, duplicate or out-of-order sequence number,
-    /// wrong point-to-point peer. A packet that fails creates no per-peer state.
+    /// wrong point-to-point peer.
+    ///
+    /// No packet creates per-peer state here, whether it passes or fails: an accepted packet is
+    /// counted against its remote if the remote already has an entry, and in the totals only
+    /// otherwise, until the caller [admits](Tunnel::admit) the remote (see the
+    /// [module docs](self)). With sequencing, a packet from a remote without an entry is accepted
+    /// as its first, unless the table is full (then no entry could ever number its successors:
+    /// dropped as [`DropReason::PeerLimit`]).
     pub fn decapsulate<'a>(
         &mut self,
         remote: IpAddr,
@@ -421,30 +631,29 @@ impl Tunnel {
     ) -> Result<Received<'a>, Error> {
         let config = &self.config;
         let room = self.peers.len() < config.max_peers;
-        let mut peer = self.peers.get_mut(&remote);
-        let checked = check_rx(config, peer.as_deref(), remote, packet);
-        let rx = match checked {
+        let slot = self.peers.get_mut(&remote);
+        let checked = check_rx(config, slot.as_deref().map(|s| &s.peer), remote, packet);
+        let mut rx = match checked {
             Ok(rx) => rx,
             Err(e) => {
                 let reason = DropReason::of(&e);
                 self.totals.drops.bump(reason);
-                if let Some(p) = peer {
-                    p.counters.drops.bump(reason);
+                if let Some(s) = slot {
+                    s.peer.counters.drops.bump(reason);
                 }
                 return Err(e);
             }
         };
-        if peer.is_none() && room {
-            peer = Some(self.peers.entry(remote).or_default());
-        }
-        match peer {
-            Some(p) => {
-                p.counters.count_in(rx.payload.len());
+        match slot {
+            Some(s) => {
+                s.active = true;
+                rx.counted = true;
+                s.peer.counters.count_in(rx.payload.len());
                 if config.sequence {
-                    p.rx_sequence = rx.header.sequence;
+                    s.peer.rx_sequence = rx.header.sequence;
                 }
             }
-            None if config.sequence => {
+            None if config.sequence && !room => {
                 self.totals.drops.bump(DropReason::PeerLimit);
                 return Err(Error::PeerLimit(config.max_peers, remote));
             }
@@ -473,11 +682,32 @@ impl Tunnel {
     }
 }
 
-/// Counts a packet sent to a peer and advances its sequence number.
-fn commit_tx(peer: Option<&mut Peer>, payload_len: usize) {
-    if let Some(peer) = peer {
-        peer.counters.count_out(payload_len);
-        peer.tx_sequence = peer.tx_sequence.wrapping_add(1);
+/// Counts a packet sent to a peer, marks it active and advances its sequence number.
+fn commit_tx(slot: Option<&mut Slot>, payload_len: usize) {
+    if let Some(slot) = slot {
+        slot.active = true;
+        slot.peer.counters.count_out(payload_len);
+        slot.peer.tx_sequence = slot.peer.tx_sequence.wrapping_add(1);
+    }
+}
+
+/// Time between two sweeps of the peer table.
+fn sweep_interval(idle: Duration) -> Duration {
+    (idle / SWEEPS_PER_IDLE_TIMEOUT).max(Duration::from_millis(1))
+}
+
+/// Counts a new entry and schedules a sweep if none is (from the latest time known).
+fn count_created(
+    table: &mut PeerTableStats,
+    next_sweep: &mut Option<Instant>,
+    config: &Config,
+    clock: Option<Instant>,
+) {
+    table.created = table.created.saturating_add(1);
+    if next_sweep.is_none()
+        && let (Some(idle), Some(clock)) = (config.idle_timeout, clock)
+    {
+        *next_sweep = clock.checked_add(sweep_interval(idle));
     }
 }
 
@@ -515,6 +745,7 @@ fn check_rx<'a>(
         remote,
         header,
         payload,
+        counted: false,
     })
 }
 

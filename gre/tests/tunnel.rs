@@ -10,6 +10,7 @@
 
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use dmvpn_gre::{Config, DropReason, Error, Mode, Protocol, Tunnel};
 use dmvpn_wire::checksum::checksum;
@@ -96,6 +97,8 @@ fn key_must_match() {
 
     let wire = send(&mut a, hub, 0);
     let rx = good.decapsulate_ip(&wire).unwrap();
+    // The upper layer accepts the packet: the spoke gets per-peer state.
+    good.admit(Instant::now(), &rx).unwrap();
     assert_eq!((rx.remote, rx.header.key), (spoke, Some(100)));
     assert_eq!(
         other_key.decapsulate_ip(&wire).unwrap_err(),
@@ -143,8 +146,10 @@ fn sequencing_rfc2890() {
     let mut tx = Tunnel::new(cfg("10.0.0.2")).unwrap();
     let mut rx = Tunnel::new(cfg("10.0.0.1")).unwrap();
     let w: Vec<Vec<u8>> = (0..4).map(|i| send(&mut tx, hub, i)).collect();
-    // The first packet carries sequence 0.
-    assert_eq!(rx.decapsulate_ip(&w[0]).unwrap().header.sequence, Some(0));
+    // The first packet carries sequence 0 (and is admitted: the spoke gets per-peer state).
+    let first = rx.decapsulate_ip(&w[0]).unwrap();
+    rx.admit(Instant::now(), &first).unwrap();
+    assert_eq!(first.header.sequence, Some(0));
     assert_eq!(rx.decapsulate_ip(&w[2]).unwrap().header.sequence, Some(2)); // a gap is fine
     // Out of order (1 after 2) and duplicate (2 again) are dropped.
     assert_eq!(
@@ -192,7 +197,10 @@ fn sequence_wraps() {
         b[4..8].copy_from_slice(&seq.to_be_bytes());
         b
     };
-    assert!(rx.decapsulate(remote, &gre_with_seq(u32::MAX - 1)).is_ok());
+    let first = gre_with_seq(u32::MAX - 1);
+    let r = rx.decapsulate(remote, &first);
+    assert!(r.is_ok());
+    rx.admit(Instant::now(), &r.unwrap()).unwrap(); // per-peer state from the first packet
     assert!(rx.decapsulate(remote, &gre_with_seq(u32::MAX)).is_ok());
     assert!(rx.decapsulate(remote, &gre_with_seq(0)).is_ok());
     assert!(rx.decapsulate(remote, &gre_with_seq(1)).is_ok());
@@ -289,6 +297,7 @@ fn ipv6_underlay() {
     for i in 0..4 {
         let wire = send(&mut ta, b, i);
         let rx = tb.decapsulate_ip(&wire).unwrap();
+        tb.admit(Instant::now(), &rx).unwrap();
         assert_eq!(rx.header.sequence, Some(u32::from(i)));
         assert_eq!(rx.remote, a);
     }
@@ -323,6 +332,13 @@ fn peer_table_is_bounded() {
         let (with_seq, without) = (pkt(true), pkt(false));
         let r_seq = seq.decapsulate(remote, &with_seq);
         let r_plain = plain.decapsulate(remote, &without);
+        // The upper layer admits every packet it gets: per-peer state while there is room.
+        if let Ok(rx) = &r_seq {
+            seq.admit(Instant::now(), rx).unwrap();
+        }
+        if let Ok(rx) = &r_plain {
+            assert_eq!(plain.admit(Instant::now(), rx).is_ok(), i <= 2);
+        }
         if i <= 2 {
             assert!(r_seq.is_ok() && r_plain.is_ok());
         } else {
@@ -418,4 +434,136 @@ fn write_pcap_for_tshark() {
         w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
             .unwrap();
     }
+}
+
+/// A GRE packet (no outer IP header) with this key and a one-byte payload.
+fn gre_keyed(key: u32) -> Vec<u8> {
+    let mut b = vec![0x20, 0, 0x08, 0, 0, 0, 0, 0, 0x45];
+    b[4..8].copy_from_slice(&key.to_be_bytes());
+    b
+}
+
+/// Issue item 7: packets from 100,000 spoofed sources, with a wrong key or with the right key
+/// but never accepted by the upper layer (NHRP authentication failed, say), leave the peer
+/// table empty; every packet is still in the totals.
+#[test]
+fn spoofed_sources_leave_the_peer_table_empty() {
+    let mut t = keyed("10.0.0.1", Some(100));
+    let (wrong, right) = (gre_keyed(200), gre_keyed(100));
+    for i in 0..100_000u32 {
+        let remote = IpAddr::from(std::net::Ipv4Addr::from(0x0a80_0000 + i));
+        assert!(matches!(
+            t.decapsulate(remote, &wrong),
+            Err(Error::KeyMismatch { .. })
+        ));
+        assert!(t.decapsulate(remote, &right).is_ok());
+    }
+    assert_eq!(t.peers().count(), 0);
+    let c = t.totals();
+    assert_eq!((c.packets_in, c.drops.key_mismatch), (100_000, 100_000));
+    // A peer the upper layer admits gets its entry, with the admitted packet counted in it.
+    let legit = ip("172.16.1.1");
+    let rx = t.decapsulate(legit, &right).unwrap();
+    t.admit(Instant::now(), &rx).unwrap();
+    assert_eq!(t.peers().count(), 1);
+    assert_eq!(t.peer(legit).unwrap().counters.packets_in, 1);
+    assert_eq!(t.peer_table().created, 1);
+    assert_eq!(t.totals().packets_in, 100_001);
+}
+
+/// Issue item 7: an entry goes once its peer has been silent for the idle timeout (not before,
+/// and within two sweep intervals after), an active peer's stays, and the totals keep the
+/// removed peer's traffic.
+#[test]
+fn idle_peers_expire_and_their_traffic_stays_in_the_totals() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(80);
+    let (hub, a, b) = (ip("172.17.0.1"), ip("172.16.1.1"), ip("172.16.2.1"));
+    let mut t = Tunnel::new(Config {
+        key: Some(1),
+        idle_timeout: Some(idle),
+        ..Config::multipoint(hub)
+    })
+    .unwrap();
+    assert_eq!(t.poll_timeout(), None, "no entries, no timer");
+    // A is admitted at t0; B gets an entry because the hub sends to it.
+    let mut spoke_a = keyed("172.16.1.1", Some(1));
+    let wire = send(&mut spoke_a, hub, 0);
+    let rx = t.decapsulate_ip(&wire).unwrap();
+    t.admit(t0, &rx).unwrap();
+    send(&mut t, b, 1);
+    assert_eq!(t.peers().count(), 2);
+    let totals = *t.totals();
+    // An early call changes nothing.
+    t.handle_timeout(t0);
+    let first = t.poll_timeout().unwrap();
+    assert!(first > t0 && first <= t0 + idle);
+    // Sweep on time; B sends and receives in between, A is silent.
+    let mut gone_at = None;
+    while let Some(at) = t.poll_timeout() {
+        if at > t0 + 3 * idle {
+            break;
+        }
+        send(&mut t, b, 2);
+        t.handle_timeout(at);
+        if gone_at.is_none() && t.peer(a).is_none() {
+            gone_at = Some(at);
+        }
+    }
+    let gone_at = gone_at.expect("A expired");
+    assert!(gone_at >= t0 + idle, "not before the idle timeout");
+    assert!(gone_at <= t0 + idle + 2 * (idle / 8), "within two sweeps");
+    assert!(t.peer(b).is_some(), "an active peer stays");
+    assert_eq!(t.peer_table().expired, 1);
+    // The totals still count A's packet (and B's traffic since).
+    assert_eq!(t.totals().packets_in, totals.packets_in);
+    assert!(t.totals().packets_out > totals.packets_out);
+    // A comes back: a fresh entry.
+    let wire = send(&mut spoke_a, hub, 3);
+    let rx = t.decapsulate_ip(&wire).unwrap();
+    t.admit(gone_at, &rx).unwrap();
+    assert_eq!(t.peer(a).unwrap().counters.packets_in, 1);
+}
+
+/// `handle_timeout_keeping` keeps the peers its caller vouches for (a node's mapped peers),
+/// however idle; with no idle timeout nothing expires and no timer runs.
+#[test]
+fn kept_peers_and_tunnels_without_an_idle_timeout_never_expire() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(8);
+    let (local, kept, other) = (ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3"));
+    let mut t = Tunnel::new(Config {
+        idle_timeout: Some(idle),
+        ..Config::multipoint(local)
+    })
+    .unwrap();
+    t.handle_timeout(t0); // the tunnel learns the time
+    send(&mut t, kept, 0);
+    send(&mut t, other, 1);
+    let mut now = t0;
+    while now < t0 + 4 * idle {
+        now = t.poll_timeout().unwrap();
+        t.handle_timeout_keeping(now, |p| *p == kept);
+    }
+    assert!(t.peer(kept).is_some());
+    assert!(t.peer(other).is_none());
+    t.remove_peer(kept);
+    assert_eq!(t.poll_timeout(), None);
+
+    let mut forever = Tunnel::new(Config {
+        idle_timeout: None,
+        ..Config::multipoint(local)
+    })
+    .unwrap();
+    send(&mut forever, other, 0);
+    forever.handle_timeout(t0 + Duration::from_secs(1_000_000));
+    assert_eq!(forever.poll_timeout(), None);
+    assert!(forever.peer(other).is_some());
+    assert!(
+        Tunnel::new(Config {
+            idle_timeout: Some(Duration::ZERO),
+            ..Config::multipoint(local)
+        })
+        .is_err()
+    );
 }
