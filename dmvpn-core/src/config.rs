@@ -227,6 +227,16 @@ pub struct NhrpConfig {
     /// How this interface, as a hub, answers resolutions for its registered spokes.
     #[serde(default)]
     pub hub_resolution: HubResolution,
+    /// `ip nhrp registration prefix 192.168.0.0/16` (hub; one line per prefix): prefixes
+    /// spokes may register besides their own host address. By default a hub accepts only
+    /// registrations of host addresses (/32, /128: what Cisco spokes register) inside the
+    /// tunnel subnet (`ip address` and its mask) and answers anything else with code 4,
+    /// Administratively Prohibited. A prefix of any length inside one of these is accepted.
+    /// IOS has no such command (its spokes register their tunnel address only); the name
+    /// follows `ip nhrp registration timeout`. Each must be a network (no host bits) of the
+    /// tunnel's family.
+    #[serde(default)]
+    pub registration_prefixes: Vec<IpNet>,
 }
 
 fn default_holdtime() -> u32 {
@@ -249,6 +259,7 @@ impl NhrpConfig {
             max_send: MaxSend::default(),
             registration_timeout: None,
             hub_resolution: HubResolution::Forward,
+            registration_prefixes: Vec::new(),
         }
     }
 
@@ -464,6 +475,17 @@ impl NodeConfig {
                     report(
                         mp,
                         format!("{} is mapped twice to different NBMA addresses", m.address),
+                    );
+                }
+            }
+            for (k, net) in n.registration_prefixes.iter().enumerate() {
+                let rp = format!("{np}.registration_prefixes[{k}]");
+                if net.addr().is_ipv4() != t.address.addr().is_ipv4() {
+                    report(rp, format!("{net} is not of the tunnel's family"));
+                } else if net.trunc() != *net {
+                    report(
+                        rp,
+                        format!("{net} has host bits set: the network is {}", net.trunc()),
                     );
                 }
             }
@@ -684,6 +706,50 @@ mod tests {
         // The IOS defaults agree on both sides.
         let d: dmvpn_nhrp::MaxSend = MaxSend::default().into();
         assert_eq!(d, defaults);
+    }
+
+    #[test]
+    fn registration_prefixes_must_be_networks_of_the_tunnels_family() {
+        let mut h = hub();
+        h.nhrp.registration_prefixes = vec![
+            "192.168.0.0/16".parse().unwrap(),
+            "192.168.1.1/24".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ];
+        let err = NodeConfig {
+            hostname: "hub".into(),
+            networks: Vec::new(),
+            tunnels: vec![h.clone()],
+        }
+        .validate()
+        .unwrap_err();
+        let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "tunnels[0].nhrp.registration_prefixes[1]",
+                "tunnels[0].nhrp.registration_prefixes[2]"
+            ]
+        );
+        assert!(err.0[0].message.contains("192.168.1.0/24"), "{err}");
+        h.nhrp.registration_prefixes.truncate(1);
+        let cfg = NodeConfig {
+            hostname: "hub".into(),
+            networks: Vec::new(),
+            tunnels: vec![h],
+        };
+        cfg.validate().unwrap();
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(
+            json.contains(r#""registration_prefixes":["192.168.0.0/16"]"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<NodeConfig>(&json).unwrap(), cfg);
+        // Left out, there are none.
+        assert!(NhrpConfig::new(1).registration_prefixes.is_empty());
+        let json = json.replace(r#","registration_prefixes":["192.168.0.0/16"]"#, "");
+        let back: NodeConfig = serde_json::from_str(&json).unwrap();
+        assert!(back.tunnels[0].nhrp.registration_prefixes.is_empty());
     }
 
     #[test]

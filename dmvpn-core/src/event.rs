@@ -31,10 +31,10 @@ pub enum EventKind {
     /// What an NHRP machine of the interface reported, as it reported it: [`NhsUp`],
     /// [`NhsDown`], [`AllNhsDown`], [`RegistrationRejected`], [`NatDetected`],
     /// [`ResolutionNegative`], [`ResolutionFailed`], [`RegistrationConflict`],
-    /// [`PurgeRefused`] and [`ErrorIndication`]. The node never passes on cache events, `Registered`, `Resolved` or
-    /// `SpokeRegistered` (it reports mappings and registrations as the kinds below) or
-    /// `Shortcut` and `QuotaExceeded` (it reports [`EventKind::ShortcutAdded`] and
-    /// [`EventKind::QuotaExceeded`]).
+    /// [`RegistrationRefused`], [`PurgeRefused`] and [`ErrorIndication`]. The node never
+    /// passes on cache events, `Registered`, `Resolved` or `SpokeRegistered` (it reports
+    /// mappings and registrations as the kinds below) or `Shortcut` and `QuotaExceeded` (it
+    /// reports [`EventKind::ShortcutAdded`] and [`EventKind::QuotaExceeded`]).
     ///
     /// [`NhsUp`]: dmvpn_nhrp::Event::NhsUp
     /// [`NhsDown`]: dmvpn_nhrp::Event::NhsDown
@@ -44,6 +44,7 @@ pub enum EventKind {
     /// [`ResolutionNegative`]: dmvpn_nhrp::Event::ResolutionNegative
     /// [`ResolutionFailed`]: dmvpn_nhrp::Event::ResolutionFailed
     /// [`RegistrationConflict`]: dmvpn_nhrp::Event::RegistrationConflict
+    /// [`RegistrationRefused`]: dmvpn_nhrp::Event::RegistrationRefused
     /// [`PurgeRefused`]: dmvpn_nhrp::Event::PurgeRefused
     /// [`ErrorIndication`]: dmvpn_nhrp::Event::ErrorIndication
     Nhrp(dmvpn_nhrp::Event),
@@ -248,6 +249,10 @@ fn write_nhrp(f: &mut fmt::Formatter<'_>, i: &str, e: &dmvpn_nhrp::Event) -> fmt
             f,
             "%DMVPN-3-NHRP_ERROR: {i} Error Indication from {from}: {code}"
         ),
+        N::RegistrationRefused { prefix, claimant } => write!(
+            f,
+            "%DMVPN-3-NHRP_ERROR: {i} registration of {prefix} from {claimant} refused: administratively prohibited"
+        ),
         N::PurgeRefused { prefix, from } => write!(
             f,
             "%DMVPN-3-NHRP_ERROR: {i} Purge Request for {prefix} from {from} refused: not the registrant, an NHS or the mapped peer"
@@ -384,6 +389,14 @@ mod tests {
         assert_eq!(
             purge,
             "%DMVPN-3-NHRP_ERROR: Tunnel0 Purge Request for 10.0.0.12/32 from 192.0.2.66 refused: not the registrant, an NHS or the mapped peer"
+        );
+        let refused = text(EventKind::Nhrp(N::RegistrationRefused {
+            prefix: dmvpn_nhrp::Prefix::new(ip("192.168.2.0"), 24),
+            claimant: ip("192.0.2.66"),
+        }));
+        assert_eq!(
+            refused,
+            "%DMVPN-3-NHRP_ERROR: Tunnel0 registration of 192.168.2.0/24 from 192.0.2.66 refused: administratively prohibited"
         );
         let rejected = text(EventKind::Nhrp(N::RegistrationRejected {
             nhs: ip("10.0.0.1"),

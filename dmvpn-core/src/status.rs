@@ -105,6 +105,7 @@ fn add_stats(a: &mut dmvpn_nhrp::Stats, b: dmvpn_nhrp::Stats) {
     a.table_full += b.table_full;
     a.emit_errors += b.emit_errors;
     a.purges_refused += b.purges_refused;
+    a.registrations_refused += b.registrations_refused;
 }
 
 fn add_traffic(a: &mut Traffic, b: &Traffic) {

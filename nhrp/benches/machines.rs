@@ -41,6 +41,8 @@ fn server(now: Instant) -> Server {
     let h = hub();
     let mut c = ServerConfig::new(h.nbma_addr.addr.ip().unwrap(), h.proto_addr.ip().unwrap());
     c.resolution = ResolutionMode::Authoritative;
+    // The spokes' tunnel addresses are in 10.1.0.0 to 10.2.134.159: a 10.0.0.0/8 cloud.
+    c.tunnel_prefix_len = 8;
     c.common.max_send = MaxSend {
         packets: 1_000_000,
         interval: Duration::from_nanos(1),

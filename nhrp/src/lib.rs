@@ -110,10 +110,14 @@
 //! - [`Server`] (NHS, hub): a registration table learned with no per-spoke configuration,
 //!   with authentication, uniqueness (a different NBMA address claiming a unique, unexpired
 //!   address gets code 14), holding-time expiry and `map multicast dynamic`
-//!   ([`Server::multicast_nbmas`]). A registration is purged (§5.2.5) only by a Purge Request
-//!   from the NBMA address it was registered from (post-NAT), whatever the packet says inside
-//!   ([`Event::PurgeRefused`] otherwise). NAT detection: when the outer source differs from the
-//!   source NBMA address in the packet, the post-NAT address is recorded, used for replies and
+//!   ([`Server::multicast_nbmas`]). Only host addresses inside the tunnel subnet
+//!   ([`ServerConfig::tunnel_prefix_len`]) are registered, other than the server's own,
+//!   unless [`ServerConfig::registration_prefixes`] allows more; anything else gets code 4,
+//!   Administratively Prohibited ([`Event::RegistrationRefused`]). A registration is purged
+//!   (§5.2.5) only by a Purge Request from the NBMA address it was registered from
+//!   (post-NAT), whatever the packet says inside ([`Event::PurgeRefused`] otherwise). NAT
+//!   detection: when the outer source differs from the source NBMA address in the packet,
+//!   the post-NAT address is recorded, used for replies and
 //!   returned in the Cisco NAT Address extension. Resolution Requests are answered from the
 //!   table or forwarded to the owner with this NHS in the Forward Transit NHS Record (§5.3.2,
 //!   Cisco phase 2, [`ResolutionMode`]); unknown destinations go to the next NHS with the hop

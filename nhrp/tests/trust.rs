@@ -15,9 +15,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use dmvpn_netsim::{Decap, HostId, Inbound, Machine, MachineHost, Proto, Sim, Transmit};
-use dmvpn_nhrp::wire::{Cie, Node, Repr, Secret};
+use dmvpn_nhrp::wire::{Cie, CieCode, Node, PacketType, Repr, Secret};
 use dmvpn_nhrp::{
-    Client, ClientConfig, EntryType, Error, Event, Prefix, ResolutionMode, Server, ServerConfig,
+    Client, ClientConfig, EntryType, Error, Event, Prefix, ResolutionMode, Route, Server,
+    ServerConfig,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -278,5 +279,93 @@ fn a_forged_purge_of_spoke_b_changes_nothing_at_the_hub_or_at_spoke_a() {
     assert_eq!(s.get(a).c().stats().purges_refused, 1);
     assert!(s.get(h).errors().is_empty(), "{:?}", s.get(h).errors());
     assert!(s.get(a).errors().is_empty(), "{:?}", s.get(a).errors());
+    s.finish();
+}
+
+#[test]
+fn forged_registrations_of_spoke_bs_lan_or_outside_the_tunnel_subnet_do_not_hijack_resolution() {
+    // The hub's routing protocol learned the spokes' LANs (phase 3 style routes).
+    let mut hc = hub_config(ResolutionMode::Authoritative);
+    hc.routes = vec![
+        Route {
+            prefix: Prefix::new(ip("192.168.1.0"), 24),
+            next_hop: ip(A.1),
+        },
+        Route {
+            prefix: Prefix::new(ip("192.168.2.0"), 24),
+            next_hop: ip(B.1),
+        },
+    ];
+    let (mut s, [h, a, _b, x]) = cloud("trust-forged-registration", 59, hc);
+    // The attacker registers spoke B's LAN at its own address, and an address outside the
+    // tunnel subnet (Cisco style: the source is the client).
+    let lan = Cie {
+        prefix_len: 24,
+        holding_time: 300,
+        client_nbma_addr: ip(ATTACKER).into(),
+        client_proto_addr: ip("192.168.2.0").into(),
+        ..Cie::default()
+    };
+    let mut wide =
+        Repr::registration_request(1, &node((ATTACKER, "10.0.0.66")), &node(HUB), 300, 1400);
+    wide.message.body_mut().unwrap().cies = vec![lan];
+    s.forge(x, HUB.0, wide);
+    let outside = node((ATTACKER, "172.30.0.5"));
+    s.forge(
+        x,
+        HUB.0,
+        Repr::registration_request(2, &outside, &node(HUB), 300, 1400),
+    );
+    s.run(secs(1));
+    // Both refused with code 4, counted and reported; nothing was registered.
+    let codes: Vec<CieCode> = s
+        .get(x)
+        .received()
+        .iter()
+        .filter_map(|(_, t)| Repr::parse_bytes(&t.payload).ok())
+        .filter(|r| r.packet_type() == PacketType::REGISTRATION_REPLY)
+        .flat_map(|r| r.cies().iter().map(|c| c.code).collect::<Vec<_>>())
+        .collect();
+    let admin = CieCode::ADMINISTRATIVELY_PROHIBITED;
+    assert_eq!(codes, vec![admin, admin]);
+    assert_eq!(s.get(h).s().stats().registrations_refused, 2);
+    for prefix in [
+        Prefix::new(ip("192.168.2.0"), 24),
+        Prefix::host(ip("172.30.0.5")),
+    ] {
+        assert!(s.get(h).has_event(|e| *e
+            == Event::RegistrationRefused {
+                prefix,
+                claimant: ip(ATTACKER),
+            }));
+    }
+    assert_eq!(
+        s.get(h).s().registration(ip("192.168.2.37")),
+        None,
+        "the LAN is not registered"
+    );
+    assert_eq!(s.get(h).s().registration(ip("172.30.0.5")), None);
+    // Spoke A resolves a host on spoke B's LAN: the answer is spoke B, for B's whole LAN.
+    let now = s.now();
+    s.h(a).client().resolve(now, ip("192.168.2.37")).unwrap();
+    assert!(s.run_until(secs(5), |sim| {
+        dynamic_nbma(sim.host(a).unwrap(), "192.168.2.37").is_some()
+    }));
+    assert_eq!(dynamic_nbma(s.get(a), "192.168.2.37"), Some(ip(B.0)));
+    let e = s.get(a).c().cache().lookup(ip("192.168.2.37")).unwrap();
+    assert_eq!(
+        (e.prefix, e.next_hop),
+        (Prefix::new(ip("192.168.2.0"), 24), ip(B.1))
+    );
+    // The address outside the subnet has no binding at all.
+    let now = s.now();
+    s.h(a).client().resolve(now, ip("172.30.0.5")).unwrap();
+    assert!(
+        s.run_until(secs(5), |sim| sim.host(a).unwrap().has_event(|e| *e
+            == Event::ResolutionNegative {
+                target: ip("172.30.0.5")
+            }))
+    );
+    assert!(s.get(h).errors().is_empty(), "{:?}", s.get(h).errors());
     s.finish();
 }

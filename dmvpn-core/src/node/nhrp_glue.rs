@@ -216,6 +216,7 @@ impl Node {
             | N::ResolutionFailed { .. }
             | N::RegistrationConflict { .. }
             | N::PurgeRefused { .. }
+            | N::RegistrationRefused { .. }
             | N::ErrorIndication { .. }) => EventKind::Nhrp(e),
             // `Registered`, `Resolved` and `SpokeRegistered` repeat what the cache events
             // already told (and the node reports as mappings and registrations).

@@ -88,6 +88,13 @@ pub(super) fn nhrp_configs(t: &TunnelConfig, networks: &[IpNet], limits: &Limits
             HubResolution::Answer => dmvpn_nhrp::ResolutionMode::Authoritative,
         };
         s.next_nhs = nhs.first().copied();
+        s.tunnel_prefix_len = t.address.prefix_len();
+        s.registration_prefixes = t
+            .nhrp
+            .registration_prefixes
+            .iter()
+            .map(|n| prefix_of(*n))
+            .collect();
         s.map = map.clone();
         s.map_multicast_dynamic = t.nhrp.map_multicast_dynamic;
         s.max_registrations = limits.max_registrations.max(map.len().saturating_add(1));
@@ -323,6 +330,44 @@ mod tests {
         assert_eq!(server.max_registrations, 3);
         assert!(server.map_multicast_dynamic);
         assert_eq!(server.resolution, dmvpn_nhrp::ResolutionMode::Forward);
+    }
+
+    #[test]
+    fn the_tunnel_mask_and_registration_prefixes_reach_the_server() {
+        let mut t = hub_and_spoke();
+        let server = nhrp_configs(&t, &[], &Limits::default()).server.unwrap();
+        assert_eq!(server.tunnel_prefix_len, 24);
+        assert!(server.registration_prefixes.is_empty());
+        let host = dmvpn_nhrp::Prefix::host;
+        assert!(server.may_register(host(ip("10.0.0.11"))));
+        assert!(!server.may_register(host(ip("10.0.1.54"))));
+        // `ip address 10.0.0.2 255.255.0.0` and `ip nhrp registration prefix 192.168.0.0/16`.
+        t.address = "10.0.0.2/16".parse().unwrap();
+        t.nhrp.registration_prefixes = vec!["192.168.0.0/16".parse().unwrap()];
+        let server = nhrp_configs(&t, &[], &Limits::default()).server.unwrap();
+        assert_eq!(server.tunnel_prefix_len, 16);
+        assert_eq!(
+            server.registration_prefixes,
+            vec![dmvpn_nhrp::Prefix::new(ip("192.168.0.0"), 16)]
+        );
+        assert!(server.may_register(host(ip("10.0.1.54"))));
+        assert!(server.may_register(dmvpn_nhrp::Prefix::new(ip("192.168.7.0"), 24)));
+    }
+
+    /// The dmvpn-sim demo beyond 244 spokes grows the tunnel subnet to a /16: its hub takes
+    /// the registration of every spoke.
+    #[cfg(feature = "sim")]
+    #[test]
+    fn the_big_demo_hub_takes_every_spokes_registration() {
+        let ex = crate::sim::example::Example::new(300);
+        let hub = ex.hub();
+        let t = hub.tunnels.first().unwrap();
+        let server = nhrp_configs(t, &[], &Limits::default()).server.unwrap();
+        assert_eq!(server.tunnel_prefix_len, 16);
+        for i in [1, 244, 245, 300] {
+            let spoke = dmvpn_nhrp::Prefix::host(ex.spoke_tunnel(i).into());
+            assert!(server.may_register(spoke), "spoke {i}");
+        }
     }
 
     #[test]

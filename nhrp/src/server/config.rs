@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::Error;
-use crate::cache::Prefix;
+use crate::cache::{Prefix, max_len};
 use crate::client::{Nhs, StaticMap};
 use crate::machine::Common;
 
@@ -44,6 +44,19 @@ pub struct ServerConfig {
     /// destinations are forwarded (hop count decremented). Without one they get a negative
     /// reply (code 12, No Binding Exists).
     pub next_nhs: Option<Nhs>,
+    /// The prefix length of the tunnel's `ip address` (`255.255.255.0` is 24): with
+    /// `common.protocol_addr` it gives the tunnel subnet ([`ServerConfig::tunnel_subnet`]).
+    /// By default a registration must be for a host address (/32 or /128, what Cisco spokes
+    /// register) inside it, other than this server's own; anything else is refused with
+    /// code 4, Administratively Prohibited. [`ServerConfig::new`] sets 24 for IPv4 (the
+    /// seeds' `ip address 10.0.0.1 255.255.255.0`) and 64 for IPv6; set the interface's own
+    /// (dmvpn-core does).
+    pub tunnel_prefix_len: u8,
+    /// Prefixes registrations may claim besides host addresses in the tunnel subnet (default
+    /// none): a registered prefix, of any length, inside one of these is accepted unless it
+    /// covers this server's own address. For spokes that register the networks behind them;
+    /// Cisco spokes register their tunnel address only.
+    pub registration_prefixes: Vec<Prefix>,
     /// `ip nhrp map` on the hub.
     pub map: Vec<StaticMap>,
     /// Routes to networks behind spokes (see [`Route`]).
@@ -70,6 +83,8 @@ impl ServerConfig {
             common: Common::new(nbma_addr, protocol_addr),
             resolution: ResolutionMode::Forward,
             next_nhs: None,
+            tunnel_prefix_len: if protocol_addr.is_ipv4() { 24 } else { 64 },
+            registration_prefixes: Vec::new(),
             map: Vec::new(),
             routes: Vec::new(),
             map_multicast_dynamic: true,
@@ -81,6 +96,25 @@ impl ServerConfig {
         }
     }
 
+    /// The tunnel subnet: `common.protocol_addr` / `tunnel_prefix_len`.
+    pub fn tunnel_subnet(&self) -> Prefix {
+        Prefix::new(self.common.protocol_addr, self.tunnel_prefix_len)
+    }
+
+    /// Whether a registration may claim `prefix`: a host address inside the tunnel subnet,
+    /// or a prefix inside one of `registration_prefixes`, and never one covering this
+    /// server's own address.
+    pub fn may_register(&self, prefix: Prefix) -> bool {
+        if prefix.contains(self.common.protocol_addr) {
+            return false;
+        }
+        (prefix.is_host() && self.tunnel_subnet().contains(prefix.addr()))
+            || self
+                .registration_prefixes
+                .iter()
+                .any(|p| p.len() <= prefix.len() && p.contains(prefix.addr()))
+    }
+
     /// Checks the configuration, reporting every problem.
     pub fn validate(&self) -> Result<(), Error> {
         let mut problems = Vec::new();
@@ -89,6 +123,20 @@ impl ServerConfig {
             && n.nbma_in(&self.map).is_none()
         {
             problems.push(format!("next_nhs {}: no NBMA address", n.protocol_addr));
+        }
+        let own = self.common.protocol_addr;
+        if self.tunnel_prefix_len > max_len(own) {
+            problems.push(format!(
+                "tunnel_prefix_len {} is longer than the protocol address {own}",
+                self.tunnel_prefix_len
+            ));
+        }
+        for p in &self.registration_prefixes {
+            if p.addr().is_ipv4() != own.is_ipv4() {
+                problems.push(format!(
+                    "registration prefix {p} is not of the protocol address's family"
+                ));
+            }
         }
         if self.max_registrations <= self.map.len() {
             problems.push("max_registrations must exceed the number of static maps".into());
@@ -142,5 +190,24 @@ mod tests {
             panic!("still invalid");
         };
         assert!(!problems.iter().any(|p| p.contains("next_nhs")));
+    }
+
+    #[test]
+    fn the_tunnel_subnet_and_registration_prefixes_are_checked() {
+        let v6 = ServerConfig::new(ip("2001:db8:ffff::1"), ip("2001:db8::1"));
+        assert_eq!(v6.tunnel_subnet(), Prefix::new(ip("2001:db8::"), 64));
+        let mut c = ServerConfig::new(ip("172.17.0.1"), ip("10.0.0.1"));
+        assert_eq!(c.tunnel_subnet(), Prefix::new(ip("10.0.0.0"), 24));
+        c.tunnel_prefix_len = 33;
+        c.registration_prefixes = vec![
+            Prefix::new(ip("192.168.0.0"), 16),
+            Prefix::new(ip("2001:db8:1::"), 48),
+        ];
+        let Err(Error::InvalidConfig { problems }) = c.validate() else {
+            panic!("an invalid configuration was accepted");
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("tunnel_prefix_len 33")));
+        assert!(problems.iter().any(|p| p.contains("2001:db8:1::/48")));
     }
 }

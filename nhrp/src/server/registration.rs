@@ -1,6 +1,8 @@
 //! Registrations on the server (RFC 2332 §5.2.3, §5.2.4): a table learned with no per-spoke
 //! configuration, uniqueness (code 14 for a different NBMA address claiming a unique,
-//! unexpired registration), holding times, and NAT detection from the outer source address.
+//! unexpired registration), holding times, NAT detection from the outer source address, and
+//! what may be registered at all (code 4 for a prefix outside the tunnel subnet or wider than
+//! a host, unless configured).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -16,7 +18,10 @@ use crate::wire::{
 
 impl Server {
     /// A Registration Request: every CIE is registered (or refused) and the reply carries
-    /// the post-NAT address in the NAT Address extension when NAT was detected.
+    /// the post-NAT address in the NAT Address extension when NAT was detected. Only what
+    /// [`super::ServerConfig::may_register`] allows is registered: by default host addresses
+    /// inside the tunnel subnet, never this server's own; the rest gets code 4,
+    /// Administratively Prohibited, counted and reported ([`Event::RegistrationRefused`]).
     pub(super) fn on_registration(
         &mut self,
         now: Instant,
@@ -44,6 +49,8 @@ impl Server {
             let claimed = c.client_nbma_addr.addr.ip().or(src_nbma).unwrap_or(from);
             let Some(proto) = proto else {
                 answer.code = CieCode::ADMINISTRATIVELY_PROHIBITED;
+                self.core.stats.registrations_refused =
+                    self.core.stats.registrations_refused.saturating_add(1);
                 answers.push(answer);
                 continue;
             };
@@ -55,7 +62,14 @@ impl Server {
             let prefix = Prefix::new(proto, len);
             let nat_nbma = (from != claimed).then_some(from);
             let effective = nat_nbma.unwrap_or(claimed);
-            answer.code = self.register_one(now, prefix, proto, claimed, nat_nbma, unique, c);
+            answer.code = if self.config.may_register(prefix) {
+                self.register_one(now, prefix, proto, claimed, nat_nbma, unique, c)
+            } else {
+                CieCode::ADMINISTRATIVELY_PROHIBITED
+            };
+            if answer.code == CieCode::ADMINISTRATIVELY_PROHIBITED {
+                self.refused(prefix, from);
+            }
             if answer.code == CieCode::SUCCESS && nat_nbma.is_some() {
                 nat_cie = Some(Cie {
                     prefix_len: max_len(proto),
@@ -79,6 +93,14 @@ impl Server {
         }
         self.core.send(now, from, reply);
         Ok(())
+    }
+
+    /// Counts and reports a registration of `prefix` from `claimant` refused with code 4.
+    fn refused(&mut self, prefix: Prefix, claimant: IpAddr) {
+        self.core.stats.registrations_refused =
+            self.core.stats.registrations_refused.saturating_add(1);
+        self.core
+            .event(Event::RegistrationRefused { prefix, claimant });
     }
 
     /// Registers one binding; the CIE code of the answer.
@@ -273,6 +295,125 @@ mod tests {
             EntryType::Static
         );
         assert!(s.registration(proto(2)).is_none());
+    }
+
+    /// A Registration Request from `who` claiming `cies`.
+    fn claim(id: u32, who: &Node, cies: Vec<Cie>) -> Vec<u8> {
+        let mut r = Repr::registration_request(id, who, &me(), 600, 1400);
+        if let Some(b) = r.message.body_mut() {
+            b.cies = cies;
+        }
+        r.to_bytes().unwrap()
+    }
+
+    /// A CIE claiming `addr`/`len` at `nbma`.
+    fn binding(addr: &str, len: u8, nbma: IpAddr) -> Cie {
+        Cie {
+            prefix_len: len,
+            holding_time: 600,
+            client_nbma_addr: NbmaAddress::from(nbma),
+            client_proto_addr: Address::from(ip(addr)),
+            ..Cie::default()
+        }
+    }
+
+    /// The CIE codes of the reply the server just sent.
+    fn codes(s: &mut Server) -> Vec<CieCode> {
+        let t = transmits(s).pop().unwrap();
+        Repr::parse_bytes(&t.payload)
+            .unwrap()
+            .cies()
+            .iter()
+            .map(|c| c.code)
+            .collect()
+    }
+
+    #[test]
+    fn only_host_addresses_in_the_tunnel_subnet_other_than_the_hubs_are_registered_by_default() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |_| {});
+        let attacker = ip("198.51.100.66");
+        let who = Node::new(attacker, ip("10.0.0.66"));
+        let cies = vec![
+            binding("192.168.2.0", 24, attacker),
+            binding("172.30.0.5", 32, attacker),
+            binding("10.0.0.0", 24, attacker),
+            binding("10.0.0.64", 26, attacker),
+            binding(HUB_PROTO, 32, attacker),
+            binding("10.0.0.66", 32, attacker),
+        ];
+        s.handle_packet(t0, attacker, &claim(1, &who, cies))
+            .unwrap();
+        let admin = CieCode::ADMINISTRATIVELY_PROHIBITED;
+        assert_eq!(
+            codes(&mut s),
+            vec![admin, admin, admin, admin, admin, CieCode::SUCCESS]
+        );
+        let refused: Vec<Prefix> = events(&mut s)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::RegistrationRefused { prefix, claimant } => {
+                    assert_eq!(claimant, attacker);
+                    Some(prefix)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            vec![
+                Prefix::new(ip("192.168.2.0"), 24),
+                Prefix::host(ip("172.30.0.5")),
+                Prefix::new(ip("10.0.0.0"), 24),
+                Prefix::new(ip("10.0.0.64"), 26),
+                Prefix::host(ip(HUB_PROTO)),
+            ]
+        );
+        assert_eq!(s.stats().registrations_refused, 5);
+        assert_eq!(s.cache().len(), 1);
+        assert!(s.registration(ip("192.168.2.1")).is_none());
+        assert!(s.registration(ip("172.30.0.5")).is_none());
+        assert!(s.registration(ip("10.0.0.65")).is_none());
+        assert!(s.registration(ip("10.0.0.66")).is_some());
+        // A Cisco-style request (the source is the client) from outside the subnet likewise.
+        let outside = Node::new(attacker, ip("172.30.0.9"));
+        let req = Repr::registration_request(2, &outside, &me(), 600, 1400);
+        s.handle_packet(t0, attacker, &req.to_bytes().unwrap())
+            .unwrap();
+        assert_eq!(codes(&mut s), vec![admin]);
+        // So is a static map (counted the same way).
+        let mut s = hub(t0, |c| c.map.push(StaticMap::host(proto(2), nbma(2))));
+        register(&mut s, t0, 2, 600);
+        assert_eq!(s.stats().registrations_refused, 1);
+    }
+
+    #[test]
+    fn configured_registration_prefixes_and_a_wider_tunnel_subnet_admit_more() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |c| {
+            c.tunnel_prefix_len = 16;
+            c.registration_prefixes = vec![Prefix::new(ip("192.168.0.0"), 16)];
+        });
+        let spoke_nbma = ip("100.64.1.54");
+        let who = Node::new(spoke_nbma, ip("10.0.1.54"));
+        let cies = vec![
+            binding("10.0.1.54", 32, spoke_nbma),
+            binding("192.168.54.0", 24, spoke_nbma),
+            binding("192.168.54.7", 32, spoke_nbma),
+            binding("192.168.0.0", 15, spoke_nbma),
+            binding("192.169.0.0", 24, spoke_nbma),
+            binding("10.1.0.1", 32, spoke_nbma),
+        ];
+        s.handle_packet(t0, spoke_nbma, &claim(1, &who, cies))
+            .unwrap();
+        let admin = CieCode::ADMINISTRATIVELY_PROHIBITED;
+        let ok = CieCode::SUCCESS;
+        assert_eq!(codes(&mut s), vec![ok, ok, ok, admin, admin, admin]);
+        assert_eq!(
+            s.registration(ip("192.168.54.9")).unwrap().prefix,
+            Prefix::new(ip("192.168.54.0"), 24)
+        );
+        assert_eq!(s.stats().registrations_refused, 3);
     }
 
     #[test]
