@@ -34,13 +34,50 @@ impl Default for Retransmit {
 }
 
 /// Call Admission Control (seed 002, `crypto call admission limit`): limits on IKE SAs in
-/// negotiation (half-open) and in total. Requests over a limit are dropped and counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// negotiation (half-open), in total, and half-open responder SAs per peer address. Requests
+/// over a limit are dropped and counted ([`crate::Counters::cac_rejected`]).
+///
+/// The default bounds half-open SAs: at most [`Cac::DEFAULT_MAX_HALF_OPEN`] in all and
+/// [`Cac::DEFAULT_MAX_HALF_OPEN_PER_ADDRESS`] answered for one peer address, no limit on
+/// established SAs; [`Cac::unlimited`] has no limits at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cac {
-    /// Most IKE SAs in negotiation at once (`crypto ikev2 limit max-in-negotiation-sa`).
+    /// Most IKE SAs in negotiation at once (`crypto ikev2 limit max-in-negotiation-sa`),
+    /// initiator and responder.
     pub max_half_open: Option<usize>,
     /// Most IKE SAs at all (`crypto ikev2 limit max-sa`).
     pub max_ike_sas: Option<usize>,
+    /// Most half-open responder SAs for one peer address (whatever its ports), so that one
+    /// host cannot take the whole [`Cac::max_half_open`] (strongSwan's `block_threshold`).
+    pub max_half_open_per_address: Option<usize>,
+}
+
+impl Cac {
+    /// The default bound on IKE SAs in negotiation (about 5 MB of half-open state).
+    pub const DEFAULT_MAX_HALF_OPEN: usize = 1024;
+    /// The default bound on half-open responder SAs for one peer address.
+    pub const DEFAULT_MAX_HALF_OPEN_PER_ADDRESS: usize = 16;
+
+    /// No limits at all.
+    pub const fn unlimited() -> Self {
+        Cac {
+            max_half_open: None,
+            max_ike_sas: None,
+            max_half_open_per_address: None,
+        }
+    }
+}
+
+impl Default for Cac {
+    /// [`Cac::DEFAULT_MAX_HALF_OPEN`] half-open SAs, [`Cac::DEFAULT_MAX_HALF_OPEN_PER_ADDRESS`]
+    /// per peer address, no limit on established SAs.
+    fn default() -> Self {
+        Cac {
+            max_half_open: Some(Self::DEFAULT_MAX_HALF_OPEN),
+            max_ike_sas: None,
+            max_half_open_per_address: Some(Self::DEFAULT_MAX_HALF_OPEN_PER_ADDRESS),
+        }
+    }
 }
 
 /// Which limit of [`Cac`] refused an IKE SA ([`crate::Error::AdmissionRefused`]).
@@ -51,6 +88,8 @@ pub enum CacLimit {
     MaxHalfOpen,
     /// [`Cac::max_ike_sas`]: IKE SAs in total.
     MaxIkeSas,
+    /// [`Cac::max_half_open_per_address`]: half-open responder SAs for one peer address.
+    MaxHalfOpenPerAddress,
 }
 
 impl core::fmt::Display for CacLimit {
@@ -58,6 +97,7 @@ impl core::fmt::Display for CacLimit {
         f.write_str(match self {
             CacLimit::MaxHalfOpen => "IKE SAs in negotiation",
             CacLimit::MaxIkeSas => "IKE SAs",
+            CacLimit::MaxHalfOpenPerAddress => "IKE SAs in negotiation from one address",
         })
     }
 }
@@ -78,6 +118,19 @@ impl Cac {
             return Err(refuse(CacLimit::MaxHalfOpen, half_open, max));
         }
         Ok(())
+    }
+
+    /// Whether one more half-open responder SA may start for a peer address that already has
+    /// `from_address` of them.
+    pub(crate) fn admit_from_address(&self, from_address: usize) -> Result<(), crate::Error> {
+        match self.max_half_open_per_address {
+            Some(max) if from_address >= max => Err(crate::Error::AdmissionRefused {
+                limit: CacLimit::MaxHalfOpenPerAddress,
+                count: from_address,
+                max,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -147,7 +200,8 @@ impl Config {
     /// `aes256gcm16-prfsha256-x25519` and `aes128-sha256-modp2048`, ESP `aes256gcm16` and
     /// `aes128-sha256`, transport mode, IKE lifetime 24 h (Cisco IKEv2's 86400 s), child 1 h
     /// (Cisco's 3600 s), rekeying 10 % (plus up to 5 % jitter) before the end, liveness after
-    /// 30 s idle, keepalives every 20 s, cookies from 32 half-open SAs, no CAC limits, at most
+    /// 30 s idle, keepalives every 20 s, cookies from 32 half-open SAs, the default CAC bounds on
+    /// half-open SAs ([`Cac::default`]), at most
     /// 4096 transmits and 4096 events queued (a hub closing every SA at shutdown queues one
     /// Delete per SA in one call, so the bound is well above NHRP's 1024).
     pub fn new(provider: IkeCryptoProvider, local_id: Identity, psks: PskTable) -> Self {

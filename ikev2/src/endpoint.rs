@@ -1,12 +1,14 @@
 //! The IKEv2 endpoint: every IKE SA of one node, with the handle/poll contract of ARCHITECTURE.md, "The machine shape".
 
-use core::net::SocketAddr;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use core::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
 
 use crate::config::Config;
+use crate::crypto::Prf;
 use crate::event::{Counters, Event, IkeSaId, IkeSaStatus};
 use crate::ike::{Cx, IkeSa, State, init_notify_response};
 use crate::queue::Bounded;
@@ -14,7 +16,69 @@ use crate::wire::{
     ExchangeType, Flags, HEADER_LEN, Header, HeaderRepr, Message, NotifyType, Payload,
     TrafficSelector, be64,
 };
-use crate::{Error, Secret, Transmit};
+use crate::{Error, Transmit};
+
+/// One IKE SA with what the endpoint's indexes hold for it, so that updating them after the
+/// SA changed touches only its own entries.
+struct Slot {
+    sa: IkeSa,
+    /// Its entry in [`Endpoint::timers`].
+    deadline: Option<Instant>,
+    /// Whether it is counted in [`Endpoint::half_open`].
+    half_open: bool,
+    /// The peer address it is counted under in [`Endpoint::half_open_by_addr`] (a half-open
+    /// responder SA).
+    half_open_from: Option<IpAddr>,
+    /// Its key in [`Endpoint::by_init`] (a responder SA).
+    init_key: Option<(u64, IpAddr)>,
+}
+
+/// The SA table: every IKE SA in id order, with a count of the entries looked at (lookups,
+/// insertions, removals, iteration steps) so that tests can check that the work per datagram
+/// does not grow with the number of SAs ([`Endpoint::sa_table_visits`]).
+#[derive(Default)]
+struct SaTable {
+    map: BTreeMap<IkeSaId, Slot>,
+    visits: AtomicU64,
+}
+
+impl SaTable {
+    fn visit(&self, n: u64) {
+        self.visits.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn get(&self, id: IkeSaId) -> Option<&Slot> {
+        self.visit(1);
+        self.map.get(&id)
+    }
+
+    fn get_mut(&mut self, id: IkeSaId) -> Option<&mut Slot> {
+        self.visit(1);
+        self.map.get_mut(&id)
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        self.visit(1);
+        self.map.insert(slot.sa.id, slot);
+    }
+
+    fn remove(&mut self, id: IkeSaId) -> Option<Slot> {
+        self.visit(1);
+        self.map.remove(&id)
+    }
+
+    /// Every SA in id order (each step counted).
+    fn iter(&self) -> impl Iterator<Item = &IkeSa> {
+        self.map.values().map(|s| {
+            self.visit(1);
+            &s.sa
+        })
+    }
+}
 
 /// Every IKE SA of one node: initiator and responder state machines (RFC 7296), cookies
 /// (§2.6), Call Admission Control, NAT traversal (§2.23).
@@ -37,23 +101,37 @@ use crate::{Error, Secret, Transmit};
 ///   [`Endpoint::check_liveness`].
 ///
 /// `now` must be monotonic; retransmissions, lifetimes and liveness checks all run on it.
+///
+/// The cost of a datagram, a timeout or `poll_timeout` does not depend on how many SAs there
+/// are: SAs are found through indexes (our SPI; initiator SPI and peer address for
+/// IKE_SA_INIT copies; deadlines), half-open SAs are counted as they change, and only the SAs
+/// a call touched are re-indexed. Commands that report on every SA ([`Endpoint::status`],
+/// [`Endpoint::close_all`], [`Endpoint::sa_for_peer`]) walk them.
 pub struct Endpoint {
     cfg: Config,
-    /// Every IKE SA, in id order: everything that walks SAs (timers, status, `close_all`,
-    /// dead-SA collection) does so in this deterministic order.
-    sas: BTreeMap<IkeSaId, IkeSa>,
+    /// Every IKE SA, in id order: everything that walks SAs (status, `close_all`) does so in
+    /// this deterministic order.
+    sas: SaTable,
     /// Our IKE SPI to SA; lookups only (never iterated).
     by_spi: HashMap<u64, IkeSaId>,
-    /// Responder SAs by (initiator SPI, peer address), to spot retransmitted IKE_SA_INIT;
-    /// lookups, and a `retain` whose order reaches nothing.
-    by_init: HashMap<(u64, SocketAddr), IkeSaId>,
+    /// Responder SAs by (initiator SPI, peer address), to spot copies of an IKE_SA_INIT
+    /// request (retransmitted, or resent from other ports); lookups only.
+    by_init: HashMap<(u64, IpAddr), IkeSaId>,
+    /// Each SA's next deadline, earliest first: `poll_timeout` reads the first entry,
+    /// `handle_timeout` takes the due ones.
+    timers: BTreeSet<(Instant, IkeSaId)>,
+    /// IKE SAs in negotiation (initiator and responder).
+    half_open: usize,
+    /// Half-open responder SAs by peer address; lookups only.
+    half_open_by_addr: HashMap<IpAddr, usize>,
     transmits: Bounded<Transmit>,
     events: Bounded<Event>,
     counters: Counters,
     /// Inbound ESP SPIs in use; membership only (never iterated).
     esp_spis: HashSet<u32>,
     next_id: u64,
-    cookie_secret: Secret,
+    /// The cookie PRF (§2.6), keyed once with a secret from the provider's random source.
+    cookie_prf: Prf,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -61,6 +139,7 @@ impl core::fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("local_id", &self.cfg.local_id)
             .field("ike_sas", &self.sas.len())
+            .field("half_open", &self.half_open)
             .field("counters", &self.counters)
             .finish_non_exhaustive()
     }
@@ -85,19 +164,25 @@ impl Endpoint {
     /// source.
     pub fn new(cfg: Config) -> Result<Self, Error> {
         cfg.validate()?;
-        let cookie_secret = Secret::new(cfg.provider.random_bytes(32)?);
+        let secret = crate::Secret::new(cfg.provider.random_bytes(32)?);
+        let cookie_prf = cfg
+            .provider
+            .prf(crate::transform::PrfId::HMAC_SHA2_256, secret.as_bytes())?;
         let (max_transmits, max_events) = (cfg.max_transmits, cfg.max_events);
         Ok(Endpoint {
             cfg,
-            sas: BTreeMap::new(),
+            sas: SaTable::default(),
             by_spi: HashMap::new(),
             by_init: HashMap::new(),
+            timers: BTreeSet::new(),
+            half_open: 0,
+            half_open_by_addr: HashMap::new(),
             transmits: Bounded::new(max_transmits),
             events: Bounded::new(max_events),
             counters: Counters::default(),
             esp_spis: HashSet::new(),
             next_id: 0,
-            cookie_secret,
+            cookie_prf,
         })
     }
 
@@ -113,7 +198,7 @@ impl Endpoint {
 
     /// IKE SAs in negotiation (half-open).
     pub fn half_open(&self) -> usize {
-        self.sas.values().filter(|s| s.half_open()).count()
+        self.half_open
     }
 
     /// IKE SAs (all states).
@@ -121,32 +206,110 @@ impl Endpoint {
         self.sas.len()
     }
 
+    /// How many SA-table entries this endpoint has looked at so far: lookups, insertions,
+    /// removals and every step of a walk over the SAs. A diagnostic, not a counter of
+    /// traffic: the difference over one datagram shows that receiving does not walk the SAs
+    /// (it stays the same however many SAs there are; `ikev2/tests/flood.rs` checks it).
+    pub fn sa_table_visits(&self) -> u64 {
+        self.sas.visits.load(Ordering::Relaxed)
+    }
+
     /// A snapshot of every IKE SA, like `show crypto ikev2 sa detailed`.
     pub fn status(&self, now: Instant) -> Vec<IkeSaStatus> {
-        self.sas.values().map(|s| s.status(now)).collect()
+        self.sas.iter().map(|s| s.status(now)).collect()
     }
 
     /// The status of one IKE SA.
     pub fn sa_status(&self, now: Instant, sa: IkeSaId) -> Option<IkeSaStatus> {
-        self.sas.get(&sa).map(|s| s.status(now))
+        self.sas.get(sa).map(|s| s.sa.status(now))
     }
 
     /// Inbound SPIs of an IKE SA's child SAs.
     pub fn child_spis(&self, sa: IkeSaId) -> Vec<u32> {
-        self.sas.get(&sa).map(IkeSa::child_spis).unwrap_or_default()
+        self.sas
+            .get(sa)
+            .map(|s| s.sa.child_spis())
+            .unwrap_or_default()
     }
 
     /// The established IKE SA with a peer address, if any.
-    pub fn sa_for_peer(&self, remote: core::net::IpAddr) -> Option<IkeSaId> {
+    pub fn sa_for_peer(&self, remote: IpAddr) -> Option<IkeSaId> {
         self.sas
-            .values()
+            .iter()
             .find(|s| s.remote.ip() == remote && s.state == State::Established)
             .map(|s| s.id)
     }
 
     /// Call Admission Control: whether one more IKE SA may start.
     fn admission(&self) -> Result<(), Error> {
-        self.cfg.cac.admit(self.sas.len(), self.half_open())
+        self.cfg.cac.admit(self.sas.len(), self.half_open)
+    }
+
+    /// Inserts a new SA and indexes it.
+    fn insert(&mut self, sa: IkeSa, init_key: Option<(u64, IpAddr)>) {
+        let id = sa.id;
+        self.by_spi.insert(sa.local_spi(), id);
+        if let Some(k) = init_key {
+            self.by_init.insert(k, id);
+        }
+        self.sas.insert(Slot {
+            sa,
+            deadline: None,
+            half_open: false,
+            half_open_from: None,
+            init_key,
+        });
+        self.refresh(id);
+    }
+
+    /// Brings the indexes up to date with SA `id` after it may have changed (its deadline,
+    /// whether it is half-open), and removes it if it is dead. Touches only its own entries.
+    fn refresh(&mut self, id: IkeSaId) {
+        let Some(slot) = self.sas.get_mut(id) else {
+            return;
+        };
+        if let Some(t) = slot.deadline.take() {
+            self.timers.remove(&(t, id));
+        }
+        if core::mem::take(&mut slot.half_open) {
+            self.half_open = self.half_open.saturating_sub(1);
+        }
+        if let Some(ip) = slot.half_open_from.take()
+            && let Some(n) = self.half_open_by_addr.get_mut(&ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.half_open_by_addr.remove(&ip);
+            }
+        }
+        if slot.sa.state == State::Dead {
+            let spi = slot.sa.local_spi();
+            let init_key = slot.init_key;
+            if self.by_spi.get(&spi) == Some(&id) {
+                self.by_spi.remove(&spi);
+            }
+            if let Some(k) = init_key
+                && self.by_init.get(&k) == Some(&id)
+            {
+                self.by_init.remove(&k);
+            }
+            self.sas.remove(id);
+            return;
+        }
+        slot.deadline = slot.sa.next_timeout(&self.cfg);
+        if let Some(t) = slot.deadline {
+            self.timers.insert((t, id));
+        }
+        if slot.sa.half_open() {
+            slot.half_open = true;
+            self.half_open += 1;
+        }
+        if slot.sa.state == State::HalfOpen
+            && let Some((_, ip)) = slot.init_key
+        {
+            slot.half_open_from = Some(ip);
+            *self.half_open_by_addr.entry(ip).or_insert(0) += 1;
+        }
     }
 
     /// Starts an IKE SA with its first child SA (IKE_SA_INIT, then IKE_AUTH). `remote_id` is
@@ -172,8 +335,7 @@ impl Endpoint {
         let mut cx = cx!(self);
         let sa = IkeSa::initiate(&mut cx, now, local, remote, remote_id, ts_i, ts_r)?;
         let id = sa.id;
-        self.by_spi.insert(sa.local_spi(), id);
-        self.sas.insert(id, sa);
+        self.insert(sa, None);
         Ok(id)
     }
 
@@ -203,7 +365,6 @@ impl Endpoint {
         if result.is_err() {
             self.counters.dropped += 1;
         }
-        self.collect();
         result
     }
 
@@ -263,9 +424,10 @@ impl Endpoint {
             return Err(Error::Malformed("unknown IKE SPI"));
         };
         let mut cx = cx!(self);
-        let Some(sa) = self.sas.get_mut(&id) else {
+        let Some(slot) = self.sas.get_mut(id) else {
             return Err(Error::Malformed("unknown IKE SPI"));
         };
+        let sa = &mut slot.sa;
         let r = if hdr.exchange_type == ExchangeType::IKE_SA_INIT {
             match Message::parse(raw) {
                 Ok(msg) => sa.handle_init(&mut cx, now, raw, msg),
@@ -275,6 +437,7 @@ impl Endpoint {
             sa.handle_protected(&mut cx, now, local, remote, raw, &hdr)
         };
         let new = core::mem::take(&mut cx.new_sas);
+        self.refresh(id);
         self.adopt(new);
         r
     }
@@ -295,24 +458,20 @@ impl Endpoint {
         self.send_unprotected(local, remote, &msg);
     }
 
+    /// The cookie for a request (§2.6): version 1, then prf(secret, Ni | IPi | SPIi).
     fn cookie(&self, msg: &Message, remote: SocketAddr) -> Option<Vec<u8>> {
         let ni = msg.find(|p| match p {
             Payload::Nonce(n) => Some(n),
             _ => None,
         })?;
         let ip = match remote.ip() {
-            core::net::IpAddr::V4(a) => a.octets().to_vec(),
-            core::net::IpAddr::V6(a) => a.octets().to_vec(),
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
         };
-        let prf = self
-            .cfg
-            .provider
-            .prf(
-                crate::transform::PrfId::HMAC_SHA2_256,
-                self.cookie_secret.as_bytes(),
-            )
+        let mac = self
+            .cookie_prf
+            .compute(&[ni, &ip, &msg.spi_i.to_be_bytes()])
             .ok()?;
-        let mac = prf.compute(&[ni, &ip, &msg.spi_i.to_be_bytes()]).ok()?;
         let mut c = vec![1u8];
         c.extend_from_slice(mac.as_bytes());
         Some(c)
@@ -329,15 +488,32 @@ impl Endpoint {
         if hdr.spi_r != 0 || hdr.message_id != 0 || hdr.spi_i == 0 {
             return Err(Error::Malformed("IKE_SA_INIT request with responder SPI"));
         }
-        // A retransmitted request: the cached response (§2.1).
-        if let Some(&id) = self.by_init.get(&(hdr.spi_i, remote)) {
+        // A copy of a request we answered (retransmitted, or the same bytes from another port
+        // of the same address): the cached response, to where the copy came from (§2.1). The
+        // same SPI from the same address with another request is not a new SA either.
+        let init_key = (hdr.spi_i, remote.ip());
+        if let Some(&id) = self.by_init.get(&init_key) {
             let mut cx = cx!(self);
-            if let Some(sa) = self.sas.get_mut(&id)
-                && sa.state == State::HalfOpen
+            let copy = match self.sas.get_mut(id) {
+                Some(slot) if slot.sa.is_init_copy(raw) => {
+                    slot.sa.resend_init_response_to(&mut cx, now, remote);
+                    true
+                }
+                _ => false,
+            };
+            self.refresh(id);
+            return if copy
+                || self
+                    .sas
+                    .get(id)
+                    .is_none_or(|s| s.sa.state != State::HalfOpen)
             {
-                sa.resend_init_response(&mut cx, now);
-            }
-            return Ok(());
+                Ok(())
+            } else {
+                Err(Error::Malformed(
+                    "another IKE_SA_INIT request with the SPI of a half-open SA",
+                ))
+            };
         }
         let msg = match Message::parse(raw) {
             Ok(m) => m,
@@ -361,7 +537,7 @@ impl Endpoint {
             self.counters.cac_rejected += 1;
             return Ok(());
         }
-        if self.half_open() >= self.cfg.cookie_threshold {
+        if self.half_open >= self.cfg.cookie_threshold {
             let want = self.cookie(&msg, remote);
             let got = msg.payloads.first().and_then(|p| match p {
                 Payload::Notify(n) if n.notify_type == NotifyType::COOKIE => Some(&n.data),
@@ -382,13 +558,20 @@ impl Endpoint {
                 return Ok(());
             }
         }
+        // One address may hold only so many half-open SAs (after the cookie: the address is
+        // then known to be real).
+        let from_address = self
+            .half_open_by_addr
+            .get(&remote.ip())
+            .copied()
+            .unwrap_or(0);
+        if self.cfg.cac.admit_from_address(from_address).is_err() {
+            self.counters.cac_rejected += 1;
+            return Ok(());
+        }
         let mut cx = cx!(self);
         match IkeSa::respond_init(&mut cx, now, local, remote, raw, &msg)? {
-            Ok(sa) => {
-                self.by_init.insert((hdr.spi_i, remote), sa.id);
-                self.by_spi.insert(sa.local_spi(), sa.id);
-                self.sas.insert(sa.id, sa);
-            }
+            Ok(sa) => self.insert(sa, Some(init_key)),
             Err(refusal) => self.send_unprotected(local, remote, &refusal),
         }
         Ok(())
@@ -396,57 +579,36 @@ impl Endpoint {
 
     fn adopt(&mut self, new: Vec<IkeSa>) {
         for sa in new {
-            self.by_spi.insert(sa.local_spi(), sa.id);
-            self.sas.insert(sa.id, sa);
-        }
-    }
-
-    /// Removes dead SAs and their indexes.
-    fn collect(&mut self) {
-        let dead: Vec<IkeSaId> = self
-            .sas
-            .values()
-            .filter(|s| s.state == State::Dead)
-            .map(|s| s.id)
-            .collect();
-        for id in dead {
-            if let Some(sa) = self.sas.remove(&id) {
-                if self.by_spi.get(&sa.local_spi()) == Some(&id) {
-                    self.by_spi.remove(&sa.local_spi());
-                }
-                self.by_init.retain(|_, v| *v != id);
-            }
+            self.insert(sa, None);
         }
     }
 
     /// Runs timers due at `now`: retransmissions (with back-off and give-up), rekeys ahead of
-    /// lifetimes, expiries, liveness checks, NAT keepalives, half-open timeouts.
+    /// lifetimes, expiries, liveness checks, NAT keepalives, half-open timeouts. Only the SAs
+    /// with a deadline at or before `now` are touched.
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<IkeSaId> = self
-            .sas
-            .values()
-            .filter(|s| s.next_timeout(&self.cfg).is_some_and(|t| t <= now))
-            .map(|s| s.id)
+            .timers
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, id)| *id)
             .collect();
         for id in due {
             let mut cx = cx!(self);
-            if let Some(sa) = self.sas.get_mut(&id) {
+            if let Some(slot) = self.sas.get_mut(id) {
                 // Errors here are crypto provider failures; the SA stays as it was and its
                 // timers retry.
-                let _ = sa.handle_timeout(&mut cx, now);
+                let _ = slot.sa.handle_timeout(&mut cx, now);
             }
             let new = core::mem::take(&mut cx.new_sas);
+            self.refresh(id);
             self.adopt(new);
         }
-        self.collect();
     }
 
     /// When to call [`Endpoint::handle_timeout`] next (exact).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas
-            .values()
-            .filter_map(|s| s.next_timeout(&self.cfg))
-            .min()
+        self.timers.first().map(|(t, _)| *t)
     }
 
     /// The next datagram to send: UDP from `local()` (port 500, or 4500 once NAT traversal
@@ -467,11 +629,11 @@ impl Endpoint {
         f: impl FnOnce(&mut IkeSa, &mut Cx<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut cx = cx!(self);
-        let s = self.sas.get_mut(&sa).ok_or(Error::NoSuchIkeSa { sa })?;
-        let r = f(s, &mut cx);
+        let s = self.sas.get_mut(sa).ok_or(Error::NoSuchIkeSa { sa })?;
+        let r = f(&mut s.sa, &mut cx);
         let new = core::mem::take(&mut cx.new_sas);
+        self.refresh(sa);
         self.adopt(new);
-        self.collect();
         r
     }
 
@@ -522,7 +684,7 @@ impl Endpoint {
 
     /// Closes every IKE SA (on shutdown).
     pub fn close_all(&mut self, now: Instant) {
-        let ids: Vec<IkeSaId> = self.sas.keys().copied().collect();
+        let ids: Vec<IkeSaId> = self.sas.iter().map(|s| s.id).collect();
         for id in ids {
             let _ = self.close(now, id);
         }
@@ -536,8 +698,9 @@ impl Endpoint {
     /// Notes that the peer of an IKE SA is alive (ESP traffic arrived), which postpones the
     /// liveness check.
     pub fn note_activity(&mut self, now: Instant, sa: IkeSaId) {
-        if let Some(s) = self.sas.get_mut(&sa) {
-            s.note_activity(now);
+        if let Some(s) = self.sas.get_mut(sa) {
+            s.sa.note_activity(now);
+            self.refresh(sa);
         }
     }
 }
@@ -591,6 +754,7 @@ mod tests {
         c.cac = crate::Cac {
             max_half_open: Some(1),
             max_ike_sas: Some(1),
+            ..crate::Cac::default()
         };
         let mut ep = Endpoint::new(c).unwrap();
         start(&mut ep, now, "192.0.2.2:500").unwrap();

@@ -340,11 +340,31 @@ impl IkeSa {
     }
 
     /// Resends the cached IKE_SA_INIT response (a retransmitted request, §2.1).
+    #[cfg(test)]
     pub(crate) fn resend_init_response(&mut self, cx: &mut Cx<'_>, now: Instant) {
-        if let Some((0, bytes)) = self.last_response.clone() {
+        let to = self.remote;
+        self.resend_init_response_to(cx, now, to);
+    }
+
+    /// Resends the cached IKE_SA_INIT response to `to`, where the copy of the request came
+    /// from (the same address, perhaps another port).
+    pub(crate) fn resend_init_response_to(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        to: SocketAddr,
+    ) {
+        if let Some((0, bytes)) = self.last_response.as_ref() {
             cx.counters.cached_responses += 1;
-            self.send_raw(cx, now, &bytes);
+            self.last_sent = now;
+            cx.transmit(crate::Transmit::udp(self.local, to, bytes.clone()));
         }
+    }
+
+    /// Whether `raw` is a copy of the IKE_SA_INIT request this half-open responder SA
+    /// answered (the same bytes: SPI, nonce, key exchange, cookie).
+    pub(crate) fn is_init_copy(&self, raw: &[u8]) -> bool {
+        self.state == State::HalfOpen && self.hs.as_ref().is_some_and(|h| h.init_req == raw)
     }
 }
 
