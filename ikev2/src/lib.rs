@@ -31,9 +31,11 @@
 //!   `poll_event`, `poll_timeout`; commands `initiate`, `create_child`, `rekey_child`,
 //!   `rekey_ike`, `delete_child`, `close`, `check_liveness`). Configured by [`Config`]; reports
 //!   [`Event`]s (IKE SA up/rekeyed/down, child SA up with its [`dmvpn_esp::SaConfig`]s, deleted,
-//!   failed, peer dead, every refusal we send with its peer and reason) and [`Counters`]. Datagrams are the family's [`Transmit`] (UDP); the
-//!   transmit and event queues are bounded ([`Config::max_transmits`], [`Config::max_events`]),
-//!   drops counted. What it implements of RFC 7296:
+//!   failed, peer dead, every refusal we send with its peer and reason) and [`Counters`].
+//!   Datagrams are the family's [`Transmit`] (UDP); the transmit and event queues are bounded
+//!   ([`Config::max_transmits`], [`Config::max_events`]), drops counted. Re-initiation after a
+//!   failure, with an exponential back-off, is [`reinit::Reinitiator`]. What it implements of
+//!   RFC 7296:
 //!   - §1.2–§1.4 the exchanges: IKE_SA_INIT, IKE_AUTH with the first child SA (transport mode
 //!     via USE_TRANSPORT_MODE, DMVPN's default, or tunnel mode), CREATE_CHILD_SA (new child,
 //!     child rekey with REKEY_SA, IKE SA rekey, optional PFS), INFORMATIONAL (delete, liveness);
@@ -55,8 +57,9 @@
 //!     AUTHENTICATION_FAILED, TS_UNACCEPTABLE, INVALID_SYNTAX, INVALID_MAJOR_VERSION,
 //!     UNSUPPORTED_CRITICAL_PAYLOAD, CHILD_SA_NOT_FOUND, TEMPORARY_FAILURE — never a panic or a
 //!     stuck SA;
-//!   - Call Admission Control (seed 002): limits on half-open and total IKE SAs ([`Cac`]),
-//!     refusals counted.
+//!   - Call Admission Control (seed 002): limits on half-open SAs (bounded by default, in all
+//!     and per peer address), total IKE SAs ([`Cac`]), refusals counted; copies of an
+//!     IKE_SA_INIT request from any port of the same address are answered from the cache.
 //!
 //!   Not implemented: IKE fragmentation reassembly (RFC 7383 messages are dropped),
 //!   certificates/EAP, MOBIKE, windows larger than 1.
@@ -164,6 +167,7 @@ mod ike;
 pub mod keys;
 pub mod negotiate;
 mod queue;
+pub mod reinit;
 mod secret;
 pub mod sk;
 pub mod transform;
