@@ -254,7 +254,16 @@ pub enum CacheEvent {
 }
 
 /// The NHRP cache: entries by prefix with longest-prefix lookup, an expiry index, a size bound
-/// and a bounded queue of [`CacheEvent`]s.
+/// and a queue of [`CacheEvent`]s that never drops one.
+///
+/// The events are what the owner mirrors (the node's mappings, NBMA peers and routes, and
+/// the IPsec SAs hanging off them), so losing one would leak state. Instead of dropping, the
+/// queue applies back-pressure: a change that would queue an event while `event_limit` are
+/// already queued is refused ([`Error::Full`]); removals always go through (each one removes
+/// an entry, so they are bounded by the table); and [`Cache::expire`] removes at most as many
+/// entries as the queue has room for, leaving the rest due ([`Cache::next_expiry`] stays at or
+/// before `now`) for the next call once the owner has polled. The queue therefore never holds
+/// more than `event_limit` plus `limit` events.
 ///
 /// Lookups are a hash probe per prefix length present (at most 33 for IPv4); expiry is an
 /// ordered index, so [`Cache::next_expiry`] is `O(log n)`. Iteration ([`Cache::iter`], and so
@@ -269,12 +278,12 @@ pub struct Cache {
     limit: usize,
     events: VecDeque<CacheEvent>,
     event_limit: usize,
-    events_dropped: u64,
     last_now: Option<Instant>,
 }
 
 impl Cache {
-    /// A cache of at most `limit` entries, queuing at most `event_limit` events.
+    /// A cache of at most `limit` entries that takes new changes while fewer than
+    /// `event_limit` events are queued (see the type docs).
     pub fn new(limit: usize, event_limit: usize) -> Cache {
         Cache {
             entries: HashMap::new(),
@@ -284,7 +293,6 @@ impl Cache {
             limit,
             events: VecDeque::new(),
             event_limit,
-            events_dropped: 0,
             last_now: None,
         }
     }
@@ -309,9 +317,11 @@ impl Cache {
         self.limit
     }
 
-    /// Events dropped because the event queue was full.
+    /// Events dropped because the event queue was full: always 0, since the queue applies
+    /// back-pressure instead (see the type docs); kept so that the machines' counters still
+    /// add it up.
     pub fn events_dropped(&self) -> u64 {
-        self.events_dropped
+        0
     }
 
     /// The entry for exactly `prefix`.
@@ -333,11 +343,25 @@ impl Cache {
             .find_map(|(&(_, len), _)| self.entries.get(&Prefix::new(addr, len)))
     }
 
+    /// Queues an event; never drops one (see the type docs for what bounds the queue).
     fn push_event(&mut self, e: CacheEvent) {
-        if self.events.len() >= self.event_limit {
-            self.events_dropped = self.events_dropped.saturating_add(1);
-        } else {
-            self.events.push_back(e);
+        self.events.push_back(e);
+    }
+
+    /// Room in the event queue before changes are refused.
+    pub fn event_room(&self) -> usize {
+        self.event_limit.saturating_sub(self.events.len())
+    }
+
+    /// Events queued, not yet polled.
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
+    }
+
+    fn events_full(&self) -> Error {
+        Error::Full {
+            what: "NHRP cache event queue",
+            limit: self.event_limit,
         }
     }
 
@@ -348,19 +372,23 @@ impl Cache {
 
     /// Inserts or replaces an entry, emitting [`CacheEvent::Added`] or
     /// [`CacheEvent::Updated`]. A replaced entry keeps its creation time. Fails with
-    /// [`Error::Full`] when the cache is full and the prefix is new.
+    /// [`Error::Full`] when the cache is full and the prefix is new, or when the change would
+    /// queue an event and the event queue has no room (its events are not being polled).
     pub fn insert(&mut self, now: Instant, mut entry: Entry) -> Result<(), Error> {
         self.last_now = Some(now);
         let key = entry.prefix;
         if let Some(old) = self.entries.get(&key) {
             entry.created = old.created;
+            let changed = *old != entry;
+            if changed && self.event_room() == 0 {
+                return Err(self.events_full());
+            }
             if let Some(t) = old.expires {
                 self.expiry.remove(&(t, key));
             }
             if let Some(t) = entry.expires {
                 self.expiry.insert((t, key));
             }
-            let changed = *old != entry;
             self.entries.insert(key, entry.clone());
             if changed {
                 self.push_event(CacheEvent::Updated(entry));
@@ -372,6 +400,9 @@ impl Cache {
                 what: "NHRP cache",
                 limit: self.limit,
             });
+        }
+        if self.event_room() == 0 {
+            return Err(self.events_full());
         }
         if let Some(t) = entry.expires {
             self.expiry.insert((t, key));
@@ -420,13 +451,15 @@ impl Cache {
         self.expiry.first().map(|(t, _)| *t)
     }
 
-    /// Removes every entry whose expiry is at or before `now` ([`RemoveReason::Expired`]) and
-    /// returns them.
+    /// Removes the entries whose expiry is at or before `now` ([`RemoveReason::Expired`]),
+    /// earliest first, as many as the event queue has room for, and returns them. What is
+    /// left stays due: [`Cache::next_expiry`] is then still at or before `now`, and the owner
+    /// calls again once it has polled the events.
     pub fn expire(&mut self, now: Instant) -> Vec<Entry> {
         self.last_now = Some(now);
         let mut out = Vec::new();
         while let Some(&(t, p)) = self.expiry.first() {
-            if t > now {
+            if t > now || self.event_room() == 0 {
                 break;
             }
             self.expiry.remove(&(t, p));
@@ -653,5 +686,81 @@ mod tests {
         assert_eq!(Prefix::new(ip("10.1.2.3"), 99).len(), 32);
         assert_eq!(Prefix::new(ip("2001:db8::1"), 0).to_string(), "::/0");
         assert!(Prefix::host(ip("2001:db8::1")).is_host());
+    }
+
+    fn dynamic(t0: Instant, i: u32, hold: u64) -> Entry {
+        let mut e = Entry::new(
+            t0,
+            Prefix::host(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))),
+            IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
+            Some(IpAddr::V4(Ipv4Addr::from(0xac10_0000 + i))),
+            EntryType::Dynamic,
+        );
+        e.expires = Some(t0 + Duration::from_secs(hold));
+        e
+    }
+
+    #[test]
+    fn expiring_more_entries_than_the_event_queue_holds_loses_no_removal() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(10_000, 16);
+        for i in 0..5000 {
+            c.insert(t0, dynamic(t0, i, 300)).unwrap();
+            while c.poll_event().is_some() {}
+        }
+        let due = t0 + Duration::from_secs(300);
+        let mut removed = 0;
+        let mut rounds = 0;
+        // Expiry defers what the queue has no room for: the next expiry stays due, so the
+        // owner calls again after draining.
+        while c.next_expiry().is_some_and(|t| t <= due) {
+            let expired = c.expire(due).len();
+            assert!(expired <= 16, "at most the queue's room per call");
+            while let Some(e) = c.poll_event() {
+                assert!(matches!(e, CacheEvent::Removed(_, RemoveReason::Expired)));
+                removed += 1;
+            }
+            rounds += 1;
+            assert!(rounds <= 5000, "expiry makes progress");
+        }
+        assert_eq!(removed, 5000);
+        assert_eq!(rounds, 5000 / 16 + 1);
+        assert!(c.is_empty());
+        assert_eq!(c.events_dropped(), 0);
+    }
+
+    #[test]
+    fn a_cache_whose_events_are_not_polled_refuses_new_changes_but_never_drops_an_event() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(100, 4);
+        for i in 0..4 {
+            c.insert(t0, dynamic(t0, i, 300)).unwrap();
+        }
+        // A fifth change would need a fifth queued event: refused, the entry not installed.
+        assert!(matches!(
+            c.insert(t0, dynamic(t0, 4, 300)),
+            Err(Error::Full { .. })
+        ));
+        assert!(c.get(&dynamic(t0, 4, 300).prefix).is_none());
+        // A refresh that changes nothing queues nothing and is taken.
+        c.insert(t0, dynamic(t0, 0, 300)).unwrap();
+        // Removals always go through (their events are bounded by the table), and expiry
+        // waits for room.
+        assert!(
+            c.remove(&dynamic(t0, 1, 300).prefix, RemoveReason::Purged)
+                .is_some()
+        );
+        assert!(c.expire(t0 + Duration::from_secs(300)).is_empty());
+        assert_eq!(c.len(), 3);
+        let events: Vec<CacheEvent> = std::iter::from_fn(|| c.poll_event()).collect();
+        assert_eq!(events.len(), 5);
+        assert!(matches!(
+            events.last(),
+            Some(CacheEvent::Removed(e, RemoveReason::Purged)) if e.prefix == dynamic(t0, 1, 300).prefix
+        ));
+        assert_eq!(c.events_dropped(), 0);
+        // Drained, the cache takes changes again.
+        c.insert(t0, dynamic(t0, 4, 300)).unwrap();
+        assert_eq!(c.expire(t0 + Duration::from_secs(300)).len(), 3);
     }
 }

@@ -97,7 +97,9 @@ pub struct Limits {
     pub max_transmits: usize,
     /// Overlay deliveries queued.
     pub max_delivers: usize,
-    /// Events queued.
+    /// Events queued. The NHRP machines' events are taken only as this has room (they wait
+    /// in the machines meanwhile, see [`Node::poll_output`]); other events beyond it are
+    /// dropped and counted.
     pub max_events: usize,
     /// Recycled buffers kept ([`Node::recycle`]).
     pub buffer_pool: usize,
@@ -455,12 +457,27 @@ impl Node {
 
     /// The next output: transmits first, then deliveries, then events, and finally
     /// [`Output::Timeout`] with the earliest deadline of every machine of every interface.
+    ///
+    /// Events that change state (NBMA peers up and down, registrations, mappings, shortcuts)
+    /// are never dropped as long as the caller drains this until [`Output::Timeout`]: the node
+    /// takes the NHRP machines' events only as its queue has room, and a burst bigger than
+    /// the queues (a hundred thousand registrations expiring at once) is worked off over
+    /// several rounds, the deadline staying due (at or before the last input's time) until it
+    /// is done.
     pub fn poll_output(&mut self) -> Output {
         if let Some(t) = self.transmits.pop_front() {
             return Output::Transmit(t);
         }
         if let Some(d) = self.delivers.pop_front() {
             return Output::Deliver(d);
+        }
+        if self.events.is_empty() {
+            // What the machines still hold because the queue was full (see
+            // `drain_nhrp_events`).
+            let now = self.last_now;
+            for t in 0..self.ifaces.len() {
+                self.drain_nhrp_events(now, t);
+            }
         }
         if let Some(e) = self.events.pop_front() {
             return Output::Event(e);

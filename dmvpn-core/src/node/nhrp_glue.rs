@@ -20,6 +20,11 @@ use crate::error::Error;
 use crate::event::EventKind;
 use crate::route::{NextHop, RouteSource};
 
+/// The most node events one NHRP event turns into: a mapping moving to another NBMA address
+/// reports the old registration or mapping gone, the old peer down, the new peer up and the
+/// new registration or mapping, and a client mapping removed takes its shortcut route along.
+const EVENTS_PER_NHRP_EVENT: usize = 5;
+
 /// Which machine of an interface an NHRP packet is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NhrpTarget {
@@ -119,7 +124,8 @@ impl Node {
     }
 
     /// Sends what the interface's NHRP machines queued and turns their events into node
-    /// events.
+    /// events, as many as the node's event queue has room for (see
+    /// [`Node::drain_nhrp_events`]).
     pub(super) fn drain_iface(&mut self, now: Instant, t: usize) {
         loop {
             let Some(f) = self.ifaces.get_mut(t) else {
@@ -133,7 +139,22 @@ impl Node {
             // A full queue or a refused transmit is counted in `emit_in_gre`.
             let _ = self.emit_in_gre(t, tx);
         }
+        self.drain_nhrp_events(now, t);
+    }
+
+    /// Turns the interface's NHRP events into node events while the node's event queue has
+    /// room for everything one of them can give (an NBMA peer moving: the old one down, the
+    /// new one up, with their reports), or is empty. The rest wait in the machines, whose
+    /// queues never drop a cache event either (they hold expiry back instead), and are taken
+    /// when [`Node::poll_output`] has emptied the queue: so no state-bearing event is ever
+    /// dropped while the caller drains its outputs, and the node's mappings and peers always
+    /// follow the machines' caches.
+    pub(super) fn drain_nhrp_events(&mut self, now: Instant, t: usize) {
         loop {
+            let room = self.limits.max_events.saturating_sub(self.events.len());
+            if room < EVENTS_PER_NHRP_EVENT && !self.events.is_empty() {
+                return;
+            }
             let Some(f) = self.ifaces.get_mut(t) else {
                 return;
             };
@@ -142,7 +163,7 @@ impl Node {
             } else if let Some(e) = f.server.as_mut().and_then(|s| s.poll_event()) {
                 self.on_nhrp_event(now, t, true, e);
             } else {
-                break;
+                return;
             }
         }
     }
@@ -774,5 +795,133 @@ mod tests {
         // A Resolution Request for someone else is the server's to answer or forward.
         let (_, res) = registration_and(PacketType::RESOLUTION_REQUEST);
         assert_eq!(n.nhrp_target(0, spoke_nbma(2), &res), NhrpTarget::Server);
+    }
+
+    /// Spoke `i` of a big cloud: NBMA 100.64.0.0 + `i`, tunnel address 10.1.0.0 + `i`.
+    fn big_spoke(i: u32) -> dmvpn_nhrp::wire::Node {
+        dmvpn_nhrp::wire::Node::new(
+            std::net::Ipv4Addr::from(0x6440_0000 + i),
+            std::net::Ipv4Addr::from(0x0a01_0000 + i),
+        )
+    }
+
+    /// Big spoke `i`'s Registration Request to the testkit hub (key 100000), in GRE.
+    fn big_registration(i: u32) -> (IpAddr, Vec<u8>) {
+        let s = big_spoke(i);
+        let hub = dmvpn_nhrp::wire::Node::new(HUB_NBMA, crate::node::testkit::HUB_TUNNEL);
+        let nhrp = dmvpn_nhrp::wire::Repr::registration_request(i + 1, &s, &hub, 300, 1400)
+            .to_bytes()
+            .unwrap();
+        let mut gre = vec![0x20, 0x00, 0x20, 0x01];
+        gre.extend_from_slice(&100_000u32.to_be_bytes());
+        gre.extend_from_slice(&nhrp);
+        (s.nbma_addr.addr.ip().unwrap(), gre)
+    }
+
+    /// Drains a node, counting NbmaPeerUp and NbmaPeerDown; returns its next deadline.
+    fn drain_counting(n: &mut Node, ups: &mut usize, downs: &mut usize) -> Option<Instant> {
+        loop {
+            match n.poll_output() {
+                Output::Event(Event { kind, .. }) => match kind {
+                    EventKind::NbmaPeerUp { .. } => *ups += 1,
+                    EventKind::NbmaPeerDown { .. } => *downs += 1,
+                    _ => {}
+                },
+                Output::Transmit(t) => n.recycle(t.payload),
+                Output::Deliver(d) => n.recycle(d.packet),
+                Output::Timeout(t) => return t,
+            }
+        }
+    }
+
+    /// A hub of a /8 cloud with these limits, with these registrations (holdtime 300 s);
+    /// returns it with the NbmaPeerUp count.
+    fn big_hub(now: Instant, limits: crate::Limits, regs: &[(IpAddr, Vec<u8>)]) -> (Node, usize) {
+        let mut cfg = crate::node::testkit::hub_config();
+        cfg.tunnels[0].address = "10.0.0.1/8".parse().unwrap();
+        let mut hub = Node::with_limits(now, cfg, limits).unwrap();
+        let (mut ups, mut downs) = (0, 0);
+        drain_counting(&mut hub, &mut ups, &mut downs);
+        for (src, payload) in regs {
+            hub.handle_input(crate::node::Input::Underlay {
+                now,
+                src: *src,
+                dst: HUB_NBMA,
+                payload,
+            })
+            .unwrap();
+            drain_counting(&mut hub, &mut ups, &mut downs);
+        }
+        assert_eq!(downs, 0);
+        (hub, ups)
+    }
+
+    /// Fires the hub's timers at `at` until nothing is due at or before it, draining after
+    /// every input; returns (rounds, NbmaPeerDown count).
+    fn expire_all(hub: &mut Node, at: Instant) -> (usize, usize) {
+        let (mut ups, mut downs, mut rounds) = (0, 0, 0);
+        loop {
+            hub.handle_input(crate::node::Input::Timeout(at)).unwrap();
+            rounds += 1;
+            let next = drain_counting(hub, &mut ups, &mut downs);
+            if next.is_none_or(|t| t > at) {
+                break;
+            }
+            assert!(rounds < 100_000, "expiry makes progress");
+        }
+        assert_eq!(ups, 0);
+        (rounds, downs)
+    }
+
+    #[test]
+    fn a_burst_of_100000_expiring_registrations_takes_every_peer_down_and_leaks_nothing() {
+        const N: u32 = 100_000;
+        let now = Instant::now();
+        let regs: Vec<(IpAddr, Vec<u8>)> = (0..N).map(big_registration).collect();
+        let (mut hub, ups) = big_hub(now, crate::Limits::default(), &regs);
+        assert_eq!(ups, N as usize);
+        assert_eq!(hub.ifaces[0].peers.len(), N as usize);
+        let (rounds, downs) = expire_all(&mut hub, now + std::time::Duration::from_secs(300));
+        assert_eq!(
+            downs, N as usize,
+            "one NbmaPeerDown per expired registration"
+        );
+        assert!(rounds > 1, "the burst was worked off over several inputs");
+        assert!(hub.ifaces[0].peers.is_empty(), "no NBMA peer leaked");
+        assert!(hub.ifaces[0].mappings.is_empty(), "no mapping leaked");
+        assert!(hub.nhrp_server(0).unwrap().cache().is_empty());
+        assert_eq!(hub.stats().events_dropped, 0);
+        assert_eq!(hub.nhrp_server(0).unwrap().stats().events_dropped, 0);
+        // Every spoke registering again comes up again.
+        let later = now + std::time::Duration::from_secs(400);
+        let (mut ups, mut downs) = (0, 0);
+        for (src, payload) in &regs {
+            hub.handle_input(crate::node::Input::Underlay {
+                now: later,
+                src: *src,
+                dst: HUB_NBMA,
+                payload,
+            })
+            .unwrap();
+            drain_counting(&mut hub, &mut ups, &mut downs);
+        }
+        assert_eq!((ups, downs), (N as usize, 0));
+        assert_eq!(hub.ifaces[0].peers.len(), N as usize);
+    }
+
+    #[test]
+    fn a_node_event_queue_smaller_than_the_burst_still_reports_every_peer_down() {
+        let now = Instant::now();
+        let limits = crate::Limits {
+            max_events: 100,
+            ..crate::Limits::default()
+        };
+        let regs: Vec<(IpAddr, Vec<u8>)> = (0..5000).map(big_registration).collect();
+        let (mut hub, ups) = big_hub(now, limits, &regs);
+        assert_eq!(ups, 5000);
+        let (_, downs) = expire_all(&mut hub, now + std::time::Duration::from_secs(300));
+        assert_eq!(downs, 5000);
+        assert!(hub.ifaces[0].peers.is_empty());
+        assert_eq!(hub.stats().events_dropped, 0);
     }
 }

@@ -54,7 +54,9 @@ impl Client {
         config.validate()?;
         let mut cache = Cache::new(config.max_cache, config.common.max_events);
         for m in &config.map {
+            // Configuration is not news: drained as it goes, so any number of entries fits.
             cache.insert(now, m.entry(now))?;
+            while cache.poll_event().is_some() {}
         }
         for p in &config.local_prefixes {
             let mut e = Entry::new(
@@ -66,8 +68,8 @@ impl Client {
             );
             e.flags = EntryFlags::AUTHORITATIVE;
             cache.insert(now, e)?;
+            while cache.poll_event().is_some() {}
         }
-        while cache.poll_event().is_some() {}
         let nhs = config
             .nhs
             .iter()
@@ -152,9 +154,7 @@ impl Client {
     }
 
     fn drain_cache(&mut self) {
-        while let Some(e) = self.cache.poll_event() {
-            self.core.event(Event::Cache(e));
-        }
+        self.core.drain_cache(&mut self.cache);
     }
 
     /// This node's own binding: its addresses with the configured holding time and MTU.
@@ -173,7 +173,9 @@ impl Client {
 
     /// Fires every due timer: registrations and their retransmissions (NHS down after the
     /// configured misses), resolution retransmissions and give-ups, expiry, quota release. A
-    /// call before anything is due does nothing.
+    /// call before anything is due does nothing. Expiry stops when the event queue is full
+    /// (cache events are never dropped), leaving [`Client::poll_timeout`] due for the next
+    /// call once the events are polled.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.release(now);
         self.registration_timers(now);

@@ -112,7 +112,10 @@ pub struct Common {
     pub request_id_seed: u32,
     /// Most transmits queued (further ones are dropped and counted).
     pub max_transmits: usize,
-    /// Most events queued (further ones are dropped and counted).
+    /// Most events queued. Reports that carry no state (NHS up/down, quota warnings, …) beyond
+    /// it are dropped and counted; cache events are never dropped: they wait in the cache's
+    /// queue, and while it is full too, expiry is deferred and new entries are refused (see
+    /// [`crate::Cache`]).
     pub max_events: usize,
 }
 

@@ -15,6 +15,7 @@ pub use config::{Backoff, Common, MaxSend, OverQuota, ReceiveMode};
 pub use report::{Event, Stats, Traffic};
 
 use crate::Error;
+use crate::cache::Cache;
 use crate::wire::{ErrorCode, Message, Node, Packet, PacketType, Repr};
 
 use dmvpn_wire::Proto;
@@ -87,6 +88,22 @@ impl Core {
 
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Room left in the event queue.
+    pub(crate) fn event_room(&self) -> usize {
+        self.common.max_events.saturating_sub(self.events.len())
+    }
+
+    /// Moves `cache`'s events into the event queue while it has room. Cache events carry the
+    /// state owners mirror, so they are never dropped: what does not fit waits in the cache's
+    /// own queue (holding expiry back and refusing new entries, see [`Cache`]) until
+    /// `poll_event` makes room.
+    pub(crate) fn drain_cache(&mut self, cache: &mut Cache) {
+        while self.event_room() > 0 {
+            let Some(e) = cache.poll_event() else { break };
+            self.events.push_back(Event::Cache(e));
+        }
     }
 
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {

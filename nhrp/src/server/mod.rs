@@ -43,9 +43,10 @@ impl Server {
         config.validate()?;
         let mut cache = Cache::new(config.max_registrations, config.common.max_events);
         for m in &config.map {
+            // Configuration is not news: drained as it goes, so any number of maps fits.
             cache.insert(now, m.entry(now))?;
+            while cache.poll_event().is_some() {}
         }
-        while cache.poll_event().is_some() {}
         let next_nhs_nbma = config.next_nhs.and_then(|n| n.nbma_in(&config.map));
         Ok(Server {
             core: Core::new(config.common.clone()),
@@ -152,7 +153,9 @@ impl Server {
     }
 
     /// Expires registrations whose holding time ran out and releases held packets. A call
-    /// before anything is due does nothing.
+    /// before anything is due does nothing. Expiry never drops the cache events it causes: it
+    /// stops when the event queue is full, leaving [`Server::poll_timeout`] due, so that a
+    /// burst larger than the queue is worked off over several calls as the events are polled.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.release(now);
         for e in self.cache.expire(now) {
@@ -162,9 +165,7 @@ impl Server {
     }
 
     fn drain_cache(&mut self) {
-        while let Some(e) = self.cache.poll_event() {
-            self.core.event(Event::Cache(e));
-        }
+        self.core.drain_cache(&mut self.cache);
     }
 
     /// Removes the registration of `addr` (`clear ip nhrp`) and sends a Purge Request for it
@@ -403,6 +404,63 @@ mod tests {
             [Event::Cache(CacheEvent::Removed(e, RemoveReason::Expired))] if e.next_hop == proto(2)
         ));
         assert_eq!(s.poll_timeout(), Some(t0 + secs(310)));
+    }
+
+    #[test]
+    fn a_burst_of_expiries_beyond_the_event_queue_reports_every_removal() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |c| {
+            c.common.max_events = 16;
+            c.common.max_send = crate::machine::MaxSend::new(1000, secs(10));
+        });
+        for i in 2..=201 {
+            register(&mut s, t0, i, 300);
+            transmits(&mut s);
+            events(&mut s);
+        }
+        let due = t0 + secs(300);
+        let (mut removed, mut rounds) = (0, 0);
+        // The owner's loop: fire while due, drain the events after every call.
+        while s.poll_timeout().is_some_and(|t| t <= due) {
+            s.handle_timeout(due);
+            removed += events(&mut s)
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        Event::Cache(CacheEvent::Removed(_, RemoveReason::Expired))
+                    )
+                })
+                .count();
+            rounds += 1;
+            assert!(rounds <= 200, "expiry makes progress");
+        }
+        assert_eq!(removed, 200, "every expired registration is reported");
+        assert!(rounds > 1, "the burst was spread over several calls");
+        assert!(s.cache().is_empty());
+        assert_eq!(s.stats().events_dropped, 0);
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn cache_events_wait_for_room_in_a_full_event_queue_instead_of_being_dropped() {
+        let t0 = Instant::now();
+        let mut s = hub(t0, |c| c.common.max_events = 4);
+        // Each registration queues SpokeRegistered and a cache addition; nobody polls.
+        for i in 2..=5 {
+            s.handle_packet(t0, nbma(i), &super::testing::registration(i, 300))
+                .unwrap();
+        }
+        let added: Vec<IpAddr> = events(&mut s)
+            .iter()
+            .filter_map(|e| match e {
+                Event::Cache(CacheEvent::Added(e)) => Some(e.next_hop),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(added, vec![proto(2), proto(3), proto(4), proto(5)]);
+        // Only the reports that carry no state were dropped (and counted).
+        assert_eq!(s.stats().events_dropped, 2);
     }
 
     #[test]
