@@ -3,7 +3,13 @@
 # our ipsec-peer in another, joined by a veth pair. For each IKE/ESP proposal pair and with our
 # side as initiator and as responder: IKE and CHILD SAs come up, pings pass through the tunnel
 # both ways, a child rekey from each side and a child delete from charon succeed, and our
-# SIGTERM deletes the IKE SA at charon. A capture on the veth, decrypted by tshark with
+# SIGTERM deletes the IKE SA at charon. The cases: two single proposals; charon proposing the
+# list aes128-sha256-modp3072,aes128-sha256-modp2048 against a list of ours that starts with
+# ECP-384 (so MODP-3072 is chosen, after an INVALID_KE_PAYLOAD when we initiate); and
+# ipsec-peer --mode transport with the two underlay addresses as traffic selectors, so that the
+# pings go between the peers' own addresses while IKE and ESP must stay on the underlay
+# (charon's kernel-libipsec only does tunnel mode, "IPsec SA: unsupported mode", so charon runs
+# that host-to-host selector pair in tunnel mode and the child SA is tunnel mode). A capture on the veth, decrypted by tshark with
 # ipsec-peer's --keylog, must have no malformed frames, every IKE integrity checksum correct and
 # every ESP ICV good.
 # Usage: .ci/checks/strongswan-interop.sh [TARGET_DIR]   (default: target)
@@ -92,21 +98,33 @@ child_up() { list_sas | grep -q INSTALLED; }
 no_sas() { ! list_sas | grep -q ESTABLISHED; }
 child_in_spi() { list_sas | awk '/INSTALLED/ {f=1} f && / in  / {print $3; exit}'; }
 peer_alive() { kill -0 "$peer_pid" 2>/dev/null; }
-ping_us() { ip netns exec "$ns_us" ping -c 2 -i 0.3 -W 2 -I "$peer_ts" "$charon_ts"; }
-ping_ss() { ip netns exec "$ns_ss" ping -c 2 -i 0.3 -W 2 -I "$charon_ts" "$peer_ts"; }
+ping_us() { ip netns exec "$ns_us" ping -c 2 -i 0.3 -W 2 -I "$ts_us" "$ts_ss"; }
+ping_ss() { ip netns exec "$ns_ss" ping -c 2 -i 0.3 -W 2 -I "$ts_ss" "$ts_us"; }
 spi_changed() { local now; now="$(child_in_spi)"; [[ -n "$now" && "$now" != "$1" ]]; }
 child_gone() { ike_up && ! child_up; }
 
 cases=0
+# run_case IKE ESP ROLE [OUR_IKE OUR_ESP OUR_MODE]: charon proposes IKE/ESP, ipsec-peer
+# OUR_IKE/OUR_ESP (default: the same) in OUR_MODE (tunnel; transport means host-to-host
+# selectors, the two underlay addresses).
 run_case() {
     local ike=$1 esp=$2 role=$3
-    local tag="${ike}_${esp}_${role}"
-    echo "--- $ike / $esp, ipsec-peer as $role"
+    local our_ike=${4:-$1} our_esp=${5:-$2} our_mode=${6:-tunnel}
+    local tag="${ike}_${esp}_${our_ike}_${our_mode}_${role}"
+    tag="${tag//,/+}"
+    echo "--- charon $ike / $esp, ipsec-peer $our_ike / $our_esp --mode $our_mode as $role"
     rm -f "$work/charon.log" "$work/peer.log" "$work/keylog" "$work/charon.vici"
+    if [[ "$our_mode" == transport ]]; then
+        ts_ss=$charon_addr ts_us=$peer_addr
+        printf 'plugins {\n kernel-libipsec {\n  allow_peer_ts = yes\n }\n kernel-netlink {\n  fwmark = !0x42\n }\n socket-default {\n  fwmark = 0x42\n }\n}\n' >"$work/extra.conf"
+    else
+        ts_ss=$charon_ts ts_us=$peer_ts
+        : >"$work/extra.conf"
+    fi
     sed -e "s|@DIR@|$work|g" "$here/strongswan/strongswan.conf.in" >"$work/strongswan.conf"
     sed -e "s|@CHARON_ADDR@|$charon_addr|; s|@PEER_ADDR@|$peer_addr|; s|@IKE@|$ike|; s|@ESP@|$esp|" \
-        -e "s|@CHARON_ID@|$charon_id|g; s|@PEER_ID@|$peer_id|g; s|@CHARON_TS@|$charon_ts/32|" \
-        -e "s|@PEER_TS@|$peer_ts/32|; s|@PSK@|$psk|" \
+        -e "s|@CHARON_ID@|$charon_id|g; s|@PEER_ID@|$peer_id|g; s|@CHARON_TS@|$ts_ss/32|" \
+        -e "s|@PEER_TS@|$ts_us/32|; s|@PSK@|$psk|" \
         "$here/strongswan/swanctl.conf.in" >"$work/swanctl.conf"
 
     ip netns exec "$ns_ss" unshare -m --propagation private sh -c \
@@ -127,8 +145,8 @@ run_case() {
     [[ "$role" == initiator ]] && init=(--initiate)
     ip netns exec "$ns_us" env RUST_LOG=info "$peer_bin" \
         --local "$peer_addr" --remote "$charon_addr" --local-id "$peer_id" --remote-id "$charon_id" \
-        --psk-file "$work/psk" --ike "$ike" --esp "$esp" --tun ikv2p0 \
-        --local-ts "$peer_ts/32" --remote-ts "$charon_ts/32" --mode tunnel \
+        --psk-file "$work/psk" --ike "$our_ike" --esp "$our_esp" --tun ikv2p0 \
+        --local-ts "$ts_us/32" --remote-ts "$ts_ss/32" --mode "$our_mode" \
         --keylog "$work/keylog" "${init[@]}" >"$work/peer.log" 2>&1 &
     peer_pid=$!
     pids+=("$peer_pid")
@@ -203,10 +221,22 @@ check_capture() {
     ((esp_good >= 8 && icmp >= 8)) || fail "$tag: ESP decryption: $esp_good good ICVs, $icmp ICMP"
 }
 
+started=$SECONDS
 for pair in "aes128-sha256-modp2048 aes128-sha256-modp2048" "aes256gcm16-prfsha256-x25519 aes256gcm16-x25519"; do
     read -r ike esp <<<"$pair"
     for role in initiator responder; do
         run_case "$ike" "$esp" "$role"
     done
 done
-echo "strongswan-interop: OK: $cases cases (2 proposal pairs x initiator/responder): IKE + CHILD SA, pings both ways, child rekeys from both sides, child delete, IKE delete, captures decrypted by tshark"
+# Proposal lists both ways: charon's strongSwan list, ours starting with a group charon lacks.
+for role in initiator responder; do
+    run_case aes128-sha256-modp3072,aes128-sha256-modp2048 aes128-sha256-modp3072 "$role" \
+        aes256-sha384-ecp384,aes128-sha256-modp3072,aes128-sha256-modp2048 \
+        aes128gcm16-ecp384,aes128-sha256-modp3072
+done
+grep -q "aes128-sha256-modp3072" "$work/peer.log" || fail "MODP-3072 was not the negotiated IKE suite"
+# ipsec-peer --mode transport: the selectors are the underlay addresses themselves.
+for role in initiator responder; do
+    run_case aes128-sha256-modp2048 aes128gcm16 "$role" aes128-sha256-modp2048 aes128gcm16 transport
+done
+echo "strongswan-interop: OK: $cases cases (2 proposal pairs, proposal lists, host-to-host --mode transport; each x initiator/responder) in $((SECONDS - started)) s: IKE + CHILD SA, pings both ways, child rekeys from both sides, child delete, IKE delete, captures decrypted by tshark"

@@ -8,9 +8,12 @@
 //! ```
 //!
 //! It creates the TUN device with the local traffic selector's address and a route to the
-//! remote one, negotiates (or answers) an IKE SA with a child SA, carries the TUN's packets in
+//! remote one (when the remote selector holds the peer's own address — transport mode, or a
+//! host-to-host tunnel — a routing rule instead that UDP 500/4500 and ESP skip, so IKE and ESP
+//! stay on the underlay), negotiates (or answers) an IKE SA with a child SA, carries the TUN's packets in
 //! ESP (UDP-encapsulated on port 4500, RFC 3948, when NAT traversal is in use — always with
-//! strongSwan's `encap = yes`), and logs every SA event. SIGINT/SIGTERM delete the SAs and exit;
+//! strongSwan's `encap = yes`), and logs every SA event and refusal; with `--initiate` it
+//! re-initiates after a failure with an exponential back-off (3 s doubling up to 5 min). SIGINT/SIGTERM delete the SAs and exit;
 //! SIGUSR1 rekeys the child SAs, SIGUSR2 the IKE SAs. `--keylog FILE` appends the derived IKE and
 //! ESP keys as tshark `-o` option values (`uat:ikev2_decryption_table:…`, `uat:esp_sa:…`): the
 //! one place keys are ever written, and only on request.
@@ -32,6 +35,7 @@ use dmvpn_ikev2::auth::{Psk, PskTable};
 use dmvpn_ikev2::crypto::IkeCryptoProvider;
 use dmvpn_ikev2::keys::IkeSaKeys;
 use dmvpn_ikev2::negotiate::ts_prefix;
+use dmvpn_ikev2::reinit::{Backoff, Reinitiator};
 use dmvpn_ikev2::transform::IkeSuite;
 use dmvpn_ikev2::wire::Identity;
 use dmvpn_ikev2::{ChildSaUp, Config, Endpoint, Event, IkeSaId};
@@ -226,7 +230,8 @@ struct Peer {
     sadb: SaDatabase,
     keylog: KeyLog,
     established: bool,
-    next_initiate: Option<Instant>,
+    /// With `--initiate`: when to (re-)initiate, backing off after failures.
+    reinit: Option<Reinitiator>,
     installed: u64,
 }
 
@@ -248,6 +253,11 @@ impl Peer {
     }
 
     fn event(&mut self, e: Event) {
+        if let Some(r) = self.reinit.as_mut()
+            && !matches!(e, Event::IkeDown { .. })
+        {
+            r.handle_event(Instant::now(), &e);
+        }
         match e {
             Event::IkeUp {
                 sa,
@@ -287,8 +297,13 @@ impl Peer {
             Event::IkeDown { sa, reason } => {
                 info!(%sa, ?reason, "IKE SA down");
                 self.established = self.ep.ike_sa_count() > 0;
-                if self.args.initiate && !self.established {
-                    self.next_initiate = Some(Instant::now() + Duration::from_secs(3));
+                if let Some(r) = self.reinit.as_mut()
+                    && let Some(retry) = r.handle_event(Instant::now(), &e)
+                {
+                    warn!(
+                        sa = %retry.sa, reason = ?retry.reason, failures = retry.failures,
+                        "IKE SA failed; re-initiating in {:?}", retry.wait
+                    );
                 }
             }
             Event::PeerDead { sa, remote } => warn!(%sa, %remote, "peer dead"),
@@ -515,17 +530,133 @@ impl Peer {
         let now = Instant::now();
         let local = SocketAddr::new(self.args.local, 500);
         let remote = SocketAddr::new(self.args.remote, 500);
-        match self.ep.initiate(
+        let started = self.ep.initiate(
             now,
             local,
             remote,
             Some(identity(&self.args.remote_id)),
             None,
-        ) {
-            Ok(sa) => info!(%sa, %remote, "initiating"),
-            Err(e) => warn!("initiate: {e}"),
+        );
+        let Some(r) = self.reinit.as_mut() else {
+            return;
+        };
+        match started {
+            Ok(sa) => {
+                info!(%sa, %remote, "initiating");
+                r.started(sa);
+            }
+            Err(e) => {
+                let at = r.start_failed(now);
+                warn!(
+                    "initiate: {e}; again in {:?}",
+                    at.saturating_duration_since(now)
+                );
+            }
         }
-        self.next_initiate = None;
+    }
+}
+
+/// Whether `addr` lies in the IPv4 prefix `net/len`.
+fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
+    match (net, addr) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+/// The routing that sends the remote selector's traffic into the TUN device; removed again on
+/// drop.
+struct Routes {
+    /// `ip` argument lists that undo what was installed, in order.
+    undo: Vec<Vec<String>>,
+}
+
+/// The routing table and rule priorities used when the peer's address is inside the remote
+/// selector.
+const TABLE: &str = "4242";
+const PRIO_UNDERLAY: &str = "4240";
+const PRIO_INNER: &str = "4241";
+
+fn ip_cmd(args: &[String]) -> Result<(), BoxError> {
+    let status = std::process::Command::new("ip").args(args).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {} failed", args.join(" ")).into())
+    }
+}
+
+impl Routes {
+    fn install(args: &Args, rts: IpAddr, rlen: u8, peer_inside: bool) -> Result<Self, BoxError> {
+        let net = format!("{rts}/{rlen}");
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+        let mut routes = Routes { undo: Vec::new() };
+        if !peer_inside {
+            ip_cmd(&s(&["route", "replace", &net, "dev", &args.tun]))?;
+            routes
+                .undo
+                .push(s(&["route", "del", &net, "dev", &args.tun]));
+            return Ok(routes);
+        }
+        let local = args.local.to_string();
+        let peer = format!("{}", args.remote);
+        ip_cmd(&s(&[
+            "route", "replace", &net, "dev", &args.tun, "src", &local, "table", TABLE,
+        ]))?;
+        routes.undo.push(s(&["route", "flush", "table", TABLE]));
+        // IKE and ESP to the peer stay on the main table (our IKE always leaves from port 500
+        // or 4500; the peer's may listen elsewhere behind a NAT).
+        let underlay: [&[&str]; 5] = [
+            &["ipproto", "udp", "sport", "500"],
+            &["ipproto", "udp", "sport", "4500"],
+            &["ipproto", "udp", "dport", "500"],
+            &["ipproto", "udp", "dport", "4500"],
+            &["ipproto", "esp"],
+        ];
+        for sel in underlay {
+            let mut rule = s(&["rule", "add", "priority", PRIO_UNDERLAY, "to", &peer]);
+            rule.extend(s(sel));
+            rule.extend(s(&["lookup", "main"]));
+            ip_cmd(&rule)?;
+            let mut del = rule.clone();
+            if let Some(verb) = del.get_mut(1) {
+                *verb = "del".to_owned();
+            }
+            routes.undo.push(del);
+        }
+        let rule = s(&[
+            "rule", "add", "priority", PRIO_INNER, "to", &net, "lookup", TABLE,
+        ]);
+        ip_cmd(&rule)?;
+        routes.undo.push(s(&[
+            "rule", "del", "priority", PRIO_INNER, "to", &net, "lookup", TABLE,
+        ]));
+        info!(
+            table = TABLE,
+            "peer address inside the remote selector: inner traffic through the TUN by policy, IKE and ESP on the underlay"
+        );
+        Ok(routes)
+    }
+}
+
+impl Drop for Routes {
+    fn drop(&mut self) {
+        for args in self.undo.iter().rev() {
+            if let Err(e) = ip_cmd(args) {
+                debug!("undo routing: {e}");
+            }
+        }
     }
 }
 
@@ -555,23 +686,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
     cfg.force_encap = args.force_encap;
     let ep = Endpoint::new(cfg)?;
 
-    let tun = tun_rs::DeviceBuilder::new()
-        .name(&args.tun)
-        .ipv4(lts, 32, None)
-        .mtu(1400)
-        .build_async()?;
-    let route = std::process::Command::new("ip")
-        .args([
-            "route",
-            "replace",
-            &format!("{rts}/{rlen}"),
-            "dev",
-            &args.tun,
-        ])
-        .status()?;
-    if !route.success() {
-        return Err(format!("ip route replace {rts}/{rlen} dev {} failed", args.tun).into());
+    // The peer's own address inside the remote selector (transport mode, or a host-to-host
+    // tunnel): a plain route would send IKE and ESP into the TUN, where they never reach the
+    // wire. The inner traffic then goes through a table of its own, chosen by a rule that
+    // IKE (UDP 500/4500) and ESP skip, so they keep the underlay.
+    let peer_inside = prefix_contains(rts, rlen, args.remote);
+    let own_inside = prefix_contains(lts, llen, args.local);
+    let mut builder = tun_rs::DeviceBuilder::new().name(&args.tun).mtu(1400);
+    if !own_inside {
+        builder = builder.ipv4(lts, 32, None);
     }
+    let tun = builder.build_async()?;
+    let routes = Routes::install(&args, rts, rlen, peer_inside)?;
     info!(tun = %args.tun, local_ts = %args.local_ts, remote_ts = %args.remote_ts, "TUN up");
 
     let sock500 = UdpSocket::bind(SocketAddr::new(args.local, 500)).await?;
@@ -582,7 +708,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     });
     let mut peer = Peer {
         start: Instant::now(),
-        next_initiate: args.initiate.then(Instant::now),
+        reinit: args
+            .initiate
+            .then(|| Reinitiator::new(Backoff::default(), Instant::now())),
         args,
         ep,
         sock500,
@@ -602,7 +730,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let mut b4500 = vec![0u8; 65536];
     let mut btun = vec![0u8; 65536];
     loop {
-        if peer.next_initiate.is_some_and(|t| t <= Instant::now()) {
+        if peer.reinit.as_mut().is_some_and(|r| r.due(Instant::now())) {
             peer.initiate();
         }
         let due: Vec<(IkeSaId, u32)> = peer.esp_events();
@@ -613,7 +741,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         let wake = [
             peer.ep.poll_timeout(),
             peer.sadb.poll_timeout(),
-            peer.next_initiate,
+            peer.reinit.as_ref().and_then(Reinitiator::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -672,6 +800,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         }
         peer.flush().await;
     }
+    drop(routes);
     info!(
         uptime_s = peer.start.elapsed().as_secs(),
         counters = ?peer.ep.counters(),
