@@ -44,6 +44,8 @@ const LIMITS: Limits = Limits {
     max_cache: 64,
     max_registrations: 64,
     max_pending_resolutions: 8,
+    // Short enough that the fuzzer's clock (up to ~4 s a step) sees GRE entries expire.
+    gre_peer_idle: Duration::from_secs(30),
 };
 
 struct Side {

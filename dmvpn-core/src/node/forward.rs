@@ -55,6 +55,13 @@ impl Node {
 
     /// A GRE packet from the underlay: decapsulated by the interface it is for, then NHRP to
     /// the machines, IP to [`Node::on_tunnelled`].
+    ///
+    /// GRE keeps per-peer state only for peers the node vouches for ([`dmvpn_gre::Tunnel::admit`]):
+    /// a peer whose NHRP packet a machine accepted (authenticated, when `ip nhrp
+    /// authentication` is on; Error Indications, which carry no authentication, do not count),
+    /// and a peer the interface has a mapping for sending tunnelled IP. Peers the node sends to
+    /// get state on transmit. A spoofed source that fails the key check or authentication, or
+    /// sends IP with no mapping, leaves nothing behind but the counters.
     pub(super) fn on_underlay(
         &mut self,
         now: Instant,
@@ -80,12 +87,32 @@ impl Node {
         let protocol = rx.protocol();
         let inner = rx.payload;
         match protocol {
-            Protocol::NHRP => self.on_nhrp(now, t, src, inner),
-            Protocol::IPV4 | Protocol::IPV6 => self.on_tunnelled(now, t, src, protocol, inner),
+            Protocol::NHRP => {
+                if self.on_nhrp(now, t, src, inner)? {
+                    self.admit(now, t, &rx);
+                }
+                Ok(())
+            }
+            Protocol::IPV4 | Protocol::IPV6 => {
+                if f.gre.peer(src).is_none() && f.peers.contains_key(&src) {
+                    // A mapped peer without GRE state yet (its entry expired, say).
+                    let _ = f.gre.admit(now, &rx);
+                }
+                self.on_tunnelled(now, t, src, protocol, inner)
+            }
             other => {
                 bump(&mut self.stats.unsupported_protocol);
                 Err(Error::UnsupportedProtocol(other.0))
             }
+        }
+    }
+
+    /// Tells tunnel `t`'s GRE that the node accepted `rx` from its peer (a full table refuses,
+    /// counted in the tunnel's [`dmvpn_gre::PeerTableStats::refused`]; the packet stays
+    /// accepted).
+    fn admit(&mut self, now: Instant, t: usize, rx: &dmvpn_gre::Received<'_>) {
+        if let Some(f) = self.ifaces.get_mut(t) {
+            let _ = f.gre.admit(now, rx);
         }
     }
 

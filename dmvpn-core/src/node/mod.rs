@@ -19,7 +19,7 @@ mod translate;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dmvpn_nhrp::{CacheEvent, Client, Entry, EntryType, Prefix, Route, Server};
 use ipnet::IpNet;
@@ -109,6 +109,12 @@ pub struct Limits {
     pub max_registrations: usize,
     /// NHRP resolutions in progress per interface.
     pub max_pending_resolutions: usize,
+    /// How long a GRE peer entry (per-peer counters and sequence numbers) of a peer the
+    /// interface has no NHRP mapping for lives without traffic ([`dmvpn_gre::Config::idle_timeout`]).
+    /// Entries exist only for peers the node sent to or accepted an NHRP packet from (never for
+    /// a source that failed the key check or NHRP authentication); those of mapped peers go
+    /// with their last mapping.
+    pub gre_peer_idle: Duration,
 }
 
 impl Default for Limits {
@@ -121,6 +127,7 @@ impl Default for Limits {
             max_cache: 65_536,
             max_registrations: 1_000_000,
             max_pending_resolutions: 256,
+            gre_peer_idle: dmvpn_gre::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -493,6 +500,7 @@ impl Node {
                 [
                     f.client.as_ref().and_then(|c| c.poll_timeout()),
                     f.server.as_ref().and_then(|s| s.poll_timeout()),
+                    f.gre.poll_timeout(),
                 ]
             })
             .flatten()
@@ -512,6 +520,10 @@ impl Node {
                 {
                     s.handle_timeout(now);
                 }
+                // Idle GRE peer entries go, except those of peers with a mapping.
+                let mapped = &f.peers;
+                f.gre
+                    .handle_timeout_keeping(now, |nbma| mapped.contains_key(nbma));
             }
             self.drain_iface(now, i);
         }

@@ -89,31 +89,36 @@ impl Node {
         }
     }
 
-    /// An NHRP packet out of tunnel `t` from NBMA address `from`.
+    /// An NHRP packet out of tunnel `t` from NBMA address `from`. `Ok(true)` when a machine
+    /// accepted it and it vouches for its sender: it passed the machine's checks (its
+    /// authentication, when configured) and is not an Error Indication (which carries no
+    /// authentication); the node then admits the sender to GRE's peer table.
     pub(super) fn on_nhrp(
         &mut self,
         now: Instant,
         t: usize,
         from: IpAddr,
         bytes: &[u8],
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         bump(&mut self.stats.nhrp_in);
         let target = self.nhrp_target(t, from, bytes);
         let Some(f) = self.ifaces.get_mut(t) else {
-            return Ok(());
+            return Ok(false);
         };
+        let vouches = dmvpn_nhrp::wire::Packet::new_checked(bytes)
+            .is_ok_and(|p| p.packet_type() != PacketType::ERROR_INDICATION);
         let r = match target {
             NhrpTarget::Client => match f.client.as_mut() {
-                Some(c) => c.handle_packet(now, from, bytes),
-                None => Ok(()),
+                Some(c) => c.handle_packet(now, from, bytes).map(|()| vouches),
+                None => Ok(false),
             },
             NhrpTarget::Server => match f.server.as_mut() {
-                Some(s) => s.handle_packet(now, from, bytes),
-                None => Ok(()),
+                Some(s) => s.handle_packet(now, from, bytes).map(|()| vouches),
+                None => Ok(false),
             },
             NhrpTarget::Ignore => {
                 bump(&mut self.stats.redirects_ignored);
-                Ok(())
+                Ok(false)
             }
         };
         self.drain_iface(now, t);

@@ -132,7 +132,11 @@ impl Iface {
         networks: &[IpNet],
         limits: &Limits,
     ) -> Result<Iface, Error> {
-        let gre = dmvpn_gre::Tunnel::new(gre_config(t))?;
+        let mut gre = dmvpn_gre::Tunnel::new(dmvpn_gre::Config {
+            idle_timeout: Some(limits.gre_peer_idle),
+            ..gre_config(t)
+        })?;
+        gre.handle_timeout(now); // the tunnel's clock starts with the interface's
         let NhrpConfigs { client, server } = nhrp_configs(t, networks, limits);
         let client = match client {
             Some(cfg) => {
