@@ -69,6 +69,29 @@ pub struct TunnelConfig {
     /// `ip mtu`: the overlay MTU (seeds recommend 1400).
     #[serde(default = "default_mtu")]
     pub mtu: u16,
+    /// `ip verify unicast source reachable-via rx`, in spirit (unicast reverse-path
+    /// forwarding, strict): a packet that comes out of this tunnel is accepted only if its
+    /// inner source routes back through the peer that sent it. That is, the source is not on
+    /// one of the node's [`networks`](NodeConfig::networks) or its own tunnel address, its
+    /// route (the node's routing table, or the connected tunnel subnet) leaves through this
+    /// interface, and the NBMA address the packet came from is where that route leads: the
+    /// mapping of the route's next hop (a hub: the registration), NHRP's own mapping of the
+    /// source, or, on a spoke, one of its NHSs, the path back while it has no mapping (and the
+    /// path spoke-to-spoke traffic takes until both sides' mappings or shortcuts are in
+    /// place). Anything else is dropped and counted in
+    /// [`NodeStats::verify_source_drops`](crate::NodeStats::verify_source_drops).
+    ///
+    /// Stricter than IOS, whose check stops at the interface: a spoke here also refuses another
+    /// spoke's direct packets from a source it would reach through someone else. On a phase 3
+    /// spoke (`shortcut`) the far side's shortcut may come up first, while this spoke's summary
+    /// route still leads to the hub: a refused packet straight from a peer the spoke has a
+    /// mapping for then has its source resolved (as a Traffic Indication would), and once NHRP
+    /// maps the source to that peer its packets pass. The spoke has that mapping when the hub
+    /// relayed the far side's resolution request to it ([`HubResolution::Forward`], what IOS
+    /// does); with [`HubResolution::Answer`] a one-way phase 3 flow from a spoke this one never
+    /// talked to stays refused. Default off: any inner source is accepted.
+    #[serde(default)]
+    pub verify_unicast_source: bool,
     /// `ip nhrp ...` settings.
     pub nhrp: NhrpConfig,
 }
@@ -550,6 +573,7 @@ mod tests {
             mode: TunnelMode::Multipoint,
             key: Some(100000),
             mtu: 1400,
+            verify_unicast_source: false,
             nhrp: NhrpConfig {
                 authentication: Some(Password::new("donttell")),
                 holdtime: 300,

@@ -42,6 +42,15 @@ pub enum Error {
     /// Forwarding would send a packet back to where it came from.
     #[error("forwarding loop: {0} routes back to its sender")]
     Loop(IpAddr),
+    /// A tunnelled packet's inner source does not route back through the peer it came from
+    /// ([`TunnelConfig::verify_unicast_source`](crate::config::TunnelConfig::verify_unicast_source)).
+    #[error("inner source {src} does not route back through NBMA peer {from}")]
+    UnverifiedSource {
+        /// The inner source address.
+        src: IpAddr,
+        /// The NBMA address the packet came from.
+        from: IpAddr,
+    },
     /// The output queue is full; the packet was dropped.
     #[error("output queue full ({0} entries)")]
     QueueFull(usize),

@@ -8,7 +8,8 @@
 //! A [`Node`] has one or more tunnel interfaces ([`config::TunnelConfig`], in IOS terms: `ip
 //! address`, `tunnel source`, `tunnel key`, `tunnel mode gre multipoint` or `tunnel
 //! destination`, `ip nhrp network-id`, `authentication`, `holdtime`, `nhs`, `map`, `map
-//! multicast dynamic`, `redirect`, `shortcut`, `max-send`, `ip mtu`). Each interface is a hub
+//! multicast dynamic`, `redirect`, `shortcut`, `max-send`, `ip mtu`, `ip verify unicast source
+//! reachable-via rx`). Each interface is a hub
 //! (an NHRP server: `ip nhrp map multicast dynamic`, `redirect`, or no `nhs`), a spoke (an NHRP
 //! client: it has `nhs`), or both (a secondary hub that is a spoke of the primary, seed 003).
 //! Several interfaces make dual DMVPN (different tunnel keys and network-ids, seed 003).
@@ -58,6 +59,7 @@
 //!     mode: TunnelMode::Multipoint,
 //!     key: Some(100000),
 //!     mtu: 1400,
+//!     verify_unicast_source: false,
 //!     nhrp,
 //! };
 //! // The seeds' hub: NBMA 172.17.0.1, tunnel 10.0.0.1/24, `ip nhrp map multicast dynamic`.

@@ -672,6 +672,7 @@ pub mod example {
                 mode: TunnelMode::Multipoint,
                 key: self.key,
                 mtu: 1400,
+                verify_unicast_source: false,
                 nhrp,
             }
         }

@@ -134,6 +134,17 @@ impl Node {
                 return Err(Error::MalformedOverlay(e));
             }
         };
+        let src = ip.src_addr();
+        if self
+            .ifaces
+            .get(t)
+            .is_some_and(|f| f.cfg.verify_unicast_source)
+            && !self.source_routes_back(t, src, from)
+        {
+            bump(&mut self.stats.verify_source_drops);
+            self.resolve_source(now, t, src, from);
+            return Err(Error::UnverifiedSource { src, from });
+        }
         let dst = ip.dst_addr();
         let hub = self.ifaces.get(t).is_some_and(|f| f.server.is_some());
         if hub
@@ -170,6 +181,81 @@ impl Node {
             return Ok(());
         }
         self.deliver(t, inner)
+    }
+
+    /// `verify_unicast_source`: whether inner source `src` of a packet that came out of tunnel
+    /// `t` from NBMA address `from` routes back through `from` (see
+    /// [`TunnelConfig::verify_unicast_source`](crate::config::TunnelConfig::verify_unicast_source)).
+    /// Looks only: unlike [`Node::next_nbma`], it marks no mapping used and starts no
+    /// resolution.
+    fn source_routes_back(&self, t: usize, src: IpAddr, from: IpAddr) -> bool {
+        if self.is_own(src) || self.networks.iter().any(|n| n.contains(&src)) {
+            return false;
+        }
+        let Some((out, via, shortcut)) = self.lookup(src) else {
+            return false;
+        };
+        let Some(f) = self.ifaces.get(t).filter(|_| out == t) else {
+            return false;
+        };
+        if let TunnelMode::PointToPoint { destination } = f.cfg.mode {
+            return destination == from;
+        }
+        let complete = |e: &&Entry| e.is_complete() && e.kind != EntryType::Local;
+        if let Some(n) = f.server.as_ref().and_then(|s| {
+            s.cache()
+                .lookup(via)
+                .filter(complete)
+                .and_then(Entry::effective_nbma)
+        }) {
+            return n == from;
+        }
+        let Some(c) = f.client.as_ref() else {
+            return false;
+        };
+        let mapped = |key: IpAddr| {
+            c.cache()
+                .lookup(key)
+                .filter(complete)
+                .and_then(Entry::effective_nbma)
+                .filter(|n| *n != f.cfg.source)
+        };
+        // The mapping NHRP has for the source itself (a shortcut's, or one resolved by
+        // `resolve_source`), or the one for the route's next hop (for a shortcut route, the
+        // mapping of the destination it was installed for).
+        let key = if shortcut { src } else { via };
+        mapped(src) == Some(from)
+            || mapped(key) == Some(from)
+            || mapped(via) == Some(from)
+            || f.cfg
+                .nhrp
+                .nhs
+                .iter()
+                .any(|n| f.cfg.nhrp.nhs_nbma(n) == Some(from))
+    }
+
+    /// After a `verify_unicast_source` drop on a phase 3 spoke (`ip nhrp shortcut`): a packet
+    /// straight from a peer the interface has a mapping for, whose source this node still
+    /// routes through the hub (the summary route; the far side's shortcut came up first), may
+    /// well be from behind that peer. Resolve the source as a Traffic Indication would; once
+    /// NHRP maps it to that peer, its packets pass (a one-way flow would otherwise never be
+    /// delivered). A spoofed source resolves elsewhere and stays refused. Bounded like every
+    /// resolution (`max-send`, the pending table, the negative hold-down).
+    fn resolve_source(&mut self, now: Instant, t: usize, src: IpAddr, from: IpAddr) {
+        let routed_here = !self.is_own(src)
+            && !self.networks.iter().any(|n| n.contains(&src))
+            && self.lookup(src).is_some_and(|(out, _, _)| out == t);
+        let Some(f) = self.ifaces.get_mut(t) else {
+            return;
+        };
+        if !(routed_here && f.cfg.nhrp.shortcut && f.peers.contains_key(&from)) {
+            return;
+        }
+        if let Some(c) = f.client.as_mut() {
+            // A refusal (a full pending table) is counted by the client.
+            let _ = c.resolve(now, src);
+            self.drain_iface(now, t);
+        }
     }
 
     // ----- overlay (from the TUN) -----

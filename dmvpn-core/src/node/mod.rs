@@ -176,6 +176,10 @@ pub struct NodeStats {
     pub redirects_ignored: u64,
     /// Tunnelled IP packets that were malformed.
     pub tunnelled_malformed: u64,
+    /// Tunnelled IP packets dropped by `verify_unicast_source` (`ip verify unicast source
+    /// reachable-via rx`): their inner source does not route back through the peer they came
+    /// from.
+    pub verify_source_drops: u64,
     /// Packets delivered to the overlay.
     pub delivered: u64,
     /// Overlay packets from the caller.
@@ -684,6 +688,7 @@ mod tests {
                 mode: TunnelMode::Multipoint,
                 key: Some(7),
                 mtu: 1400,
+                verify_unicast_source: false,
                 nhrp: NhrpConfig {
                     authentication: Some(Password::new("s3cret")),
                     map_multicast_dynamic: true,

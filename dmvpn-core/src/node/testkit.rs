@@ -33,6 +33,7 @@ fn tunnel(address: &str, source: IpAddr, nhrp: NhrpConfig) -> TunnelConfig {
         mode: TunnelMode::Multipoint,
         key: Some(100_000),
         mtu: 1400,
+        verify_unicast_source: false,
         nhrp,
     }
 }

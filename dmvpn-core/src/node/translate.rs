@@ -186,6 +186,7 @@ mod tests {
             mode: TunnelMode::Multipoint,
             key: Some(100_000),
             mtu: 1400,
+            verify_unicast_source: false,
             nhrp: NhrpConfig {
                 authentication: Some(Password::new("donttell")),
                 holdtime: 300,
