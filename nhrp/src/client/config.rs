@@ -100,7 +100,8 @@ pub struct ClientConfig {
     pub resolution_attempts: u32,
     /// An entry used this long before it expires is refreshed (default 60 s).
     pub refresh_window: Duration,
-    /// Holding time of a negative entry when the reply carries none (default 10 s).
+    /// Holding time of a negative entry when the reply carries none (default 10 s); also how
+    /// long a destination whose resolution gave up is not asked for again.
     pub negative_holding_time: Duration,
     /// Most cache entries (default 65536).
     pub max_cache: usize,

@@ -7,6 +7,7 @@
 
 mod answer;
 mod config;
+mod holddown;
 mod purge;
 mod registration;
 mod resolution;
@@ -44,6 +45,7 @@ pub struct Client {
     nhs: Vec<NhsState>,
     all_down_reported: bool,
     pending: Vec<Pending>,
+    held_down: holddown::HoldDown,
     purges: Vec<u32>,
     public_nbma: Option<IpAddr>,
 }
@@ -82,6 +84,7 @@ impl Client {
                 ))
             })
             .collect();
+        let max_cache = config.max_cache;
         Ok(Client {
             core: Core::new(config.common.clone()),
             config,
@@ -89,6 +92,7 @@ impl Client {
             nhs,
             all_down_reported: false,
             pending: Vec::new(),
+            held_down: holddown::HoldDown::new(max_cache),
             purges: Vec::new(),
             public_nbma: None,
         })
@@ -210,7 +214,7 @@ impl Client {
                     from: from_nbma,
                     code: ei.code,
                 });
-                self.on_error_indication(ei);
+                self.on_error_indication(now, ei);
                 Ok(())
             }
             Message::RegistrationRequest(_) | Message::Unknown(_) => Err(Error::Unexpected {
@@ -268,6 +272,32 @@ mod tests {
         assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(1)));
         c.handle_timeout(t0 + Duration::from_secs(1));
         assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_millis(1300)));
+    }
+
+    #[test]
+    fn a_failed_resolution_is_not_asked_again_within_the_negative_holding_time() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| {
+            c.resolution_attempts = 1;
+            c.negative_holding_time = Duration::from_secs(10);
+        });
+        let target = ip("10.0.0.3");
+        assert_eq!(c.resolve(t0, target).unwrap(), Resolution::Pending);
+        assert_eq!(std::iter::from_fn(|| c.poll_transmit()).count(), 1);
+        // No answer: it gives up at +1 s.
+        c.handle_timeout(t0 + Duration::from_secs(1));
+        assert!(events(&mut c).contains(&Event::ResolutionFailed { target }));
+        // Asked again at once and for the next 10 s: nothing is sent.
+        for at in [1, 2, 10] {
+            let now = t0 + Duration::from_secs(at);
+            assert_eq!(c.resolve(now, target).unwrap(), Resolution::Negative);
+            assert!(c.poll_transmit().is_none(), "a request at +{at} s");
+        }
+        assert_eq!(c.pending_resolutions(), 0);
+        // Then it may be asked again.
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(c.resolve(later, target).unwrap(), Resolution::Pending);
+        assert_eq!(std::iter::from_fn(|| c.poll_transmit()).count(), 1);
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub enum Resolution {
     Cached(IpAddr),
     /// A Resolution Request is outstanding (possibly sent by this call).
     Pending,
-    /// A negative entry says no binding exists.
+    /// A negative entry says no binding exists, or a resolution of it failed within the
+    /// negative holding time (no new request goes out meanwhile).
     Negative,
 }
 
@@ -57,7 +58,8 @@ impl Client {
     /// Resolves `addr` (the next hop of a packet with no mapping, seed 003 step 2): returns the
     /// mapping if the cache has one, else sends a Resolution Request to an NHS, installs an
     /// incomplete entry and retransmits with back-off until a reply comes or it gives up
-    /// ([`Event::ResolutionFailed`]).
+    /// ([`Event::ResolutionFailed`]). A destination whose resolution gave up is not asked for
+    /// again within [`crate::ClientConfig::negative_holding_time`] ([`Resolution::Negative`]).
     pub fn resolve(&mut self, now: Instant, addr: IpAddr) -> Result<Resolution, Error> {
         if let Some(e) = self.cache.lookup(addr) {
             match e.kind {
@@ -69,6 +71,9 @@ impl Client {
                 EntryType::Negative => return Ok(Resolution::Negative),
                 EntryType::Incomplete => return Ok(Resolution::Pending),
             }
+        }
+        if self.held_down.blocks(now, addr) {
+            return Ok(Resolution::Negative);
         }
         self.start_resolution(now, addr, false, false)?;
         Ok(Resolution::Pending)
@@ -159,12 +164,15 @@ impl Client {
         self.core.send(now, nbma, req);
     }
 
-    /// Drops resolution `i`, its incomplete entry, and says it failed.
-    fn give_up(&mut self, i: usize) {
+    /// Drops resolution `i`, its incomplete entry, and says it failed; its target is held
+    /// down for the negative holding time (see `holddown`).
+    fn give_up(&mut self, now: Instant, i: usize) {
         if i >= self.pending.len() {
             return;
         }
         let p = self.pending.remove(i);
+        self.held_down
+            .hold(now, p.target, now + self.config.negative_holding_time);
         let host = Prefix::host(p.target);
         if self
             .cache
@@ -188,7 +196,7 @@ impl Client {
                 continue;
             }
             if p.attempts >= self.config.resolution_attempts {
-                self.give_up(i);
+                self.give_up(now, i);
                 continue;
             }
             if let Some(p) = self.pending.get_mut(i) {
@@ -201,7 +209,7 @@ impl Client {
 
     /// An Error Indication quoting one of this client's Resolution Requests ends that
     /// resolution.
-    pub(super) fn on_error_indication(&mut self, ei: &ErrorIndication) {
+    pub(super) fn on_error_indication(&mut self, now: Instant, ei: &ErrorIndication) {
         if let Ok(q) = ei.quoted()
             && q.packet_type() == PacketType::RESOLUTION_REQUEST
             && let Some(i) = self
@@ -209,7 +217,7 @@ impl Client {
                 .iter()
                 .position(|p| p.request_id == q.request_id())
         {
-            self.give_up(i);
+            self.give_up(now, i);
         }
     }
 

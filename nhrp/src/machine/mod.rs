@@ -5,6 +5,7 @@
 //! (within `max-send`), receives (with the checks) and counts for both roles.
 
 mod config;
+mod quota;
 mod report;
 
 use std::collections::VecDeque;
@@ -12,6 +13,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 pub use config::{Backoff, Common, MaxSend, OverQuota, ReceiveMode};
+pub(crate) use quota::Sender;
 pub use report::{Event, Stats, Traffic};
 
 use crate::Error;
@@ -34,9 +36,10 @@ pub(crate) const GRE_PROTOCOL_TYPE: u16 = 0x2001;
 pub(crate) struct Core {
     pub(crate) common: Common,
     pub(crate) me: Node,
-    sent_times: VecDeque<Instant>,
-    held: VecDeque<Transmit>,
-    held_types: VecDeque<PacketType>,
+    quota: quota::Quota,
+    /// Who sent the packet being handled, while a server handles one (its answers rank by
+    /// it under `max-send`).
+    pub(crate) sender: Option<Sender>,
     quota_warned_until: Option<Instant>,
     tx: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -57,10 +60,9 @@ impl Core {
         Core {
             me,
             next_request_id: common.request_id_seed,
+            quota: quota::Quota::new(common.max_send),
+            sender: None,
             common,
-            sent_times: VecDeque::new(),
-            held: VecDeque::new(),
-            held_types: VecDeque::new(),
             quota_warned_until: None,
             tx: VecDeque::new(),
             events: VecDeque::new(),
@@ -111,26 +113,11 @@ impl Core {
     }
 
     pub(crate) fn queued(&self) -> (usize, usize, usize) {
-        (self.tx.len(), self.events.len(), self.held.len())
-    }
-
-    fn prune_window(&mut self, now: Instant) {
-        let interval = self.common.max_send.interval;
-        while let Some(&t) = self.sent_times.front() {
-            if now.saturating_duration_since(t) >= interval {
-                self.sent_times.pop_front();
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn window_full(&self) -> bool {
-        self.sent_times.len() >= usize::try_from(self.common.max_send.packets).unwrap_or(usize::MAX)
+        (self.tx.len(), self.events.len(), self.quota.held_len())
     }
 
     fn push_tx(&mut self, now: Instant, t: Transmit, ptype: PacketType) {
-        self.sent_times.push_back(now);
+        self.quota.record(now);
         if self.tx.len() >= self.common.max_transmits {
             self.stats.transmits_dropped = self.stats.transmits_dropped.saturating_add(1);
             return;
@@ -140,7 +127,8 @@ impl Core {
     }
 
     /// Emits `repr` (with the Authentication extension, except in Error Indications) and
-    /// sends it subject to `max-send`.
+    /// sends it subject to `max-send`, ranked by its type and [`Core::sender`] (see
+    /// `quota`): registrations go first and may go a quarter of the quota beyond it.
     pub(crate) fn send(&mut self, now: Instant, dst: IpAddr, mut repr: Repr) {
         let ptype = repr.packet_type();
         if ptype != PacketType::ERROR_INDICATION
@@ -167,8 +155,9 @@ impl Core {
             proto: Proto::InGre(GRE_PROTOCOL_TYPE),
             payload: bytes,
         };
+        let rank = quota::Rank::of(ptype, self.sender);
         self.release(now);
-        if !self.window_full() && self.held.is_empty() {
+        if self.quota.has_room(rank.tier) {
             self.push_tx(now, t, ptype);
             return;
         }
@@ -181,43 +170,28 @@ impl Core {
                 held: hold,
             });
         }
-        if hold && self.held.len() < self.common.max_send.max_held {
-            self.held.push_back(t);
-            self.held_types.push_back(ptype);
-        } else {
+        // One packet is dropped unless this one is kept without evicting a worse one.
+        let dropped = !hold || self.quota.hold(rank, t, ptype) != quota::Held::Kept;
+        if dropped {
             self.stats.quota_dropped = self.stats.quota_dropped.saturating_add(1);
         }
     }
 
-    /// Sends held packets the window has room for.
+    /// Sends held packets the window has room for, best first.
     pub(crate) fn release(&mut self, now: Instant) {
-        self.prune_window(now);
-        while !self.window_full() {
-            let (Some(t), Some(ptype)) = (self.held.pop_front(), self.held_types.pop_front())
-            else {
-                break;
-            };
+        self.quota.prune(now);
+        while let Some((t, ptype, _)) = self.quota.pop_ready() {
             self.push_tx(now, t, ptype);
         }
     }
 
     /// When held packets can next be released.
     pub(crate) fn release_at(&self) -> Option<Instant> {
-        if self.held.is_empty() {
-            return None;
-        }
-        self.sent_times
-            .front()
-            .map(|&t| t + self.common.max_send.interval)
+        self.quota.release_at()
     }
 
     pub(crate) fn traffic(&self, now: Instant) -> Traffic {
-        let interval = self.common.max_send.interval;
-        let usage = self
-            .sent_times
-            .iter()
-            .filter(|&&t| now.saturating_duration_since(t) < interval)
-            .count();
+        let usage = self.quota.usage(now);
         Traffic {
             window_usage: u32::try_from(usage).unwrap_or(u32::MAX),
             ..self.traffic.clone()
@@ -382,6 +356,29 @@ mod tests {
                 .sent(PacketType::RESOLUTION_REQUEST),
             4
         );
+    }
+
+    #[test]
+    fn resolutions_over_the_quota_do_not_hold_up_a_registration() {
+        let t0 = Instant::now();
+        let mut c = core(|c| c.max_send = MaxSend::new(8, Duration::from_secs(10)));
+        for id in 1..=20 {
+            let r = request(&c, id);
+            c.send(t0, ip("172.17.0.1"), r);
+        }
+        // Resolutions fill the quota; the rest wait.
+        assert_eq!(c.queued(), (8, 1, 12));
+        let reg = Repr::registration_request(99, &c.me, &hub(), 600, 1400);
+        c.send(t0 + Duration::from_secs(1), ip("172.17.0.1"), reg);
+        let sent: Vec<PacketType> = std::iter::from_fn(|| c.poll_transmit())
+            .map(|t| Repr::parse_bytes(&t.payload).unwrap().packet_type())
+            .collect();
+        // The registration does not wait behind them: it goes beyond the full window (by a
+        // quarter of the quota at most).
+        assert_eq!(sent.len(), 9);
+        assert_eq!(sent.last(), Some(&PacketType::REGISTRATION_REQUEST));
+        assert_eq!(c.stats.quota_dropped, 0);
+        assert_eq!(c.traffic(t0 + Duration::from_secs(1)).window_usage, 9);
     }
 
     #[test]

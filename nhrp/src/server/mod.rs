@@ -17,7 +17,7 @@ pub use config::{ResolutionMode, Route, ServerConfig};
 
 use crate::Error;
 use crate::cache::{Cache, Entry, EntryFlags, EntryType, Prefix, RemoveReason};
-use crate::machine::{Core, Event, Stats, Traffic, Transmit};
+use crate::machine::{Core, Event, Sender, Stats, Traffic, Transmit};
 use crate::wire::{Address, Cie, Flags, Message, NbmaAddress, PacketType, Repr};
 
 /// The NHRP server (NHS) of a hub: a registration table with uniqueness, holding times and NAT
@@ -254,6 +254,8 @@ impl Server {
         bytes: &[u8],
     ) -> Result<(), Error> {
         let repr = self.core.receive(now, from_nbma, bytes)?;
+        // What is sent in answer ranks by who asked (`max-send` priorities).
+        self.core.sender = Some(self.sender(from_nbma, &repr));
         let r = match &repr.message {
             Message::RegistrationRequest(_) => self.on_registration(now, from_nbma, &repr),
             Message::ResolutionRequest(_) => self.on_resolution(now, from_nbma, bytes, &repr),
@@ -281,8 +283,25 @@ impl Server {
                 reason: "a server does not accept this packet type",
             }),
         };
+        self.core.sender = None;
         self.drain_cache();
         r.map_err(|e| self.core.drop_err(e))
+    }
+
+    /// Who sent `repr` from `from`, as far as `max-send` is concerned: a spoke registered from
+    /// that NBMA address (post-NAT) for the packet's source protocol address, with the age of
+    /// its registration (looked up before the packet changes it), or a stranger. Answers to a
+    /// registered spoke's registrations and purges go first, then its resolutions, then
+    /// anything for strangers (new registrations included: a legitimate newcomer's
+    /// retransmission, once its first registration is in, ranks as registered).
+    fn sender(&self, from: IpAddr, repr: &Repr) -> Sender {
+        repr.src_proto_addr
+            .ip()
+            .and_then(|a| self.registration(a))
+            .filter(|e| e.effective_nbma() == Some(from))
+            .map_or(Sender::Stranger, |e| Sender::Registered {
+                since: e.created,
+            })
     }
 
     /// A Purge Request: a registrant purges its own registrations (and the spokes that
