@@ -39,9 +39,10 @@
 //! outer IP header, with its outer addresses), an overlay packet from the caller's TUN, or a
 //! timeout. [`Node::poll_output`] then yields [`Output`]s until [`Output::Timeout`] says when
 //! to call again: underlay [`Transmit`]s, overlay [`Deliver`]ies and [`Event`]s. Time is an
-//! argument; nothing here reads a clock, opens a socket or draws randomness. Queues are bounded
-//! ([`Limits`]) and every drop is counted ([`NodeStats`]). The NHRP password never appears in
-//! `Debug` output or events.
+//! argument and randomness is handed in at construction ([`Entropy`]: it keys the NHRP
+//! request IDs); nothing here reads a clock, opens a socket or draws randomness of its own.
+//! Queues are bounded ([`Limits`]) and every drop is counted ([`NodeStats`]). The NHRP
+//! password never appears in `Debug` output or events.
 //!
 //! # Example: a hub and a spoke
 //!
@@ -49,7 +50,7 @@
 //! use std::net::IpAddr;
 //! use std::time::Instant;
 //! use dmvpn_core::config::{NhrpConfig, NhsConfig, NodeConfig, StaticMap, TunnelConfig, TunnelMode};
-//! use dmvpn_core::{EventKind, Input, Node, Output};
+//! use dmvpn_core::{Entropy, EventKind, Input, Node, Output};
 //!
 //! let ip = |s: &str| s.parse::<IpAddr>().unwrap();
 //! let tunnel = |addr: &str, source: &str, nhrp: NhrpConfig| TunnelConfig {
@@ -82,8 +83,9 @@
 //!     networks: vec!["192.168.1.0/24".parse().unwrap()],
 //! };
 //! let now = Instant::now();
-//! let mut hub = Node::new(now, hub_cfg)?;
-//! let mut spoke = Node::new(now, spoke_cfg)?;
+//! // Each node's own randomness (a router takes 32 bytes from the operating system).
+//! let mut hub = Node::new(now, hub_cfg, Entropy::new([0x5a; 32]))?;
+//! let mut spoke = Node::new(now, spoke_cfg, Entropy::new([0xa5; 32]))?;
 //!
 //! // Carry one node's transmits to the other; true if anything moved.
 //! fn carry(from: &mut Node, to: &mut Node, now: Instant, log: &mut Vec<String>)
@@ -111,6 +113,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod entropy;
 mod error;
 mod event;
 mod node;
@@ -122,6 +125,7 @@ mod status;
 /// The NHRP machines' events, carried as they are by [`EventKind::Nhrp`], and why a mapping or
 /// registration went away ([`EventKind::MappingRemoved`], [`EventKind::PeerExpired`]).
 pub use dmvpn_nhrp::{Event as NhrpEvent, RemoveReason};
+pub use entropy::Entropy;
 pub use error::Error;
 pub use event::{Event, EventKind};
 pub use node::{Deliver, Input, Limits, Node, NodeStats, Output, Role, Transmit};

@@ -17,6 +17,7 @@ use dmvpn_netsim::{Datagram, Host};
 use ipnet::IpNet;
 
 use crate::config::NodeConfig;
+use crate::entropy::Entropy;
 use crate::error::Error;
 use crate::event::Event;
 use crate::node::{Input, Limits, Node, Output, Transmit};
@@ -256,20 +257,26 @@ pub struct SimNode {
 
 impl SimNode {
     /// A node with its NBMA address (the netsim host address) taken from its first tunnel's
-    /// source.
-    pub fn new(now: Instant, config: NodeConfig) -> Result<SimNode, Error> {
-        SimNode::with_limits(now, config, Limits::default())
+    /// source, and its randomness from `entropy` (see [`Node::new`]; a simulation seeds it,
+    /// [`Entropy::from_seed`], so that its runs repeat).
+    pub fn new(now: Instant, config: NodeConfig, entropy: Entropy) -> Result<SimNode, Error> {
+        SimNode::with_limits(now, config, entropy, Limits::default())
     }
 
     /// Like [`SimNode::new`] with explicit [`Limits`].
-    pub fn with_limits(now: Instant, config: NodeConfig, limits: Limits) -> Result<SimNode, Error> {
+    pub fn with_limits(
+        now: Instant,
+        config: NodeConfig,
+        entropy: Entropy,
+        limits: Limits,
+    ) -> Result<SimNode, Error> {
         let addr = config
             .tunnels
             .first()
             .map(|t| t.source)
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let lans = config.networks.clone();
-        let node = Node::with_limits(now, config, limits)?;
+        let node = Node::with_limits(now, config, entropy, limits)?;
         let s = SimNode {
             node,
             addr,

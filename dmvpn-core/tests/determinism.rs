@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use dmvpn_core::Entropy;
 use dmvpn_core::config::{NhsConfig, NodeConfig, StaticMap};
 use dmvpn_core::sim::SimNode;
 use dmvpn_core::sim::example::Example;
@@ -114,8 +115,10 @@ fn sequence() -> Vec<String> {
     let start = Instant::now();
     let mut sim = Sim::new(Network::new(7, start));
     let mut hubs = Vec::new();
-    for cfg in [ex.hub(), hub2(&ex)] {
-        let mut n = SimNode::new(start, cfg).unwrap();
+    // Every node's randomness from the scenario's seed: the runs repeat exactly.
+    let entropy = Entropy::from_seed(7);
+    for (k, cfg) in [ex.hub(), hub2(&ex)].into_iter().enumerate() {
+        let mut n = SimNode::new(start, cfg, entropy.derive(k as u32)).unwrap();
         n.set_trace(true);
         for (net, via) in ex.hub_routes() {
             n.add_route(net, via).unwrap();
@@ -124,7 +127,8 @@ fn sequence() -> Vec<String> {
     }
     let mut spokes = Vec::new();
     for i in 1..=ex.spokes {
-        let mut n = SimNode::new(start, two_static_hubs(ex.spoke(i))).unwrap();
+        let mut n =
+            SimNode::new(start, two_static_hubs(ex.spoke(i)), entropy.derive(1 + i)).unwrap();
         n.set_trace(true);
         // Spoke i routes every other spoke's LAN directly (phase 2).
         for j in (1..=ex.spokes).filter(|j| *j != i) {

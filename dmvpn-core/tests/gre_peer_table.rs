@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use dmvpn_core::sim::example::Example;
 use dmvpn_core::sim::icmp;
-use dmvpn_core::{Input, Limits, Node, Output, Transmit};
+use dmvpn_core::{Entropy, Input, Limits, Node, Output, Transmit};
 
 /// Drains a node: its transmits, everything else dropped.
 fn transmits(n: &mut Node) -> Vec<Transmit> {
@@ -50,7 +50,7 @@ fn underlay(
 fn spoofed_nhrp_failing_authentication_or_the_key_leaves_no_gre_peer_state() {
     let now = Instant::now();
     let ex = Example::new(1);
-    let mut hub = Node::new(now, ex.hub()).unwrap();
+    let mut hub = Node::new(now, ex.hub(), Entropy::from_seed(0)).unwrap();
     let _ = transmits(&mut hub);
     let wrong_password = Example {
         password: Some("guessed".into()),
@@ -61,7 +61,7 @@ fn spoofed_nhrp_failing_authentication_or_the_key_leaves_no_gre_peer_state() {
         ..Example::new(1)
     };
     let reg = |ex: &Example| {
-        let mut s = Node::new(now, ex.spoke(1)).unwrap();
+        let mut s = Node::new(now, ex.spoke(1), Entropy::from_seed(1)).unwrap();
         transmits(&mut s).into_iter().next().unwrap()
     };
     let (bad_auth, bad_key) = (reg(&wrong_password), reg(&wrong_key));
@@ -145,9 +145,9 @@ fn unmapped_peers_gre_state_expires_when_idle_and_mapped_peers_stay() {
         ..Limits::default()
     };
     let mut nodes = vec![
-        Node::with_limits(t0, ex.hub(), limits).unwrap(),
-        Node::new(t0, ex.spoke(1)).unwrap(),
-        Node::new(t0, ex.spoke(2)).unwrap(),
+        Node::with_limits(t0, ex.hub(), Entropy::from_seed(0), limits).unwrap(),
+        Node::new(t0, ex.spoke(1), Entropy::from_seed(1)).unwrap(),
+        Node::new(t0, ex.spoke(2), Entropy::from_seed(2)).unwrap(),
     ];
     carry(&mut nodes, t0);
     let (a, b): (IpAddr, IpAddr) = (ex.spoke_nbma(1).into(), ex.spoke_nbma(2).into());

@@ -315,7 +315,8 @@ fn dual_hub_survives_a_hub_crash() {
 
     // Hub1 restarts with fresh state; the spokes and hub2 re-register with it.
     let restart_at = s.now();
-    let mut fresh = dmvpn_core::sim::SimNode::new(restart_at, hub1_cfg).unwrap();
+    let entropy = s.entropy();
+    let mut fresh = dmvpn_core::sim::SimNode::new(restart_at, hub1_cfg, entropy).unwrap();
     for (net, via) in ex.hub_routes() {
         fresh.add_route(net, via).unwrap();
     }
@@ -672,7 +673,8 @@ fn hub_restart_spokes_reregister_within_holdtime_third_plus_backoff() {
         )));
     }
     let restart = s.now();
-    let mut fresh = dmvpn_core::sim::SimNode::new(restart, ex.hub()).unwrap();
+    let entropy = s.entropy();
+    let mut fresh = dmvpn_core::sim::SimNode::new(restart, ex.hub(), entropy).unwrap();
     fresh.set_trace(true);
     s.sim.restart(hub, fresh);
     let bound = restart + secs(u64::from(ex.holdtime) / 3 + 64);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use dmvpn_core::sim::example::Example;
 use dmvpn_core::sim::icmp;
-use dmvpn_core::{Input, Limits, Node, Output, Transmit};
+use dmvpn_core::{Entropy, Input, Limits, Node, Output, Transmit};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
@@ -85,9 +85,11 @@ fuzz_target!(|ops: Vec<Op>| {
     ex.phase = 3;
     let start = Instant::now();
     let mut now = start;
-    let mk = |cfg| Node::with_limits(start, cfg, LIMITS).expect("valid example");
+    let mk = |cfg, seed| {
+        Node::with_limits(start, cfg, Entropy::from_seed(seed), LIMITS).expect("valid example")
+    };
     let mut hub = Side {
-        node: mk(ex.hub()),
+        node: mk(ex.hub(), 0),
         queue: Vec::new(),
         source: Ipv4Addr::new(172, 17, 0, 1).into(),
         key: ex.key,
@@ -96,7 +98,7 @@ fuzz_target!(|ops: Vec<Op>| {
         hub.node.add_route(net, via).expect("hub route");
     }
     let mut spoke = Side {
-        node: mk(ex.spoke(1)),
+        node: mk(ex.spoke(1), 1),
         queue: Vec::new(),
         source: ex.spoke_nbma(1).into(),
         key: ex.key,

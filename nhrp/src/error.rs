@@ -153,6 +153,16 @@ pub enum Error {
         /// Its request ID.
         request_id: u32,
     },
+    /// A client refused a Resolution Reply that matches an outstanding request: it came from
+    /// neither the NHS asked nor the NBMA address it maps to, or it maps a prefix broader than
+    /// the responder may claim. The resolution stays outstanding.
+    #[error("Resolution Reply with request ID {request_id} refused: {reason}")]
+    ReplyRefused {
+        /// Its request ID.
+        request_id: u32,
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// A state machine dropped a packet that this role does not handle, or that is not meant
     /// for this node.
     #[error("{packet_type} dropped: {reason}")]
@@ -221,6 +231,7 @@ impl Error {
             | Error::NotAnIpPacket { .. }
             | Error::AuthenticationFailure
             | Error::UnmatchedReply { .. }
+            | Error::ReplyRefused { .. }
             | Error::Unexpected { .. }
             | Error::UnrecognizedExtension { .. }
             | Error::HopCountExceeded

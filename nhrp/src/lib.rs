@@ -172,6 +172,6 @@ pub use cache::{Cache, CacheEvent, Entry, EntryFlags, EntryType, Prefix, RemoveR
 pub use client::{Client, ClientConfig, Nhs, NhsStatus, Resolution, StaticMap};
 pub use error::Error;
 pub use machine::{
-    Backoff, Common, Event, MaxSend, OverQuota, ReceiveMode, Stats, Traffic, Transmit,
+    Backoff, Common, Event, MaxSend, OverQuota, ReceiveMode, RequestIdKey, Stats, Traffic, Transmit,
 };
 pub use server::{ResolutionMode, Route, Server, ServerConfig};

@@ -25,6 +25,7 @@ use dmvpn_nhrp::{CacheEvent, Client, Entry, EntryType, Prefix, Route, Server};
 use ipnet::IpNet;
 
 use crate::config::{NodeConfig, TunnelConfig};
+use crate::entropy::Entropy;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::route::{NextHop, RouteSource, RouteTable};
@@ -314,17 +315,29 @@ impl Node {
     /// A node with default [`Limits`]. Validates the configuration (every problem reported),
     /// starts the NHRP machines and registers with every NHS at once (what IOS does at
     /// interface up): the Registration Requests are the first [`Output`]s.
-    pub fn new(now: Instant, config: NodeConfig) -> Result<Node, Error> {
-        Node::with_limits(now, config, Limits::default())
+    ///
+    /// `entropy` is the node's randomness (Sans-IO: the node reads no random source): 32
+    /// bytes from the operating system for a router ([`Entropy::new`]), a seed for a
+    /// simulation that must repeat ([`Entropy::from_seed`]). Each interface's NHRP machines
+    /// draw their request IDs from a key derived from it, so that an off-path attacker cannot
+    /// answer requests it never saw.
+    pub fn new(now: Instant, config: NodeConfig, entropy: Entropy) -> Result<Node, Error> {
+        Node::with_limits(now, config, entropy, Limits::default())
     }
 
-    /// A node with explicit [`Limits`].
-    pub fn with_limits(now: Instant, config: NodeConfig, limits: Limits) -> Result<Node, Error> {
+    /// A node with explicit [`Limits`] (see [`Node::new`]).
+    pub fn with_limits(
+        now: Instant,
+        config: NodeConfig,
+        entropy: Entropy,
+        limits: Limits,
+    ) -> Result<Node, Error> {
         config.validate()?;
         let ifaces = config
             .tunnels
             .iter()
-            .map(|t| Iface::new(now, t, &config.networks, &limits))
+            .enumerate()
+            .map(|(i, t)| Iface::new(now, t, &config.networks, &limits, entropy.nhrp_key(i)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut node = Node {
             hostname: config.hostname,
@@ -702,7 +715,7 @@ mod tests {
     #[test]
     fn the_password_never_shows_and_bad_input_is_counted() {
         let now = Instant::now();
-        let mut hub = Node::new(now, hub_config()).unwrap();
+        let mut hub = Node::new(now, hub_config(), Entropy::from_seed(0)).unwrap();
         assert!(!format!("{hub:?}").contains("s3cret"));
         assert_eq!(hub.role(0), Some(Role::Hub));
         let src: IpAddr = "192.0.2.1".parse().unwrap();
@@ -750,7 +763,7 @@ mod tests {
         let mut cfg = hub_config();
         cfg.tunnels[0].nhrp.holdtime = 0;
         cfg.tunnels[0].mtu = 10;
-        match Node::new(Instant::now(), cfg) {
+        match Node::new(Instant::now(), cfg, Entropy::from_seed(0)) {
             Err(Error::Config(c)) => assert_eq!(c.0.len(), 2),
             other => panic!("{other:?}"),
         }
@@ -759,7 +772,7 @@ mod tests {
     #[test]
     fn poll_output_yields_transmits_then_deliveries_then_events_then_the_timeout() {
         let now = Instant::now();
-        let mut hub = Node::new(now, hub_config()).unwrap();
+        let mut hub = Node::new(now, hub_config(), Entropy::from_seed(0)).unwrap();
         hub.event(
             0,
             EventKind::NbmaPeerUp {
@@ -792,7 +805,7 @@ mod tests {
             max_events: 1,
             ..Limits::default()
         };
-        let mut hub = Node::with_limits(now, hub_config(), limits).unwrap();
+        let mut hub = Node::with_limits(now, hub_config(), Entropy::from_seed(0), limits).unwrap();
         hub.deliver(0, &[0x45]).unwrap();
         assert_eq!(hub.deliver(0, &[0x45]), Err(Error::QueueFull(1)));
         hub.event(
@@ -818,7 +831,7 @@ mod tests {
     #[test]
     fn a_longer_connected_subnet_beats_a_shorter_route() {
         let now = Instant::now();
-        let mut hub = Node::new(now, hub_config()).unwrap();
+        let mut hub = Node::new(now, hub_config(), Entropy::from_seed(0)).unwrap();
         let via: IpAddr = "10.0.0.11".parse().unwrap();
         hub.add_route("10.0.0.0/16".parse().unwrap(), via).unwrap();
         hub.add_route("192.168.1.0/24".parse().unwrap(), via)

@@ -379,6 +379,7 @@ mod tests {
     use dmvpn_nhrp::Entry;
 
     use super::*;
+    use crate::entropy::Entropy;
     use crate::event::Event;
     use crate::node::testkit::{HUB_NBMA, Net, spoke_config, spoke_nbma, spoke_tunnel};
     use crate::node::{Output, prefix_of};
@@ -407,7 +408,7 @@ mod tests {
 
     fn spoke() -> (Instant, Node) {
         let now = Instant::now();
-        let mut n = Node::new(now, spoke_config(1)).unwrap();
+        let mut n = Node::new(now, spoke_config(1), Entropy::from_seed(1)).unwrap();
         // The static map to the hub is up from the start.
         assert_eq!(
             events(&mut n),
@@ -747,7 +748,7 @@ mod tests {
     /// The NHRP bytes of the first Registration Request of a fresh spoke, and a copy with
     /// the packet type changed (`ar$op.type`, byte 17 of the fixed header).
     fn registration_and(ty: PacketType) -> (Vec<u8>, Vec<u8>) {
-        let mut s = Node::new(Instant::now(), spoke_config(2)).unwrap();
+        let mut s = Node::new(Instant::now(), spoke_config(2), Entropy::from_seed(2)).unwrap();
         let reg = loop {
             match s.poll_output() {
                 Output::Transmit(t) => break t,
@@ -790,7 +791,7 @@ mod tests {
         let mut cfg = spoke_config(1);
         cfg.tunnels[0].nhrp.map_multicast_dynamic = true;
         cfg.tunnels[0].nhrp.shortcut = false;
-        let n = Node::new(now, cfg).unwrap();
+        let n = Node::new(now, cfg, Entropy::from_seed(1)).unwrap();
         assert_eq!(n.role(0), Some(crate::Role::HubAndSpoke));
         let (reg, reply) = registration_and(PacketType::REGISTRATION_REPLY);
         assert_eq!(n.nhrp_target(0, spoke_nbma(2), &reg), NhrpTarget::Server);
@@ -844,7 +845,7 @@ mod tests {
     fn big_hub(now: Instant, limits: crate::Limits, regs: &[(IpAddr, Vec<u8>)]) -> (Node, usize) {
         let mut cfg = crate::node::testkit::hub_config();
         cfg.tunnels[0].address = "10.0.0.1/8".parse().unwrap();
-        let mut hub = Node::with_limits(now, cfg, limits).unwrap();
+        let mut hub = Node::with_limits(now, cfg, Entropy::from_seed(0), limits).unwrap();
         let (mut ups, mut downs) = (0, 0);
         drain_counting(&mut hub, &mut ups, &mut downs);
         for (src, payload) in regs {

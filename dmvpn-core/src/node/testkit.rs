@@ -11,6 +11,7 @@ use dmvpn_wire::ip::{HeaderOptions, IpProtocol, Repr};
 
 use super::{Deliver, Input, Limits, Node, Output, Transmit};
 use crate::config::{NhrpConfig, NhsConfig, NodeConfig, StaticMap, TunnelConfig, TunnelMode};
+use crate::entropy::Entropy;
 use crate::event::Event;
 
 pub(crate) const HUB_NBMA: IpAddr = IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1));
@@ -124,12 +125,12 @@ impl Net {
     /// The nodes, nothing exchanged yet; the hub has the given limits and routes to every LAN.
     pub(crate) fn with_limits(spokes: u8, limits: Limits) -> Net {
         let now = Instant::now();
-        let mut hub = Node::with_limits(now, hub_config(), limits).unwrap();
+        let mut hub = Node::with_limits(now, hub_config(), Entropy::from_seed(0), limits).unwrap();
         let mut nodes = Vec::new();
         for i in 1..=spokes {
             let lan = format!("192.168.{i}.0/24").parse().unwrap();
             hub.add_route(lan, spoke_tunnel(i)).unwrap();
-            let mut s = Node::new(now, spoke_config(i)).unwrap();
+            let mut s = Node::new(now, spoke_config(i), Entropy::from_seed(u64::from(i))).unwrap();
             for j in (1..=spokes).filter(|j| *j != i) {
                 let lan = format!("192.168.{j}.0/24").parse().unwrap();
                 s.add_route(lan, spoke_tunnel(j)).unwrap();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dmvpn_nhrp::wire::Secret;
-use dmvpn_nhrp::{Client, ClientConfig, Server, ServerConfig};
+use dmvpn_nhrp::{Client, ClientConfig, RequestIdKey, Server, ServerConfig};
 use ipnet::IpNet;
 
 use super::{Iface, Limits, prefix_of};
@@ -125,19 +125,29 @@ pub(super) fn nhrp_configs(t: &TunnelConfig, networks: &[IpNet], limits: &Limits
 
 impl Iface {
     /// The interface `t` at `now`: its GRE tunnel, its NHRP client (which sends its first
-    /// Registration Requests at once) and/or server.
+    /// Registration Requests at once) and/or server, drawing request IDs from `key`.
     pub(super) fn new(
         now: Instant,
         t: &TunnelConfig,
         networks: &[IpNet],
         limits: &Limits,
+        key: RequestIdKey,
     ) -> Result<Iface, Error> {
         let mut gre = dmvpn_gre::Tunnel::new(dmvpn_gre::Config {
             idle_timeout: Some(limits.gre_peer_idle),
             ..gre_config(t)
         })?;
         gre.handle_timeout(now); // the tunnel's clock starts with the interface's
-        let NhrpConfigs { client, server } = nhrp_configs(t, networks, limits);
+        let NhrpConfigs {
+            mut client,
+            mut server,
+        } = nhrp_configs(t, networks, limits);
+        if let Some(c) = client.as_mut() {
+            c.common.request_id_key = key.clone();
+        }
+        if let Some(s) = server.as_mut() {
+            s.common.request_id_key = key;
+        }
         let client = match client {
             Some(cfg) => {
                 let mut c = Client::new(now, cfg)?;

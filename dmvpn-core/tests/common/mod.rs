@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use dmvpn_core::config::NodeConfig;
 use dmvpn_core::sim::example::Example;
 use dmvpn_core::sim::{SimNode, TraceLine};
-use dmvpn_core::{Event, EventKind};
+use dmvpn_core::{Entropy, Event, EventKind};
 use dmvpn_netsim::HostId;
 
 pub fn secs(s: u64) -> Duration {
@@ -25,6 +25,9 @@ pub struct Scenario {
     pub ex: Example,
     pub hub: Option<HostId>,
     pub spokes: Vec<HostId>,
+    /// The nodes' randomness, from the scenario's seed (each node its own derivation).
+    entropy: Entropy,
+    nodes: u32,
 }
 
 impl Scenario {
@@ -36,6 +39,8 @@ impl Scenario {
             ex,
             hub: None,
             spokes: Vec::new(),
+            entropy: Entropy::from_seed(seed),
+            nodes: 0,
         }
     }
 
@@ -55,9 +60,17 @@ impl Scenario {
     }
 
     pub fn add(&mut self, cfg: NodeConfig) -> HostId {
-        let mut n = SimNode::new(self.sim.now(), cfg).unwrap();
+        let entropy = self.entropy();
+        let mut n = SimNode::new(self.sim.now(), cfg, entropy).unwrap();
         n.set_trace(true);
         self.sim.add_host(n)
+    }
+
+    /// The next node's randomness (a node restarted with empty tables takes new entropy too).
+    pub fn entropy(&mut self) -> Entropy {
+        let e = self.entropy.derive(self.nodes);
+        self.nodes += 1;
+        e
     }
 
     pub fn now(&self) -> Instant {

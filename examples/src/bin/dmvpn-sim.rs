@@ -21,7 +21,7 @@ use clap::Parser;
 use dmvpn_core::config::HubResolution;
 use dmvpn_core::sim::SimNode;
 use dmvpn_core::sim::example::{Example, HUB_NBMA, spoke_name};
-use dmvpn_core::{EventKind, NhrpEvent, RemoveReason};
+use dmvpn_core::{Entropy, EventKind, NhrpEvent, RemoveReason};
 use dmvpn_netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
 
 #[derive(Parser, Debug)]
@@ -230,7 +230,10 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     let mut sim = Sim::new(net);
-    let mut hub_node = SimNode::new(start, ex.hub()).map_err(|e| e.to_string())?;
+    // Every node's randomness (NHRP request IDs) from --seed: a run repeats exactly.
+    let entropy = Entropy::from_seed(args.seed);
+    let mut hub_node =
+        SimNode::new(start, ex.hub(), entropy.derive(0)).map_err(|e| e.to_string())?;
     hub_node.set_trace(narrate);
     for (net, via) in ex.hub_routes() {
         hub_node.add_route(net, via).map_err(|e| e.to_string())?;
@@ -238,7 +241,8 @@ fn run(args: &Args) -> Result<(), String> {
     let hub = sim.add_host(hub_node);
     let mut spokes = Vec::new();
     for i in 1..=args.spokes {
-        let mut n = SimNode::new(start, ex.spoke(i)).map_err(|e| e.to_string())?;
+        let mut n =
+            SimNode::new(start, ex.spoke(i), entropy.derive(i)).map_err(|e| e.to_string())?;
         n.set_trace(narrate && i <= 2);
         spokes.push(sim.add_host(n));
     }

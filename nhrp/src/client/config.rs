@@ -107,6 +107,11 @@ pub struct ClientConfig {
     pub max_cache: usize,
     /// Most resolutions in progress (default 256).
     pub max_pending: usize,
+    /// The shortest prefix a Resolution Reply may map for an IPv4 destination (default 8); a
+    /// broader answer is refused (see [`crate::Client`]'s reply rules).
+    pub min_reply_prefix_v4: u8,
+    /// The same for IPv6 (default 32).
+    pub min_reply_prefix_v6: u8,
 }
 
 impl ClientConfig {
@@ -128,6 +133,8 @@ impl ClientConfig {
             negative_holding_time: Duration::from_secs(10),
             max_cache: 65536,
             max_pending: 256,
+            min_reply_prefix_v4: 8,
+            min_reply_prefix_v6: 32,
         }
     }
 
@@ -162,6 +169,10 @@ impl ClientConfig {
         }
         if self.resolution_attempts == 0 {
             problems.push("resolution_attempts must be at least 1".into());
+        }
+        if self.min_reply_prefix_v4 > 32 || self.min_reply_prefix_v6 > 128 {
+            problems
+                .push("min_reply_prefix_v4/v6 must be at most 32 and 128 (a host prefix)".into());
         }
         if self.max_cache == 0 || self.max_pending == 0 {
             problems.push("max_cache and max_pending must be at least 1".into());

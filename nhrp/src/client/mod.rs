@@ -86,7 +86,7 @@ impl Client {
             .collect();
         let max_cache = config.max_cache;
         Ok(Client {
-            core: Core::new(config.common.clone()),
+            core: Core::new(config.common.clone(), crate::machine::CLIENT_IDS),
             config,
             cache,
             nhs,
@@ -159,6 +159,17 @@ impl Client {
 
     fn drain_cache(&mut self) {
         self.core.drain_cache(&mut self.cache);
+    }
+
+    /// The request ID of a new request: drawn from the key, none of this client's outstanding
+    /// ones (registrations, resolutions, purges).
+    fn fresh_request_id(&mut self) -> u32 {
+        let (nhs, pending, purges) = (&self.nhs, &self.pending, &self.purges);
+        self.core.request_id(|id| {
+            nhs.iter().any(|n| n.outstanding() == Some(id))
+                || pending.iter().any(|p| p.request_id == id)
+                || purges.contains(&id)
+        })
     }
 
     /// This node's own binding: its addresses with the configured holding time and MTU.

@@ -47,7 +47,7 @@ impl Client {
     /// Sends a Purge Request for this node's own binding to `dst_proto` at `nbma`, remembering
     /// its request ID (the most recent `max_pending`) unless no reply is wanted.
     fn send_purge(&mut self, now: Instant, nbma: IpAddr, dst_proto: IpAddr, no_reply: bool) {
-        let id = self.core.request_id();
+        let id = self.fresh_request_id();
         let req = Repr::purge_request(id, &self.core.me, dst_proto, vec![self.own_cie()], no_reply);
         if !no_reply {
             if self.purges.len() >= self.config.max_pending {

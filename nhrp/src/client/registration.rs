@@ -54,6 +54,11 @@ impl NhsState {
         }
     }
 
+    /// The request ID of the registration outstanding.
+    pub(super) fn outstanding(&self) -> Option<u32> {
+        self.outstanding
+    }
+
     /// Stops registering: nothing outstanding, nothing due, not up.
     pub(super) fn stop(&mut self) {
         self.next = None;
@@ -95,7 +100,7 @@ impl Client {
         let (proto, nbma) = (n.proto, n.nbma);
         let id = match n.outstanding {
             Some(id) => id,
-            None => self.core.request_id(),
+            None => self.fresh_request_id(),
         };
         let nhs_node = Node::new(nbma, proto);
         let mut req = Repr::registration_request(

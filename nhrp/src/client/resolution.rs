@@ -28,7 +28,7 @@ pub enum Resolution {
 #[derive(Debug, Clone)]
 pub(super) struct Pending {
     pub(super) target: IpAddr,
-    request_id: u32,
+    pub(super) request_id: u32,
     attempts: u32,
     /// When the next retransmission (or the give-up) is due.
     pub(super) next: Instant,
@@ -37,6 +37,9 @@ pub(super) struct Pending {
     shortcut: bool,
     /// A refresh of a mapping in use: no incomplete entry, and a negative answer keeps it.
     refresh: bool,
+    /// The NBMA addresses of the NHSs the request went to (the only ones whose answers are
+    /// taken on their word).
+    asked: Vec<IpAddr>,
 }
 
 /// `e` keeps the data-path use of the dynamic entry `old` it replaces.
@@ -130,7 +133,7 @@ impl Client {
                 return Err(self.core.drop_err(e));
             }
         }
-        let id = self.core.request_id();
+        let id = self.fresh_request_id();
         self.pending.push(Pending {
             target,
             request_id: id,
@@ -139,6 +142,7 @@ impl Client {
             interval: self.config.resolution_backoff.initial,
             shortcut,
             refresh,
+            asked: Vec::new(),
         });
         self.send_resolution(now, self.pending.len().saturating_sub(1));
         Ok(())
@@ -154,6 +158,9 @@ impl Client {
         let Some((_, nbma)) = nhs else {
             return;
         };
+        if !p.asked.contains(&nbma) {
+            p.asked.push(nbma);
+        }
         let req = Repr::resolution_request(
             p.request_id,
             &self.core.me,
@@ -222,7 +229,17 @@ impl Client {
     }
 
     /// A Resolution Reply: accepted only for an outstanding request of this node with the
-    /// same request ID and target; installs a dynamic (or negative) entry.
+    /// same request ID and target, and then only
+    ///
+    /// - from the NHS the request went to, or, for a direct reply (phase 2: the hub forwarded
+    ///   the request and its owner answers), from the NBMA address the reply maps the target
+    ///   to (post-NAT: the NAT extension's address for it). A negative answer comes from the
+    ///   NHS asked;
+    /// - for a prefix the responder may claim ([`Client::claimable`]).
+    ///
+    /// Installs a dynamic (or negative) entry. A refused reply is counted
+    /// ([`crate::Stats::replies_refused`]) and leaves the resolution outstanding, so the
+    /// genuine reply still lands.
     pub(super) fn on_resolution_reply(
         &mut self,
         now: Instant,
@@ -250,9 +267,17 @@ impl Client {
             packet_type: PacketType::RESOLUTION_REPLY,
             reason: "no client information entry",
         })?;
-        let p = self.pending.remove(i);
+        let refused = |reason| Error::ReplyRefused {
+            request_id: body.request_id,
+            reason,
+        };
+        let from_nhs_asked = self.pending.get(i).is_some_and(|p| p.asked.contains(&from));
         let host = Prefix::host(target);
         if cie.code != CieCode::SUCCESS {
+            if !from_nhs_asked {
+                return Err(refused("a negative answer not from the NHS asked"));
+            }
+            let p = self.pending.remove(i);
             let hold = if cie.holding_time > 0 {
                 Duration::from_secs(u64::from(cie.holding_time))
             } else {
@@ -277,7 +302,7 @@ impl Client {
             cie.prefix_len
         };
         let prefix = Prefix::new(target, len);
-        let mut nat_nbma = repr
+        let nat_nbma = repr
             .extension(ExtensionType::NAT_ADDRESS)
             .and_then(|e| e.cies())
             .and_then(|cies| {
@@ -288,14 +313,15 @@ impl Client {
                 })
             })
             .filter(|&n| n != nbma);
-        let responder = repr
-            .extension(ExtensionType::RESPONDER_ADDRESS)
-            .and_then(|e| e.cies())
-            .and_then(|c| c.first())
-            .and_then(|c| c.client_proto_addr.ip());
-        if nat_nbma.is_none() && responder == Some(next_hop) && from != nbma {
-            nat_nbma = Some(from);
+        if !from_nhs_asked && from != nbma && nat_nbma != Some(from) {
+            return Err(refused(
+                "from neither the NHS asked nor the NBMA address it maps to",
+            ));
         }
+        if !self.claimable(prefix) {
+            return Err(refused("a prefix broader than the responder may claim"));
+        }
+        let p = self.pending.remove(i);
         if prefix != host
             && self
                 .cache
@@ -338,6 +364,46 @@ impl Client {
         Ok(())
     }
 
+    /// Whether a responder may map `prefix` (which holds the requested destination). A
+    /// reply's CIE maps the destination with a prefix length (RFC 2332 §5.2.0.1, §5.2.2):
+    /// the responder claims to be the egress for every address of the prefix. An honest one
+    /// answers for itself (a host prefix) or for the network behind it (Cisco phase 3: the
+    /// owner answers with its routing-table entry for the destination, its LAN, e.g.
+    /// 192.168.2.0/24; a hub answers with the route it holds to that spoke, seed 003). So a
+    /// prefix broader than a host is refused when
+    ///
+    /// - it is shorter than [`ClientConfig::min_reply_prefix_v4`] (or `_v6`; /8 and /32 by
+    ///   default): no spoke's network is that wide, and `128.0.0.0/1` would capture half of
+    ///   the address space; or
+    /// - it holds an address known to be elsewhere: this node's own protocol address or one
+    ///   of its local prefixes, or the protocol address of one of its NHSs (the responder is
+    ///   not their egress; a shortcut over them would take this node's own or its hub's
+    ///   traffic to the responder).
+    ///
+    /// [`ClientConfig::min_reply_prefix_v4`]: crate::ClientConfig::min_reply_prefix_v4
+    pub(super) fn claimable(&self, prefix: Prefix) -> bool {
+        let host = max_len(prefix.addr());
+        if prefix.len() >= host {
+            return true;
+        }
+        let floor = if prefix.addr().is_ipv4() {
+            self.config.min_reply_prefix_v4
+        } else {
+            self.config.min_reply_prefix_v6
+        };
+        if prefix.len() < floor {
+            return false;
+        }
+        let own = self.config.common.protocol_addr;
+        !(prefix.contains(own)
+            || self
+                .config
+                .local_prefixes
+                .iter()
+                .any(|l| prefix.contains(l.addr()) || l.contains(prefix.addr()))
+            || self.nhs.iter().any(|n| prefix.contains(n.proto)))
+    }
+
     /// A Traffic Indication for `dst`: a shortcut at once if a dynamic mapping exists, else a
     /// resolution that ends in one.
     pub(super) fn on_traffic_indication(&mut self, now: Instant, dst: IpAddr) -> Result<(), Error> {
@@ -360,7 +426,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{
-        HUB_NBMA, SPOKE_PROTO, binding, events, hub, ip, reply, spoke, transmits,
+        HUB_NBMA, SPOKE_NBMA, SPOKE_PROTO, binding, events, hub, ip, reply, spoke, transmits,
     };
     use super::*;
     use crate::cache::CacheEvent;
@@ -600,6 +666,159 @@ mod tests {
         c.handle_packet(t0, ip(HUB_NBMA), &again).unwrap();
         assert!(transmits(&mut c).is_empty());
         assert_eq!(events(&mut c), vec![shortcut]);
+    }
+
+    const ATTACKER: &str = "198.51.100.66";
+
+    /// The spoke's own Resolution Request for `target` with request ID `id`, as a forger
+    /// would write it to build a reply.
+    fn guessed_request(id: u32, target: &str) -> Repr {
+        let me = crate::wire::Node::new(ip(SPOKE_NBMA), ip(SPOKE_PROTO));
+        Repr::resolution_request(id, &me, ip(target), 600, 1400)
+    }
+
+    #[test]
+    fn replies_guessing_request_ids_after_a_forged_traffic_indication_plant_no_shortcut() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| {
+            c.common.request_id_key = crate::machine::RequestIdKey::from_seed(7);
+        });
+        // The attacker spoofs the hub: a Traffic Indication for 200.1.2.3 ...
+        let ti = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "200.1.2.3"), &hub()).unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &ti.to_bytes().unwrap())
+            .unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        events(&mut c);
+        // ... then replies with request IDs 1..=200, each mapping 128.0.0.0/1 to itself.
+        let wide = Cie {
+            prefix_len: 1,
+            ..binding(ATTACKER, "10.0.0.66", 7200)
+        };
+        for id in 1..=200 {
+            let forged = guessed_request(id, "200.1.2.3")
+                .reply(&hub(), vec![wide.clone()])
+                .unwrap();
+            assert!(
+                c.handle_packet(t0, ip(HUB_NBMA), &forged.to_bytes().unwrap())
+                    .is_err()
+            );
+        }
+        assert_eq!(
+            c.stats().unmatched_replies,
+            200,
+            "no guess hit the request ID"
+        );
+        assert!(
+            !events(&mut c)
+                .iter()
+                .any(|e| matches!(e, Event::Shortcut { .. })),
+            "no shortcut"
+        );
+        assert_eq!(
+            c.cache().lookup(ip("200.1.2.3")).unwrap().kind,
+            EntryType::Incomplete
+        );
+        // The genuine reply still lands.
+        let net = Cie {
+            prefix_len: 24,
+            ..binding("172.16.3.1", "10.0.0.3", 600)
+        };
+        c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, vec![net]))
+            .unwrap();
+        assert!(events(&mut c).contains(&Event::Shortcut {
+            prefix: Prefix::new(ip("200.1.2.0"), 24),
+            next_hop: ip("10.0.0.3"),
+            nbma: ip("172.16.3.1"),
+        }));
+    }
+
+    #[test]
+    fn a_reply_is_taken_only_from_the_nhs_asked_or_from_the_nbma_address_it_maps() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        // Even with the right request ID: from a third address, mapping the genuine spoke or
+        // the third address's neighbour.
+        let genuine = reply(&sent.payload, vec![binding("172.16.2.75", "10.0.0.3", 600)]);
+        let elsewhere = reply(&sent.payload, vec![binding("203.0.113.7", "10.0.0.3", 600)]);
+        for bytes in [&genuine, &elsewhere] {
+            assert!(c.handle_packet(t0, ip(ATTACKER), bytes).is_err());
+        }
+        assert_eq!(c.stats().replies_refused, 2);
+        assert_eq!(
+            c.pending_resolutions(),
+            1,
+            "still waiting for the real answer"
+        );
+        assert_eq!(
+            c.cache().lookup(ip("10.0.0.3")).unwrap().kind,
+            EntryType::Incomplete
+        );
+        // The owner answering directly (phase 2, the hub forwarded the request) from the NBMA
+        // address it maps is taken.
+        c.handle_packet(t0, ip("172.16.2.75"), &genuine).unwrap();
+        assert_eq!(
+            c.resolve(t0, ip("10.0.0.3")).unwrap(),
+            Resolution::Cached(ip("172.16.2.75"))
+        );
+    }
+
+    #[test]
+    fn a_reply_broader_than_the_responder_may_claim_is_refused_and_counted() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| {
+            c.local_prefixes.push(Prefix::new(ip("192.168.1.0"), 24))
+        });
+        let ti = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "200.1.2.3"), &hub()).unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &ti.to_bytes().unwrap())
+            .unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        events(&mut c);
+        let owner = |len: u8| {
+            vec![Cie {
+                prefix_len: len,
+                ..binding("172.16.3.1", "10.0.0.3", 600)
+            }]
+        };
+        // A /1 for one host, even from the NHS asked with the right ID.
+        assert!(
+            c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, owner(1)))
+                .is_err()
+        );
+        assert_eq!(c.stats().replies_refused, 1);
+        assert_eq!(c.pending_resolutions(), 1);
+        assert!(
+            !events(&mut c)
+                .iter()
+                .any(|e| matches!(e, Event::Shortcut { .. }))
+        );
+        // The network behind the owner is what it may claim.
+        c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, owner(24)))
+            .unwrap();
+        assert!(
+            events(&mut c)
+                .iter()
+                .any(|e| matches!(e, Event::Shortcut { prefix, .. }
+            if *prefix == Prefix::new(ip("200.1.2.0"), 24)))
+        );
+        // A prefix covering this node's own addresses is nobody else's to claim: 10.0.0.0/8
+        // for 10.0.0.3 holds this spoke's tunnel address.
+        c.resolve(t0, ip("10.0.0.3")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        assert!(
+            c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, owner(8)))
+                .is_err()
+        );
+        assert_eq!(c.stats().replies_refused, 2);
+        // 192.168.0.0/16 for 192.168.3.9 holds its LAN.
+        c.resolve(t0, ip("192.168.3.9")).unwrap();
+        let sent = transmits(&mut c).pop().unwrap();
+        assert!(
+            c.handle_packet(t0, ip(HUB_NBMA), &reply(&sent.payload, owner(16)))
+                .is_err()
+        );
+        assert_eq!(c.stats().replies_refused, 3);
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! The settings both roles share: addresses, authentication, `max-send`, receive checks,
 //! back-off and queue bounds.
 
+use core::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use zeroize::Zeroize;
 
 use crate::wire::Secret;
 
@@ -85,6 +90,67 @@ impl Backoff {
     }
 }
 
+/// The key a machine draws its NHRP request IDs from: 32 bytes of the caller's randomness
+/// (Sans-IO: no machine reads a global random source). Zeroized on drop, redacted in `Debug`.
+///
+/// A request ID is all that ties a reply to its request (RFC 2332 §5.2.2: the reply carries
+/// the request's ID), so IDs that count up let an off-path attacker answer requests it never
+/// saw: a forged Traffic Indication, then replies with IDs 1, 2, 3, … A machine therefore
+/// draws each ID from ChaCha20 keyed with this key (the client and the server role on
+/// separate streams), skipping zero and any ID of its own still outstanding. The same key
+/// gives the same IDs, so simulations seeded from a number stay deterministic
+/// ([`RequestIdKey::from_seed`]); a real node takes its key from the operating system.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct RequestIdKey([u8; 32]);
+
+/// The stream of the derivations of [`RequestIdKey::derive`] (high bit set), apart from the
+/// streams IDs are drawn from (the role, a small number).
+const DERIVE_STREAMS: u64 = 1 << 63;
+
+impl RequestIdKey {
+    /// A key from 32 random bytes.
+    pub fn new(bytes: [u8; 32]) -> RequestIdKey {
+        RequestIdKey(bytes)
+    }
+
+    /// A key expanded from a 64-bit seed: deterministic, for tests and simulators (anyone who
+    /// knows the seed knows the IDs).
+    pub fn from_seed(seed: u64) -> RequestIdKey {
+        let mut bytes = [0; 32];
+        ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut bytes);
+        RequestIdKey(bytes)
+    }
+
+    /// The key of machine `index` of several keyed from this one (one per tunnel interface,
+    /// say): keys for different indexes are independent, and none gives this key's IDs.
+    pub fn derive(&self, index: u64) -> RequestIdKey {
+        let mut rng = ChaCha20Rng::from_seed(self.0);
+        rng.set_stream(DERIVE_STREAMS | index);
+        let mut bytes = [0; 32];
+        rng.fill_bytes(&mut bytes);
+        RequestIdKey(bytes)
+    }
+
+    /// The generator of the IDs of role `stream` (0: client, 1: server).
+    pub(crate) fn ids(&self, stream: u64) -> ChaCha20Rng {
+        let mut rng = ChaCha20Rng::from_seed(self.0);
+        rng.set_stream(stream);
+        rng
+    }
+}
+
+impl fmt::Debug for RequestIdKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RequestIdKey(<redacted>)")
+    }
+}
+
+impl Drop for RequestIdKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
 /// Settings both roles have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Common {
@@ -108,8 +174,10 @@ pub struct Common {
     pub receive_mode: ReceiveMode,
     /// MTU announced in CIEs (the tunnel's IP MTU).
     pub mtu: u16,
-    /// First request ID; IDs then count up (no global randomness).
-    pub request_id_seed: u32,
+    /// The key request IDs are drawn from ([`RequestIdKey`]): give each node its own,
+    /// from the caller's randomness. [`Common::new`] starts from the all-zero key, whose IDs
+    /// anyone can compute: fine for tests, not for a cloud without IPsec.
+    pub request_id_key: RequestIdKey,
     /// Most transmits queued (further ones are dropped and counted).
     pub max_transmits: usize,
     /// Most events queued. Reports that carry no state (NHS up/down, quota warnings, …) beyond
@@ -132,7 +200,7 @@ impl Common {
             max_send: MaxSend::default(),
             receive_mode: ReceiveMode::default(),
             mtu: 1400,
-            request_id_seed: 1,
+            request_id_key: RequestIdKey::default(),
             max_transmits: 1024,
             max_events: 1024,
         }

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
-pub use config::{Backoff, Common, MaxSend, OverQuota, ReceiveMode};
+pub use config::{Backoff, Common, MaxSend, OverQuota, ReceiveMode, RequestIdKey};
 pub(crate) use quota::Sender;
 pub use report::{Event, Stats, Traffic};
 
@@ -21,6 +21,8 @@ use crate::cache::Cache;
 use crate::wire::{ErrorCode, Message, Node, Packet, PacketType, Repr};
 
 use dmvpn_wire::Proto;
+use rand_chacha::ChaCha20Rng;
+use rand_core::RngCore;
 
 /// A packet to send, in the family's one datagram shape: from this node's NBMA address (`src`)
 /// to the NBMA (underlay) address `dst`, with `proto` [`Proto::InGre`]`(0x2001)` and the NHRP
@@ -30,6 +32,11 @@ pub use dmvpn_wire::Transmit;
 
 /// The GRE protocol type of NHRP (RFC 2332 §5; Cisco DMVPN carries it in GRE).
 pub(crate) const GRE_PROTOCOL_TYPE: u16 = 0x2001;
+
+/// The stream of [`RequestIdKey`] a client draws its request IDs from.
+pub(crate) const CLIENT_IDS: u64 = 0;
+/// The stream a server draws its request IDs from.
+pub(crate) const SERVER_IDS: u64 = 1;
 
 /// The part of both machines that sends, receives and counts.
 #[derive(Debug)]
@@ -45,11 +52,13 @@ pub(crate) struct Core {
     events: VecDeque<Event>,
     pub(crate) traffic: Traffic,
     pub(crate) stats: Stats,
-    next_request_id: u32,
+    ids: ChaCha20Rng,
 }
 
 impl Core {
-    pub(crate) fn new(common: Common) -> Core {
+    /// The core of a machine drawing its request IDs from stream `id_stream` of the key
+    /// ([`CLIENT_IDS`] or [`SERVER_IDS`]).
+    pub(crate) fn new(common: Common, id_stream: u64) -> Core {
         let me = Node::new(common.nbma_addr, common.protocol_addr);
         let traffic = Traffic {
             interface: common.interface.clone(),
@@ -59,7 +68,7 @@ impl Core {
         };
         Core {
             me,
-            next_request_id: common.request_id_seed,
+            ids: common.request_id_key.ids(id_stream),
             quota: quota::Quota::new(common.max_send),
             sender: None,
             common,
@@ -71,11 +80,20 @@ impl Core {
         }
     }
 
-    pub(crate) fn request_id(&mut self) -> u32 {
-        let id = self.next_request_id;
-        self.next_request_id = self.next_request_id.wrapping_add(1);
-        if self.next_request_id == 0 {
-            self.next_request_id = 1;
+    /// A fresh request ID, drawn from the key: never 0, never one `in_use` says is still
+    /// outstanding (a reply to the old request must not match the new one).
+    pub(crate) fn request_id(&mut self, in_use: impl Fn(u32) -> bool) -> u32 {
+        let mut id = self.ids.next_u32();
+        let mut draws = 1u32;
+        while id == 0 || in_use(id) {
+            // Each draw collides with odds of outstanding/2^32; after a few, step instead:
+            // the outstanding IDs are finite, so this ends.
+            id = if draws < 8 {
+                draws = draws.saturating_add(1);
+                self.ids.next_u32()
+            } else {
+                id.wrapping_add(1)
+            };
         }
         id
     }
@@ -207,6 +225,9 @@ impl Core {
             Error::UnmatchedReply { .. } => {
                 self.stats.unmatched_replies = self.stats.unmatched_replies.saturating_add(1);
             }
+            Error::ReplyRefused { .. } => {
+                self.stats.replies_refused = self.stats.replies_refused.saturating_add(1);
+            }
             Error::Full { .. } => {
                 self.stats.table_full = self.stats.table_full.saturating_add(1);
             }
@@ -305,7 +326,7 @@ mod tests {
     fn core(f: impl FnOnce(&mut Common)) -> Core {
         let mut c = Common::new(ip("172.16.1.24"), ip("10.0.0.2"));
         f(&mut c);
-        Core::new(c)
+        Core::new(c, CLIENT_IDS)
     }
 
     fn hub() -> Node {
@@ -400,10 +421,47 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_count_up_from_the_seed_and_skip_zero() {
-        let mut c = core(|c| c.request_id_seed = u32::MAX - 1);
-        let ids: Vec<u32> = (0..4).map(|_| c.request_id()).collect();
-        assert_eq!(ids, vec![u32::MAX - 1, u32::MAX, 1, 2]);
+    fn request_ids_are_drawn_from_the_key_and_never_zero_or_outstanding() {
+        let draw = |key: RequestIdKey, stream: u64, n: usize| {
+            let mut c = Core::new(
+                Common {
+                    request_id_key: key,
+                    ..Common::new(ip("172.16.1.24"), ip("10.0.0.2"))
+                },
+                stream,
+            );
+            (0..n)
+                .map(|_| c.request_id(|_| false))
+                .collect::<Vec<u32>>()
+        };
+        let a = draw(RequestIdKey::from_seed(1), CLIENT_IDS, 64);
+        // The same key gives the same IDs (deterministic simulations) ...
+        assert_eq!(a, draw(RequestIdKey::from_seed(1), CLIENT_IDS, 64));
+        // ... another key, another role or a derived key other ones.
+        let b = draw(RequestIdKey::from_seed(2), CLIENT_IDS, 64);
+        let server = draw(RequestIdKey::from_seed(1), SERVER_IDS, 64);
+        let derived = draw(RequestIdKey::from_seed(1).derive(0), CLIENT_IDS, 64);
+        for other in [&b, &server, &derived] {
+            assert!(a.iter().all(|id| !other.contains(id)), "{a:?} {other:?}");
+        }
+        // Not a counter: consecutive IDs are far apart, and none is 0.
+        assert!(a.windows(2).all(|w| w[0].abs_diff(w[1]) > 1), "{a:?}");
+        assert!(!a.contains(&0));
+        assert!(a.iter().all(|&id| id > 200), "no small IDs to guess");
+        // An ID still outstanding is never handed out again.
+        let mut c = core(|c| c.request_id_key = RequestIdKey::from_seed(1));
+        let first = *a.first().unwrap();
+        let id = c.request_id(|id| id == first);
+        assert_ne!(id, first);
+        assert_eq!(id, a[1], "the next draw");
+        // Draw after draw taken: it steps from the last one to whatever is left.
+        let mut stuck = core(|c| c.request_id_key = RequestIdKey::from_seed(1));
+        let free = a[7].wrapping_add(3);
+        assert_eq!(stuck.request_id(|id| id != free), free);
+        assert_eq!(
+            format!("{:?}", RequestIdKey::new([9; 32])),
+            "RequestIdKey(<redacted>)"
+        );
     }
 
     #[test]

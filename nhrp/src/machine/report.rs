@@ -246,6 +246,10 @@ pub struct Stats {
     /// come through one of this node's NHSs, or it would have changed where an existing
     /// mapping points (RFC 2332 §5.2.1: the binding is the requester's own claim).
     pub bindings_refused: u64,
+    /// Resolution Replies matching an outstanding request but refused (client): from neither
+    /// the NHS the request went to nor the NBMA address they map to (post-NAT), or mapping a
+    /// prefix broader than the responder may claim. The resolution stays outstanding.
+    pub replies_refused: u64,
 }
 
 #[cfg(test)]

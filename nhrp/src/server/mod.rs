@@ -49,7 +49,7 @@ impl Server {
         }
         let next_nhs_nbma = config.next_nhs.and_then(|n| n.nbma_in(&config.map));
         Ok(Server {
-            core: Core::new(config.common.clone()),
+            core: Core::new(config.common.clone(), crate::machine::SERVER_IDS),
             config,
             cache,
             next_nhs_nbma,
@@ -195,7 +195,8 @@ impl Server {
             ..Cie::default()
         };
         for nbma in requesters {
-            let id = self.core.request_id();
+            let purges = &self.purges;
+            let id = self.core.request_id(|id| purges.contains(&id));
             let req = Repr::purge_request(id, &self.core.me, e.next_hop, vec![cie.clone()], false);
             if self.purges.len() >= 256 {
                 self.purges.remove(0);
