@@ -112,6 +112,10 @@ pub struct ClientConfig {
     pub min_reply_prefix_v4: u8,
     /// The same for IPv6 (default 32).
     pub min_reply_prefix_v6: u8,
+    /// How long after the last Traffic Indication for a destination its shortcut resolution
+    /// keeps being retried (starting over instead of giving up after `resolution_attempts`
+    /// requests; default 60 s). Each further indication restarts it at once.
+    pub shortcut_retry_window: Duration,
 }
 
 impl ClientConfig {
@@ -135,6 +139,7 @@ impl ClientConfig {
             max_pending: 256,
             min_reply_prefix_v4: 8,
             min_reply_prefix_v6: 32,
+            shortcut_retry_window: Duration::from_secs(60),
         }
     }
 

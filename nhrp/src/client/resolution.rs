@@ -40,6 +40,10 @@ pub(super) struct Pending {
     /// The NBMA addresses of the NHSs the request went to (the only ones whose answers are
     /// taken on their word).
     asked: Vec<IpAddr>,
+    /// When the request was last sent.
+    last_sent: Instant,
+    /// When the last Traffic Indication for the target came (a shortcut resolution).
+    last_redirect: Option<Instant>,
 }
 
 /// `e` keeps the data-path use of the dynamic entry `old` it replaces.
@@ -102,8 +106,13 @@ impl Client {
         nbma
     }
 
-    /// Starts resolving `target` unless it is already being resolved (then only `shortcut`
-    /// is added to that resolution).
+    /// Starts resolving `target` unless it is already being resolved. Then `shortcut` is
+    /// added to that resolution, and a Traffic Indication (`shortcut`) restarts it: the hub
+    /// is still hairpinning the traffic, so the shortcut is still wanted, and the request or
+    /// its reply may well have been lost. The request goes again at once (unless it went less
+    /// than the initial back-off ago) with the back-off and the attempts starting over, so a
+    /// resolution under loss is retried for as long as the hub keeps redirecting, instead of
+    /// waiting out a long back-off or giving up while traffic still flows through the hub.
     fn start_resolution(
         &mut self,
         now: Instant,
@@ -111,8 +120,23 @@ impl Client {
         shortcut: bool,
         refresh: bool,
     ) -> Result<(), Error> {
-        if let Some(p) = self.pending.iter_mut().find(|p| p.target == target) {
-            p.shortcut |= shortcut;
+        if let Some(i) = self.pending.iter().position(|p| p.target == target) {
+            let initial = self.config.resolution_backoff.initial;
+            let mut restart = false;
+            if let Some(p) = self.pending.get_mut(i) {
+                p.shortcut |= shortcut;
+                if shortcut {
+                    p.last_redirect = Some(now);
+                }
+                restart = shortcut && now.saturating_duration_since(p.last_sent) >= initial;
+                if restart {
+                    p.attempts = 0;
+                    p.interval = initial;
+                }
+            }
+            if restart {
+                self.send_resolution(now, i);
+            }
             return Ok(());
         }
         if self.pending.len() >= self.config.max_pending {
@@ -143,6 +167,8 @@ impl Client {
             shortcut,
             refresh,
             asked: Vec::new(),
+            last_sent: now,
+            last_redirect: shortcut.then_some(now),
         });
         self.send_resolution(now, self.pending.len().saturating_sub(1));
         Ok(())
@@ -155,6 +181,7 @@ impl Client {
         };
         p.attempts = p.attempts.saturating_add(1);
         p.next = now + p.interval;
+        p.last_sent = now;
         let Some((_, nbma)) = nhs else {
             return;
         };
@@ -193,8 +220,14 @@ impl Client {
     }
 
     /// The resolution timers due at `now`: retransmit with back-off, or give up after
-    /// `resolution_attempts` requests.
+    /// `resolution_attempts` requests. A shortcut resolution whose last Traffic Indication
+    /// is less than [`crate::ClientConfig::shortcut_retry_window`] old starts over instead
+    /// (back-off and attempts from the start): the hub redirects only once per redirect
+    /// interval, its indications get lost like anything else, and the traffic is most likely
+    /// still hairpinning through it.
     pub(super) fn resolution_timers(&mut self, now: Instant) {
+        let window = self.config.shortcut_retry_window;
+        let initial = self.config.resolution_backoff.initial;
         let mut i = 0;
         while i < self.pending.len() {
             let Some(p) = self.pending.get(i) else { break };
@@ -203,10 +236,18 @@ impl Client {
                 continue;
             }
             if p.attempts >= self.config.resolution_attempts {
-                self.give_up(now, i);
-                continue;
-            }
-            if let Some(p) = self.pending.get_mut(i) {
+                let redirected = p
+                    .last_redirect
+                    .is_some_and(|t| now.saturating_duration_since(t) < window);
+                if !redirected {
+                    self.give_up(now, i);
+                    continue;
+                }
+                if let Some(p) = self.pending.get_mut(i) {
+                    p.attempts = 0;
+                    p.interval = initial;
+                }
+            } else if let Some(p) = self.pending.get_mut(i) {
                 p.interval = self.config.resolution_backoff.next(p.interval);
             }
             self.send_resolution(now, i);
@@ -819,6 +860,112 @@ mod tests {
                 .is_err()
         );
         assert_eq!(c.stats().replies_refused, 3);
+    }
+
+    #[test]
+    fn a_traffic_indication_for_a_pending_resolution_sends_the_request_again_at_once() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |_| {});
+        let ti = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "192.168.3.9"), &hub())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &ti).unwrap();
+        let first = transmits(&mut c);
+        assert_eq!(first.len(), 1);
+        // Retransmissions at +1 and +3 s are lost; the back-off now waits until +7 s.
+        for at in [1, 3] {
+            c.handle_timeout(t0 + secs(at));
+            assert_eq!(transmits(&mut c).len(), 1);
+        }
+        assert_eq!(c.poll_timeout(), Some(t0 + secs(7)));
+        // The hub redirects again at +4 s: the traffic still hairpins, so the request goes
+        // again now and the back-off starts over.
+        c.handle_packet(t0 + secs(4), ip(HUB_NBMA), &ti).unwrap();
+        let again = transmits(&mut c);
+        assert_eq!(again.len(), 1, "sent again at once");
+        let req = Repr::parse_bytes(&again.first().unwrap().payload).unwrap();
+        assert_eq!(req.dst_proto_addr.ip(), Some(ip("192.168.3.9")));
+        assert_eq!(c.poll_timeout(), Some(t0 + secs(5)));
+        assert_eq!(c.pending_resolutions(), 1, "the same resolution");
+        // An indication right after a send adds nothing.
+        c.handle_packet(t0 + secs(4), ip(HUB_NBMA), &ti).unwrap();
+        assert!(transmits(&mut c).is_empty());
+        // The answer to the retried request ends in the shortcut.
+        let net = Cie {
+            prefix_len: 24,
+            ..binding("172.16.3.1", "10.0.0.3", 600)
+        };
+        events(&mut c);
+        c.handle_packet(
+            t0 + secs(4),
+            ip(HUB_NBMA),
+            &reply(&again.first().unwrap().payload, vec![net]),
+        )
+        .unwrap();
+        assert!(
+            events(&mut c)
+                .iter()
+                .any(|e| matches!(e, Event::Shortcut { .. }))
+        );
+    }
+
+    #[test]
+    fn a_shortcut_resolution_keeps_retrying_while_redirects_are_recent() {
+        let t0 = Instant::now();
+        let mut c = spoke(t0, |c| {
+            c.resolution_attempts = 3;
+            c.resolution_backoff = Backoff {
+                initial: secs(1),
+                max: secs(2),
+            };
+            c.shortcut_retry_window = secs(20);
+        });
+        let ti = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "192.168.3.9"), &hub())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        c.handle_packet(t0, ip(HUB_NBMA), &ti).unwrap();
+        events(&mut c);
+        // Every request is lost; no further indication gets through. Three attempts (0, +1,
+        // +3), then at +5, instead of giving up, it starts over, and so on until the last
+        // indication is 20 s old.
+        let mut sent = transmits(&mut c).len();
+        let mut failed_at = None;
+        let mut now = t0;
+        while let Some(t) = c.poll_timeout() {
+            now = t;
+            c.handle_timeout(now);
+            sent += transmits(&mut c).len();
+            if events(&mut c)
+                .iter()
+                .any(|e| matches!(e, Event::ResolutionFailed { .. }))
+            {
+                failed_at = Some(now);
+                break;
+            }
+            assert!(now < t0 + secs(60));
+        }
+        let failed_at = failed_at.unwrap();
+        assert!(failed_at >= t0 + secs(20), "given up at {:?}", failed_at - t0);
+        assert!(failed_at <= t0 + secs(25), "given up at {:?}", failed_at - t0);
+        assert!(sent >= 12, "{sent} requests");
+        // A data-path resolution (no indication) still gives up after its three attempts.
+        c.resolve(now, ip("10.0.0.3")).unwrap();
+        let start = now;
+        transmits(&mut c);
+        loop {
+            let t = c.poll_timeout().unwrap();
+            c.handle_timeout(t);
+            transmits(&mut c);
+            if events(&mut c)
+                .iter()
+                .any(|e| matches!(e, Event::ResolutionFailed { .. }))
+            {
+                assert_eq!(t - start, secs(5));
+                break;
+            }
+        }
     }
 
     #[test]
