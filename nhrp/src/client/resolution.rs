@@ -947,8 +947,16 @@ mod tests {
             assert!(now < t0 + secs(60));
         }
         let failed_at = failed_at.unwrap();
-        assert!(failed_at >= t0 + secs(20), "given up at {:?}", failed_at - t0);
-        assert!(failed_at <= t0 + secs(25), "given up at {:?}", failed_at - t0);
+        assert!(
+            failed_at >= t0 + secs(20),
+            "given up at {:?}",
+            failed_at - t0
+        );
+        assert!(
+            failed_at <= t0 + secs(25),
+            "given up at {:?}",
+            failed_at - t0
+        );
         assert!(sent >= 12, "{sent} requests");
         // A data-path resolution (no indication) still gives up after its three attempts.
         c.resolve(now, ip("10.0.0.3")).unwrap();
