@@ -1,8 +1,13 @@
-//! Off-path attacks on a phase 3 cloud without IPsec (issue "Hardening: off-path attacks on
-//! NHRP", item 2): an attacker that knows the cloud's addresses, tunnel key and cleartext
-//! NHRP password, but sees none of its packets, forges a Traffic Indication to spoke A and then
-//! Resolution Replies guessing the request ID, spoofing the hub. Request IDs come from each
-//! node's [`Entropy`], so none of the guesses lands and no shortcut is planted.
+//! Off-path attacks on a cloud without IPsec (issue "Hardening: off-path attacks on NHRP",
+//! items 1 and 2): an attacker that knows the cloud's addresses, tunnel key and cleartext NHRP
+//! password, but sees none of its packets,
+//!
+//! - sends spoke A Resolution Requests saying spoke B's tunnel address is at the attacker,
+//!   directly and through the hub: A's mapping of B stays (a request's source binding is the
+//!   requester's claim, and the hub refuses one in the name of a spoke registered elsewhere);
+//! - forges a Traffic Indication to spoke A and then Resolution Replies guessing the request
+//!   ID, spoofing the hub: request IDs come from each node's [`Entropy`], so none of the
+//!   guesses lands and no shortcut is planted.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,6 +21,7 @@ mod common;
 use std::net::IpAddr;
 
 use common::*;
+use dmvpn_core::config::HubResolution;
 use dmvpn_core::sim::example::Example;
 use dmvpn_core::{Entropy, EventKind, Node, Output};
 use dmvpn_netsim::{Datagram, Proto, Transmit};
@@ -117,6 +123,71 @@ fn a_forged_traffic_indication_and_replies_guessing_request_ids_plant_no_shortcu
         stats.unmatched_replies, 400,
         "every guess missed the request ID"
     );
+    s.finish();
+}
+
+#[test]
+fn forged_resolution_requests_direct_and_through_the_hub_leave_spoke_as_mapping_of_b() {
+    // Phase 2 with the hub forwarding Resolution Requests to their owner (IOS 12.4+).
+    let mut ex = Example::new(2);
+    ex.hub_resolution = HubResolution::Forward;
+    let mut s = Scenario::new("off-path-request", 62, ex);
+    s.run(secs(2));
+    let (hub, a) = (s.hub(), s.spoke(1));
+    assert!(s.registered(hub, 1) && s.registered(hub, 2));
+    s.route(1, 2);
+    s.route(2, 1);
+    // A resolves B (10.0.0.12 at 172.16.2.1, unique) while its first ping goes via the hub.
+    s.ping(1, 25, 2, 37, 1);
+    s.run(secs(2));
+    let (b_tunnel, b_nbma) = (s.tunnel(2), s.nbma(2));
+    assert!(s.has(
+        a,
+        |k| matches!(k, EventKind::MappingAdded { nbma, .. } if *nbma == b_nbma)
+    ));
+    let (a_nbma, a_tunnel) = (s.nbma(1), s.tunnel(1));
+    let hub_nbma = IpAddr::from(HUB_NBMA);
+    // "10.0.0.12 is at 198.51.100.66", asking A for its own address: straight to A, and to
+    // the hub, which would forward it to A.
+    let forger = NhrpNode::new(ip(ATTACKER), b_tunnel);
+    for (n, to) in [(1u32, a_nbma), (2, hub_nbma)] {
+        let req = Repr::resolution_request(n, &forger, a_tunnel, 7200, 1400);
+        inject(&mut s, ip(ATTACKER), to, req);
+    }
+    s.run(secs(1));
+    let mapping = s
+        .get(a)
+        .node()
+        .nhrp_client(0)
+        .unwrap()
+        .cache()
+        .lookup(b_tunnel)
+        .and_then(|e| e.effective_nbma());
+    assert_eq!(mapping, Some(b_nbma), "A still maps B to B");
+    assert!(!s.has(
+        a,
+        |k| matches!(k, EventKind::NbmaPeerUp { nbma } if *nbma == ip(ATTACKER))
+    ));
+    // The next packet goes to B, not to the attacker.
+    s.node(a).take_trace();
+    s.ping(1, 25, 2, 37, 2);
+    s.run(secs(1));
+    let path = s.echo_path(a, 2);
+    assert!(
+        !path.is_empty() && path.iter().all(|t| t.dst == b_nbma),
+        "{path:?}"
+    );
+    assert_eq!(s.replies(a, 2), 1);
+    assert!(
+        s.get(a)
+            .node()
+            .nhrp_client(0)
+            .unwrap()
+            .stats()
+            .bindings_refused
+            >= 1
+    );
+    assert!(s.get(hub).node().nhrp_server(0).unwrap().stats().dropped >= 1);
     s.finish();
 }
 
