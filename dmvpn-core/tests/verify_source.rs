@@ -187,8 +187,12 @@ fn with_verify_source_on_a_one_way_phase3_flow_is_delivered_once_the_source_is_r
             n,
         )
         .unwrap();
-        let mut packet = vec![0u8; ip.buffer_len()];
+        // A well-formed UDP datagram (an empty one, to the discard port) so that the pcap
+        // decodes cleanly.
+        let udp = dmvpn_wire::udp::datagram(src.into(), dst.into(), 40000 + n, 9, &[]).unwrap();
+        let mut packet = vec![0u8; ip.header_len()];
         ip.emit(&mut packet).unwrap();
+        packet.extend_from_slice(&udp);
         let now = s.now();
         s.node(a).send_overlay(now, &packet);
         s.sim.flush();
