@@ -9,13 +9,13 @@
     missing_docs
 )]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dmvpn_netsim::{
-    Decap, HostId, Inbound, LinkProfile, Machine, MachineHost, NatConfig, Proto, Sim, Transmit,
-};
+use dmvpn_netsim::{HostId, LinkProfile, MachineHost, NatConfig, Sim, Transmit};
 use dmvpn_nhrp::wire::{
     Cie, ErrorCode, Extension, ExtensionBody, ExtensionType, Node, PacketType, Repr, Secret,
 };
@@ -32,84 +32,7 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-const NHRP: Proto = Proto::InGre(0x2001);
-
-enum Role {
-    Client(Box<Client>),
-    Server(Box<Server>),
-    /// Sends what the test queues, records what it receives.
-    Raw,
-}
-
-impl Role {
-    fn client(&mut self) -> &mut Client {
-        match self {
-            Role::Client(c) => c,
-            _ => panic!("not a client"),
-        }
-    }
-    fn server(&mut self) -> &mut Server {
-        match self {
-            Role::Server(s) => s,
-            _ => panic!("not a server"),
-        }
-    }
-    fn c(&self) -> &Client {
-        match self {
-            Role::Client(c) => c,
-            _ => panic!("not a client"),
-        }
-    }
-    fn s(&self) -> &Server {
-        match self {
-            Role::Server(s) => s,
-            _ => panic!("not a server"),
-        }
-    }
-}
-
-impl Machine for Role {
-    type Event = Event;
-    type Error = Error;
-    const DECAP: Decap = Decap::UdpAndGre;
-
-    fn handle(&mut self, now: Instant, d: Inbound<'_>) -> Result<(), Error> {
-        assert_eq!(d.proto, NHRP);
-        match self {
-            Role::Client(c) => c.handle_packet(now, d.src, d.payload),
-            Role::Server(s) => s.handle_packet(now, d.src, d.payload),
-            Role::Raw => Ok(()),
-        }
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        match self {
-            Role::Client(c) => c.handle_timeout(now),
-            Role::Server(s) => s.handle_timeout(now),
-            Role::Raw => {}
-        }
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        match self {
-            Role::Client(c) => c.poll_transmit(),
-            Role::Server(s) => s.poll_transmit(),
-            Role::Raw => None,
-        }
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        match self {
-            Role::Client(c) => c.poll_timeout(),
-            Role::Server(s) => s.poll_timeout(),
-            Role::Raw => None,
-        }
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        match self {
-            Role::Client(c) => c.poll_event(),
-            Role::Server(s) => s.poll_event(),
-            Role::Raw => None,
-        }
-    }
-}
+use common::role::{NHRP, Role};
 
 type Nhrp = MachineHost<Role>;
 

@@ -10,15 +10,16 @@
     missing_docs
 )]
 
+mod common;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dmvpn_netsim::{Decap, HostId, Inbound, Machine, MachineHost, Proto, Sim, Transmit};
+use dmvpn_netsim::{HostId, MachineHost, Sim, Transmit};
 use dmvpn_nhrp::wire::{Cie, CieCode, Node, PacketType, Repr, Secret};
 use dmvpn_nhrp::{
-    Client, ClientConfig, EntryType, Error, Event, Prefix, ResolutionMode, Route, Server,
-    ServerConfig,
+    Client, ClientConfig, EntryType, Event, Prefix, ResolutionMode, Route, Server, ServerConfig,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -29,79 +30,9 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-const NHRP: Proto = Proto::InGre(0x2001);
 const PASSWORD: &[u8] = b"DMVPN";
 
-/// A spoke, the hub, or the attacker (which sends what the test queues).
-enum Role {
-    Client(Box<Client>),
-    Server(Box<Server>),
-    Raw,
-}
-
-impl Role {
-    fn client(&mut self) -> &mut Client {
-        match self {
-            Role::Client(c) => c,
-            _ => panic!("not a client"),
-        }
-    }
-    fn c(&self) -> &Client {
-        match self {
-            Role::Client(c) => c,
-            _ => panic!("not a client"),
-        }
-    }
-    fn s(&self) -> &Server {
-        match self {
-            Role::Server(s) => s,
-            _ => panic!("not a server"),
-        }
-    }
-}
-
-impl Machine for Role {
-    type Event = Event;
-    type Error = Error;
-    const DECAP: Decap = Decap::UdpAndGre;
-
-    fn handle(&mut self, now: Instant, d: Inbound<'_>) -> Result<(), Error> {
-        assert_eq!(d.proto, NHRP);
-        match self {
-            Role::Client(c) => c.handle_packet(now, d.src, d.payload),
-            Role::Server(s) => s.handle_packet(now, d.src, d.payload),
-            Role::Raw => Ok(()),
-        }
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        match self {
-            Role::Client(c) => c.handle_timeout(now),
-            Role::Server(s) => s.handle_timeout(now),
-            Role::Raw => {}
-        }
-    }
-    fn poll_transmit(&mut self) -> Option<Transmit> {
-        match self {
-            Role::Client(c) => c.poll_transmit(),
-            Role::Server(s) => s.poll_transmit(),
-            Role::Raw => None,
-        }
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        match self {
-            Role::Client(c) => c.poll_timeout(),
-            Role::Server(s) => s.poll_timeout(),
-            Role::Raw => None,
-        }
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        match self {
-            Role::Client(c) => c.poll_event(),
-            Role::Server(s) => s.poll_event(),
-            Role::Raw => None,
-        }
-    }
-}
+use common::role::{NHRP, Role};
 
 type Nhrp = MachineHost<Role>;
 

@@ -8,6 +8,7 @@
 )]
 
 pub mod fixtures;
+pub mod role;
 
 use std::fs::File;
 use std::path::PathBuf;
