@@ -25,6 +25,11 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use crate::crypto_config::{
+    CallAdmission, CryptoConfig, Dpd, IdentityConfig, Ikev2Config, IpsecMode, IpsecProfile,
+    KeyringPeer, TransformSet, TunnelProtection,
+};
+
 /// A whole node: one or more tunnel interfaces (two for dual DMVPN, seed 003).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeConfig {
@@ -37,6 +42,10 @@ pub struct NodeConfig {
     /// in them with the whole prefix, which is what phase 3 shortcuts point at.
     #[serde(default)]
     pub networks: Vec<IpNet>,
+    /// `crypto ...`: transform sets, IPsec profiles, IKEv2 (used by the interfaces'
+    /// [`TunnelConfig::protection`]).
+    #[serde(default)]
+    pub crypto: CryptoConfig,
 }
 
 /// `tunnel mode gre multipoint` or point-to-point GRE with `tunnel destination`.
@@ -94,6 +103,10 @@ pub struct TunnelConfig {
     pub verify_unicast_source: bool,
     /// `ip nhrp ...` settings.
     pub nhrp: NhrpConfig,
+    /// `tunnel protection ipsec profile NAME [shared]`: GRE to and from every peer of the
+    /// interface travels only inside ESP (transport mode by default), keyed by IKEv2.
+    #[serde(default)]
+    pub protection: Option<TunnelProtection>,
 }
 
 fn default_mtu() -> u16 {
@@ -535,6 +548,9 @@ impl NodeConfig {
                 );
             }
         }
+        self.crypto.validate(&self.tunnels, &mut |path, message| {
+            problems.push(ConfigProblem { path, message })
+        });
         for (i, net) in self.networks.iter().enumerate() {
             for (j, t) in self.tunnels.iter().enumerate() {
                 if net.contains(&t.address.addr()) || t.address.contains(&net.addr()) {
@@ -580,6 +596,7 @@ mod tests {
                 map_multicast_dynamic: true,
                 ..NhrpConfig::new(99)
             },
+            protection: None,
         }
     }
 
@@ -613,6 +630,7 @@ mod tests {
                 hostname: "r".into(),
                 networks: Vec::new(),
                 tunnels: vec![t],
+                crypto: Default::default(),
             }
             .validate()
             .unwrap();
@@ -639,6 +657,7 @@ mod tests {
             hostname: "r".into(),
             networks: Vec::new(),
             tunnels: vec![bad, dup],
+            crypto: Default::default(),
         }
         .validate()
         .unwrap_err();
@@ -680,6 +699,7 @@ mod tests {
             hostname: "r".into(),
             networks: Vec::new(),
             tunnels: vec![spoke(), second.clone()],
+            crypto: Default::default(),
         }
         .validate()
         .unwrap_err();
@@ -690,6 +710,7 @@ mod tests {
             hostname: "r".into(),
             networks: Vec::new(),
             tunnels: vec![spoke(), second],
+            crypto: Default::default(),
         }
         .validate()
         .unwrap();
@@ -744,6 +765,7 @@ mod tests {
             hostname: "hub".into(),
             networks: Vec::new(),
             tunnels: vec![h.clone()],
+            crypto: Default::default(),
         }
         .validate()
         .unwrap_err();
@@ -761,6 +783,7 @@ mod tests {
             hostname: "hub".into(),
             networks: Vec::new(),
             tunnels: vec![h],
+            crypto: Default::default(),
         };
         cfg.validate().unwrap();
         let json = serde_json::to_string(&cfg).unwrap();
@@ -782,6 +805,7 @@ mod tests {
             hostname: "hub".into(),
             networks: Vec::new(),
             tunnels: vec![hub()],
+            crypto: Default::default(),
         };
         let json = serde_json::to_string(&cfg).unwrap();
         let back: NodeConfig = serde_json::from_str(&json).unwrap();

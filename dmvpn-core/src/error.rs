@@ -54,4 +54,17 @@ pub enum Error {
     /// The output queue is full; the packet was dropped.
     #[error("output queue full ({0} entries)")]
     QueueFull(usize),
+    /// A cleartext GRE packet arrived on a protected interface (`tunnel protection`): dropped.
+    #[error("cleartext GRE from {0} on a protected interface")]
+    Cleartext(IpAddr),
+    /// A data packet for a peer of a protected interface that has no IPsec SA yet: dropped,
+    /// never sent in clear.
+    #[error("no IPsec SA with {0} yet")]
+    NoSa(IpAddr),
+    /// ESP refused a packet (unknown SPI, integrity, replay, policy) or could not protect one.
+    #[error("ESP: {0}")]
+    Esp(dmvpn_esp::Error),
+    /// IKE refused a datagram.
+    #[error("IKE: {0}")]
+    Ike(dmvpn_ikev2::Error),
 }

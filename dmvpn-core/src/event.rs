@@ -7,8 +7,9 @@
 //! `%DMVPN-5-NHRP_CACHE`, `%DMVPN-3-NHRP_ERROR`, `%NHRP-4-QUOTA`).
 
 use core::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use dmvpn_nhrp::{CacheEvent, RemoveReason};
 use ipnet::IpNet;
@@ -130,6 +131,65 @@ pub enum EventKind {
         /// The interval in seconds.
         every_secs: u64,
     },
+    /// `%CRYPTO-5-SESSION_STATUS: Crypto tunnel is UP`: an IKE SA with a peer is established
+    /// (authenticated); its first child SA follows ([`EventKind::IpsecUp`]).
+    CryptoUp {
+        /// The peer's address and IKE port.
+        peer: SocketAddr,
+        /// Our address and IKE port.
+        local: SocketAddr,
+        /// The peer's authenticated identity.
+        peer_id: String,
+        /// Whether this node initiated.
+        initiator: bool,
+        /// Whether a NAT was detected (ESP goes in UDP 4500).
+        nat: bool,
+    },
+    /// `%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN`: the IKE SA with a peer is gone,
+    /// with its child SAs.
+    CryptoDown {
+        /// The peer's address and IKE port.
+        peer: SocketAddr,
+        /// Why.
+        reason: dmvpn_ikev2::DownReason,
+    },
+    /// `%IKEV2-3-NEG_ABORT`: an IKE SA this node started did not come up.
+    CryptoFailed {
+        /// The peer's address and IKE port.
+        peer: SocketAddr,
+        /// Why.
+        reason: dmvpn_ikev2::DownReason,
+        /// When the node tries again (it does while a mapping needs the peer).
+        retry_in: Option<Duration>,
+    },
+    /// `%IKEV2-5-DPD`: the peer of an established IKE SA stopped answering (its SAs go
+    /// down next).
+    CryptoPeerDead {
+        /// The peer's address and IKE port.
+        peer: SocketAddr,
+    },
+    /// `%IKEV2-3-REFUSED`: a peer's IKE request was refused (authentication failed, no
+    /// proposal chosen, call admission, …) or refused ours.
+    CryptoRefused {
+        /// The peer's address and port.
+        peer: SocketAddr,
+        /// The exchange (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA).
+        exchange: String,
+        /// The error notification.
+        reason: String,
+    },
+    /// `%CRYPTO-5-IPSEC_SA_UP`: a child SA pair with a peer is installed (GRE to it now goes
+    /// in ESP).
+    IpsecUp {
+        /// The peer's NBMA address.
+        peer: IpAddr,
+        /// Our SPI.
+        inbound_spi: u32,
+        /// The peer's SPI.
+        outbound_spi: u32,
+        /// Whether it replaces a rekeyed child SA.
+        rekey: bool,
+    },
 }
 
 impl fmt::Display for Event {
@@ -201,7 +261,73 @@ impl fmt::Display for Event {
                 f,
                 "%NHRP-4-QUOTA: Max-send quota of {limit}pkts/{every_secs}Sec. exceeded on {i}"
             ),
+            EventKind::CryptoUp {
+                peer,
+                local,
+                peer_id,
+                initiator,
+                nat,
+            } => write!(
+                f,
+                "%CRYPTO-5-SESSION_STATUS: Crypto tunnel is UP. Peer {peer} Id: {peer_id} ({i}, local {local}, {}{})",
+                if *initiator { "initiator" } else { "responder" },
+                if *nat { ", NAT-T" } else { "" }
+            ),
+            EventKind::CryptoDown { peer, reason } => write!(
+                f,
+                "%CRYPTO-5-SESSION_STATUS: Crypto tunnel is DOWN. Peer {peer} ({i}, {})",
+                down_text(*reason)
+            ),
+            EventKind::CryptoFailed {
+                peer,
+                reason,
+                retry_in,
+            } => {
+                write!(
+                    f,
+                    "%IKEV2-3-NEG_ABORT: {i} negotiation with {peer} failed ({})",
+                    down_text(*reason)
+                )?;
+                match retry_in {
+                    Some(d) => write!(f, "; retrying in {} s", d.as_secs()),
+                    None => Ok(()),
+                }
+            }
+            EventKind::CryptoPeerDead { peer } => write!(
+                f,
+                "%IKEV2-5-DPD: {i} peer {peer} stopped answering liveness checks"
+            ),
+            EventKind::CryptoRefused {
+                peer,
+                exchange,
+                reason,
+            } => write!(f, "%IKEV2-3-REFUSED: {i} {exchange} with {peer}: {reason}"),
+            EventKind::IpsecUp {
+                peer,
+                inbound_spi,
+                outbound_spi,
+                rekey,
+            } => write!(
+                f,
+                "%CRYPTO-5-IPSEC_SA_UP: {i} peer {peer} inbound SPI 0x{inbound_spi:08X} outbound SPI 0x{outbound_spi:08X}{}",
+                if *rekey { " (rekey)" } else { "" }
+            ),
         }
+    }
+}
+
+/// Why an IKE SA went away, in the words the messages use.
+fn down_text(r: dmvpn_ikev2::DownReason) -> &'static str {
+    use dmvpn_ikev2::DownReason as D;
+    match r {
+        D::Closed => "closed",
+        D::DeletedByPeer => "deleted by the peer",
+        D::Timeout => "no answer",
+        D::PeerDead => "peer dead",
+        D::AuthenticationFailed => "authentication failed",
+        D::Refused(_) => "refused by the peer",
+        D::HalfOpenExpired => "half-open timeout",
+        _ => "down",
     }
 }
 

@@ -62,6 +62,7 @@
 //!     mtu: 1400,
 //!     verify_unicast_source: false,
 //!     nhrp,
+//!     protection: None,
 //! };
 //! // The seeds' hub: NBMA 172.17.0.1, tunnel 10.0.0.1/24, `ip nhrp map multicast dynamic`.
 //! let hub_cfg = NodeConfig {
@@ -69,6 +70,7 @@
 //!     tunnels: vec![tunnel("10.0.0.1/24", "172.17.0.1",
 //!         NhrpConfig { holdtime: 300, map_multicast_dynamic: true, ..NhrpConfig::new(99) })],
 //!     networks: vec![],
+//!     crypto: Default::default(),
 //! };
 //! // Spoke A: NBMA 172.16.1.1, tunnel 10.0.0.11/24, LAN 192.168.1.0/24, NHS 10.0.0.1.
 //! let spoke_cfg = NodeConfig {
@@ -81,6 +83,7 @@
 //!         ..NhrpConfig::new(99)
 //!     })],
 //!     networks: vec!["192.168.1.0/24".parse().unwrap()],
+//!     crypto: Default::default(),
 //! };
 //! let now = Instant::now();
 //! // Each node's own randomness (a router takes 32 bytes from the operating system).
@@ -113,6 +116,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod crypto_config;
 mod entropy;
 mod error;
 mod event;

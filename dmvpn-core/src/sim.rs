@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use dmvpn_gre::Protocol;
 use dmvpn_netsim::{Datagram, Host};
+use dmvpn_wire::Proto;
 use ipnet::IpNet;
 
 use crate::config::NodeConfig;
@@ -163,10 +164,38 @@ pub struct TraceLine {
     pub src: IpAddr,
     /// Outer destination.
     pub dst: IpAddr,
-    /// What it carries: an NHRP packet type, an ICMP echo, or another IP packet.
+    /// What it carries: an NHRP packet type, an ICMP echo, or another IP packet (inside the
+    /// ESP packet, when `protected`); an IKE message (`IKE IKE_AUTH(35) request`).
     pub what: String,
     /// The ICMP echo it carries, if any.
     pub echo: Option<icmp::Echo>,
+    /// Whether it went in ESP (`what` then describes the GRE packet inside).
+    pub protected: bool,
+}
+
+/// An IKE datagram in words: `IKE IKE_SA_INIT request`, `NAT keepalive`.
+pub fn describe_ike(payload: &[u8], src_port: u16, dst_port: u16) -> String {
+    let ike = if src_port == 4500 || dst_port == 4500 {
+        match payload {
+            [0xff] => return "NAT keepalive".into(),
+            [0, 0, 0, 0, rest @ ..] => rest,
+            _ => return "ESP in UDP".into(),
+        }
+    } else {
+        payload
+    };
+    match dmvpn_ikev2::wire::Header::new_checked(ike) {
+        Ok(h) => format!(
+            "IKE {} {}",
+            h.exchange_type(),
+            if h.flags().response() {
+                "response"
+            } else {
+                "request"
+            }
+        ),
+        Err(_) => "malformed IKE".into(),
+    }
 }
 
 /// What a GRE packet the node sent carries, in words.
@@ -314,6 +343,7 @@ impl SimNode {
     /// Records every packet sent from now on, for [`SimNode::take_trace`] (or stops).
     pub fn set_trace(&mut self, on: bool) {
         self.trace = if on { Some(Vec::new()) } else { None };
+        self.node.set_tap(on);
     }
 
     /// Takes the trace recorded so far.
@@ -430,16 +460,41 @@ impl SimNode {
         loop {
             match self.node.poll_output() {
                 Output::Transmit(t) => {
-                    if let Some(trace) = self.trace.as_mut() {
-                        let (what, echo) = describe(&t);
-                        trace.push(TraceLine {
-                            at: now,
-                            tunnel: self.node.tunnel_of(&t).unwrap_or(usize::MAX),
-                            src: t.src,
-                            dst: t.dst,
-                            what,
-                            echo,
-                        });
+                    if self.trace.is_some() {
+                        let mut tunnel = self.node.tunnel_of(&t).unwrap_or(usize::MAX);
+                        let (what, echo) = match t.proto {
+                            // What the ESP packet protects: the GRE packet the node tapped.
+                            Proto::ESP => match self.node.poll_tap() {
+                                Some(gre) => {
+                                    let inner = Transmit {
+                                        src: t.src,
+                                        dst: t.dst,
+                                        proto: Proto::GRE,
+                                        payload: gre,
+                                    };
+                                    tunnel = self.node.tunnel_of(&inner).unwrap_or(tunnel);
+                                    let described = describe(&inner);
+                                    self.node.recycle(inner.payload);
+                                    described
+                                }
+                                None => ("ESP".into(), None),
+                            },
+                            Proto::Udp { src_port, dst_port } => {
+                                (describe_ike(&t.payload, src_port, dst_port), None)
+                            }
+                            _ => describe(&t),
+                        };
+                        if let Some(trace) = self.trace.as_mut() {
+                            trace.push(TraceLine {
+                                at: now,
+                                tunnel,
+                                src: t.src,
+                                dst: t.dst,
+                                what,
+                                echo,
+                                protected: t.proto == Proto::ESP,
+                            });
+                        }
                     }
                     // One conversion for every kind of transmit (GRE as is; a UDP transmit, such
                     // as IKE passed through, gets its UDP header).
@@ -517,18 +572,43 @@ impl Host for SimNode {
     }
 
     fn handle_datagram(&mut self, now: Instant, d: Datagram) {
-        if d.protocol != dmvpn_wire::IpProtocol::GRE.0 {
-            return;
-        }
-        self.input(
-            now,
-            Input::Underlay {
+        match dmvpn_wire::IpProtocol(d.protocol) {
+            dmvpn_wire::IpProtocol::GRE => self.input(
                 now,
-                src: d.src,
-                dst: d.dst,
-                payload: &d.payload,
-            },
-        );
+                Input::Underlay {
+                    now,
+                    src: d.src,
+                    dst: d.dst,
+                    payload: &d.payload,
+                },
+            ),
+            dmvpn_wire::IpProtocol::ESP => self.input(
+                now,
+                Input::Esp {
+                    now,
+                    src: d.src,
+                    dst: d.dst,
+                    payload: &d.payload,
+                },
+            ),
+            dmvpn_wire::IpProtocol::UDP => {
+                // IKE and ESP in UDP: the UDP header (checksum verified) comes off here.
+                let Ok(inbound) = d.inbound(dmvpn_netsim::Decap::Udp) else {
+                    return;
+                };
+                let (src, dst) = (inbound.remote(), inbound.local());
+                self.input(
+                    now,
+                    Input::Udp {
+                        now,
+                        src,
+                        dst,
+                        payload: inbound.payload,
+                    },
+                );
+            }
+            _ => return,
+        }
         self.pump(now);
     }
 
@@ -571,8 +651,9 @@ pub mod example {
     use ipnet::{IpNet, Ipv4Net};
 
     use crate::config::{
-        HubResolution, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap,
-        TunnelConfig, TunnelMode,
+        CallAdmission, CryptoConfig, HubResolution, Ikev2Config, IpsecMode, IpsecProfile,
+        KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap, TransformSet,
+        TunnelConfig, TunnelMode, TunnelProtection,
     };
 
     /// The hub's NBMA address.
@@ -598,6 +679,9 @@ pub mod example {
         pub password: Option<String>,
         /// How the hub answers resolutions.
         pub hub_resolution: HubResolution,
+        /// `tunnel protection ipsec profile DMVPN` on every node, with the pre-shared key of
+        /// the wildcard keyring entry (`address 0.0.0.0 0.0.0.0`); `None`: cleartext GRE.
+        pub ipsec: Option<String>,
     }
 
     impl Example {
@@ -612,7 +696,55 @@ pub mod example {
                 network_id: 99,
                 password: Some("donttell".into()),
                 hub_resolution: HubResolution::Answer,
+                ipsec: None,
             }
+        }
+
+        /// The same network protected by IPsec (see [`Example::crypto`]), with the pre-shared
+        /// key "cisco123".
+        pub fn protected(mut self) -> Example {
+            self.ipsec = Some("cisco123".into());
+            self
+        }
+
+        /// The crypto configuration of every node (seed 004's): transform set `esp-aes 256
+        /// esp-sha256-hmac`, `mode transport`, IPsec profile DMVPN, an IKEv2 keyring with one
+        /// wildcard key.
+        pub fn crypto(&self) -> CryptoConfig {
+            let Some(psk) = &self.ipsec else {
+                return CryptoConfig::default();
+            };
+            CryptoConfig {
+                transform_sets: vec![TransformSet {
+                    name: "DMVPN-TS".into(),
+                    transforms: "esp-aes 256 esp-sha256-hmac".into(),
+                    mode: IpsecMode::Transport,
+                }],
+                ipsec_profiles: vec![IpsecProfile {
+                    name: "DMVPN".into(),
+                    transform_sets: vec!["DMVPN-TS".into()],
+                    lifetime_seconds: None,
+                    lifetime_kilobytes: None,
+                    pfs: None,
+                }],
+                ikev2: Ikev2Config {
+                    keyring: vec![KeyringPeer {
+                        name: "ANY".into(),
+                        address: "0.0.0.0/0".parse().ok(),
+                        identity: None,
+                        pre_shared_key: Password::new(psk.clone()),
+                    }],
+                    ..Ikev2Config::default()
+                },
+                call_admission: CallAdmission::default(),
+            }
+        }
+
+        fn protection(&self) -> Option<TunnelProtection> {
+            self.ipsec.as_ref().map(|_| TunnelProtection {
+                profile: "DMVPN".into(),
+                shared: false,
+            })
         }
 
         fn big(&self) -> bool {
@@ -681,6 +813,7 @@ pub mod example {
                 mtu: 1400,
                 verify_unicast_source: false,
                 nhrp,
+                protection: self.protection(),
             }
         }
 
@@ -700,6 +833,7 @@ pub mod example {
                 hostname: "hub".into(),
                 tunnels: vec![self.tunnel(HUB_TUNNEL, HUB_NBMA, nhrp)],
                 networks: Vec::new(),
+                crypto: self.crypto(),
             }
         }
 
@@ -724,6 +858,7 @@ pub mod example {
                 hostname: format!("spoke-{}", spoke_name(i)),
                 tunnels: vec![self.tunnel(self.spoke_tunnel(i), self.spoke_nbma(i), nhrp)],
                 networks: vec![IpNet::V4(self.spoke_lan(i))],
+                crypto: self.crypto(),
             }
         }
 

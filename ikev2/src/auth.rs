@@ -11,6 +11,7 @@
 //! without touching this construction.
 
 use core::fmt;
+use core::net::IpAddr;
 
 use crate::crypto::IkeCryptoProvider;
 use crate::transform::PrfId;
@@ -98,6 +99,8 @@ pub trait PskLookup {
 #[derive(Debug, Clone, Default)]
 pub struct PskTable {
     entries: Vec<(Identity, Psk)>,
+    /// Keys for address identities inside a prefix (address, prefix length), longest first.
+    prefixes: Vec<(IpAddr, u8, Psk)>,
     wildcard: Option<Psk>,
 }
 
@@ -119,6 +122,50 @@ impl PskTable {
     pub fn set_wildcard(&mut self, psk: Psk) {
         self.wildcard = Some(psk);
     }
+
+    /// Adds (or replaces) the key of the address identities (ID_IPV4_ADDR, ID_IPV6_ADDR)
+    /// inside `addr/len` (a Cisco keyring's `address 10.1.0.0 255.255.0.0`). An identity's own
+    /// key wins over a prefix, a longer prefix over a shorter one, any prefix over the
+    /// wildcard. A length of 0 is the wildcard.
+    pub fn insert_prefix(&mut self, addr: IpAddr, len: u8, psk: Psk) {
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = len.min(max);
+        if len == 0 {
+            self.wildcard = Some(psk);
+            return;
+        }
+        let net = mask(addr, len);
+        match self
+            .prefixes
+            .iter_mut()
+            .find(|(a, l, _)| *a == net && *l == len)
+        {
+            Some(e) => e.2 = psk,
+            None => {
+                self.prefixes.push((net, len, psk));
+                self.prefixes
+                    .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            }
+        }
+    }
+}
+
+/// `addr` with the bits after the first `len` cleared.
+fn mask(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4((u32::from(a) & m).into())
+        }
+        IpAddr::V6(a) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
 }
 
 impl PskLookup for PskTable {
@@ -127,6 +174,13 @@ impl PskLookup for PskTable {
             .iter()
             .find(|(i, _)| i == id)
             .map(|(_, k)| k)
+            .or_else(|| {
+                let ip = id.as_ip()?;
+                self.prefixes
+                    .iter()
+                    .find(|(net, len, _)| net.is_ipv4() == ip.is_ipv4() && mask(ip, *len) == *net)
+                    .map(|(_, _, k)| k)
+            })
             .or(self.wildcard.as_ref())
     }
 }
@@ -179,5 +233,50 @@ pub fn verify_psk_auth(
         Ok(())
     } else {
         Err(Error::AuthenticationFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_by_identity_then_longest_prefix_then_wildcard() {
+        let mut t = PskTable::new();
+        t.set_wildcard(Psk::from("any"));
+        t.insert_prefix("10.1.0.0".parse().unwrap(), 16, Psk::from("ten-one"));
+        t.insert_prefix("10.1.2.99".parse().unwrap(), 24, Psk::from("ten-one-two"));
+        t.insert(Identity::ip("10.1.2.3".parse().unwrap()), Psk::from("own"));
+        let key = |a: &str| {
+            t.psk(&Identity::ip(a.parse().unwrap()))
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+        };
+        assert_eq!(key("10.1.2.3"), b"own");
+        assert_eq!(key("10.1.2.4"), b"ten-one-two");
+        assert_eq!(key("10.1.9.9"), b"ten-one");
+        assert_eq!(key("192.0.2.1"), b"any");
+        assert_eq!(key("2001:db8::1"), b"any");
+        assert_eq!(
+            t.psk(&Identity::fqdn("spoke.example")).unwrap().as_bytes(),
+            b"any"
+        );
+        // A length of 0 is the wildcard; a prefix without a wildcard leaves others keyless.
+        let mut u = PskTable::new();
+        u.insert_prefix("172.16.0.0".parse().unwrap(), 12, Psk::from("k"));
+        assert!(
+            u.psk(&Identity::ip("172.31.255.1".parse().unwrap()))
+                .is_some()
+        );
+        assert!(
+            u.psk(&Identity::ip("172.32.0.1".parse().unwrap()))
+                .is_none()
+        );
+        u.insert_prefix("0.0.0.0".parse().unwrap(), 0, Psk::from("w"));
+        assert!(
+            u.psk(&Identity::ip("172.32.0.1".parse().unwrap()))
+                .is_some()
+        );
     }
 }

@@ -155,6 +155,10 @@ pub struct Config {
     pub local_ts: Option<Vec<TrafficSelector>>,
     /// What we accept on the peer's side; `None`: the peer's address (host selector).
     pub remote_ts: Option<Vec<TrafficSelector>>,
+    /// The IP protocol of the default host selectors (`local_ts` / `remote_ts` `None`): 0 for
+    /// every protocol, 47 for DMVPN's GRE between the two NBMA addresses (what IOS proposes
+    /// for `tunnel protection`).
+    pub host_ts_protocol: u8,
     /// IKE SA lifetime; it is rekeyed ahead of it (§2.8).
     pub ike_lifetime: Duration,
     /// Child SA lifetime in seconds (`set security-association lifetime seconds`).
@@ -222,6 +226,7 @@ impl Config {
             mode: dmvpn_esp::Mode::Transport,
             local_ts: None,
             remote_ts: None,
+            host_ts_protocol: 0,
             ike_lifetime: Duration::from_secs(86_400),
             child_lifetime: Duration::from_secs(3600),
             child_lifetime_kb: None,

@@ -70,6 +70,20 @@ impl Node {
         payload: &[u8],
     ) -> Result<(), Error> {
         bump(&mut self.stats.underlay_in);
+        self.on_gre(now, src, dst, payload, None)
+    }
+
+    /// A GRE packet from `src` to `dst`: in clear (`group` `None`) or out of an ESP SA of
+    /// crypto group `group`. A protected interface takes GRE only from its own group's ESP;
+    /// cleartext GRE for it is dropped and counted.
+    pub(super) fn on_gre(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        payload: &[u8],
+        group: Option<usize>,
+    ) -> Result<(), Error> {
         let Some(t) = self.interface_for(dst, payload) else {
             bump(&mut self.stats.underlay_not_local);
             return Err(Error::NotLocal(dst));
@@ -77,6 +91,13 @@ impl Node {
         let Some(f) = self.ifaces.get_mut(t) else {
             return Err(Error::NotLocal(dst));
         };
+        if f.protect != group {
+            match f.protect.and_then(|g| self.groups.get_mut(g)) {
+                Some(grp) => bump(&mut grp.stats.cleartext_dropped),
+                None => bump(&mut self.stats.gre_dropped),
+            }
+            return Err(Error::Cleartext(src));
+        }
         let rx = match f.gre.decapsulate(src, payload) {
             Ok(rx) => rx,
             Err(e) => {
@@ -326,27 +347,28 @@ impl Node {
             return Err(Error::NoMapping(via));
         };
         let key = if shortcut { dst } else { via };
-        if let Some(n) = c.mark_used(now, key).filter(|n| *n != source) {
-            return Ok((n, Path::Direct));
+        let mut direct = c.mark_used(now, key).filter(|n| *n != source);
+        if direct.is_none() && shortcut && key != via {
+            direct = c.mark_used(now, via).filter(|n| *n != source);
         }
-        if shortcut
-            && key != via
-            && let Some(n) = c.mark_used(now, via).filter(|n| *n != source)
-        {
-            return Ok((n, Path::Direct));
+        if direct.is_none() {
+            direct = match c.resolve(now, via) {
+                Ok(Resolution::Cached(n)) if n != source => Some(n),
+                _ => None,
+            };
         }
-        let path = match c.resolve(now, via) {
-            Ok(Resolution::Cached(n)) if n != source => Some(n),
-            _ => None,
-        };
         let nhs = c
             .nhs_status()
             .iter()
             .find(|n| n.up)
             .or(c.nhs_status().first())
             .map(|n| n.nbma_addr);
+        // Marking a mapping used may have started its refresh: send it now, not at the
+        // retransmission timer.
         self.drain_iface(now, t);
-        match (path, nhs) {
+        // On a protected interface a peer without an SA yet is reached through the hub.
+        let direct = direct.filter(|n| self.can_send(t, *n) || nhs.is_none());
+        match (direct, nhs) {
             (Some(n), _) => Ok((n, Path::Direct)),
             (None, Some(n)) => Ok((n, Path::ViaNhs)),
             (None, None) => Err(Error::NoMapping(via)),
@@ -433,6 +455,9 @@ impl Node {
             return Err(Error::Gre(e));
         }
         let src = f.cfg.source;
+        if let Some(g) = f.protect {
+            return self.seal(g, nbma, buf, protocol == Protocol::NHRP);
+        }
         self.transmits.push_back(Transmit {
             src,
             dst: nbma,

@@ -12,12 +12,13 @@
 
 mod forward;
 mod nhrp_glue;
+mod protect;
 #[cfg(test)]
 mod testkit;
 mod translate;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,31 @@ pub enum Input<'a> {
         /// The GRE packet.
         payload: &'a [u8],
     },
+    /// An ESP packet from the underlay (IP protocol 50): `payload` is what follows the outer IP
+    /// header, for a protected interface (`tunnel protection`) whose `tunnel source` is `dst`.
+    Esp {
+        /// The current time.
+        now: Instant,
+        /// Outer source address.
+        src: IpAddr,
+        /// Outer destination address (one of this node's tunnel sources).
+        dst: IpAddr,
+        /// The ESP packet (SPI to ICV).
+        payload: &'a [u8],
+    },
+    /// A UDP datagram from the underlay to port 500 (IKE) or 4500 (IKE after the non-ESP
+    /// marker, NAT keepalives, ESP in UDP, RFC 3948) of a protected tunnel source: `payload`
+    /// is what follows the UDP header.
+    Udp {
+        /// The current time.
+        now: Instant,
+        /// Source address and port.
+        src: SocketAddr,
+        /// Destination address (a tunnel source) and port.
+        dst: SocketAddr,
+        /// The UDP payload.
+        payload: &'a [u8],
+    },
     /// An IPv4/IPv6 packet from the caller's TUN device (the overlay), to route into a
     /// tunnel.
     Overlay {
@@ -60,10 +86,13 @@ pub enum Input<'a> {
 }
 
 /// What to send on the underlay, in the family's one datagram shape ([`dmvpn_wire::Transmit`]):
-/// from `src` (a `tunnel source`) to `dst`. Today every node transmit is a GRE packet
-/// (`proto` [`Proto::GRE`](dmvpn_wire::Proto::GRE), IP protocol 47): send it on a raw socket of
-/// protocol 47 (the kernel adds the IP header). Give the payload buffer back with
-/// [`Node::recycle`] to spare the next packet an allocation.
+/// from `src` (a `tunnel source`) to `dst`, `proto` saying what the payload is: a GRE packet
+/// ([`Proto::GRE`](dmvpn_wire::Proto::GRE), IP protocol 47) on an unprotected interface, an
+/// ESP packet ([`Proto::ESP`](dmvpn_wire::Proto::ESP), IP protocol 50) or an IKE datagram
+/// ([`Proto::Udp`](dmvpn_wire::Proto::Udp), ports 500/4500) on a protected one. Send IP
+/// payloads on a raw socket of that protocol (the kernel adds the IP header), UDP from the
+/// given port. Give the payload buffer back with [`Node::recycle`] to spare the next packet an
+/// allocation.
 pub use dmvpn_wire::Transmit;
 
 /// An overlay packet that arrived through a tunnel, for the caller's TUN device.
@@ -234,6 +263,9 @@ pub(crate) struct Iface {
     /// Complete mappings by (from the server, prefix) → NBMA address.
     mappings: BTreeMap<(bool, Prefix), IpAddr>,
     pub(crate) peers: BTreeMap<IpAddr, PeerRef>,
+    /// The crypto group protecting the interface (`tunnel protection`), an index into
+    /// [`Node::groups`].
+    pub(crate) protect: Option<usize>,
 }
 
 impl Iface {
@@ -294,6 +326,10 @@ pub struct Node {
     limits: Limits,
     pub(crate) stats: NodeStats,
     last_now: Instant,
+    /// The IKE endpoints and ESP SAs of the protected interfaces, one per tunnel source.
+    pub(crate) groups: Vec<protect::Group>,
+    /// The plaintext of every ESP transmit, in order, while on (tracing and tests).
+    tap: Option<VecDeque<Vec<u8>>>,
 }
 
 /// The NHRP prefix of an overlay network.
@@ -333,12 +369,16 @@ impl Node {
         limits: Limits,
     ) -> Result<Node, Error> {
         config.validate()?;
-        let ifaces = config
+        let (groups, protect) = protect::build_groups(&config, &entropy)?;
+        let mut ifaces = config
             .tunnels
             .iter()
             .enumerate()
             .map(|(i, t)| Iface::new(now, t, &config.networks, &limits, entropy.nhrp_key(i)))
             .collect::<Result<Vec<_>, _>>()?;
+        for (f, g) in ifaces.iter_mut().zip(protect) {
+            f.protect = g;
+        }
         let mut node = Node {
             hostname: config.hostname,
             networks: config.networks,
@@ -351,6 +391,8 @@ impl Node {
             limits,
             stats: NodeStats::default(),
             last_now: now,
+            groups,
+            tap: None,
         };
         for i in 0..node.ifaces.len() {
             // Static maps are mappings too: the GRE tunnels to the hubs are up from the start,
@@ -421,7 +463,14 @@ impl Node {
     /// The tunnel interface a transmit of this node's went out of (by its source and GRE key),
     /// for traces and per-interface accounting by the caller.
     pub fn tunnel_of(&self, t: &Transmit) -> Option<usize> {
-        self.interface_for(t.src, &t.payload)
+        if t.proto == dmvpn_wire::Proto::GRE {
+            return self.interface_for(t.src, &t.payload);
+        }
+        // ESP and IKE: the first interface of the crypto group of that source.
+        self.groups
+            .iter()
+            .find(|g| g.source == t.src)
+            .and_then(|g| g.ifaces.first().copied())
     }
 
     /// Data-path counters.
@@ -476,6 +525,24 @@ impl Node {
                 let now = self.clock(now);
                 self.on_overlay(now, packet)
             }
+            Input::Esp {
+                now,
+                src,
+                dst,
+                payload,
+            } => {
+                let now = self.clock(now);
+                self.on_esp(now, src, dst, payload)
+            }
+            Input::Udp {
+                now,
+                src,
+                dst,
+                payload,
+            } => {
+                let now = self.clock(now);
+                self.on_udp(now, src, dst, payload)
+            }
         }
     }
 
@@ -511,6 +578,11 @@ impl Node {
 
     /// The earliest deadline of every machine (what [`Output::Timeout`] carries).
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let crypto = self
+            .groups
+            .iter()
+            .filter_map(protect::Group::poll_timeout)
+            .min();
         self.ifaces
             .iter()
             .flat_map(|f| {
@@ -521,6 +593,7 @@ impl Node {
                 ]
             })
             .flatten()
+            .chain(crypto)
             .min()
     }
 
@@ -544,6 +617,7 @@ impl Node {
             }
             self.drain_iface(now, i);
         }
+        self.crypto_timeout(now);
     }
 
     // ----- commands -----
@@ -615,7 +689,7 @@ impl Node {
     }
 
     /// Graceful shutdown: every spoke interface purges its registrations from its NHSs and
-    /// stops registering.
+    /// stops registering; then every IKE SA is deleted (the purges went out first, in ESP).
     pub fn shutdown(&mut self, now: Instant) {
         let now = self.clock(now);
         for i in 0..self.ifaces.len() {
@@ -624,6 +698,7 @@ impl Node {
             }
             self.drain_iface(now, i);
         }
+        self.crypto_close_all(now);
     }
 
     // ----- routing -----
@@ -707,8 +782,10 @@ mod tests {
                     map_multicast_dynamic: true,
                     ..NhrpConfig::new(1)
                 },
+                protection: None,
             }],
             networks: Vec::new(),
+            crypto: Default::default(),
         }
     }
 

@@ -232,9 +232,21 @@ impl Node {
                     .get(t)
                     .map_or(0, |f| u64::from(f.cfg.nhrp.max_send.every_secs)),
             },
+            N::NhsDown { nhs } => {
+                let nbma = self.ifaces.get(t).and_then(|f| {
+                    let n = &f.cfg.nhrp;
+                    n.nhs
+                        .iter()
+                        .find(|c| c.address == nhs)
+                        .and_then(|c| n.nhs_nbma(c))
+                });
+                if let Some(nbma) = nbma {
+                    self.crypto_reset(now, t, nbma);
+                }
+                EventKind::Nhrp(N::NhsDown { nhs })
+            }
             // What the node reports as the machines do.
             e @ (N::NhsUp { .. }
-            | N::NhsDown { .. }
             | N::AllNhsDown
             | N::RegistrationRejected { .. }
             | N::NatDetected { .. }
@@ -335,9 +347,13 @@ impl Node {
                     );
                 }
                 self.peer_unref(t, o);
+                self.crypto_unref(now, t, o, !server);
             }
             if let Some(n) = new {
                 self.peer_ref(now, t, n);
+                if self.ifaces.get(t).is_some_and(|f| f.cfg.source != n) {
+                    self.crypto_ref(now, t, n, !server);
+                }
                 if registered {
                     self.event(
                         t,

@@ -36,6 +36,7 @@ fn tunnel(address: &str, source: IpAddr, nhrp: NhrpConfig) -> TunnelConfig {
         mtu: 1400,
         verify_unicast_source: false,
         nhrp,
+        protection: None,
     }
 }
 
@@ -52,6 +53,7 @@ pub(crate) fn hub_config() -> NodeConfig {
             },
         )],
         networks: Vec::new(),
+        crypto: Default::default(),
     }
 }
 
@@ -77,6 +79,7 @@ pub(crate) fn spoke_config(i: u8) -> NodeConfig {
             },
         )],
         networks: vec![format!("192.168.{i}.0/24").parse().unwrap()],
+        crypto: Default::default(),
     }
 }
 

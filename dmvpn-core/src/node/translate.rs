@@ -172,6 +172,7 @@ impl Iface {
             server,
             mappings: Default::default(),
             peers: Default::default(),
+            protect: None,
         })
     }
 }
@@ -227,6 +228,7 @@ mod tests {
                 },
                 ..NhrpConfig::new(99)
             },
+            protection: None,
         }
     }
 

@@ -172,6 +172,18 @@ impl Scenario {
     pub fn finish(&mut self) -> PathBuf {
         let rec = self.sim.finish().unwrap();
         assert!(!rec.frames().is_empty());
+        if self.ex.ipsec.is_some() {
+            // A protected network: IKE (UDP) and ESP only, not one GRE frame in clear.
+            let clear = rec
+                .frames()
+                .iter()
+                .filter(|(_, f)| f.get(9).is_none_or(|p| *p != 50 && *p != 17))
+                .count();
+            assert_eq!(
+                clear, 0,
+                "frames neither ESP nor IKE on a protected network"
+            );
+        }
         self.sim.pcap_path().to_path_buf()
     }
 }

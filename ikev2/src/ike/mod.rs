@@ -435,17 +435,21 @@ impl IkeSa {
     }
 
     fn local_ts(&self, cx: &Cx<'_>) -> Vec<TrafficSelector> {
-        cx.cfg
-            .local_ts
-            .clone()
-            .unwrap_or_else(|| vec![TrafficSelector::host(self.local.ip(), 0)])
+        cx.cfg.local_ts.clone().unwrap_or_else(|| {
+            vec![TrafficSelector::host(
+                self.local.ip(),
+                cx.cfg.host_ts_protocol,
+            )]
+        })
     }
 
     fn remote_ts(&self, cx: &Cx<'_>) -> Vec<TrafficSelector> {
-        cx.cfg
-            .remote_ts
-            .clone()
-            .unwrap_or_else(|| vec![TrafficSelector::host(self.remote.ip(), 0)])
+        cx.cfg.remote_ts.clone().unwrap_or_else(|| {
+            vec![TrafficSelector::host(
+                self.remote.ip(),
+                cx.cfg.host_ts_protocol,
+            )]
+        })
     }
 
     /// Ends the SA: children deleted, `IkeDown`.

@@ -182,6 +182,28 @@ impl Server {
         true
     }
 
+    /// Removes every registration from NBMA address `nbma` (its post-NAT address, when the
+    /// spoke is behind NAT) and purges them at the spokes that resolved them, as
+    /// [`Server::purge`] does: what a hub does when it loses the spoke's IPsec SA, the spoke
+    /// being unreachable until it registers again. Returns how many were removed.
+    pub fn remove_nbma(&mut self, now: Instant, nbma: IpAddr) -> usize {
+        let prefixes: Vec<Prefix> = self
+            .cache
+            .iter()
+            .filter(|e| {
+                e.flags.contains(EntryFlags::REGISTERED) && e.effective_nbma() == Some(nbma)
+            })
+            .map(|e| e.prefix)
+            .collect();
+        for p in &prefixes {
+            if let Some(e) = self.cache.remove(p, RemoveReason::Removed) {
+                self.notify_purge(now, &e);
+            }
+        }
+        self.drain_cache();
+        prefixes.len()
+    }
+
     /// Sends a Purge Request for the removed registration `e` to every spoke that resolved it
     /// through this server, remembering the request IDs (the most recent 256) for the replies.
     fn notify_purge(&mut self, now: Instant, e: &Entry) {

@@ -1,0 +1,429 @@
+//! The IKE endpoint's and the SA database's events turned into the node's state: SAs
+//! installed and removed, duplicates retired, lost hubs reset and registrations of lost
+//! spokes removed, queued NHRP packets released, lifetimes rekeyed, timers run.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use dmvpn_esp::{InboundSa, OutboundSa, Policy};
+use dmvpn_ikev2::{DownReason, Event as IkeEvent, IkeSaId};
+
+use super::{Child, IKE_PORT};
+use crate::event::EventKind;
+use crate::node::{Node, bump};
+
+impl Node {
+    /// Moves the endpoint's datagrams to the transmit queue and handles its events.
+    pub(crate) fn drain_ike(&mut self, now: Instant, g: usize) {
+        loop {
+            let Some(grp) = self.groups.get_mut(g) else {
+                return;
+            };
+            if let Some(t) = grp.ep.poll_transmit() {
+                let _ = self.push_transmit(t);
+                continue;
+            }
+            let Some(e) = grp.ep.poll_event() else { break };
+            self.on_ike_event(now, g, e);
+        }
+        self.drain_sadb(now, g);
+    }
+
+    /// The SA database's lifetime events: a soft limit rekeys the child SA, a hard one removes
+    /// the ESP SA.
+    pub(crate) fn drain_sadb(&mut self, now: Instant, g: usize) {
+        let Some(grp) = self.groups.get_mut(g) else {
+            return;
+        };
+        let mut rekey = Vec::new();
+        while let Some(e) = grp.sadb.poll_event() {
+            let inbound = match e.sa.direction {
+                dmvpn_esp::Direction::Inbound => Some(e.sa.spi),
+                dmvpn_esp::Direction::Outbound => grp
+                    .children
+                    .iter()
+                    .find(|(_, c)| c.outbound_spi == e.sa.spi)
+                    .map(|(s, _)| *s),
+            };
+            match e.event {
+                dmvpn_esp::Event::RekeyDue { .. } | dmvpn_esp::Event::SequenceExhausted { .. } => {
+                    if let Some(spi) = inbound
+                        && let Some(c) = grp.children.get(&spi)
+                    {
+                        rekey.push((c.ike, spi));
+                    }
+                }
+                dmvpn_esp::Event::Expired { spi, .. } => match e.sa.direction {
+                    dmvpn_esp::Direction::Inbound => {
+                        grp.sadb.remove_inbound(spi);
+                    }
+                    dmvpn_esp::Direction::Outbound => {
+                        grp.sadb.remove_outbound(spi);
+                    }
+                },
+            }
+        }
+        rekey.sort_unstable();
+        rekey.dedup();
+        let mut any = false;
+        for (ike, spi) in rekey {
+            any |= grp.ep.rekey_child(now, ike, spi).is_ok();
+        }
+        if any {
+            self.drain_ike(now, g);
+        }
+    }
+
+    fn on_ike_event(&mut self, now: Instant, g: usize, e: IkeEvent) {
+        let Some(grp) = self.groups.get_mut(g) else {
+            return;
+        };
+        let t = grp.ifaces.first().copied().unwrap_or(0);
+        match e {
+            IkeEvent::IkeUp {
+                sa,
+                local,
+                remote,
+                initiator,
+                spi_i,
+                spi_r,
+                suite,
+                peer_id,
+                keys,
+                nat,
+            } => {
+                let peer = remote.ip();
+                // KEYLOG-IKE
+                let _ = (spi_i, spi_r, &suite, &keys);
+                let Some(grp) = self.groups.get_mut(g) else {
+                    return;
+                };
+                let p = grp.peers.entry(peer).or_default();
+                if p.negotiating == Some(sa) {
+                    p.negotiating = None;
+                }
+                let keep = match p.ike {
+                    Some((other, other_init)) if other != sa => {
+                        // Two SAs with one peer: the one the lower address initiated stays.
+                        let init_addr = |we: bool| if we { local.ip() } else { peer };
+                        let new_wins = init_addr(initiator) < init_addr(other_init);
+                        let (loser, loser_ours) = if new_wins {
+                            (other, other_init)
+                        } else {
+                            (sa, initiator)
+                        };
+                        if new_wins {
+                            p.ike = Some((sa, initiator));
+                        }
+                        Some((loser, loser_ours))
+                    }
+                    _ => {
+                        p.ike = Some((sa, initiator));
+                        None
+                    }
+                };
+                p.failures = 0;
+                p.up_since.get_or_insert(now);
+                grp.set_retry(peer, None);
+                if let Some((loser, ours)) = keep {
+                    if ours {
+                        bump(&mut grp.stats.duplicates_closed);
+                    }
+                    self.retire(now, g, loser, ours);
+                }
+                self.event(
+                    t,
+                    EventKind::CryptoUp {
+                        peer: remote,
+                        local,
+                        peer_id: peer_id.to_string(),
+                        initiator,
+                        nat,
+                    },
+                );
+            }
+            IkeEvent::IkeRekeyed {
+                old,
+                new,
+                spi_i,
+                spi_r,
+                suite,
+                keys,
+            } => {
+                // KEYLOG-IKE
+                let _ = (spi_i, spi_r, &suite, &keys);
+                let Some(grp) = self.groups.get_mut(g) else {
+                    return;
+                };
+                for c in grp.children.values_mut() {
+                    if c.ike == old {
+                        c.ike = new;
+                    }
+                }
+                for p in grp.peers.values_mut() {
+                    if let Some((sa, init)) = p.ike
+                        && sa == old
+                    {
+                        p.ike = Some((new, init));
+                    }
+                }
+            }
+            IkeEvent::ChildUp {
+                sa,
+                child,
+                rekey_of,
+            } => self.child_up(now, g, sa, &child, rekey_of),
+            IkeEvent::ChildDeleted {
+                inbound_spi,
+                outbound_spi,
+                ..
+            } => {
+                grp.children.remove(&inbound_spi);
+                grp.sadb.remove_inbound(inbound_spi);
+                if !grp
+                    .children
+                    .values()
+                    .any(|c| c.outbound_spi == outbound_spi)
+                {
+                    grp.sadb.remove_outbound(outbound_spi);
+                }
+            }
+            IkeEvent::IkeDown { sa, reason } => self.ike_down(now, g, sa, reason),
+            IkeEvent::PeerDead { remote, .. } => {
+                self.event(t, EventKind::CryptoPeerDead { peer: remote });
+            }
+            IkeEvent::Refused {
+                remote,
+                exchange,
+                reason,
+                ..
+            } => {
+                bump(&mut grp.stats.refused);
+                self.event(
+                    t,
+                    EventKind::CryptoRefused {
+                        peer: remote,
+                        exchange: exchange.to_string(),
+                        reason: reason.to_string(),
+                    },
+                );
+            }
+            IkeEvent::ChildFailed { sa, error } => {
+                let peer = grp
+                    .peers
+                    .iter()
+                    .find(|(_, p)| p.ike.map(|(s, _)| s) == Some(sa))
+                    .map_or(grp.source, |(a, _)| *a);
+                self.event(
+                    t,
+                    EventKind::CryptoRefused {
+                        peer: SocketAddr::new(peer, IKE_PORT),
+                        exchange: "CREATE_CHILD_SA".into(),
+                        reason: error.to_string(),
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes (if we initiated it) or stops using (if the peer did, and will close it) the
+    /// losing IKE SA of a simultaneous initiation.
+    pub(crate) fn retire(&mut self, now: Instant, g: usize, loser: IkeSaId, ours: bool) {
+        let Some(grp) = self.groups.get_mut(g) else {
+            return;
+        };
+        let spis: Vec<(u32, u32)> = grp
+            .children
+            .iter()
+            .filter(|(_, c)| c.ike == loser)
+            .map(|(i, c)| (*i, c.outbound_spi))
+            .collect();
+        for (_, out) in &spis {
+            grp.sadb.remove_outbound(*out);
+        }
+        if ours {
+            let _ = grp.ep.close(now, loser);
+            self.drain_ike(now, g);
+        }
+    }
+
+    fn child_up(
+        &mut self,
+        now: Instant,
+        g: usize,
+        sa: IkeSaId,
+        c: &dmvpn_ikev2::ChildSaUp,
+        rekey_of: Option<u32>,
+    ) {
+        let peer = c.remote.ip();
+        // KEYLOG-ESP
+        let Some(grp) = self.groups.get_mut(g) else {
+            return;
+        };
+        let t = grp.ifaces.first().copied().unwrap_or(0);
+        let (inbound, outbound) = match (
+            InboundSa::new(&c.inbound, now),
+            OutboundSa::new(&c.outbound, now),
+        ) {
+            (Ok(i), Ok(o)) => (i, o),
+            _ => {
+                bump(&mut grp.stats.encrypt_errors);
+                return;
+            }
+        };
+        let policy = Policy::dmvpn(grp.source, peer);
+        let outbound_spi = c.outbound.spi;
+        grp.children.insert(
+            c.inbound.spi,
+            Child {
+                ike: sa,
+                peer,
+                outbound_spi,
+                noted: None,
+            },
+        );
+        grp.sadb.insert_inbound(policy, inbound);
+        // The child SA of a losing duplicate IKE SA receives but never carries our traffic.
+        let current = grp.peers.get(&peer).and_then(|p| p.ike).map(|(s, _)| s);
+        if current.is_none_or(|s| s == sa) {
+            grp.sadb.insert_outbound(policy, outbound);
+        }
+        let queued: Vec<Vec<u8>> = grp
+            .peers
+            .get_mut(&peer)
+            .map(|p| p.queue.drain(..).collect())
+            .unwrap_or_default();
+        self.event(
+            t,
+            EventKind::IpsecUp {
+                peer,
+                inbound_spi: c.inbound.spi,
+                outbound_spi,
+                rekey: rekey_of.is_some(),
+            },
+        );
+        for gre in queued {
+            let _ = self.seal(g, peer, gre, true);
+        }
+    }
+
+    fn ike_down(&mut self, now: Instant, g: usize, sa: IkeSaId, reason: DownReason) {
+        let Some(grp) = self.groups.get_mut(g) else {
+            return;
+        };
+        let t = grp.ifaces.first().copied().unwrap_or(0);
+        let Some((&peer, _)) = grp
+            .peers
+            .iter()
+            .find(|(_, p)| p.ike.map(|(s, _)| s) == Some(sa) || p.negotiating == Some(sa))
+        else {
+            return;
+        };
+        let Some(p) = grp.peers.get_mut(&peer) else {
+            return;
+        };
+        let was_up = p.ike.map(|(s, _)| s) == Some(sa);
+        if was_up {
+            p.ike = None;
+            p.up_since = None;
+        } else {
+            p.negotiating = None;
+        }
+        let (wanted, registered) = (p.wanted(), p.server_refs > 0);
+        let retry = if wanted {
+            p.failures = if was_up {
+                1
+            } else {
+                p.failures.saturating_add(1)
+            };
+            Some(now + grp.backoff.wait(p.failures))
+        } else {
+            p.queue.clear();
+            None
+        };
+        grp.set_retry(peer, retry);
+        if was_up {
+            self.event(
+                t,
+                EventKind::CryptoDown {
+                    peer: SocketAddr::new(peer, IKE_PORT),
+                    reason,
+                },
+            );
+        } else {
+            self.event(
+                t,
+                EventKind::CryptoFailed {
+                    peer: SocketAddr::new(peer, IKE_PORT),
+                    reason,
+                    retry_in: retry.map(|r| r.saturating_duration_since(now)),
+                },
+            );
+        }
+        if was_up && registered {
+            // The spoke is unreachable through IPsec: its registrations go.
+            let ifaces = self
+                .groups
+                .get(g)
+                .map(|g| g.ifaces.clone())
+                .unwrap_or_default();
+            for i in ifaces {
+                if let Some(s) = self.ifaces.get_mut(i).and_then(|f| f.server.as_mut()) {
+                    s.remove_nbma(now, peer);
+                }
+                self.drain_iface(now, i);
+            }
+        }
+        if let Some(grp) = self.groups.get_mut(g) {
+            grp.forget_if_idle(peer);
+        }
+    }
+
+    /// Runs the groups' timers due at `now`.
+    pub(crate) fn crypto_timeout(&mut self, now: Instant) {
+        for g in 0..self.groups.len() {
+            let Some(grp) = self.groups.get_mut(g) else {
+                continue;
+            };
+            if grp.ep.poll_timeout().is_some_and(|t| t <= now) {
+                grp.ep.handle_timeout(now);
+            }
+            if grp.sadb.poll_timeout().is_some_and(|t| t <= now) {
+                grp.sadb.handle_timeout(now);
+            }
+            let due: Vec<IpAddr> = grp
+                .retries
+                .iter()
+                .take_while(|(t, _)| *t <= now)
+                .map(|(_, p)| *p)
+                .collect();
+            for peer in due {
+                if let Some(grp) = self.groups.get_mut(g) {
+                    grp.set_retry(peer, None);
+                }
+                let wanted = self
+                    .groups
+                    .get(g)
+                    .and_then(|grp| grp.peers.get(&peer))
+                    .is_some_and(|p| (p.wanted() || !p.queue.is_empty()) && p.ike.is_none());
+                if wanted {
+                    self.initiate(now, g, peer);
+                } else if let Some(grp) = self.groups.get_mut(g) {
+                    grp.forget_if_idle(peer);
+                }
+            }
+            self.drain_ike(now, g);
+        }
+    }
+
+    /// Closes every IKE SA (shutdown).
+    pub(crate) fn crypto_close_all(&mut self, now: Instant) {
+        for g in 0..self.groups.len() {
+            if let Some(grp) = self.groups.get_mut(g) {
+                grp.ep.close_all(now);
+            }
+            self.drain_ike(now, g);
+        }
+    }
+}
