@@ -410,6 +410,19 @@ impl SimNode {
 
     /// A LAN host will send an echo request at `at`.
     pub fn schedule_ping(&mut self, at: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+        self.schedule_ping_sized(at, src, dst, id, seq, 56);
+    }
+
+    /// Like [`SimNode::schedule_ping`] with `data_len` bytes of echo data.
+    pub fn schedule_ping_sized(
+        &mut self,
+        at: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        id: u16,
+        seq: u16,
+        data_len: usize,
+    ) {
         let n = self.next_ping;
         self.next_ping += 1;
         self.pings.insert(
@@ -419,7 +432,7 @@ impl SimNode {
                 dst,
                 id,
                 seq,
-                data_len: 56,
+                data_len,
             },
         );
         self.scheduled.push(Reverse((at, n)));

@@ -132,3 +132,372 @@ fn protected_phase2_spoke_to_spoke_then_expiry() {
         protos.iter().filter(|p| **p != 50 && **p != 17).count()
     );
 }
+
+/// The example network with each node's configuration adjusted (`tweak(0, hub)`,
+/// `tweak(i, spoke i)`) before it starts; the hub's routes in place, traces on.
+fn network(
+    name: &'static str,
+    seed: u64,
+    ex: Example,
+    tweak: impl Fn(u32, &mut dmvpn_core::config::NodeConfig),
+) -> Scenario {
+    let mut s = Scenario::empty(name, seed, ex.clone());
+    let mut hub_cfg = ex.hub();
+    tweak(0, &mut hub_cfg);
+    let hub = s.add(hub_cfg);
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=ex.spokes {
+        let mut cfg = ex.spoke(i);
+        tweak(i, &mut cfg);
+        let id = s.add(cfg);
+        s.spokes.push(id);
+    }
+    s
+}
+
+fn stats(s: &Scenario, id: HostId) -> dmvpn_core::CryptoStats {
+    s.get(id).node().crypto_stats()[0].1
+}
+
+/// Schedules `n` echo requests from host 25 on spoke `i` to host 37 on spoke `j`, one every
+/// `every`, starting now, with sequence numbers from `first`, of `len` data bytes.
+fn stream(s: &mut Scenario, i: u32, j: u32, first: u16, n: u16, every: Duration, len: usize) {
+    let (src, dst) = (s.ex.lan_host(i, 25), s.ex.lan_host(j, 37));
+    let now = s.now();
+    let id = s.spoke(i);
+    for k in 0..n {
+        let at = now + every * u32::from(k);
+        s.node(id)
+            .schedule_ping_sized(at, src, dst, 1, first.wrapping_add(k), len);
+    }
+}
+
+fn rekeys(s: &Scenario, id: HostId, peer: IpAddr) -> usize {
+    s.count(
+        id,
+        |k| matches!(k, EventKind::IpsecUp { peer: p, rekey: true, .. } if *p == peer),
+    )
+}
+
+use std::time::Duration;
+
+/// Phase 2 with the hub forwarding the Resolution Request to spoke B (IOS's behaviour): B
+/// learns A from the request and answers A directly; the answer waits for the A–B SA (never
+/// in clear), which both resolved at once: one IKE SA remains.
+#[test]
+fn protected_hub_forwarding_resolution_answered_through_the_new_sa() {
+    let mut ex = Example::new(2).protected();
+    ex.hub_resolution = dmvpn_core::config::HubResolution::Forward;
+    let mut s = Scenario::new("protected-forward", 11, ex);
+    let (a, b) = (s.spoke(1), s.spoke(2));
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    for seq in 1..=5 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1, "{:?}", s.get(a).errors());
+    }
+    assert!(s.has(
+        a,
+        |k| matches!(k, EventKind::MappingAdded { nbma, .. } if *nbma == s.nbma(2))
+    ));
+    assert!(s.has(
+        b,
+        |k| matches!(k, EventKind::MappingAdded { nbma, .. } if *nbma == s.nbma(1))
+    ));
+    // B's Resolution Reply went straight to A, in ESP.
+    let b_trace = s.node(b).take_trace();
+    assert!(
+        b_trace
+            .iter()
+            .any(|t| t.what == "NHRP Resolution Reply" && t.dst == s.nbma(1) && t.protected),
+        "{b_trace:?}"
+    );
+    assert_eq!(ike_sas_with(&s, a, s.nbma(2)), 1);
+    assert_eq!(ike_sas_with(&s, b, s.nbma(1)), 1);
+    s.finish();
+}
+
+/// A cleartext GRE packet from a protected peer (here: spoke A's address, a valid NHRP
+/// registration in clear) is dropped and counted, and changes nothing; ESP with a bad ICV or
+/// replayed is dropped and counted too.
+#[test]
+fn cleartext_gre_and_bad_esp_are_dropped_and_counted() {
+    let mut s = Scenario::new("protected-cleartext", 12, Example::new(1).protected());
+    let hub = s.hub();
+    s.run(secs(3));
+    assert!(s.registered(hub, 1));
+    let now = s.now();
+    let regs_before = s.get(hub).node().nhrp_server(0).unwrap().stats();
+    // A GRE packet (protocol type NHRP) in clear from spoke A's NBMA address.
+    let gre = [0x20u8, 0x00, 0x20, 0x01, 0x00, 0x01, 0x86, 0xa0, 0, 1, 2, 3];
+    let a_nbma = s.nbma(1);
+    let e = s
+        .node(hub)
+        .node_mut()
+        .handle_input(dmvpn_core::Input::Underlay {
+            now,
+            src: a_nbma,
+            dst: HUB_NBMA.into(),
+            payload: &gre,
+        });
+    assert!(matches!(e, Err(dmvpn_core::Error::Cleartext(_))), "{e:?}");
+    assert_eq!(stats(&s, hub).cleartext_dropped, 1);
+    assert_eq!(
+        s.get(hub).node().nhrp_server(0).unwrap().stats(),
+        regs_before
+    );
+    // ESP with a known SPI and a broken ICV, and a replay of a real packet.
+    let (_, in_spi, _) = s.get(hub).node().child_sas(0)[0];
+    let mut esp = in_spi.to_be_bytes().to_vec();
+    esp.extend_from_slice(&[0, 0, 0, 1]);
+    esp.extend_from_slice(&[0u8; 64]);
+    let e = s.node(hub).node_mut().handle_input(dmvpn_core::Input::Esp {
+        now,
+        src: a_nbma,
+        dst: HUB_NBMA.into(),
+        payload: &esp,
+    });
+    assert!(matches!(e, Err(dmvpn_core::Error::Esp(_))), "{e:?}");
+    assert_eq!(stats(&s, hub).esp_dropped, 1);
+    s.run(secs(1));
+    assert!(s.registered(hub, 1));
+    s.finish();
+}
+
+/// `set security-association lifetime seconds 120` (seed 004): the child SAs are rekeyed
+/// before they expire, again and again, under a continuous ping, with no echo lost.
+#[test]
+fn child_sas_rekey_by_seconds_under_a_continuous_ping_without_loss() {
+    let mut ex = Example::new(2).protected();
+    ex.holdtime = 600;
+    let mut s = network("protected-rekey-seconds", 13, ex, |_, cfg| {
+        cfg.crypto.ipsec_profiles[0].lifetime_seconds = Some(120);
+    });
+    let (hub, a) = (s.hub(), s.spoke(1));
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    stream(&mut s, 1, 2, 1, 500, Duration::from_millis(1000), 56);
+    s.run(secs(505));
+    let replies = s.get(a).replies().len();
+    assert_eq!(replies, 500, "{:?}", s.get(a).errors());
+    assert!(rekeys(&s, a, s.nbma(2)) >= 3, "{:?}", s.events(a));
+    assert!(rekeys(&s, a, HUB_NBMA.into()) >= 3);
+    assert!(rekeys(&s, hub, s.nbma(1)) >= 3);
+    // Old SAs are deleted, not piled up: one child pair per peer (two briefly around a
+    // rekey).
+    assert!(child_sas_with(&s, a, s.nbma(2)) <= 2);
+    s.finish();
+}
+
+/// `set security-association lifetime kilobytes 2560`: the child SAs between the spokes are
+/// rekeyed by volume under a continuous stream of 1300-byte echoes, with no echo lost.
+#[test]
+fn child_sas_rekey_by_kilobytes_under_a_continuous_ping_without_loss() {
+    let mut s = network(
+        "protected-rekey-kilobytes",
+        14,
+        Example::new(2).protected(),
+        |_, cfg| {
+            cfg.crypto.ipsec_profiles[0].lifetime_kilobytes = Some(2560);
+        },
+    );
+    let a = s.spoke(1);
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    // 4000 echoes of 1300 bytes, 50 a second: about 5.3 MB each way.
+    stream(&mut s, 1, 2, 1, 4000, Duration::from_millis(20), 1300);
+    s.run(secs(85));
+    assert_eq!(s.get(a).replies().len(), 4000, "{:?}", s.get(a).errors());
+    assert!(rekeys(&s, a, s.nbma(2)) >= 2, "{:?}", s.events(a));
+    s.finish();
+}
+
+/// A spoke with the wrong pre-shared key is refused (and counted) by the hub; it never
+/// registers; the other spokes are unaffected.
+#[test]
+fn a_spoke_with_a_wrong_psk_is_refused_and_counted_the_others_unaffected() {
+    let mut s = network(
+        "protected-wrong-psk",
+        15,
+        Example::new(3).protected(),
+        |i, cfg| {
+            if i == 3 {
+                cfg.crypto.ikev2.keyring[0].pre_shared_key =
+                    dmvpn_core::config::Password::new("wrong-key");
+            }
+        },
+    );
+    let hub = s.hub();
+    s.run(secs(30));
+    assert!(s.registered(hub, 1) && s.registered(hub, 2));
+    assert!(!s.registered(hub, 3));
+    assert!(stats(&s, hub).refused >= 1, "{:?}", stats(&s, hub));
+    assert!(s.has(
+        hub,
+        |k| matches!(k, EventKind::CryptoRefused { peer, .. } if peer.ip() == s.nbma(3))
+    ));
+    let c = s.spoke(3);
+    assert!(s.has(c, |k| matches!(k, EventKind::CryptoFailed { .. })));
+    assert!(!crypto_up(&s, c, HUB_NBMA.into()));
+    s.route(1, 2);
+    s.route(2, 1);
+    s.ping(1, 25, 2, 37, 1);
+    s.run(secs(2));
+    assert_eq!(s.replies(s.spoke(1), 1), 1);
+    s.finish();
+}
+
+/// `crypto call admission limit` on the hub: with at most 2 IKE SAs, the third spoke is
+/// refused (counted), and gets in once another leaves.
+#[test]
+fn call_admission_limits_ike_sas_on_the_hub() {
+    let mut s = network(
+        "protected-cac",
+        16,
+        Example::new(3).protected(),
+        |i, cfg| {
+            if i == 0 {
+                cfg.crypto.call_admission.max_sa = Some(2);
+            }
+        },
+    );
+    let hub = s.hub();
+    s.run(secs(20));
+    let registered: Vec<u32> = (1..=3).filter(|i| s.registered(hub, *i)).collect();
+    assert_eq!(registered.len(), 2, "{registered:?}");
+    let cac = s
+        .get(hub)
+        .node()
+        .ike_endpoint(0)
+        .unwrap()
+        .counters()
+        .cac_rejected;
+    assert!(cac >= 1);
+    let out = (1..=3).find(|i| !registered.contains(i)).unwrap();
+    let leaving = registered[0];
+    let id = s.spoke(leaving);
+    let now = s.now();
+    s.node(id).node_mut().shutdown(now);
+    s.sim.flush();
+    s.run(secs(400));
+    assert!(s.registered(hub, out), "{:?}", s.events(s.spoke(out)));
+    s.finish();
+}
+
+/// `crypto ikev2 dpd 10 2`: a hub that stops answering is declared dead; the spoke's NHS goes
+/// down; with a second hub the spoke keeps working through it; when the hub returns the spoke
+/// gets IKE and its registration back.
+#[test]
+fn hub_liveness_failure_with_one_and_with_two_hubs() {
+    let dpd = |_: u32, cfg: &mut dmvpn_core::config::NodeConfig| {
+        cfg.crypto.ikev2.dpd = Some(dmvpn_core::config::Dpd {
+            interval: 10,
+            retry: 2,
+        });
+    };
+    // One hub.
+    let mut s = network(
+        "protected-dpd-one-hub",
+        17,
+        Example::new(1).protected(),
+        dpd,
+    );
+    let (hub, a) = (s.hub(), s.spoke(1));
+    s.run(secs(3));
+    assert!(s.registered(hub, 1));
+    s.sim.crash(hub).unwrap();
+    let crash_at = s.now();
+    s.run(secs(60));
+    assert!(
+        s.has(a, |k| matches!(k, EventKind::CryptoPeerDead { .. })),
+        "{:?}",
+        s.events(a)
+    );
+    assert!(s.has(a, |k| matches!(k, EventKind::CryptoDown { .. })));
+    assert!(s.has(a, |k| matches!(
+        k,
+        EventKind::Nhrp(NhrpEvent::NhsDown { .. })
+    )));
+    // Down within the DPD interval and the retries (10 s idle, 6 tries 2 s apart), not after
+    // the 100 s registration interval.
+    let dead_at = s
+        .get(a)
+        .events()
+        .iter()
+        .find(|(_, e)| matches!(e.kind, EventKind::CryptoPeerDead { .. }))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert!(dead_at.duration_since(crash_at) <= secs(30));
+    // The hub returns with empty tables: the spoke's retries get IKE and the registration
+    // back.
+    let mut hub_cfg = s.ex.hub();
+    dpd(0, &mut hub_cfg);
+    let entropy = s.entropy();
+    let fresh = dmvpn_core::sim::SimNode::new(s.now(), hub_cfg, entropy).unwrap();
+    s.sim.restart(hub, fresh);
+    s.run(secs(200));
+    assert!(s.registered(hub, 1), "{:?}", s.events(a));
+    assert_eq!(ike_sas_with(&s, a, HUB_NBMA.into()), 1);
+    s.finish();
+
+    // Two hubs: hub1 dies, DPD takes its NHS down, the spoke keeps working through hub2.
+    use dmvpn_core::config::{NhsConfig, StaticMap};
+    let hub2_nbma = ip("172.17.0.2");
+    let two = |i: u32, cfg: &mut dmvpn_core::config::NodeConfig| {
+        dpd(i, cfg);
+        if i > 0 {
+            let n = &mut cfg.tunnels[0].nhrp;
+            n.nhs.push(NhsConfig {
+                address: ip("10.0.0.2"),
+                nbma: None,
+            });
+            n.maps.push(StaticMap {
+                address: ip("10.0.0.2"),
+                nbma: hub2_nbma,
+            });
+            n.map_multicast.push(hub2_nbma);
+        }
+    };
+    let mut s = network(
+        "protected-dpd-two-hubs",
+        18,
+        Example::new(2).protected(),
+        two,
+    );
+    let mut hub2_cfg = s.ex.hub();
+    dpd(0, &mut hub2_cfg);
+    hub2_cfg.hostname = "hub2".into();
+    hub2_cfg.tunnels[0].address = "10.0.0.2/24".parse().unwrap();
+    hub2_cfg.tunnels[0].source = hub2_nbma;
+    let hub2 = s.add(hub2_cfg);
+    for (net, via) in s.ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub2).add_route(net, via).unwrap();
+    }
+    let (hub1, a) = (s.hub(), s.spoke(1));
+    s.run(secs(3));
+    assert!(crypto_up(&s, a, hub2_nbma));
+    s.route(1, 2);
+    s.route(2, 1);
+    s.sim.crash(hub1).unwrap();
+    let crash_at = s.now();
+    s.run(secs(40));
+    let down = s.get(a).events().iter().any(|(t, e)| {
+        *t > crash_at
+            && matches!(e.kind, EventKind::Nhrp(NhrpEvent::NhsDown { nhs }) if nhs == ip("10.0.0.1"))
+    });
+    assert!(down, "{:?}", s.events(a));
+    assert!(!s.has(a, |k| matches!(k, EventKind::Nhrp(NhrpEvent::AllNhsDown))));
+    for seq in 1..=3 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(2));
+        assert_eq!(s.replies(a, seq), 1, "{:?}", s.get(a).errors());
+    }
+    s.finish();
+}

@@ -13,6 +13,8 @@
 mod forward;
 mod nhrp_glue;
 mod protect;
+
+pub use protect::CryptoStats;
 #[cfg(test)]
 mod testkit;
 mod translate;

@@ -122,6 +122,34 @@ impl Client {
         }
     }
 
+    /// The NHS at NBMA address `nbma` is unreachable, by what a lower layer knows (its IPsec
+    /// peer stopped answering liveness checks): it is down now, as after `nhs_down_after`
+    /// missed registrations ([`Event::NhsDown`], and [`Event::AllNhsDown`] if it was the
+    /// last), and registrations to it go on at the back-off interval until it answers again.
+    /// Returns whether an NHS was up and is now down.
+    pub fn nhs_unreachable(&mut self, nbma: IpAddr) -> bool {
+        let mut any = false;
+        for n in self.nhs.iter_mut().filter(|n| n.nbma == nbma) {
+            if n.down_reported {
+                continue;
+            }
+            n.up = false;
+            n.down_reported = true;
+            n.misses = n.misses.max(self.config.nhs_down_after);
+            any = true;
+            let nhs = n.proto;
+            self.core.event(Event::NhsDown { nhs });
+        }
+        if !self.nhs.is_empty()
+            && self.nhs.iter().all(|n| n.down_reported)
+            && !self.all_down_reported
+        {
+            self.all_down_reported = true;
+            self.core.event(Event::AllNhsDown);
+        }
+        any
+    }
+
     /// The NHS to send resolutions to: the first one up, else the first configured.
     pub(super) fn first_nhs(&self) -> Option<(IpAddr, IpAddr)> {
         self.nhs

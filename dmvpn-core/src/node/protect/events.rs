@@ -189,8 +189,18 @@ impl Node {
                 }
             }
             IkeEvent::IkeDown { sa, reason } => self.ike_down(now, g, sa, reason),
-            IkeEvent::PeerDead { remote, .. } => {
+            IkeEvent::PeerDead { sa, remote } => {
+                let ifaces = grp.ifaces.clone();
                 self.event(t, EventKind::CryptoPeerDead { peer: remote });
+                // Down now (its IkeDown, which follows, then finds nothing to do).
+                self.ike_down(now, g, sa, DownReason::PeerDead);
+                // A dead hub's NHS is down now, not after the registrations time out.
+                for i in ifaces {
+                    if let Some(c) = self.ifaces.get_mut(i).and_then(|f| f.client.as_mut()) {
+                        c.nhs_unreachable(remote.ip());
+                    }
+                    self.drain_iface(now, i);
+                }
             }
             IkeEvent::Refused {
                 remote,
@@ -421,6 +431,7 @@ impl Node {
     pub(crate) fn crypto_close_all(&mut self, now: Instant) {
         for g in 0..self.groups.len() {
             if let Some(grp) = self.groups.get_mut(g) {
+                grp.stopped = true;
                 grp.ep.close_all(now);
             }
             self.drain_ike(now, g);

@@ -142,6 +142,8 @@ pub(crate) struct Group {
     backoff: Backoff,
     queue_limit: usize,
     pub(crate) transform: String,
+    /// After [`Node::shutdown`]: no new IKE SA is started.
+    pub(crate) stopped: bool,
 }
 
 impl core::fmt::Debug for Group {
@@ -281,6 +283,7 @@ pub(crate) fn build_groups(
             backoff: Backoff::default(),
             queue_limit: 64,
             transform,
+            stopped: false,
         });
     }
     Ok((groups, of_iface))
@@ -415,7 +418,7 @@ impl Node {
 
     /// Starts an IKE SA to `peer` (port 500), proposing GRE between the two NBMA addresses.
     fn initiate(&mut self, now: Instant, g: usize, peer: IpAddr) {
-        let Some(grp) = self.groups.get_mut(g) else {
+        let Some(grp) = self.groups.get_mut(g).filter(|g| !g.stopped) else {
             return;
         };
         let local = SocketAddr::new(grp.source, IKE_PORT);
