@@ -2,27 +2,45 @@
 //! network): a hub (NBMA 172.17.0.1, tunnel 10.0.0.1), spoke A (NBMA 172.16.1.1, tunnel
 //! 10.0.0.11, LAN 192.168.1.0/24) and spoke B (NBMA 172.16.2.1, tunnel 10.0.0.12, LAN
 //! 192.168.2.0/24). The PC 192.168.1.25 pings the web server 192.168.2.37 and every step is
-//! narrated as in the seed slides: registration, resolution through the hub, the first packets
-//! via the hub, direct spoke-to-spoke traffic, the reverse direction resolving, and the mapping
-//! expiring after the holdtime with no traffic.
+//! narrated as in the seed slides, from what the nodes' events and packet traces say happened:
+//! registration, resolution through the hub, the first packets via the hub, direct
+//! spoke-to-spoke traffic once it is seen on the wire, how spoke B learned spoke A, and the
+//! mapping expiring after the holdtime with no traffic.
 //!
-//! With `--spokes N`, spoke 2k-1 pings spoke 2k for every k: N/2 spoke-to-spoke tunnels.
-//! `--phase 3` uses hub redirects and spoke shortcuts; `--nat` puts every spoke behind its own
-//! NAT box; `--loss P` loses that fraction of every datagram; `--pcap FILE` records the
-//! underlay (raw IP) for Wireshark.
+//! With `--spokes N`, host .25 on spoke 2k-1's LAN pings host .37 behind spoke 2k for every k
+//! (A pings B, C pings D, …): N/2 spoke-to-spoke tunnels. Runs of up to 10 spokes narrate the
+//! pair A-B; larger runs print each stage's outcome and the summary only. `--phase 3` uses hub
+//! redirects and spoke shortcuts, with the hub forwarding Resolution Requests to the spoke that
+//! owns the prefix as IOS does (`--hub-answers` makes it answer from its own table); `--nat` puts
+//! every spoke behind its own NAT box; `--loss P` loses that fraction of every datagram (1:
+//! all of them); `--pcap FILE` records the underlay (raw IP) for Wireshark.
 #![allow(clippy::print_stdout)]
 
-use std::net::IpAddr;
+// The narration of the pair A-B (not a binary of its own: cargo only takes `src/bin/*.rs` and
+// `src/bin/*/main.rs`).
+#[path = "dmvpn-sim/narrate.rs"]
+mod narrate;
+
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmvpn_core::config::HubResolution;
-use dmvpn_core::sim::SimNode;
-use dmvpn_core::sim::example::{Example, HUB_NBMA, spoke_name};
+use dmvpn_core::config::{HubResolution, MaxSend};
+use dmvpn_core::sim::example::{Example, HUB_NBMA, HUB_TUNNEL, spoke_name};
+use dmvpn_core::sim::{SimNode, TraceLine};
 use dmvpn_core::{Entropy, EventKind, NhrpEvent, RemoveReason};
 use dmvpn_netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
+
+use narrate::{Story, conclude, narrate_window, print_prelude};
+
+/// Runs of at most this many spokes are narrated step by step; larger ones are summarised.
+const NARRATE_MAX: u32 = 10;
+/// How long the spokes get to register before the demo goes on without the missing ones.
+const REGISTER_LIMIT_SECS: u64 = 600;
+/// The most pairs listed by number when they did not build their tunnel.
+const LIST_MAX: usize = 10;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,13 +48,16 @@ use dmvpn_netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
     about = "Simulate the seeds' DMVPN example (hub + spokes, mGRE + NHRP) on a virtual clock"
 )]
 struct Args {
-    /// Number of spokes (spoke 2k-1 pings spoke 2k).
+    /// Number of spokes. Traffic: host .25 on spoke 2k-1's LAN pings host .37 behind spoke 2k
+    /// (A pings B, C pings D, ...; an odd last spoke only registers). Up to 10 spokes the pair
+    /// A-B is narrated step by step; larger runs print each stage's outcome and the summary.
     #[arg(long, default_value_t = 2)]
     spokes: u32,
     /// DMVPN phase: 2 (spokes resolve each other) or 3 (hub redirect + spoke shortcut).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(2..=3))]
     phase: u8,
-    /// Fraction of datagrams lost on every link (0 to 1; a value above 1 is a percentage).
+    /// Fraction of datagrams lost on every link, from 0 to 1 (1: every datagram is lost); a
+    /// value above 1 is a percentage (30 is 0.3).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
     /// Put every spoke behind its own NAT box.
@@ -58,25 +79,49 @@ struct Args {
     /// Echo requests per pair.
     #[arg(long, default_value_t = 5)]
     pings: u16,
-    /// The hub forwards Resolution Requests to the spoke (IOS 12.4+) instead of answering
-    /// them (seed 003 steps 3 and 9).
-    #[arg(long)]
+    /// The hub forwards Resolution Requests to the spoke that owns the address, which answers
+    /// the requester directly (IOS 12.4+). The default in phase 3; in phase 2 the hub answers
+    /// them itself unless this is given (seed 003 steps 3 and 9).
+    #[arg(long, conflicts_with = "hub_answers")]
     forward: bool,
+    /// The hub answers Resolution Requests from its own registration table instead of
+    /// forwarding them (the phase 2 default; in phase 3 the old, non-IOS behaviour).
+    #[arg(long)]
+    hub_answers: bool,
 }
 
 struct Demo {
     sim: Sim<SimNode>,
     start: Instant,
+    ex: Example,
+    nat: bool,
+    hub: HostId,
     spokes: Vec<HostId>,
+    /// Every packet traced so far (the hub and spokes A and B when narrating).
+    history: Vec<(HostId, TraceLine)>,
 }
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// The public address of spoke `i`'s NAT box (`--nat`).
+fn nat_public(i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)).wrapping_add(i))
+}
+
+/// Whether a mapping (next hop, NBMA address) is one spoke's to another, not to the hub.
+fn spoke_to_spoke(hop: &IpAddr, nbma: &IpAddr) -> bool {
+    *hop != IpAddr::from(HUB_TUNNEL) && *nbma != IpAddr::from(HUB_NBMA)
+}
+
 impl Demo {
     fn t(&self) -> f64 {
         self.sim.now().duration_since(self.start).as_secs_f64()
+    }
+
+    fn at(&self, at: Instant) -> f64 {
+        at.duration_since(self.start).as_secs_f64()
     }
 
     fn node(&self, id: HostId) -> Option<&SimNode> {
@@ -86,6 +131,21 @@ impl Demo {
     fn name(&self, id: HostId) -> String {
         self.node(id)
             .map_or_else(|| "?".into(), |n| n.node().hostname().to_string())
+    }
+
+    /// Spoke `i`'s host id (from 1).
+    fn spoke(&self, i: u32) -> Option<HostId> {
+        self.spokes.get((i as usize).checked_sub(1)?).copied()
+    }
+
+    /// Spoke `i`'s NBMA address as the hub and the other spokes see it (its NAT box's public
+    /// address with `--nat`).
+    fn seen_nbma(&self, i: u32) -> IpAddr {
+        if self.nat {
+            nat_public(i).into()
+        } else {
+            self.ex.spoke_nbma(i).into()
+        }
     }
 
     fn run_for(&mut self, d: Duration) -> Result<(), String> {
@@ -129,40 +189,41 @@ impl Demo {
     fn print_timeline(&self, mut lines: Vec<(Instant, String)>) {
         lines.sort_by_key(|(t, _)| *t);
         for (at, l) in lines {
-            println!(
-                "  [{:>8.3}s] {l}",
-                at.duration_since(self.start).as_secs_f64()
-            );
+            println!("  [{:>8.3}s] {l}", self.at(at));
         }
     }
 
-    /// Takes the packet traces of `ids` as timed lines.
-    fn trace_lines(&mut self, ids: &[HostId]) -> Vec<(Instant, String)> {
-        let mut lines = Vec::new();
+    /// Takes the packet traces of `ids` (kept in the history too).
+    fn take_traces(&mut self, ids: &[HostId]) -> Vec<(HostId, TraceLine)> {
+        let mut out = Vec::new();
         for &id in ids {
-            let name = self.name(id);
             let Some(n) = self.sim.host_mut(id) else {
                 continue;
             };
-            for t in n.take_trace() {
-                let path = if t.dst == IpAddr::from(HUB_NBMA) {
-                    "  (to the hub)"
-                } else if t.src == IpAddr::from(HUB_NBMA) {
-                    "  (from the hub)"
-                } else {
-                    "  (spoke to spoke, direct)"
-                };
-                let line = format!(
-                    "{name:>8}  GRE {:>15} -> {:<15} {}{}",
-                    t.src.to_string(),
-                    t.dst.to_string(),
-                    t.what,
-                    if t.echo.is_some() { path } else { "" }
-                );
-                lines.push((t.at, line));
-            }
+            out.extend(n.take_trace().into_iter().map(|t| (id, t)));
         }
-        lines
+        self.history.extend(out.iter().cloned());
+        out
+    }
+
+    /// A traced packet as a timed line.
+    fn trace_line(&self, id: HostId, t: &TraceLine) -> (Instant, String) {
+        let path = if t.dst == IpAddr::from(HUB_NBMA) {
+            "  (to the hub)"
+        } else if t.src == IpAddr::from(HUB_NBMA) {
+            "  (from the hub)"
+        } else {
+            "  (spoke to spoke, direct)"
+        };
+        let line = format!(
+            "{:>8}  GRE {:>15} -> {:<15} {}{}",
+            self.name(id),
+            t.src.to_string(),
+            t.dst.to_string(),
+            t.what,
+            if t.echo.is_some() { path } else { "" }
+        );
+        (t.at, line)
     }
 }
 
@@ -187,26 +248,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--loss` as a fraction: 0 to 1, or a percentage above 1 (up to 100).
+fn parse_loss(loss: f64) -> Result<f64, String> {
+    let fraction = if loss > 1.0 { loss / 100.0 } else { loss };
+    if (0.0..=1.0).contains(&fraction) {
+        Ok(fraction)
+    } else {
+        Err(format!(
+            "--loss {loss}: must be a fraction from 0 to 1 (or a percentage up to 100)"
+        ))
+    }
+}
+
+fn hub_resolution(args: &Args) -> HubResolution {
+    if args.hub_answers {
+        HubResolution::Answer
+    } else if args.forward || args.phase >= 3 {
+        HubResolution::Forward
+    } else {
+        HubResolution::Answer
+    }
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let wall = Instant::now();
     if args.spokes < 1 {
         return Err("--spokes must be at least 1".into());
     }
-    let loss = if args.loss > 1.0 {
-        args.loss / 100.0
-    } else {
-        args.loss
-    };
-    if !(0.0..1.0).contains(&loss) {
-        return Err("--loss must be in [0, 1) (or a percentage below 100)".into());
-    }
+    let loss = parse_loss(args.loss)?;
     let mut ex = Example::new(args.spokes);
     ex.phase = args.phase;
     ex.holdtime = args.holdtime;
-    if args.forward {
-        ex.hub_resolution = HubResolution::Forward;
-    }
-    let narrate = args.spokes <= 10;
+    ex.hub_resolution = hub_resolution(args);
+    let narrate = args.spokes <= NARRATE_MAX;
     let start = Instant::now();
     let mut net = Network::new(args.seed, start);
     net.set_default_link(LinkProfile {
@@ -220,11 +294,8 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if args.nat {
         for i in 1..=args.spokes {
-            let public = std::net::Ipv4Addr::from(
-                u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)).wrapping_add(i),
-            );
             net.add_nat(NatConfig {
-                public: vec![public.into()],
+                public: vec![nat_public(i).into()],
                 inside: vec![ex.spoke_nbma(i).into()],
             });
         }
@@ -232,8 +303,13 @@ fn run(args: &Args) -> Result<(), String> {
     let mut sim = Sim::new(net);
     // Every node's randomness (NHRP request IDs) from --seed: a run repeats exactly.
     let entropy = Entropy::from_seed(args.seed);
+    let hub_config = ex.hub();
+    let hub_max_send = hub_config
+        .tunnels
+        .first()
+        .map_or_else(MaxSend::default, |t| t.nhrp.max_send);
     let mut hub_node =
-        SimNode::new(start, ex.hub(), entropy.derive(0)).map_err(|e| e.to_string())?;
+        SimNode::new(start, hub_config, entropy.derive(0)).map_err(|e| e.to_string())?;
     hub_node.set_trace(narrate);
     for (net, via) in ex.hub_routes() {
         hub_node.add_route(net, via).map_err(|e| e.to_string())?;
@@ -246,17 +322,23 @@ fn run(args: &Args) -> Result<(), String> {
         n.set_trace(narrate && i <= 2);
         spokes.push(sim.add_host(n));
     }
-    let mut d = Demo { sim, start, spokes };
-    let (a, b) = (
-        d.spokes.first().copied().unwrap_or(hub),
-        d.spokes.get(1).copied(),
-    );
+    let mut d = Demo {
+        sim,
+        start,
+        ex: ex.clone(),
+        nat: args.nat,
+        hub,
+        spokes,
+        history: Vec::new(),
+    };
+    let (a, b) = (d.spoke(1).unwrap_or(hub), d.spoke(2));
+    let pairs = args.spokes / 2;
 
     println!(
         "DMVPN phase {} simulation: hub {} (tunnel {}), {} spoke{}{}{}, holdtime {} s, seed {}",
         args.phase,
         HUB_NBMA,
-        dmvpn_core::sim::example::HUB_TUNNEL,
+        HUB_TUNNEL,
         args.spokes,
         if args.spokes == 1 { "" } else { "s" },
         if args.nat {
@@ -265,57 +347,101 @@ fn run(args: &Args) -> Result<(), String> {
             ""
         },
         if loss > 0.0 {
-            format!(", {:.0}% loss", loss * 100.0)
+            format!(", {}% loss", (loss * 10_000.0).round() / 100.0)
         } else {
             String::new()
         },
         args.holdtime,
         args.seed
     );
+    match ex.hub_resolution {
+        HubResolution::Forward => println!(
+            "  hub: forwards Resolution Requests to the spoke that owns the address, which answers \
+             the requester directly (as IOS does{})",
+            if args.phase >= 3 {
+                "; --hub-answers: the hub answers them itself"
+            } else {
+                ""
+            }
+        ),
+        HubResolution::Answer => println!(
+            "  hub: answers Resolution Requests from its own registration table{}",
+            if args.phase >= 3 {
+                " (--hub-answers; IOS forwards them to the spoke that owns the prefix)"
+            } else {
+                " (--forward: forward them to the spoke, as IOS 12.4+ does)"
+            }
+        ),
+    }
+    let ios = MaxSend::default();
+    if hub_max_send != ios {
+        println!(
+            "  hub: ip nhrp max-send {} every {} (raised from the IOS default of {} every {} so that \
+             all {} spokes can register and resolve at once)",
+            hub_max_send.packets, hub_max_send.every_secs, ios.packets, ios.every_secs, args.spokes
+        );
+    }
     if narrate {
         for i in 1..=args.spokes {
             println!(
-                "  spoke {}: NBMA {}, tunnel {}, LAN {}",
+                "  spoke {}: NBMA {}{}, tunnel {}, LAN {}",
                 spoke_name(i),
                 ex.spoke_nbma(i),
+                if args.nat {
+                    format!(" (behind NAT {})", nat_public(i))
+                } else {
+                    String::new()
+                },
                 ex.spoke_tunnel(i),
                 ex.spoke_lan(i)
             );
         }
+        if args.spokes > 2 {
+            let others = match pairs.saturating_sub(1) {
+                0 => String::new(),
+                1 => "; the other pair is counted only in the summary".into(),
+                n => format!("; the other {n} pairs are counted only in the summary"),
+            };
+            println!(
+                "  narrated: the registration of every spoke (its events; the packets of the hub and \
+                 of spokes A and B), then spoke A pinging spoke B step by step{others}"
+            );
+        }
+    } else {
+        println!(
+            "  {} spokes: more than {NARRATE_MAX}, so nothing is narrated step by step (no packet traces, \
+             events or show output); each stage prints its outcome and the last line sums up every pair",
+            args.spokes
+        );
+    }
+    if loss >= 1.0 {
+        println!("  with 100% loss every datagram is lost: nothing will get through");
     }
 
     // 1. Registration.
     println!("\n== 1. The spokes boot and register their NBMA addresses with the hub (NHS)");
-    let limit = d.sim.now() + secs(600);
+    let limit = d.sim.now() + secs(REGISTER_LIMIT_SECS);
     let n_spokes = args.spokes as usize;
-    let registered = |s: &Sim<SimNode>| {
+    let registered_count = |s: &Sim<SimNode>| {
         s.host(hub)
             .and_then(|h| h.node().nhrp_server(0))
-            .is_some_and(|srv| {
+            .map_or(0, |srv| {
                 srv.cache()
                     .iter()
                     .filter(|e| e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED))
                     .count()
-                    >= n_spokes
             })
     };
     d.sim
-        .run_until_true(limit, registered)
+        .run_until_true(limit, |s| registered_count(s) >= n_spokes)
         .map_err(|e| e.to_string())?;
     d.run_for(secs(1))?;
-    let regs = d
-        .node(hub)
-        .and_then(|h| h.node().nhrp_server(0))
-        .map_or(0, |s| {
-            s.cache()
-                .iter()
-                .filter(|e| e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED))
-                .count()
-        });
+    let regs = registered_count(&d.sim);
     if narrate {
         let mut ids = vec![hub, a];
         ids.extend(b);
-        let mut lines = d.trace_lines(&ids);
+        let traces = d.take_traces(&ids);
+        let mut lines: Vec<_> = traces.iter().map(|(id, t)| d.trace_line(*id, t)).collect();
         let mut ids = vec![hub];
         ids.extend(d.spokes.iter().copied());
         lines.extend(d.event_lines(&ids, start, |k| {
@@ -332,17 +458,48 @@ fn run(args: &Args) -> Result<(), String> {
         args.spokes,
         d.t()
     );
+    if regs < n_spokes {
+        let missing: Vec<String> = (1..=args.spokes)
+            .filter(|&i| {
+                let tunnel = IpAddr::from(ex.spoke_tunnel(i));
+                !d.node(hub)
+                    .and_then(|h| h.node().nhrp_server(0))
+                    .is_some_and(|srv| {
+                        srv.cache().iter().any(|e| {
+                            e.flags.contains(dmvpn_nhrp::EntryFlags::REGISTERED)
+                                && e.prefix.addr() == tunnel
+                        })
+                    })
+            })
+            .take(LIST_MAX)
+            .map(|i| format!("spoke {}", spoke_name(i)))
+            .collect();
+        println!(
+            "  not registered within {REGISTER_LIMIT_SECS} s: {}{}; {}",
+            missing.join(", "),
+            if n_spokes - regs > missing.len() {
+                ", ..."
+            } else {
+                ""
+            },
+            if loss >= 1.0 {
+                "no Registration Request can reach the hub with 100% loss"
+            } else {
+                if n_spokes - regs == 1 {
+                    "its Registration Requests or the replies were lost; the demo goes on regardless"
+                } else {
+                    "their Registration Requests or the replies were lost; the demo goes on regardless"
+                }
+            }
+        );
+    }
 
     // Routes: what the routing protocol over the tunnel would install on the spokes.
-    for k in 0..args.spokes / 2 {
+    for k in 0..pairs {
         let (i, j) = (2 * k + 1, 2 * k + 2);
         for (x, y) in [(i, j), (j, i)] {
             let (net, via) = ex.spoke_route(y);
-            if let Some(n) = d
-                .spokes
-                .get((x - 1) as usize)
-                .and_then(|&id| d.sim.host_mut(id))
-            {
+            if let Some(n) = d.spoke(x).and_then(|id| d.sim.host_mut(id)) {
                 n.add_route(net, via).map_err(|e| e.to_string())?;
             }
         }
@@ -358,109 +515,71 @@ fn run(args: &Args) -> Result<(), String> {
     if b.is_none() {
         println!("\n(one spoke only: nothing to ping)");
     } else {
-        println!(
-            "\n== 2. The PC {} on spoke A's LAN pings the web server {} behind spoke B",
-            ex.lan_host(1, 25),
-            ex.lan_host(2, 37)
-        );
-        if narrate && args.phase >= 3 {
+        if pairs == 1 {
             println!(
-                "  step 1: the PC sends the echo request to its gateway, spoke A\n  \
-                 step 2: spoke A's routing table gives the summary {} via the hub {} on Tunnel0\n  \
-                 step 3: the hub's mapping is static: the packet goes to the hub, which forwards it to spoke B\n  \
-                 \x20        and (ip nhrp redirect) sends spoke A a Traffic Indication; spoke A (ip nhrp shortcut)\n  \
-                 \x20        resolves {} through the hub and installs a shortcut route",
-                ex.lan_summary(),
-                ex.spoke_route(2).1,
+                "\n== 2. The PC {} on spoke A's LAN pings the web server {} behind spoke B ({} echo \
+                 request{}, one a second)",
+                ex.lan_host(1, 25),
                 ex.lan_host(2, 37),
+                args.pings,
+                if args.pings == 1 { "" } else { "s" }
             );
-        } else if narrate {
+        } else {
             println!(
-                "  step 1: the PC sends the echo request to its gateway, spoke A\n  \
-                 step 2: spoke A's routing table gives {} via {} on Tunnel0\n  \
-                 step 3: spoke A has no NHRP mapping for {}: it sends a Resolution Request to the hub\n  \
-                 \x20        and, meanwhile, the packet itself to the hub, which forwards it to spoke B",
-                ex.lan_host(2, 37),
-                ex.spoke_route(2).1,
-                ex.spoke_route(2).1,
+                "\n== 2. In each of the {pairs} pairs, host .25 on spoke 2k-1's LAN pings host .37 behind \
+                 spoke 2k (A -> B, C -> D, ...): {} echo request{} per pair, one a second",
+                args.pings,
+                if args.pings == 1 { "" } else { "s" }
             );
         }
+        if args.spokes % 2 == 1 {
+            println!(
+                "  spoke {} has no partner: it only registers",
+                spoke_name(args.spokes)
+            );
+        }
+        if narrate && pairs > 1 {
+            println!(
+                "  narrated: the PC {} on spoke A's LAN pinging the web server {} behind spoke B",
+                ex.lan_host(1, 25),
+                ex.lan_host(2, 37)
+            );
+        }
+        if narrate {
+            print_prelude(&ex, args.phase);
+        }
     }
-    let pairs = args.spokes / 2;
+    let mut story = Story::default();
     for seq in 1..=args.pings {
         let now = d.sim.now();
         for k in 0..pairs {
             let (i, j) = (2 * k + 1, 2 * k + 2);
-            let (src, dst) = if i == 1 {
-                (ex.lan_host(1, 25), ex.lan_host(2, 37))
-            } else {
-                (ex.lan_host(i, 25), ex.lan_host(j, 37))
-            };
-            if let Some(n) = d
-                .spokes
-                .get((i - 1) as usize)
-                .and_then(|&id| d.sim.host_mut(id))
-            {
-                n.ping(now, src, dst, 1, seq);
+            if let Some(n) = d.spoke(i).and_then(|id| d.sim.host_mut(id)) {
+                n.ping(now, ex.lan_host(i, 25), ex.lan_host(j, 37), 1, seq);
             }
         }
         d.sim.flush();
         d.run_for(secs(1))?;
         if narrate && pairs > 0 {
-            let got = d.node(a).map_or(0, |n| {
-                n.replies().iter().filter(|r| r.echo.seq == seq).count()
-            });
-            println!(
-                "\n  -- echo seq {seq}: {}",
-                if got > 0 {
-                    "reply received by the PC"
-                } else {
-                    "no reply (lost)"
-                }
-            );
-            let mut ids = vec![a, hub];
-            ids.extend(b);
-            let mut lines = d.trace_lines(&ids);
-            if seq == 1 {
-                lines.extend(d.event_lines(&ids, now, |k| {
-                    matches!(
-                        k,
-                        EventKind::Resolving { .. }
-                            | EventKind::MappingAdded { .. }
-                            | EventKind::NbmaPeerUp { .. }
-                            | EventKind::ShortcutAdded { .. }
-                            | EventKind::Nhrp(
-                                NhrpEvent::ResolutionFailed { .. }
-                                    | NhrpEvent::ResolutionNegative { .. }
-                            )
-                    )
-                }));
-            }
-            d.print_timeline(lines);
-            if seq == 1 {
-                println!(
-                    "  steps 4-6: the Resolution Reply maps {} -> {}; the mapping would trigger IPsec here;\n  \
-                     \x20           further packets go directly spoke to spoke\n  \
-                     steps 7-10: spoke B resolves spoke A the same way for its replies",
-                    if args.phase >= 3 {
-                        ex.spoke_lan(2).to_string()
-                    } else {
-                        ex.spoke_tunnel(2).to_string()
-                    },
-                    ex.spoke_nbma(2)
-                );
-            }
+            narrate_window(&mut d, &mut story, args.phase, seq, now);
         }
     }
-    if narrate && b.is_some() {
+    if narrate && let Some(b) = b {
+        conclude(&d, &story, args.pings);
         println!("\n-- after the ping:");
-        let mut ids = vec![hub, a];
-        ids.extend(b);
-        d.show(&ids);
+        d.show(&[hub, a, b]);
         if let Some(n) = d.node(a) {
             println!("{}# show ip nhrp traffic", n.node().hostname());
             print_limited(&n.node().show_ip_nhrp_traffic(d.sim.now()), 12);
         }
+    }
+    let replies: usize = (0..pairs)
+        .filter_map(|k| d.spoke(2 * k + 1).and_then(|id| d.node(id)))
+        .map(|n| n.replies().len())
+        .sum();
+    let expected_replies = u32::from(args.pings) * pairs;
+    if !narrate && pairs > 0 {
+        println!("  {replies}/{expected_replies} echo replies received");
     }
 
     // 3. Expiry.
@@ -470,6 +589,24 @@ fn run(args: &Args) -> Result<(), String> {
     );
     let idle_start = d.sim.now();
     d.run_for(secs(idle))?;
+    if !narrate {
+        let expired = d
+            .spokes
+            .iter()
+            .filter_map(|&id| d.node(id))
+            .flat_map(|n| n.events())
+            .filter(|(at, e)| {
+                *at >= idle_start
+                    && matches!(&e.kind, EventKind::MappingRemoved {
+                        reason: RemoveReason::Expired,
+                        next_hop,
+                        nbma,
+                        ..
+                    } if spoke_to_spoke(next_hop, nbma))
+            })
+            .count();
+        println!("  {expired} spoke-to-spoke mappings expired");
+    }
     if narrate {
         let mut ids = vec![a];
         ids.extend(b);
@@ -479,36 +616,41 @@ fn run(args: &Args) -> Result<(), String> {
                 EventKind::MappingRemoved { .. }
                     | EventKind::NbmaPeerDown { .. }
                     | EventKind::ShortcutRemoved { .. }
+                    // A resolution still retrying after the pings may succeed now.
+                    | EventKind::MappingAdded { .. }
+                    | EventKind::NbmaPeerUp { .. }
+                    | EventKind::ShortcutAdded { .. }
             )
         });
+        if lines.is_empty() {
+            println!("  (no mapping came or went)");
+        }
         d.print_timeline(lines);
         println!("\n-- after {idle} s without traffic:");
-        let mut ids = vec![a];
-        ids.extend(b);
         d.show(&ids);
     }
 
     // Summary.
-    let mut replies = 0usize;
     let mut mappings = 0usize;
     let mut shortcuts = 0usize;
     let mut expired = 0usize;
     let (mut direct, mut via_hub) = (0u64, 0u64);
+    // A pair's tunnel is built when spoke 2k-1 mapped spoke 2k dynamically (spoke 2k's tunnel
+    // address as next hop at its NBMA address): the static entry for the hub never counts.
     let mut pairs_ok = 0u32;
+    let mut both_ways = 0u32;
+    let mut failed = Vec::new();
     for k in 0..pairs {
-        let i = 2 * k + 1;
-        let Some(n) = d.spokes.get((i - 1) as usize).and_then(|&id| d.node(id)) else {
-            continue;
-        };
-        let r = n.replies().len();
-        replies += r;
-        let peer = IpAddr::from(ex.spoke_nbma(i + 1));
-        let mapped = n.events().iter().any(|(_, e)| {
-            matches!(&e.kind, EventKind::NbmaPeerUp { nbma } if *nbma == peer)
-                || matches!(&e.kind, EventKind::NbmaPeerUp { .. } if args.nat)
-        });
-        if mapped && r > 0 {
+        let (i, j) = (2 * k + 1, 2 * k + 2);
+        let forth = d.mapped(i, j, start);
+        let back = d.mapped(j, i, start);
+        if forth {
             pairs_ok += 1;
+        } else {
+            failed.push(format!("{}->{}", spoke_name(i), spoke_name(j)));
+        }
+        if forth && back {
+            both_ways += 1;
         }
     }
     for &id in &d.spokes {
@@ -517,16 +659,34 @@ fn run(args: &Args) -> Result<(), String> {
         direct += s.sent_direct;
         via_hub += s.sent_via_nhs;
         for (_, e) in n.events() {
-            match e.kind {
-                EventKind::MappingAdded { .. } => mappings += 1,
+            match &e.kind {
+                EventKind::MappingAdded { next_hop, nbma, .. }
+                    if spoke_to_spoke(next_hop, nbma) =>
+                {
+                    mappings += 1
+                }
                 EventKind::ShortcutAdded { .. } => shortcuts += 1,
                 EventKind::MappingRemoved {
                     reason: RemoveReason::Expired,
+                    next_hop,
+                    nbma,
                     ..
-                } => expired += 1,
+                } if spoke_to_spoke(next_hop, nbma) => expired += 1,
                 _ => {}
             }
         }
+    }
+    if !narrate && !failed.is_empty() {
+        println!(
+            "\n  pairs whose first spoke never mapped the second: {}{}",
+            failed
+                .iter()
+                .take(LIST_MAX)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if failed.len() > LIST_MAX { ", ..." } else { "" }
+        );
     }
     let hub_fwd = d.node(hub).map_or(0, |h| h.node().stats().forwarded);
     let net = d.sim.network().stats();
@@ -541,13 +701,19 @@ fn run(args: &Args) -> Result<(), String> {
             path.display()
         );
     }
+    if net.sent > 0 && net.lost == net.sent {
+        println!(
+            "\nevery one of the {} datagrams was lost: nothing got through",
+            net.sent
+        );
+    }
     println!(
         "\ndmvpn-sim: {regs}/{} spokes registered; {pairs_ok}/{pairs} spoke-to-spoke tunnels built \
-         ({mappings} mappings, {shortcuts} shortcuts); {replies}/{} echo replies; {via_hub} packets via the hub \
-         while resolving ({hub_fwd} forwarded by it), {direct} sent directly; {expired} mappings expired \
-         after {idle} s idle; {} datagrams ({} lost); {:.0} s virtual in {:.2} s",
+         ({both_ways} mapped both ways; {mappings} dynamic mappings, {shortcuts} shortcuts); \
+         {replies}/{expected_replies} echo replies; {via_hub} packets via the hub while resolving \
+         ({hub_fwd} forwarded by it), {direct} sent directly; {expired} mappings expired after {idle} s \
+         idle; {} datagrams ({} lost); {:.0} s virtual in {:.2} s",
         args.spokes,
-        u32::from(args.pings) * pairs,
         net.sent,
         net.lost,
         d.t(),
