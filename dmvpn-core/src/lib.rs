@@ -1,7 +1,6 @@
-//! Sans-IO DMVPN nodes: the hub and spoke logic that composes mGRE ([`dmvpn_gre`]) and NHRP
-//! ([`dmvpn_nhrp`]) into what a router project embeds. IPsec protection comes next and plugs in
-//! at [`EventKind::NbmaPeerUp`] / [`EventKind::NbmaPeerDown`] (a mapping added triggers it, a
-//! mapping removed tears it down, seed 003 steps 4 and 11).
+//! Sans-IO DMVPN nodes: the hub and spoke logic that composes mGRE ([`dmvpn_gre`]), NHRP
+//! ([`dmvpn_nhrp`]) and IPsec (IKEv2, [`dmvpn_ikev2`], and ESP, [`dmvpn_esp`]) into what a
+//! router project embeds: one [`Node`], one loop, one clock.
 //!
 //! # What a node does
 //!
@@ -27,30 +26,89 @@
 //!   resolves the destination and installs a shortcut route ([`EventKind::ShortcutAdded`]).
 //! - **Multicast/broadcast** is replicated to every registered spoke (hub, `map multicast
 //!   dynamic`) or to the `map multicast` addresses (spoke).
+//! - **IPsec protection** (`tunnel protection ipsec profile NAME [shared]`,
+//!   [`config::TunnelProtection`], with [`config::CryptoConfig`]: transform sets, IPsec
+//!   profiles, IKEv2 proposals, keyring, DPD, call admission): GRE to and from every peer
+//!   travels only in ESP, transport mode, protecting IP protocol 47 between the two NBMA
+//!   addresses (no ACL, seed 003). A spoke starts IKE to its NHSs at boot and the registration
+//!   goes through the new SA; a spoke-to-spoke mapping triggers IKE to the peer (seed 003 step
+//!   4) while data keeps going through the hub's SA, then goes direct; the mapping's expiry
+//!   deletes the SAs (step 11). A hub answers IKE from any spoke (dynamic crypto). Cleartext
+//!   GRE on a protected interface is dropped and counted; NHRP waits in a bounded queue for its
+//!   SA; nothing that should be protected is ever sent in clear. Child SAs rekey by seconds
+//!   and kilobytes, DPD declares a dead hub (its NHS goes down), a hub that loses a spoke's SA
+//!   removes its registrations.
 //! - **Status** as data ([`Status`]) and as the IOS text of `show dmvpn`, `show ip nhrp`, `show
 //!   ip nhrp nhs`, `show ip nhrp traffic` (seed 002); [`Event`]s print like the seeds'
-//!   `%DMVPN-5-NHRP_*` messages.
+//!   `%DMVPN-5-NHRP_*` and `%CRYPTO-5-SESSION_STATUS` messages.
 //!
-//! RFCs: GRE (RFC 2784, keys RFC 2890), NHRP (RFC 2332) with Cisco's DMVPN extensions.
+//! RFCs: GRE (RFC 2784, keys RFC 2890), NHRP (RFC 2332) with Cisco's DMVPN extensions, ESP
+//! (RFC 4303) in transport mode, IKEv2 (RFC 7296) with PSK authentication (§2.15); the
+//! selectors are GRE host to host (RFC 4301 §4.4.1).
 //!
 //! # The loop (ARCHITECTURE.md, "The machine shape")
 //!
-//! [`Node::handle_input`] takes an [`Input`]: an underlay datagram (the GRE packet after the
-//! outer IP header, with its outer addresses), an overlay packet from the caller's TUN, or a
-//! timeout. [`Node::poll_output`] then yields [`Output`]s until [`Output::Timeout`] says when
+//! [`Node::handle_input`] takes an [`Input`]: an underlay datagram (a GRE packet, an ESP
+//! packet, or a UDP datagram to port 500/4500, with its outer addresses), an overlay packet from
+//! the caller's TUN, or a timeout. [`Node::poll_output`] then yields [`Output`]s until [`Output::Timeout`] says when
 //! to call again: underlay [`Transmit`]s, overlay [`Deliver`]ies and [`Event`]s. Time is an
 //! argument and randomness is handed in at construction ([`Entropy`]: it keys the NHRP
 //! request IDs); nothing here reads a clock, opens a socket or draws randomness of its own.
 //! Queues are bounded ([`Limits`]) and every drop is counted ([`NodeStats`]). The NHRP
 //! password never appears in `Debug` output or events.
 //!
-//! # Example: a hub and a spoke
+//! # Example: a protected hub and spoke
+//!
+//! The seeds' hub and spoke A with `tunnel protection ipsec profile DMVPN` (seed 004's
+//! transform set, a wildcard pre-shared key):
+//!
+//! ```text
+//! crypto ikev2 keyring KEYS
+//!  peer ANY
+//!   address 0.0.0.0 0.0.0.0
+//!   pre-shared-key cisco123
+//! crypto ipsec transform-set TS esp-aes 256 esp-sha256-hmac
+//!  mode transport
+//! crypto ipsec profile DMVPN
+//!  set transform-set TS
+//! interface Tunnel0
+//!  tunnel protection ipsec profile DMVPN
+//! ```
 //!
 //! ```
 //! use std::net::IpAddr;
 //! use std::time::Instant;
-//! use dmvpn_core::config::{NhrpConfig, NhsConfig, NodeConfig, StaticMap, TunnelConfig, TunnelMode};
+//! use dmvpn_core::config::{
+//!     CryptoConfig, Ikev2Config, IpsecMode, IpsecProfile, KeyringPeer, NhrpConfig, NhsConfig,
+//!     NodeConfig, Password, StaticMap, TransformSet, TunnelConfig, TunnelMode, TunnelProtection,
+//! };
 //! use dmvpn_core::{Entropy, EventKind, Input, Node, Output};
+//! use dmvpn_wire::Proto;
+//!
+//! let crypto = CryptoConfig {
+//!     transform_sets: vec![TransformSet {
+//!         name: "TS".into(),
+//!         transforms: "esp-aes 256 esp-sha256-hmac".into(),
+//!         mode: IpsecMode::Transport,
+//!     }],
+//!     ipsec_profiles: vec![IpsecProfile {
+//!         name: "DMVPN".into(),
+//!         transform_sets: vec!["TS".into()],
+//!         lifetime_seconds: None,
+//!         lifetime_kilobytes: None,
+//!         pfs: None,
+//!     }],
+//!     ikev2: Ikev2Config {
+//!         keyring: vec![KeyringPeer {
+//!             name: "ANY".into(),
+//!             address: "0.0.0.0/0".parse().ok(),
+//!             identity: None,
+//!             pre_shared_key: Password::new("cisco123"),
+//!         }],
+//!         ..Ikev2Config::default()
+//!     },
+//!     ..CryptoConfig::default()
+//! };
 //!
 //! let ip = |s: &str| s.parse::<IpAddr>().unwrap();
 //! let tunnel = |addr: &str, source: &str, nhrp: NhrpConfig| TunnelConfig {
@@ -62,7 +120,7 @@
 //!     mtu: 1400,
 //!     verify_unicast_source: false,
 //!     nhrp,
-//!     protection: None,
+//!     protection: Some(TunnelProtection { profile: "DMVPN".into(), shared: false }),
 //! };
 //! // The seeds' hub: NBMA 172.17.0.1, tunnel 10.0.0.1/24, `ip nhrp map multicast dynamic`.
 //! let hub_cfg = NodeConfig {
@@ -70,7 +128,7 @@
 //!     tunnels: vec![tunnel("10.0.0.1/24", "172.17.0.1",
 //!         NhrpConfig { holdtime: 300, map_multicast_dynamic: true, ..NhrpConfig::new(99) })],
 //!     networks: vec![],
-//!     crypto: Default::default(),
+//!     crypto: crypto.clone(),
 //! };
 //! // Spoke A: NBMA 172.16.1.1, tunnel 10.0.0.11/24, LAN 192.168.1.0/24, NHS 10.0.0.1.
 //! let spoke_cfg = NodeConfig {
@@ -83,7 +141,7 @@
 //!         ..NhrpConfig::new(99)
 //!     })],
 //!     networks: vec!["192.168.1.0/24".parse().unwrap()],
-//!     crypto: Default::default(),
+//!     crypto,
 //! };
 //! let now = Instant::now();
 //! // Each node's own randomness (a router takes 32 bytes from the operating system).
@@ -98,7 +156,18 @@
 //!         match from.poll_output() {
 //!             Output::Transmit(t) => {
 //!                 moved = true;
-//!                 to.handle_input(Input::Underlay { now, src: t.src, dst: t.dst, payload: &t.payload })?;
+//!                 let (src, dst, payload) = (t.src, t.dst, &t.payload[..]);
+//!                 // Only IKE (UDP 500) and ESP leave a protected node, never GRE in clear.
+//!                 match t.proto {
+//!                     Proto::Udp { src_port, dst_port } => to.handle_input(Input::Udp {
+//!                         now,
+//!                         src: (src, src_port).into(),
+//!                         dst: (dst, dst_port).into(),
+//!                         payload,
+//!                     })?,
+//!                     Proto::ESP => to.handle_input(Input::Esp { now, src, dst, payload })?,
+//!                     other => panic!("{other:?} from a protected node"),
+//!                 }
 //!             }
 //!             Output::Event(e) => log.push(e.to_string()),
 //!             Output::Deliver(_) => {}
@@ -108,6 +177,7 @@
 //! }
 //! let mut events = Vec::new();
 //! while carry(&mut spoke, &mut hub, now, &mut events)? | carry(&mut hub, &mut spoke, now, &mut events)? {}
+//! assert!(events.iter().any(|e| e.starts_with("%CRYPTO-5-SESSION_STATUS: Crypto tunnel is UP")));
 //! assert!(events.contains(&"%DMVPN-5-NHRP_NHS: Tunnel0 10.0.0.1 is UP".to_string()));
 //! assert!(hub.show_ip_nhrp(now).contains("10.0.0.11/32 via 10.0.0.11, Tunnel0"));
 //! assert!(spoke.show_dmvpn(now).contains("Type:Spoke, NHRP Peers:1,"));
