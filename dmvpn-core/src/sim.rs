@@ -475,9 +475,17 @@ impl SimNode {
                 Output::Transmit(t) => {
                     if self.trace.is_some() {
                         let mut tunnel = self.node.tunnel_of(&t).unwrap_or(usize::MAX);
+                        let esp = match t.proto {
+                            Proto::ESP => true,
+                            Proto::Udp { src_port: 4500, .. } => matches!(
+                                dmvpn_esp::wire::udp_encap::UdpPayload::classify(&t.payload),
+                                Ok(dmvpn_esp::wire::udp_encap::UdpPayload::Esp(_))
+                            ),
+                            _ => false,
+                        };
                         let (what, echo) = match t.proto {
                             // What the ESP packet protects: the GRE packet the node tapped.
-                            Proto::ESP => match self.node.poll_tap() {
+                            _ if esp => match self.node.poll_tap() {
                                 Some(gre) => {
                                     let inner = Transmit {
                                         src: t.src,
@@ -505,7 +513,7 @@ impl SimNode {
                                 dst: t.dst,
                                 what,
                                 echo,
-                                protected: t.proto == Proto::ESP,
+                                protected: esp,
                             });
                         }
                     }

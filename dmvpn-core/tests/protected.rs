@@ -501,3 +501,58 @@ fn hub_liveness_failure_with_one_and_with_two_hubs() {
     }
     s.finish();
 }
+
+/// A protected spoke behind a NAT box: IKE detects the NAT and floats to port 4500, ESP goes
+/// in UDP (RFC 3948) both ways, the registration carries the post-NAT address; traffic with
+/// another spoke runs through the hub (spoke-to-spoke through NAT is the NAT-T issue).
+#[test]
+fn a_protected_spoke_behind_nat_uses_esp_in_udp_to_the_hub() {
+    let ex = Example::new(2).protected();
+    let mut s = Scenario::empty("protected-nat-hub", 19, ex.clone());
+    s.sim.network_mut().add_nat(dmvpn_netsim::NatConfig {
+        public: vec![ip("198.51.100.1")],
+        inside: vec![ip("172.16.1.1")],
+    });
+    let hub = s.add(ex.hub());
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=2 {
+        let id = s.add(ex.spoke(i));
+        s.spokes.push(id);
+    }
+    let a = s.spoke(1);
+    s.run(secs(3));
+    assert!(s.has(
+        a,
+        |k| matches!(k, EventKind::CryptoUp { peer, nat: true, .. } if peer.port() == 4500)
+    ));
+    assert!(s.has(hub, |k| matches!(k, EventKind::PeerRegistered { nbma, nat: true, .. } if *nbma == ip("198.51.100.1"))));
+    s.route(1, 2);
+    s.route(2, 1);
+    for seq in 1..=3 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1, "{:?}", s.get(a).errors());
+    }
+    let rec = s.sim.finish().unwrap();
+    let from_a_public = |f: &[u8]| f[12..16] == [198, 51, 100, 1];
+    let a_frames: Vec<&Vec<u8>> = rec
+        .frames()
+        .iter()
+        .map(|(_, f)| f)
+        .filter(|f| from_a_public(f))
+        .collect();
+    assert!(!a_frames.is_empty());
+    // From A's NAT address: UDP only (IKE on 500, then IKE and ESP on 4500), never ESP or GRE.
+    assert!(
+        a_frames.iter().all(|f| f[9] == 17),
+        "A sent a non-UDP frame"
+    );
+    let esp_in_udp = a_frames
+        .iter()
+        .filter(|f| f[20..22] == [0x11, 0x94] && f.len() > 32 && f[28..32] != [0, 0, 0, 0])
+        .count();
+    assert!(esp_in_udp >= 3, "{esp_in_udp}");
+}

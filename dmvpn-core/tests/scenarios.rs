@@ -484,6 +484,9 @@ fn dual_dmvpn_two_clouds_on_one_spoke(ipsec: bool) {
 
 /// NAT-Transparency Aware DMVPN (seed 002): spokes behind two different NAT boxes register with
 /// their post-NAT addresses and still build a direct tunnel to each other.
+/// (In clear only: protected spokes behind two NAT boxes need NAT-T's transport-mode selector
+/// rules, the NAT-T issue; a protected spoke behind NAT talks to its hub in ESP-in-UDP, see
+/// tests/protected.rs.)
 #[test]
 fn spokes_behind_two_nats_go_direct() {
     let ex = Example::new(2);

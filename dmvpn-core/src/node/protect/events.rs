@@ -283,6 +283,9 @@ impl Node {
             }
         };
         let policy = Policy::dmvpn(grp.source, peer);
+        if let Some(p) = grp.peers.get_mut(&peer) {
+            p.udp_encap = c.udp_encap.then_some(c.remote.port());
+        }
         let outbound_spi = c.outbound.spi;
         grp.children.insert(
             c.inbound.spi,

@@ -111,6 +111,8 @@ pub(crate) struct CryptoPeer {
     queue: VecDeque<Vec<u8>>,
     /// Since when the peer's current IKE SA is up (`show crypto session` uptime).
     pub(crate) up_since: Option<Instant>,
+    /// ESP goes in UDP to this port of the peer (RFC 3948: IKE found a NAT between us).
+    pub(crate) udp_encap: Option<u16>,
 }
 
 impl CryptoPeer {
@@ -141,6 +143,7 @@ pub(crate) struct Group {
     pub(crate) stats: CryptoStats,
     backoff: Backoff,
     queue_limit: usize,
+    #[allow(dead_code)] // read by the crypto show commands
     pub(crate) transform: String,
     /// After [`Node::shutdown`]: no new IKE SA is started.
     pub(crate) stopped: bool,
@@ -464,6 +467,7 @@ impl Node {
             return Err(Error::NoMapping(nbma));
         };
         let src = grp.source;
+        let encap = grp.peers.get(&nbma).and_then(|p| p.udp_encap);
         let Some(len) = grp
             .sadb
             .outbound_for(nbma)
@@ -508,10 +512,18 @@ impl Node {
                 if let Some(grp) = self.groups.get_mut(g) {
                     bump(&mut grp.stats.esp_out);
                 }
+                // ESP in UDP through a NAT (RFC 3948 §2.1), else IP protocol 50.
+                let proto = match encap {
+                    Some(dst_port) => Proto::Udp {
+                        src_port: NAT_T_PORT,
+                        dst_port,
+                    },
+                    None => Proto::ESP,
+                };
                 self.push_transmit(Transmit {
                     src,
                     dst: nbma,
-                    proto: Proto::ESP,
+                    proto,
                     payload: out,
                 })
             }
