@@ -6,10 +6,13 @@
 //!   up to the 16-byte block for CBC;
 //! - `encapsulate` / `decapsulate`: the full ESP data path (header, IV, padding, trailer,
 //!   sequence number, anti-replay check and update, lifetimes, counters);
+//! - `encapsulate_in_place` / `decapsulate_in_place`: the same data path on the payload where
+//!   it lies (no copy of the payload, header and IV into headroom, trailer into spare capacity);
 //! - `boringtun`: WireGuard's `Tunn::encapsulate` / `Tunn::decapsulate` on the same payloads.
 //!
 //! After the run it prints each ESP figure as a ratio to the raw primitive of the same backend
-//! (goal: ≥ 0.9 at 1400 B, ≥ 0.75 at 64 B) and the boringtun figures alongside.
+//! (goal: ≥ 0.9 at 1400 B, ≥ 0.75 at 64 B), then the in-place figures the same way, and the
+//! boringtun figures alongside.
 //! Run: `cargo bench -p dmvpn-esp [--features ring] -- --warm-up-time 1 --measurement-time 2`.
 #![allow(
     clippy::unwrap_used,
@@ -145,7 +148,39 @@ fn bench_suite(c: &mut Criterion, provider: &CryptoProvider, name: &str) {
                     .len()
             })
         });
+        let mut tx_ip = OutboundSa::new(&cfg, now).unwrap();
+        let start = tx_ip.header_len();
+        let mut buf = Vec::with_capacity(start + size + tx_ip.max_trailer_len());
+        buf.resize(start, 0);
+        buf.extend_from_slice(&payload);
+        group.bench_function(BenchmarkId::new("encapsulate_in_place", size), |b| {
+            b.iter(|| {
+                // The previous iteration's ciphertext stands for the next payload: same cost.
+                buf.truncate(start + size);
+                tx_ip
+                    .encapsulate_in_place(now, 47, black_box(&mut buf), start)
+                    .unwrap()
+            })
+        });
         let mut src = OutboundSa::new(&cfg, now).unwrap();
+        let mut rx_ip = InboundSa::new(&cfg, now).unwrap();
+        group.bench_function(BenchmarkId::new("decapsulate_in_place", size), |b| {
+            b.iter_batched_ref(
+                || {
+                    src.encapsulate(now, 47, &payload, &mut wire)
+                        .unwrap()
+                        .to_vec()
+                },
+                |pkt| {
+                    rx_ip
+                        .decapsulate_in_place(now, black_box(pkt))
+                        .unwrap()
+                        .payload
+                        .len()
+                },
+                BatchSize::SmallInput,
+            )
+        });
         group.bench_function(BenchmarkId::new("decapsulate", size), |b| {
             b.iter_batched_ref(
                 || {
@@ -239,11 +274,14 @@ fn median_ns(group: &str, func: &str, size: usize) -> Option<f64> {
     v["median"]["point_estimate"].as_f64()
 }
 
-fn report(providers: &[CryptoProvider]) {
-    let mbs = |size: usize, ns: f64| size as f64 / ns * 1e3;
-    println!(
-        "\nESP data path vs the raw primitive of the same backend (median; ratio = raw / ESP time)"
-    );
+fn mbs(size: usize, ns: f64) -> f64 {
+    size as f64 / ns * 1e3
+}
+
+/// One table: the ESP functions `encap` / `decap` against the raw primitives, per backend,
+/// suite and size.
+fn table(providers: &[CryptoProvider], title: &str, encap: &str, decap: &str) {
+    println!("\n{title}");
     println!(
         "{:<26} {:>5}  {:>10} {:>10} {:>6}   {:>10} {:>10} {:>6}",
         "backend-suite",
@@ -260,12 +298,9 @@ fn report(providers: &[CryptoProvider]) {
             let g = group_name(p, s);
             for size in SIZES {
                 let get = |f| median_ns(&g, f, size);
-                if let (Some(rs), Some(en), Some(ro), Some(de)) = (
-                    get("raw_seal"),
-                    get("encapsulate"),
-                    get("raw_open"),
-                    get("decapsulate"),
-                ) {
+                if let (Some(rs), Some(en), Some(ro), Some(de)) =
+                    (get("raw_seal"), get(encap), get("raw_open"), get(decap))
+                {
                     println!(
                         "{g:<26} {size:>5}  {:>10.0} {:>10.0} {:>6.2}   {:>10.0} {:>10.0} {:>6.2}",
                         mbs(size, rs),
@@ -279,6 +314,21 @@ fn report(providers: &[CryptoProvider]) {
             }
         }
     }
+}
+
+fn report(providers: &[CryptoProvider]) {
+    table(
+        providers,
+        "ESP data path vs the raw primitive of the same backend (median; ratio = raw / ESP time)",
+        "encapsulate",
+        "decapsulate",
+    );
+    table(
+        providers,
+        "The same in place (ratio = raw / in-place ESP time)",
+        "encapsulate_in_place",
+        "decapsulate_in_place",
+    );
     for size in SIZES {
         if let (Some(en), Some(de)) = (
             median_ns("boringtun", "encapsulate", size),

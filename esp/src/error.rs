@@ -21,6 +21,17 @@ pub enum Error {
         /// Bytes the operation needs in the output buffer.
         needed: usize,
     },
+    /// In-place encapsulation needs room for the ESP header and IV in front of the payload
+    /// ([`OutboundSa::header_len`](crate::OutboundSa::header_len)); the payload starts earlier.
+    #[error(
+        "headroom too small: {needed} bytes of ESP header and IV needed before the payload, {got} available"
+    )]
+    Headroom {
+        /// Bytes needed in front of the payload.
+        needed: usize,
+        /// Bytes available in front of the payload (its offset in the buffer).
+        got: usize,
+    },
     /// SPI 0 is reserved for local use and never appears on the wire (RFC 4303 §2.1).
     #[error("SPI 0 is reserved (RFC 4303 §2.1)")]
     ReservedSpi,

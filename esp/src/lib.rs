@@ -30,7 +30,12 @@
 //!
 //! The data path ([`OutboundSa::encapsulate`], [`InboundSa::decapsulate`]) writes into the
 //! caller's buffers, never allocates, compares ICVs in constant time and never panics,
-//! whatever the bytes. Key material is zeroized on drop and never shown by `Debug`. Time is an
+//! whatever the bytes. Its in-place form ([`OutboundSa::encapsulate_in_place`],
+//! [`InboundSa::decapsulate_in_place`], and the same on [`SaDatabase`]) encrypts and decrypts
+//! the payload where it lies in the caller's buffer, for a data path that copies a packet's
+//! payload at most once: the ESP header and IV go into headroom in front of the payload
+//! ([`OutboundSa::header_len`]), the trailer and ICV into spare capacity behind it
+//! ([`OutboundSa::max_trailer_len`]), with the same bytes on the wire. Key material is zeroized on drop and never shown by `Debug`. Time is an
 //! `Instant` argument: there are no clocks, sockets, threads or global randomness here.
 //!
 //! # Example
@@ -74,7 +79,7 @@ pub use error::Error;
 pub use lifetime::{Lifetime, Lifetimes, Limit};
 pub use replay::ReplayWindow;
 pub use sa::{
-    Counters, Decapsulated, Event, InboundSa, Mode, NEXT_HEADER_GRE, NEXT_HEADER_IPV4,
+    Counters, Decapsulated, Event, InPlace, InboundSa, Mode, NEXT_HEADER_GRE, NEXT_HEADER_IPV4,
     NEXT_HEADER_IPV6, OutboundSa, SaConfig, SaKeys,
 };
 pub use sadb::{Direction, Policy, SaDatabase, SaEvent, SaId};

@@ -5,14 +5,19 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dmvpn_wire::{ip, ipv4, ipv6};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::crypto::{AeadKey, CbcKey, CryptoProvider, MacKey, SecureRandom};
 use crate::lifetime::{Lifetimes, Limit, reached};
 use crate::replay::{DEFAULT_WINDOW, ReplayWindow};
-use crate::wire::esp::{HEADER_LEN, NEXT_HEADER_DUMMY, Packet, Trailer};
 use crate::{EncryptionAlgorithm, Error, Suite};
+
+mod datapath;
+mod inplace;
+
+#[cfg(test)]
+use datapath::inner_ip_len;
+pub use inplace::InPlace;
 
 /// IP protocol number of GRE: the next header in DMVPN's transport mode.
 pub const NEXT_HEADER_GRE: u8 = 47;
@@ -516,10 +521,7 @@ impl OutboundSa {
     /// Bytes [`OutboundSa::encapsulate`] writes for a payload of `payload_len` bytes:
     /// header, IV, payload, TFC padding, padding, trailer and ICV.
     pub fn encapsulated_len(&self, payload_len: usize) -> usize {
-        let enc = self.core.suite.encryption;
-        let body = payload_len.max(self.tfc_pad_to);
-        let t = Trailer::for_payload(body, enc.block_len(), 0);
-        HEADER_LEN + enc.iv_len() + body + t.buffer_len() + self.core.suite.icv_len()
+        self.header_len() + payload_len + self.trailer_len(payload_len)
     }
 
     /// Protects `plaintext` (an upper-layer packet with protocol `next_header`: 47 for GRE in
@@ -551,95 +553,16 @@ impl OutboundSa {
         plaintext: &[u8],
         out: &mut [u8],
     ) -> Result<usize, Error> {
-        if self.core.evaluate(now) {
-            return Err(Error::Expired);
-        }
-        if self.core.mode == Mode::Tunnel {
-            check_inner_version(next_header, plaintext)?;
-        }
-        let limit = if self.core.esn {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        if self.seq >= limit {
-            if !self.exhausted {
-                self.exhausted = true;
-                self.core
-                    .events
-                    .push_back(Event::SequenceExhausted { spi: self.core.spi });
-            }
-            return Err(Error::SequenceExhausted);
-        }
-        let seq = self.seq + 1;
-
-        let enc = self.core.suite.encryption;
-        let iv_len = enc.iv_len();
-        let body_len = plaintext.len().max(self.tfc_pad_to);
-        let trailer = Trailer::for_payload(body_len, enc.block_len(), next_header);
-        let ct_len = body_len + trailer.buffer_len();
-        let icv_len = self.core.suite.icv_len();
-        let total = HEADER_LEN + iv_len + ct_len + icv_len;
+        let plan = self.plan(now, next_header, plaintext)?;
         let pkt = out
-            .get_mut(..total)
-            .ok_or(Error::BufferTooSmall { needed: total })?;
-
-        let (auth, icv) = pkt.split_at_mut(HEADER_LEN + iv_len + ct_len);
-        let (hdr_iv, ct) = auth.split_at_mut(HEADER_LEN + iv_len);
-        let (hdr, iv) = hdr_iv.split_at_mut(HEADER_LEN);
-        {
-            let mut p = Packet::new_unchecked(&mut *hdr);
-            p.set_spi(self.core.spi);
-            p.set_sequence(seq as u32);
-        }
-        let (body, tail) = ct.split_at_mut(body_len);
-        let (data, tfc) = body.split_at_mut(plaintext.len());
-        data.copy_from_slice(plaintext);
-        tfc.fill(0);
-        trailer.emit(tail);
-
-        let seq_hi = ((seq >> 32) as u32).to_be_bytes();
-        match &self.core.transform {
-            Transform::Aead { key, salt } => {
-                // RFC 4106 §3.1: the 8-byte IV is the 64-bit sequence number, unique per key.
-                let iv8 = seq.to_be_bytes();
-                iv.copy_from_slice(&iv8);
-                let nonce = gcm_nonce(salt, &iv8);
-                let mut aad = [0u8; 12];
-                let n = self.core.aad(seq, &mut aad);
-                let tag: &mut [u8; 16] = icv
-                    .try_into()
-                    .map_err(|_| Error::Crypto("GCM ICV length"))?;
-                key.seal(&nonce, aad.get(..n).unwrap_or_default(), ct, tag)?;
-            }
-            Transform::CbcHmac { cipher, mac } => {
-                let mut ivb = [0u8; 16];
-                self.random.fill(&mut ivb)?;
-                iv.copy_from_slice(&ivb);
-                cipher.encrypt(&ivb, ct)?;
-                sign(
-                    mac.as_ref(),
-                    self.core.esn,
-                    &[&*hdr, &*iv, &*ct],
-                    &seq_hi,
-                    icv,
-                )?;
-            }
-            Transform::NullHmac { mac } => {
-                sign(mac.as_ref(), self.core.esn, &[&*hdr, &*ct], &seq_hi, icv)?;
-            }
-        }
-
-        self.seq = seq;
-        let c = &mut self.core.counters;
-        c.pkts_encaps += 1;
-        if enc != EncryptionAlgorithm::Null {
-            c.pkts_encrypt += 1;
-        }
-        c.pkts_digest += 1;
-        c.bytes += plaintext.len() as u64;
-        self.core.evaluate(now);
-        Ok(total)
+            .get_mut(..plan.total)
+            .ok_or(Error::BufferTooSmall { needed: plan.total })?;
+        let at = self.header_len();
+        pkt.get_mut(at..at + plaintext.len())
+            .ok_or(Error::BufferTooSmall { needed: plan.total })?
+            .copy_from_slice(plaintext);
+        self.seal(now, &plan, pkt)?;
+        Ok(plan.total)
     }
 
     #[cfg(test)]
@@ -716,13 +639,7 @@ impl InboundSa {
                 })
             }
             Err(e) => {
-                let c = &mut self.core.counters;
-                match e {
-                    Error::Replay { .. } => c.replay_failures += 1,
-                    Error::Integrity => c.integrity_failures += 1,
-                    Error::DummyPacket => c.dummy_dropped += 1,
-                    _ => c.recv_errors += 1,
-                }
+                self.count_drop(&e);
                 Err(e)
             }
         }
@@ -734,168 +651,16 @@ impl InboundSa {
         packet: &[u8],
         out: &mut [u8],
     ) -> Result<(u8, u64, usize, usize), Error> {
-        if self.core.evaluate(now) {
-            return Err(Error::Expired);
-        }
-        let enc = self.core.suite.encryption;
-        let iv_len = enc.iv_len();
-        let icv_len = self.core.suite.icv_len();
-        let min = HEADER_LEN + iv_len + 2 + icv_len;
-        if packet.len() < min {
-            return Err(Error::Truncated {
-                needed: min,
-                got: packet.len(),
-            });
-        }
-        let view = Packet::new_checked(packet)?;
-        if view.spi() != self.core.spi {
-            return Err(Error::SpiMismatch {
-                expected: self.core.spi,
-                got: view.spi(),
-            });
-        }
-        let low = view.sequence();
-        let seq = if self.core.esn {
-            self.window.infer_esn(low).ok_or(Error::Replay {
-                sequence: u64::from(low),
-            })?
-        } else {
-            u64::from(low)
-        };
-        self.window.check(seq)?;
-
-        let trunc = || Error::Truncated {
-            needed: min,
-            got: packet.len(),
-        };
-        let (auth, icv) = packet
-            .split_at_checked(packet.len() - icv_len)
-            .ok_or_else(trunc)?;
-        let (hdr_iv, ct) = auth
-            .split_at_checked(HEADER_LEN + iv_len)
-            .ok_or_else(trunc)?;
-        let iv = hdr_iv.get(HEADER_LEN..).unwrap_or_default();
-        if enc.block_len() == 16 && ct.len() % 16 != 0 {
-            return Err(Error::InvalidPadding);
-        }
+        let plan = self.admit(now, packet)?;
+        let trunc = plan.truncated(packet.len());
+        let (auth, icv) = packet.split_at_checked(plan.ct.end).ok_or(trunc.clone())?;
+        let (hdr_iv, ct) = auth.split_at_checked(plan.ct.start).ok_or(trunc)?;
         let dst = out
             .get_mut(..ct.len())
             .ok_or(Error::BufferTooSmall { needed: ct.len() })?;
-        let seq_hi = ((seq >> 32) as u32).to_be_bytes();
-        match &self.core.transform {
-            Transform::Aead { key, salt } => {
-                let iv8: [u8; 8] = iv.try_into().map_err(|_| trunc())?;
-                let nonce = gcm_nonce(salt, &iv8);
-                let mut aad = [0u8; 12];
-                let n = self.core.aad(seq, &mut aad);
-                let tag: &[u8; 16] = icv.try_into().map_err(|_| trunc())?;
-                dst.copy_from_slice(ct);
-                key.open(&nonce, aad.get(..n).unwrap_or_default(), dst, tag)?;
-            }
-            Transform::CbcHmac { cipher, mac } => {
-                verify(mac.as_ref(), self.core.esn, &[auth], &seq_hi, icv)?;
-                let ivb: [u8; 16] = iv.try_into().map_err(|_| trunc())?;
-                dst.copy_from_slice(ct);
-                cipher.decrypt(&ivb, dst)?;
-            }
-            Transform::NullHmac { mac } => {
-                verify(mac.as_ref(), self.core.esn, &[auth], &seq_hi, icv)?;
-                dst.copy_from_slice(ct);
-            }
-        }
-        // Authentic: only now may the window move (RFC 4303 §3.4.3).
-        self.window.update(seq);
-        let c = &mut self.core.counters;
-        c.pkts_verify += 1;
-        if enc != EncryptionAlgorithm::Null {
-            c.pkts_decrypt += 1;
-        }
-
-        let (trailer, payload) = Trailer::parse(dst)?;
-        if trailer.next_header == NEXT_HEADER_DUMMY {
-            return Err(Error::DummyPacket);
-        }
-        let len = match self.core.mode {
-            Mode::Transport => payload.len(),
-            Mode::Tunnel => {
-                check_inner_version(trailer.next_header, payload)?;
-                inner_ip_len(trailer.next_header, payload)?
-            }
-        };
-        let c = &mut self.core.counters;
-        c.pkts_decaps += 1;
-        c.bytes += len as u64;
-        self.core.evaluate(now);
-        Ok((trailer.next_header, seq, 0, len))
-    }
-}
-
-fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> [u8; 12] {
-    let mut n = [0u8; 12];
-    let (a, b) = n.split_at_mut(4);
-    a.copy_from_slice(salt);
-    b.copy_from_slice(iv);
-    n
-}
-
-/// ICV over the parts, with the ESN high-order bits appended implicitly (RFC 4303 §2.2.1,
-/// §3.3.2.2), truncated to `icv.len()`.
-fn sign(
-    mac: &dyn MacKey,
-    esn: bool,
-    parts: &[&[u8]],
-    seq_hi: &[u8; 4],
-    icv: &mut [u8],
-) -> Result<(), Error> {
-    match (esn, parts) {
-        (true, &[a, b, c]) => mac.sign(&[a, b, c, seq_hi.as_slice()], icv),
-        (true, &[a, b]) => mac.sign(&[a, b, seq_hi.as_slice()], icv),
-        _ => mac.sign(parts, icv),
-    }
-}
-
-fn verify(
-    mac: &dyn MacKey,
-    esn: bool,
-    parts: &[&[u8]],
-    seq_hi: &[u8; 4],
-    icv: &[u8],
-) -> Result<(), Error> {
-    match (esn, parts) {
-        (true, &[a]) => mac.verify(&[a, seq_hi.as_slice()], icv),
-        _ => mac.verify(parts, icv),
-    }
-}
-
-/// Tunnel mode carries IPv4 (4) or IPv6 (41) packets whose version nibble matches.
-fn check_inner_version(next_header: u8, packet: &[u8]) -> Result<(), Error> {
-    match (next_header, ip::version(packet)) {
-        (NEXT_HEADER_DUMMY, _) | (NEXT_HEADER_IPV4, Some(4)) | (NEXT_HEADER_IPV6, Some(6)) => {
-            Ok(())
-        }
-        _ => Err(Error::UnexpectedNextHeader { next_header }),
-    }
-}
-
-/// The inner packet's own length (IPv4 total length, IPv6 40 + payload length): everything
-/// after it is TFC padding (RFC 4303 §2.7). The views read a length field beyond the buffer as
-/// zero, which the bounds below reject as truncation.
-fn inner_ip_len(next_header: u8, packet: &[u8]) -> Result<usize, Error> {
-    let (len, needed) = if next_header == NEXT_HEADER_IPV4 {
-        let total = ipv4::Packet::new_unchecked(packet).total_len();
-        (usize::from(total), ipv4::MIN_HEADER_LEN)
-    } else {
-        let payload = ipv6::Packet::new_unchecked(packet).payload_len();
-        (ipv6::HEADER_LEN + usize::from(payload), ipv6::HEADER_LEN)
-    };
-    let got = packet.len();
-    if (needed..=got).contains(&len) {
-        Ok(len)
-    } else {
-        Err(Error::Truncated {
-            needed: len.max(needed),
-            got,
-        })
+        dst.copy_from_slice(ct);
+        let (next_header, len) = self.open(now, plan.seq, hdr_iv, dst, icv)?;
+        Ok((next_header, plan.seq, 0, len))
     }
 }
 

@@ -8,7 +8,8 @@
 //! ([`Policy::dmvpn`]). A plain IKEv2 peer protects every protocol between two addresses
 //! ([`Policy::any_protocol`]).
 //!
-//! Costs: the data path ([`SaDatabase::encapsulate`], [`SaDatabase::decapsulate`]) is a hash
+//! Costs: the data path ([`SaDatabase::encapsulate`], [`SaDatabase::decapsulate`], and their
+//! in-place forms [`SaDatabase::encapsulate_in_place`], [`SaDatabase::decapsulate_in_place`]) is a hash
 //! probe by SPI (outbound: by peer, then by SPI) and allocates nothing unless a lifetime event is
 //! raised; [`SaDatabase::poll_timeout`] reads the first entry of an ordered `(deadline, SA)`
 //! index; [`SaDatabase::handle_timeout`] touches only the SAs that are due.
@@ -23,7 +24,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use crate::Error;
-use crate::sa::{Decapsulated, Event, InboundSa, NEXT_HEADER_GRE, OutboundSa};
+use crate::sa::{Decapsulated, Event, InPlace, InboundSa, NEXT_HEADER_GRE, OutboundSa};
 use crate::wire::esp::Packet;
 
 /// A traffic selector pair for one peer: protect `protocol` between `local` and `peer`.
@@ -392,6 +393,18 @@ impl SaDatabase {
         self.outbound(self.current_outbound(peer)?)
     }
 
+    /// Whether an outbound SA carries traffic towards `peer`.
+    pub fn has_outbound(&self, peer: IpAddr) -> bool {
+        self.current_outbound(peer).is_some()
+    }
+
+    /// The [`OutboundSa::header_len`] (ESP header and IV) of the SA that carries the traffic
+    /// towards `peer`: the headroom [`SaDatabase::encapsulate_in_place`] needs in front of the
+    /// payload. `None` without such an SA.
+    pub fn outbound_header_len(&self, peer: IpAddr) -> Option<usize> {
+        self.outbound_for(peer).map(OutboundSa::header_len)
+    }
+
     /// Protects an outgoing packet from `src` to `dst` of `protocol` with the SA that carries
     /// the traffic towards `dst`: [`Error::NoOutboundSa`] without one, [`Error::PolicyMismatch`]
     /// if its policy does not cover the packet.
@@ -415,6 +428,30 @@ impl SaDatabase {
         r
     }
 
+    /// [`SaDatabase::encapsulate`] in place: protects the payload `buf[start..]` with
+    /// [`OutboundSa::encapsulate_in_place`] of the SA that carries the traffic towards `dst`
+    /// (the same lookup and policy check) and returns the offset of the ESP packet in `buf`.
+    /// `start` must leave [`SaDatabase::outbound_header_len`] bytes of headroom.
+    pub fn encapsulate_in_place(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        protocol: u8,
+        buf: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<usize, Error> {
+        let spi = self.current_outbound(dst).ok_or(Error::NoOutboundSa)?;
+        let o = self.outbound.get_mut(&spi).ok_or(Error::NoOutboundSa)?;
+        if !o.entry.policy.matches_outbound(src, dst, protocol) {
+            return Err(Error::PolicyMismatch);
+        }
+        let r = o.entry.sa.encapsulate_in_place(now, protocol, buf, start);
+        o.entry
+            .sync(SaId::outbound(spi), &mut self.expiry, &mut self.events);
+        r
+    }
+
     /// Looks up the inbound SA by the packet's SPI and `dst`, decapsulates, and checks the
     /// result against the SA's policy (source, destination, protocol).
     pub fn decapsulate<'o>(
@@ -432,6 +469,32 @@ impl SaDatabase {
             .filter(|e| e.policy.local == dst)
             .ok_or(Error::UnknownSpi { spi })?;
         let r = entry.sa.decapsulate(now, packet, out);
+        entry.sync(SaId::inbound(spi), &mut self.expiry, &mut self.events);
+        let d = r?;
+        if !entry.policy.matches_inbound(src, dst, d.next_header) {
+            return Err(Error::PolicyMismatch);
+        }
+        Ok(d)
+    }
+
+    /// [`SaDatabase::decapsulate`] in place: looks up the inbound SA by the SPI of the ESP
+    /// packet `buf` (header to ICV) and `dst`, decrypts it with
+    /// [`InboundSa::decapsulate_in_place`], and checks the result against the SA's policy. The
+    /// payload is `buf[result.payload]`.
+    pub fn decapsulate_in_place(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        buf: &mut [u8],
+    ) -> Result<InPlace, Error> {
+        let spi = Packet::new_checked(&*buf)?.spi();
+        let entry = self
+            .inbound
+            .get_mut(&spi)
+            .filter(|e| e.policy.local == dst)
+            .ok_or(Error::UnknownSpi { spi })?;
+        let r = entry.sa.decapsulate_in_place(now, buf);
         entry.sync(SaId::inbound(spi), &mut self.expiry, &mut self.events);
         let d = r?;
         if !entry.policy.matches_inbound(src, dst, d.next_header) {

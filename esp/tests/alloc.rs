@@ -1,5 +1,6 @@
 //! `encapsulate` and `decapsulate` make no heap allocation, for every suite, backend, mode and
-//! for the error paths (replay, forgery, dummy packets).
+//! for the error paths (replay, forgery, dummy packets); nor do their in-place forms, given a
+//! buffer with `max_trailer_len` bytes of spare capacity.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -38,6 +39,7 @@ const SUITES: [&str; 8] = [
 fn main() {
     println!("\nrunning 1 test");
     sas_do_not_allocate();
+    in_place_does_not_allocate();
     sadb_lookup_does_not_allocate();
     println!("test data_path_does_not_allocate ... ok");
     println!("\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n");
@@ -117,6 +119,53 @@ fn sas_do_not_allocate() {
     }
 }
 
+fn in_place_does_not_allocate() {
+    let now = Instant::now();
+    let payload = vec![0x5au8; 1400];
+    for provider in all_providers(Arc::new(ChaChaRandom::from_seed([5; 32]))) {
+        for name in SUITES {
+            for esn in [false, true] {
+                let suite = Suite::parse(name).unwrap();
+                let keys = SaKeys::new(
+                    &vec![1; suite.encryption.keymat_len()],
+                    &vec![2; suite.integrity.key_len()],
+                );
+                let mut cfg = SaConfig::new(0x300, suite, keys, provider.clone());
+                cfg.esn = esn;
+                let mut tx = OutboundSa::new(&cfg, now).unwrap();
+                let mut rx = InboundSa::new(&cfg, now).unwrap();
+                // Outer headers (IPv4 + UDP for NAT-T), ESP header and IV, payload, trailer.
+                let start = 28 + tx.header_len();
+                let mut buf = Vec::with_capacity(start + payload.len() + tx.max_trailer_len());
+                let mut small = vec![0u8; 4];
+                let region = Region::new(GLOBAL);
+                for _ in 0..10 {
+                    buf.clear();
+                    buf.resize(start, 0);
+                    buf.extend_from_slice(&payload);
+                    let off = tx.encapsulate_in_place(now, 47, &mut buf, start).unwrap();
+                    let pkt = &mut buf[off..];
+                    let len = pkt.len();
+                    let r = rx.decapsulate_in_place(now, pkt).unwrap();
+                    assert_eq!(&pkt[r.payload], &payload[..]);
+                    // Replay and forgery paths.
+                    assert!(rx.decapsulate_in_place(now, pkt).is_err());
+                    pkt[len - 1] ^= 1;
+                    assert!(rx.decapsulate_in_place(now, pkt).is_err());
+                }
+                assert!(tx.encapsulate_in_place(now, 47, &mut small, 4).is_err());
+                let stats = region.change();
+                assert_eq!(
+                    (stats.allocations, stats.reallocations),
+                    (0, 0),
+                    "in place: {} {name} esn={esn}: {stats:?}",
+                    provider.name
+                );
+            }
+        }
+    }
+}
+
 fn sadb_lookup_does_not_allocate() {
     let now = Instant::now();
     let provider = all_providers(Arc::new(ChaChaRandom::from_seed([4; 32]))).remove(0);
@@ -148,6 +197,23 @@ fn sadb_lookup_does_not_allocate() {
             .decapsulate(now, local, peer, &wire[..len], &mut out)
             .unwrap();
         assert_eq!(d.payload, b"gre packet");
+    }
+    assert_eq!(region.change().allocations, 0);
+
+    let header = ours.outbound_header_len(peer).unwrap();
+    let mut buf = Vec::with_capacity(256);
+    let region = Region::new(GLOBAL);
+    for _ in 0..10 {
+        buf.clear();
+        buf.resize(header, 0);
+        buf.extend_from_slice(b"gre packet");
+        let off = ours
+            .encapsulate_in_place(now, local, peer, 47, &mut buf, header)
+            .unwrap();
+        let d = theirs
+            .decapsulate_in_place(now, local, peer, &mut buf[off..])
+            .unwrap();
+        assert_eq!(&buf[off..][d.payload], b"gre packet");
     }
     assert_eq!(region.change().allocations, 0);
 }

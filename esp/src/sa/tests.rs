@@ -5,6 +5,8 @@ use super::*;
 use crate::crypto::{ChaChaRandom, CryptoProvider, all_providers};
 use crate::{IntegrityAlgorithm, Lifetime};
 
+mod inplace;
+
 fn providers() -> Vec<CryptoProvider> {
     all_providers(Arc::new(ChaChaRandom::from_seed([7; 32])))
 }

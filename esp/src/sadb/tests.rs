@@ -484,6 +484,101 @@ fn the_newest_outbound_sa_carries_the_traffic_and_the_policy_is_checked() {
 }
 
 #[test]
+fn in_place_through_the_database_with_its_lookups_policy_and_events() {
+    let t0 = Instant::now();
+    let (l, r) = (local(), peer());
+    let mut ours = SaDatabase::new();
+    let mut theirs = SaDatabase::new();
+    assert!(!ours.has_outbound(r));
+    assert_eq!(ours.outbound_header_len(r), None);
+    let mut buf = vec![0u8; 40];
+    assert_eq!(
+        ours.encapsulate_in_place(t0, l, r, 47, &mut buf, 20),
+        Err(Error::NoOutboundSa)
+    );
+    let mut c = cfg(0x10, None, None);
+    c.lifetimes.soft.packets = Some(1);
+    ours.insert_outbound(Policy::dmvpn(l, r), OutboundSa::new(&c, t0).unwrap());
+    theirs.insert_inbound(Policy::dmvpn(r, l), inbound(0x10, None, None, t0));
+    assert!(ours.has_outbound(r));
+    assert!(!ours.has_outbound(ip(OTHER)));
+    // AES-GCM: 8 bytes of header, 8 of IV.
+    let header = ours.outbound_header_len(r).unwrap();
+    assert_eq!(header, 16);
+
+    // 20 bytes of outer headers, the ESP header and IV, then the GRE packet.
+    let mut buf = vec![0xee; 20 + header];
+    buf.extend_from_slice(b"gre in place");
+    let off = ours
+        .encapsulate_in_place(t0, l, r, 47, &mut buf, 20 + header)
+        .unwrap();
+    assert_eq!(off, 20);
+    assert_eq!(Packet::new_checked(&buf[off..]).unwrap().spi(), 0x10);
+    // Its event came out with the SA and policy.
+    assert_eq!(
+        brief(&events(&mut ours)),
+        [(
+            Direction::Outbound,
+            0x10,
+            Event::RekeyDue {
+                spi: 0x10,
+                limit: Limit::Packets
+            }
+        )]
+    );
+    let pkt = buf[off..].to_vec();
+    // The inbound policy: source, destination (lookup), protocol.
+    let mut copy = pkt.clone();
+    assert_eq!(
+        theirs.decapsulate_in_place(t0, ip(OTHER), r, &mut copy),
+        Err(Error::PolicyMismatch)
+    );
+    let mut copy = pkt.clone();
+    assert_eq!(
+        theirs.decapsulate_in_place(t0, l, ip(OTHER), &mut copy),
+        Err(Error::UnknownSpi { spi: 0x10 })
+    );
+    // The policy mismatch above came after verification: the packet was taken (and is now a
+    // replay). A fresh one passes.
+    let mut buf = vec![0u8; header];
+    buf.extend_from_slice(b"second");
+    let off = ours
+        .encapsulate_in_place(t0, l, r, 47, &mut buf, header)
+        .unwrap();
+    let d = theirs
+        .decapsulate_in_place(t0, l, r, &mut buf[off..])
+        .unwrap();
+    assert_eq!(d.next_header, 47);
+    assert_eq!(&buf[off..][d.payload], b"second");
+    let mut short = [0u8; 7];
+    assert_eq!(
+        theirs.decapsulate_in_place(t0, l, r, &mut short),
+        Err(Error::Truncated { needed: 8, got: 7 })
+    );
+
+    // The outbound policy: GRE only between the two addresses; too little headroom.
+    let mut buf = vec![0u8; header + 4];
+    assert_eq!(
+        ours.encapsulate_in_place(t0, l, r, 1, &mut buf, header),
+        Err(Error::PolicyMismatch)
+    );
+    assert_eq!(
+        ours.encapsulate_in_place(t0, ip(OTHER), r, 47, &mut buf, header),
+        Err(Error::PolicyMismatch)
+    );
+    assert_eq!(
+        ours.encapsulate_in_place(t0, l, r, 47, &mut buf, header - 1),
+        Err(Error::Headroom {
+            needed: header,
+            got: header - 1
+        })
+    );
+    assert_eq!(ours.outbound(0x10).unwrap().counters().send_errors, 1);
+    assert_consistent(&ours);
+    assert_consistent(&theirs);
+}
+
+#[test]
 fn data_path_events_come_out_with_their_sa_and_move_the_deadline() {
     let t0 = Instant::now();
     let (l, r) = (local(), peer());
