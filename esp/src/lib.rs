@@ -24,6 +24,8 @@
 //!   peer (the newest SA carries the traffic), the time-based lifetimes of all of them in one
 //!   expiry index and their events in one deterministic queue ([`SaEvent`]), and DMVPN's policy
 //!   ([`Policy::dmvpn`]: GRE between the two NBMA addresses, no ACLs).
+//! - **Key log** ([`keylog`]): an SA's keys as a row of Wireshark's ESP SA table, for an
+//!   explicit, opt-in key log only — **the rows contain the secret keys**.
 //! - **Crypto provider** ([`crypto`]): traits for AEADs, CBC ciphers, HMACs and random bytes,
 //!   passed in configuration (no global default). RustCrypto by default; the `ring` feature
 //!   adds a faster AES-GCM.
@@ -68,6 +70,7 @@
 mod algorithm;
 pub mod crypto;
 mod error;
+pub mod keylog;
 pub mod lifetime;
 pub mod replay;
 pub mod sa;

@@ -21,6 +21,8 @@
 //! - **Keys** ([`keys`]): prf+ (§2.13), SKEYSEED and SK_d/ai/ar/ei/er/pi/pr (§2.14), IKE SA
 //!   rekeying (§2.18: the old PRF and SK_d), child SA KEYMAT with and without PFS (§2.17), as
 //!   [`dmvpn_esp::SaKeys`].
+//! - **Key log** ([`keylog`]): an IKE SA's keys as a row of Wireshark's IKEv2 decryption
+//!   table, for an explicit, opt-in key log only — **the rows contain the secret keys**.
 //! - **SK protection** ([`sk`]): AES-CBC with HMAC-SHA2 (RFC 3602, RFC 4868) and AES-GCM-16
 //!   (RFC 5282), integrity checked in constant time before decryption.
 //! - **Authentication** ([`auth`]): the signed octets (§2.15) and shared-key AUTH with per-peer
@@ -164,6 +166,7 @@ mod endpoint;
 mod error;
 pub mod event;
 mod ike;
+pub mod keylog;
 pub mod keys;
 pub mod negotiate;
 mod queue;

@@ -117,33 +117,8 @@ fn prefix(s: &str) -> Result<(IpAddr, u8), BoxError> {
     Ok((a.parse()?, l.parse()?))
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn wireshark_ike_encr(s: &IkeSuite) -> &'static str {
-    use dmvpn_esp::EncryptionAlgorithm as E;
-    match s.encryption {
-        E::AesCbc128 => "AES-CBC-128 [RFC3602]",
-        E::AesCbc256 => "AES-CBC-256 [RFC3602]",
-        E::AesGcm128 => "AES-GCM-128 with 16 octet ICV [RFC5282]",
-        E::AesGcm256 => "AES-GCM-256 with 16 octet ICV [RFC5282]",
-        E::Null => "NONE [RFC2410]",
-    }
-}
-
-fn wireshark_ike_integ(s: &IkeSuite) -> &'static str {
-    use dmvpn_esp::IntegrityAlgorithm as I;
-    match s.integrity {
-        I::None => "NONE [RFC4306]",
-        I::HmacSha256_128 => "HMAC_SHA2_256_128 [RFC4868]",
-        I::HmacSha384_192 => "HMAC_SHA2_384_192 [RFC4868]",
-        I::HmacSha512_256 => "HMAC_SHA2_512_256 [RFC4868]",
-        I::HmacSha1_96 => "HMAC_SHA1_96 [RFC2404]",
-    }
-}
-
-/// The explicit, opt-in key log.
+/// The explicit, opt-in key log (`--keylog FILE`): rows from `dmvpn_ikev2::keylog` and
+/// `dmvpn_esp::keylog`, formatted only when a file was given.
 struct KeyLog(Option<std::fs::File>);
 
 impl KeyLog {
@@ -156,36 +131,15 @@ impl KeyLog {
     }
 
     fn ike(&mut self, spi_i: u64, spi_r: u64, suite: &IkeSuite, k: &IkeSaKeys) {
-        let l = format!(
-            "uat:ikev2_decryption_table:{:016x},{:016x},{},{},\"{}\",{},{},\"{}\"",
-            spi_i,
-            spi_r,
-            hex(k.sk_ei.as_bytes()),
-            hex(k.sk_er.as_bytes()),
-            wireshark_ike_encr(suite),
-            hex(k.sk_ai.as_bytes()),
-            hex(k.sk_ar.as_bytes()),
-            wireshark_ike_integ(suite),
-        );
-        self.line(&l);
+        if self.0.is_some() {
+            self.line(&dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, suite, k));
+        }
     }
 
     fn esp(&mut self, src: IpAddr, dst: IpAddr, sa: &dmvpn_esp::SaConfig) {
-        let fam = if src.is_ipv4() { "IPv4" } else { "IPv6" };
-        let auth_key = if sa.keys.integrity().is_empty() {
-            String::new()
-        } else {
-            format!("0x{}", hex(sa.keys.integrity()))
-        };
-        let l = format!(
-            "uat:esp_sa:\"{fam}\",\"{src}\",\"{dst}\",\"0x{:08x}\",\"{}\",\"0x{}\",\"{}\",\"{}\"",
-            sa.spi,
-            sa.suite.encryption.wireshark_name(),
-            hex(sa.keys.encryption()),
-            sa.suite.integrity.wireshark_name(),
-            auth_key,
-        );
-        self.line(&l);
+        if self.0.is_some() {
+            self.line(&dmvpn_esp::keylog::esp_sa_row(src, dst, sa));
+        }
     }
 }
 
