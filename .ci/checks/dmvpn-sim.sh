@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs the dmvpn-sim demo (the README's first command) with --pcap and checks the capture with
-# tshark: no malformed frames or expert warnings, and the ICMP echo between the two LANs
-# (192.168.1.25 <-> 192.168.2.37) present inside GRE directly between spoke A (172.16.1.1) and
-# spoke B (172.16.2.1) after the resolution, in both directions, in phase 2 and phase 3. Then
-# runs --spokes 1000 to confirm the scale claim (every spoke registered, 500 spoke-to-spoke
+# tshark, in phase 2 and phase 3, protected (the default: IPsec) and in clear (--no-ipsec):
+# - no malformed frames or expert warnings;
+# - protected: not one GRE frame in clear; with the run's --keylog every ESP frame decrypts with
+#   a good ICV and shows GRE inside (NHRP and ICMP), every IKE SK payload decrypts with a
+#   correct checksum; the ICMP echo between the LANs (192.168.1.25 <-> 192.168.2.37) travels
+#   in ESP directly between spoke A (172.16.1.1) and spoke B (172.16.2.1) after the resolution,
+#   both ways, and the first request went in ESP through the hub;
+# - in clear: the same echoes inside GRE directly between the spokes.
+# Then runs --spokes 1000 to confirm the scale claim (every spoke registered, 500 spoke-to-spoke
 # tunnels, every echo answered).
 # Usage: .ci/checks/dmvpn-sim.sh [TARGET_DIR]   (default: target)
 set -euo pipefail
@@ -17,30 +22,70 @@ dir="$target/tmp/pcap"
 mkdir -p "$dir"
 
 fail() { echo "dmvpn-sim: FAIL: $*" >&2; exit 1; }
+count() { tshark -r "$1" "${opts[@]}" -Y "$2" -T fields -e frame.number 2>/dev/null | wc -l; }
 
-for phase in 2 3; do
-    pcap="$dir/dmvpn-sim-phase$phase.pcap"
-    out="$("$sim" --phase "$phase" --pcap "$pcap")"
-    summary="$(tail -n 1 <<<"$out")"
-    echo "$summary"
-    grep -q '2/2 spokes registered; 1/1 spoke-to-spoke tunnels built' <<<"$summary" || fail "phase $phase: $summary"
-    grep -q '5/5 echo replies' <<<"$summary" || fail "phase $phase: not every echo answered"
-    grep -q '2 mappings expired' <<<"$summary" || fail "phase $phase: the mappings did not expire"
-    bad="$(tshark -r "$pcap" -Y '_ws.malformed || _ws.expert.severity >= warning' 2>/dev/null || true)"
-    [[ -z "$bad" ]] || fail "malformed frames or expert warnings in $pcap:"$'\n'"$bad"
-    direct='gre && icmp && ip.src == 172.16.1.1 && ip.dst == 172.16.2.1 && ip.src == 192.168.1.25 && ip.dst == 192.168.2.37 && icmp.type == 8'
-    back='gre && icmp && ip.src == 172.16.2.1 && ip.dst == 172.16.1.1 && ip.src == 192.168.2.37 && ip.dst == 192.168.1.25 && icmp.type == 0'
-    n_direct="$(tshark -r "$pcap" -Y "$direct" 2>/dev/null | wc -l)"
-    n_back="$(tshark -r "$pcap" -Y "$back" 2>/dev/null | wc -l)"
-    [[ "$n_direct" -ge 3 ]] || fail "phase $phase: only $n_direct echo requests directly from 172.16.1.1 to 172.16.2.1 in GRE"
-    [[ "$n_back" -ge 3 ]] || fail "phase $phase: only $n_back echo replies directly from 172.16.2.1 to 172.16.1.1 in GRE"
-    # The first request went through the hub, and NHRP resolved the spokes.
-    n_hub="$(tshark -r "$pcap" -Y 'gre && icmp && ip.dst == 172.17.0.1 && ip.src == 192.168.1.25' 2>/dev/null | wc -l)"
-    [[ "$n_hub" -ge 1 ]] || fail "phase $phase: no echo request via the hub before the resolution"
-    n_res="$(tshark -r "$pcap" -Y 'nhrp.hdr.op.type == 2' 2>/dev/null | wc -l)"
-    [[ "$n_res" -ge 2 ]] || fail "phase $phase: fewer than 2 NHRP Resolution Replies"
-    frames="$(tshark -r "$pcap" -T fields -e frame.number 2>/dev/null | wc -l)"
-    echo "clean: $pcap ($frames frames; $n_direct requests and $n_back replies direct between the spokes)"
+for mode in ipsec clear; do
+    for phase in 2 3; do
+        tag="phase $phase, $mode"
+        pcap="$dir/dmvpn-sim-phase$phase-$mode.pcap"
+        keys="$dir/dmvpn-sim-phase$phase-$mode.keys"
+        args=(--phase "$phase" --pcap "$pcap")
+        if [[ $mode == ipsec ]]; then args+=(--keylog "$keys"); else args+=(--no-ipsec); fi
+        out="$("$sim" "${args[@]}")"
+        summary="$(tail -n 1 <<<"$out")"
+        echo "$summary"
+        grep -q '2/2 spokes registered; 1/1 spoke-to-spoke tunnels built' <<<"$summary" || fail "$tag: $summary"
+        grep -q '5/5 echo replies' <<<"$summary" || fail "$tag: not every echo answered"
+        # Phase 3 with forwarding: each spoke holds the other's shortcut and its /32.
+        grep -qE "([0-9]+) dynamic mappings.* \1 mappings expired" <<<"$summary" \
+            || fail "$tag: the mappings did not all expire: $summary"
+        opts=(-n)
+        if [[ $mode == ipsec ]]; then
+            opts+=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE)
+            while IFS= read -r row; do
+                [[ -n "$row" ]] && opts+=(-o "$row")
+            done <"$keys"
+        fi
+        bad="$(tshark -r "$pcap" "${opts[@]}" -Y '_ws.malformed || _ws.expert.severity >= warning || esp.icv_bad == 1' \
+            -T fields -e frame.number 2>/dev/null | tr '\n' ' ')"
+        [[ -z "${bad// /}" ]] || {
+            tshark -r "$pcap" "${opts[@]}" -V -Y '_ws.malformed || _ws.expert.severity >= warning || esp.icv_bad == 1' \
+                2>/dev/null | grep -E 'Expert Info|Malformed|ICV' | sort | uniq -c >&2
+            fail "$tag: malformed frames, expert warnings or bad ICVs in $pcap: frames $bad"
+        }
+        carrier=gre
+        if [[ $mode == ipsec ]]; then
+            carrier=esp
+            n_clear="$(count "$pcap" 'ip.proto == 47')"
+            ((n_clear == 0)) || fail "$tag: $n_clear cleartext GRE frames on a protected network"
+            n_esp="$(count "$pcap" esp)"
+            n_good="$(count "$pcap" 'esp.icv_good == 1')"
+            n_inner="$(count "$pcap" 'esp && gre')"
+            ((n_esp > 0 && n_good == n_esp)) || fail "$tag: $n_good of $n_esp ESP frames with a good ICV"
+            ((n_inner == n_esp)) || fail "$tag: only $n_inner of $n_esp ESP frames decrypted to GRE"
+            n_nhrp="$(count "$pcap" 'esp && nhrp')"
+            ((n_nhrp >= 4)) || fail "$tag: only $n_nhrp NHRP packets decrypted from ESP"
+            verdicts="$(tshark -r "$pcap" "${opts[@]}" -V 2>/dev/null | grep 'Integrity Checksum Data:' || true)"
+            correct="$(grep -c '\[correct\]' <<<"$verdicts" || true)"
+            incorrect="$(grep -vc '\[correct\]' <<<"$verdicts" || true)"
+            [[ -z "$verdicts" ]] && incorrect=0
+            ((correct >= 4 && incorrect == 0)) || fail "$tag: IKE decryption: $correct correct, $incorrect incorrect"
+            echo "  $tag: $n_esp ESP frames, all with a good ICV and GRE inside ($n_nhrp NHRP); $correct IKE SK payloads with correct checksums; no cleartext GRE"
+        fi
+        direct="$carrier && icmp && ip.src == 172.16.1.1 && ip.dst == 172.16.2.1 && ip.src == 192.168.1.25 && ip.dst == 192.168.2.37 && icmp.type == 8"
+        back="$carrier && icmp && ip.src == 172.16.2.1 && ip.dst == 172.16.1.1 && ip.src == 192.168.2.37 && ip.dst == 192.168.1.25 && icmp.type == 0"
+        n_direct="$(count "$pcap" "$direct")"
+        n_back="$(count "$pcap" "$back")"
+        ((n_direct >= 3)) || fail "$tag: only $n_direct echo requests directly from 172.16.1.1 to 172.16.2.1 in $carrier"
+        ((n_back >= 3)) || fail "$tag: only $n_back echo replies directly from 172.16.2.1 to 172.16.1.1 in $carrier"
+        # The first request went through the hub, and NHRP resolved the spokes.
+        n_hub="$(count "$pcap" "$carrier && icmp && ip.dst == 172.17.0.1 && ip.src == 192.168.1.25")"
+        ((n_hub >= 1)) || fail "$tag: no echo request via the hub before the resolution"
+        n_res="$(count "$pcap" 'nhrp.hdr.op.type == 2')"
+        ((n_res >= 2)) || fail "$tag: fewer than 2 NHRP Resolution Replies"
+        frames="$(count "$pcap" frame)"
+        echo "clean: $pcap ($frames frames; $n_direct requests and $n_back replies in $carrier directly between the spokes)"
+    done
 done
 
 out="$("$sim" --spokes 1000)"

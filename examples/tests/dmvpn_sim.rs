@@ -50,18 +50,22 @@ fn assert_direct_notes_backed(out: &str, a_seen: &str, b_seen: &str) {
     for seq in direct_notes(out, "echo request") {
         let wire = format!("172.16.1.1 -> {b_seen:<15} ICMP echo request");
         assert!(
-            out.lines().any(|l| l.contains("spoke-A  GRE")
-                && l.contains(&wire)
-                && l.contains(&format!(" seq {seq}  (spoke to spoke, direct)"))),
+            out.lines().any(
+                |l| (l.contains("spoke-A  GRE") || l.contains("spoke-A  ESP"))
+                    && l.contains(&wire)
+                    && l.contains(&format!(" seq {seq}  (spoke to spoke, direct)"))
+            ),
             "request seq {seq} narrated as direct without such a packet:\n{out}"
         );
     }
     for seq in direct_notes(out, "echo reply") {
         let wire = format!("172.16.2.1 -> {a_seen:<15} ICMP echo reply");
         assert!(
-            out.lines().any(|l| l.contains("spoke-B  GRE")
-                && l.contains(&wire)
-                && l.contains(&format!(" seq {seq}  (spoke to spoke, direct)"))),
+            out.lines().any(
+                |l| (l.contains("spoke-B  GRE") || l.contains("spoke-B  ESP"))
+                    && l.contains(&wire)
+                    && l.contains(&format!(" seq {seq}  (spoke to spoke, direct)"))
+            ),
             "reply seq {seq} narrated as direct without such a packet:\n{out}"
         );
     }
@@ -108,7 +112,16 @@ fn loss_narrates_direct_packets_only_when_they_were_sent() {
 
 #[test]
 fn forward_says_spoke_b_learned_a_from_the_forwarded_request() {
+    // Protected, B's direct answer waits for the new A-B SA, and by then A has learned B from
+    // B's own forwarded request: the narration says so.
     let out = run(&["--forward"]);
+    assert!(out.contains(
+        "spoke B learned spoke A from spoke A's Resolution Request, which the hub forwarded to it"
+    ));
+    assert!(out.contains(
+        "spoke A learned spoke B from spoke B's Resolution Request, which the hub forwarded to it"
+    ));
+    let out = run(&["--forward", "--no-ipsec"]);
     assert!(out.contains("hub: forwards Resolution Requests to the spoke that owns the address"));
     assert!(out.contains(
         "spoke B learned spoke A from spoke A's Resolution Request, which the hub forwarded to it, \

@@ -330,6 +330,9 @@ pub struct Node {
     last_now: Instant,
     /// The IKE endpoints and ESP SAs of the protected interfaces, one per tunnel source.
     pub(crate) groups: Vec<protect::Group>,
+    /// Whether the key log is on ([`Node::enable_keylog`]), and its rows not yet taken.
+    keylog_on: bool,
+    keylog: VecDeque<String>,
     /// The plaintext of every ESP transmit, in order, while on (tracing and tests).
     tap: Option<VecDeque<Vec<u8>>>,
 }
@@ -394,6 +397,8 @@ impl Node {
             stats: NodeStats::default(),
             last_now: now,
             groups,
+            keylog_on: false,
+            keylog: VecDeque::new(),
             tap: None,
         };
         for i in 0..node.ifaces.len() {

@@ -88,6 +88,15 @@ struct Args {
     /// forwarding them (the phase 2 default; in phase 3 the old, non-IOS behaviour).
     #[arg(long)]
     hub_answers: bool,
+    /// GRE in clear: no `tunnel protection ipsec profile` (by default every node protects its
+    /// tunnel with IKEv2 + ESP, transport mode, as the seeds configure it).
+    #[arg(long)]
+    no_ipsec: bool,
+    /// Write the IKE and ESP keys of every SA to this file, one tshark `-o` argument per line
+    /// (`uat:esp_sa:…`, `uat:ikev2_decryption_table:…`), to decrypt the `--pcap` capture:
+    /// `tshark -r F $(sed 's/^/-o /' K)`. The file holds secret keys.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
 }
 
 struct Demo {
@@ -215,8 +224,15 @@ impl Demo {
         } else {
             "  (spoke to spoke, direct)"
         };
+        let carrier = if t.what.starts_with("IKE") || t.what == "NAT keepalive" {
+            "UDP"
+        } else if t.protected {
+            "ESP"
+        } else {
+            "GRE"
+        };
         let line = format!(
-            "{:>8}  GRE {:>15} -> {:<15} {}{}",
+            "{:>8}  {carrier} {:>15} -> {:<15} {}{}",
             self.name(id),
             t.src.to_string(),
             t.dst.to_string(),
@@ -280,6 +296,15 @@ fn run(args: &Args) -> Result<(), String> {
     ex.phase = args.phase;
     ex.holdtime = args.holdtime;
     ex.hub_resolution = hub_resolution(args);
+    // Protected spokes behind two NAT boxes need NAT-T's transport-mode selector rules (not
+    // built yet): `--nat` runs the clear-text DMVPN.
+    let ipsec = !args.no_ipsec && !args.nat;
+    if ipsec {
+        ex = ex.protected();
+    }
+    if args.keylog.is_some() && !ipsec {
+        return Err("--keylog needs IPsec (no --no-ipsec, no --nat)".into());
+    }
     let narrate = args.spokes <= NARRATE_MAX;
     let start = Instant::now();
     let mut net = Network::new(args.seed, start);
@@ -311,6 +336,9 @@ fn run(args: &Args) -> Result<(), String> {
     let mut hub_node =
         SimNode::new(start, hub_config, entropy.derive(0)).map_err(|e| e.to_string())?;
     hub_node.set_trace(narrate);
+    if args.keylog.is_some() {
+        hub_node.node_mut().enable_keylog();
+    }
     for (net, via) in ex.hub_routes() {
         hub_node.add_route(net, via).map_err(|e| e.to_string())?;
     }
@@ -320,6 +348,9 @@ fn run(args: &Args) -> Result<(), String> {
         let mut n =
             SimNode::new(start, ex.spoke(i), entropy.derive(i)).map_err(|e| e.to_string())?;
         n.set_trace(narrate && i <= 2);
+        if args.keylog.is_some() {
+            n.node_mut().enable_keylog();
+        }
         spokes.push(sim.add_host(n));
     }
     let mut d = Demo {
@@ -354,6 +385,20 @@ fn run(args: &Args) -> Result<(), String> {
         args.holdtime,
         args.seed
     );
+    if ipsec {
+        println!(
+            "  IPsec: tunnel protection ipsec profile DMVPN on every node: IKEv2 with a wildcard \
+             pre-shared key, transform set esp-aes 256 esp-sha256-hmac, mode transport (GRE only \
+             inside ESP; --no-ipsec: GRE in clear)"
+        );
+    } else if args.nat {
+        println!(
+            "  IPsec: off with --nat (protected spoke-to-spoke tunnels through two NAT boxes need \
+             NAT-T, not built yet): GRE in clear"
+        );
+    } else {
+        println!("  IPsec: off (--no-ipsec): GRE in clear");
+    }
     match ex.hub_resolution {
         HubResolution::Forward => println!(
             "  hub: forwards Resolution Requests to the spoke that owns the address, which answers \
@@ -449,6 +494,8 @@ fn run(args: &Args) -> Result<(), String> {
                 k,
                 EventKind::Nhrp(NhrpEvent::NhsUp { .. } | NhrpEvent::NatDetected { .. })
                     | EventKind::PeerRegistered { .. }
+                    | EventKind::CryptoUp { .. }
+                    | EventKind::IpsecUp { .. }
             )
         }));
         d.print_timeline(lines);
@@ -616,6 +663,8 @@ fn run(args: &Args) -> Result<(), String> {
                 EventKind::MappingRemoved { .. }
                     | EventKind::NbmaPeerDown { .. }
                     | EventKind::ShortcutRemoved { .. }
+                    | EventKind::CryptoDown { .. }
+                    | EventKind::IpsecUp { rekey: true, .. }
                     // A resolution still retrying after the pings may succeed now.
                     | EventKind::MappingAdded { .. }
                     | EventKind::NbmaPeerUp { .. }
@@ -698,6 +747,33 @@ fn run(args: &Args) -> Result<(), String> {
         println!(
             "\nwrote {} frames to {}",
             rec.frames().len(),
+            path.display()
+        );
+    }
+    if let Some(path) = &args.keylog {
+        // Every node's rows, each SA once (both ends log it), in the order they came up.
+        let mut seen = std::collections::BTreeSet::new();
+        let mut rows = Vec::new();
+        let ids: Vec<HostId> = std::iter::once(hub)
+            .chain(d.spokes.iter().copied())
+            .collect();
+        for id in ids {
+            let Some(n) = d.sim.host_mut(id) else {
+                continue;
+            };
+            while let Some(row) = n.node_mut().poll_keylog() {
+                if seen.insert(row.clone()) {
+                    rows.push(row);
+                }
+            }
+        }
+        let mut text = rows.join("\n");
+        text.push('\n');
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!(
+            "wrote {} key log rows to {} (secret keys: tshark -r PCAP $(sed 's/^/-o /' {}))",
+            rows.len(),
+            path.display(),
             path.display()
         );
     }

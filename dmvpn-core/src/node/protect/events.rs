@@ -93,8 +93,10 @@ impl Node {
                 nat,
             } => {
                 let peer = remote.ip();
-                // KEYLOG-IKE
-                let _ = (spi_i, spi_r, &suite, &keys);
+                if self.keylog_on {
+                    self.keylog
+                        .push_back(dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, &suite, &keys));
+                }
                 let Some(grp) = self.groups.get_mut(g) else {
                     return;
                 };
@@ -150,8 +152,10 @@ impl Node {
                 suite,
                 keys,
             } => {
-                // KEYLOG-IKE
-                let _ = (spi_i, spi_r, &suite, &keys);
+                if self.keylog_on {
+                    self.keylog
+                        .push_back(dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, &suite, &keys));
+                }
                 let Some(grp) = self.groups.get_mut(g) else {
                     return;
                 };
@@ -267,7 +271,14 @@ impl Node {
         rekey_of: Option<u32>,
     ) {
         let peer = c.remote.ip();
-        // KEYLOG-ESP
+        if self.keylog_on {
+            // The inbound SA carries the peer's packets to us, the outbound one ours to it.
+            let (local, remote) = (c.local.ip(), c.remote.ip());
+            self.keylog
+                .push_back(dmvpn_esp::keylog::esp_sa_row(remote, local, &c.inbound));
+            self.keylog
+                .push_back(dmvpn_esp::keylog::esp_sa_row(local, remote, &c.outbound));
+        }
         let Some(grp) = self.groups.get_mut(g) else {
             return;
         };

@@ -635,6 +635,19 @@ impl Node {
         r.map_err(Error::Ike)
     }
 
+    /// Turns on the key log ([`Node::poll_keylog`]): from now on every IKE and ESP SA's keys
+    /// are exported as tshark decryption-table rows. Off by default; the rows are secrets.
+    pub fn enable_keylog(&mut self) {
+        self.keylog_on = true;
+    }
+
+    /// The next key-log row (see [`Node::enable_keylog`]): one tshark `-o` argument,
+    /// `uat:esp_sa:…` or `uat:ikev2_decryption_table:…`, in the format `ipsec-peer --keylog`
+    /// writes.
+    pub fn poll_keylog(&mut self) -> Option<String> {
+        self.keylog.pop_front()
+    }
+
     /// Turns the plaintext tap on or off: while on, the GRE packet inside every ESP transmit
     /// is kept, in transmit order, for [`Node::poll_tap`] (traces of a protected node, tests).
     /// Off by default; it costs a buffer per packet while on.

@@ -86,7 +86,8 @@ impl Demo {
             return Learned::FromRequest;
         }
         let me_seen = self.seen_nbma(me);
-        self.history
+        let reply = self
+            .history
             .iter()
             .rev()
             .find(|(h, t)| {
@@ -95,7 +96,14 @@ impl Demo {
                     && t.dst == me_seen
                     && is_nhrp(t, PacketType::RESOLUTION_REPLY)
             })
-            .map_or(Learned::Unknown, |(h, _)| Learned::FromReply(*h))
+            .map(|(h, _)| *h);
+        match reply {
+            Some(h) => Learned::FromReply(h),
+            // Protected: the answer to a forwarded request waits for the new SA, so it goes out
+            // after the mapping; the forwarded request is what taught this spoke.
+            None if self.hub_forwarded_to(me, at) => Learned::FromRequest,
+            None => Learned::Unknown,
+        }
     }
 
     /// Whether the hub forwarded a Resolution Request to spoke `to` at or before `at`.
@@ -122,10 +130,16 @@ impl Demo {
             "{me_name} maps {} via {} to NBMA {}",
             mapping.prefix, mapping.next_hop, mapping.nbma
         );
-        let ipsec = if mapping.peer_up {
-            " (its first mapping to that NBMA peer: IPsec would start here)"
-        } else {
-            ""
+        // Step 4: the first mapping to an NBMA peer starts IKE to it (when protected).
+        let protected = self.ex.ipsec.is_some();
+        let ipsec = match (mapping.peer_up, protected) {
+            (true, true) => {
+                " (its first mapping to that NBMA peer: IKE to it starts now, seed 003 step 4)"
+            }
+            (true, false) => {
+                " (its first mapping to that NBMA peer: with IPsec, IKE would start here)"
+            }
+            _ => "",
         };
         let what = match self.learned(me, mapping.at) {
             Learned::FromReply(h) if h == self.hub => format!(
@@ -295,6 +309,10 @@ pub(super) fn narrate_window(d: &mut Demo, story: &mut Story, phase: u8, seq: u1
                         | NhrpEvent::NhsDown { .. }
                 )
                 | EventKind::PeerRegistered { .. }
+                | EventKind::CryptoUp { .. }
+                | EventKind::IpsecUp { .. }
+                | EventKind::CryptoFailed { .. }
+                | EventKind::CryptoRefused { .. }
         )
     }));
     d.print_timeline(lines);
