@@ -525,11 +525,11 @@ impl SimNode {
                     }
                 }
                 Output::Deliver(d) => {
-                    let echo = icmp::parse(&d.packet);
+                    let echo = icmp::parse(d.packet());
                     match echo {
                         Some(e) if self.is_lan(e.dst) && e.kind == icmp::EchoKind::Request => {
                             self.answered += 1;
-                            if let Some(reply) = icmp::reply_to(&d.packet) {
+                            if let Some(reply) = icmp::reply_to(d.packet()) {
                                 self.input(
                                     now,
                                     Input::Overlay {
@@ -551,7 +551,7 @@ impl SimNode {
                         }
                         _ => {
                             if self.delivered.len() < self.max_log
-                                && let Ok((ip, _)) = dmvpn_wire::ip::Repr::parse(&d.packet)
+                                && let Ok((ip, _)) = dmvpn_wire::ip::Repr::parse(d.packet())
                             {
                                 self.delivered.push(Delivered {
                                     at: now,
@@ -562,7 +562,7 @@ impl SimNode {
                             }
                         }
                     }
-                    self.node.recycle(d.packet);
+                    self.node.recycle(d.into_buffer());
                 }
                 Output::Event(e) => {
                     if self.events.len() < self.max_log {

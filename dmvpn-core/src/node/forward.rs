@@ -357,12 +357,7 @@ impl Node {
                 _ => None,
             };
         }
-        let nhs = c
-            .nhs_status()
-            .iter()
-            .find(|n| n.up)
-            .or(c.nhs_status().first())
-            .map(|n| n.nbma_addr);
+        let nhs = c.first_nhs().map(|(_, nbma)| nbma);
         // Marking a mapping used may have started its refresh: send it now, not at the
         // retransmission timer.
         self.drain_iface(now, t);
@@ -435,28 +430,52 @@ impl Node {
             return Err(Error::QueueFull(self.limits.max_transmits));
         }
         let mut buf = self.buffer();
+        // A protected interface leaves room for ESP around the GRE packet (and, in tunnel mode,
+        // an inner IP header), so that ESP is added in place: the payload is copied once.
+        let layout = self.esp_layout(t, nbma);
         let Some(f) = self.ifaces.get_mut(t) else {
             return Err(Error::NoTunnelFor(nbma));
         };
-        let hl = f.gre.gre_overhead();
-        buf.resize(hl, 0);
+        let (head, tail, tunnel) = layout.map_or((0, 0, false), |l| (l.head, l.tail, l.tunnel));
+        let hl = if tunnel {
+            f.gre.overhead()
+        } else {
+            f.gre.gre_overhead()
+        };
+        buf.resize(head + hl, 0);
+        buf.reserve(payload.len() + tail);
         buf.extend_from_slice(payload);
-        if decrement && !buf.get_mut(hl..).is_some_and(dmvpn_wire::ip::decrement_ttl) {
+        if decrement
+            && !buf
+                .get_mut(head + hl..)
+                .is_some_and(dmvpn_wire::ip::decrement_ttl)
+        {
             bump(&mut self.stats.ttl_expired);
             self.recycle(buf);
             return Err(Error::TtlExpired(nbma));
         }
-        if let Err(e) = f
-            .gre
-            .encapsulate(nbma, protocol, &mut buf, hl, payload.len())
-        {
+        let gre = match buf.get_mut(head..) {
+            Some(b) if tunnel => f.gre.encapsulate_ip(nbma, protocol, b, hl, payload.len()),
+            Some(b) => f.gre.encapsulate(nbma, protocol, b, hl, payload.len()),
+            None => Err(dmvpn_gre::Error::Truncated {
+                needed: head,
+                got: 0,
+            }),
+        };
+        if let Err(e) = gre {
             bump(&mut self.stats.encapsulation_errors);
             self.recycle(buf);
             return Err(Error::Gre(e));
         }
         let src = f.cfg.source;
         if let Some(g) = f.protect {
-            return self.seal(g, nbma, buf, protocol == Protocol::NHRP);
+            let inner = hl - f.gre.gre_overhead();
+            let p = super::protect::Sealable {
+                buf,
+                start: head,
+                inner,
+            };
+            return self.seal(g, nbma, p, protocol == Protocol::NHRP);
         }
         self.transmits.push_back(Transmit {
             src,
@@ -597,7 +616,7 @@ mod tests {
         // A packet for the node's own tunnel address comes straight back out to the overlay.
         let own = ipv4(A_HOST, Ipv4Addr::new(10, 0, 0, 11), 64);
         overlay(n.spoke(1), now, &own).unwrap();
-        assert!(matches!(n.spoke(1).poll_output(), Output::Deliver(d) if d.packet == own));
+        assert!(matches!(n.spoke(1).poll_output(), Output::Deliver(d) if d.packet() == own));
         assert!(n.take(1).is_empty());
     }
 

@@ -97,13 +97,36 @@ pub enum Input<'a> {
 /// allocation.
 pub use dmvpn_wire::Transmit;
 
-/// An overlay packet that arrived through a tunnel, for the caller's TUN device.
+/// An overlay packet that arrived through a tunnel, for the caller's TUN device: write
+/// [`Deliver::packet`], then give the buffer back with [`Node::recycle`]
+/// (`node.recycle(d.into_buffer())`).
+///
+/// The packet may sit behind the headers it arrived with (a decrypted ESP packet is delivered
+/// in the buffer it was decrypted in, not copied again), so it is a slice of the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deliver {
     /// Index of the tunnel interface it came in on.
     pub tunnel: usize,
-    /// The IPv4/IPv6 packet. Give the buffer back with [`Node::recycle`].
-    pub packet: Vec<u8>,
+    buffer: Vec<u8>,
+    start: usize,
+}
+
+impl Deliver {
+    /// The IPv4/IPv6 packet.
+    pub fn packet(&self) -> &[u8] {
+        self.buffer.get(self.start..).unwrap_or_default()
+    }
+
+    /// The buffer, to give back with [`Node::recycle`].
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buffer
+    }
+
+    /// Puts the packet `buffer[start..]` in a delivery queued before its buffer was free.
+    pub(crate) fn fill(&mut self, buffer: Vec<u8>, start: usize) {
+        self.buffer = buffer;
+        self.start = start;
+    }
 }
 
 /// What [`Node::poll_output`] yields.
@@ -335,6 +358,10 @@ pub struct Node {
     keylog: VecDeque<String>,
     /// The plaintext of every ESP transmit, in order, while on (tracing and tests).
     tap: Option<VecDeque<Vec<u8>>>,
+    /// While `on_esp` handles a decrypted packet: its buffer's address and length; and the
+    /// delivery (index, start, end in the buffer) that took the packet inside, if one did.
+    rx_window: Option<(usize, usize)>,
+    rx_claim: Option<(usize, usize, usize)>,
 }
 
 /// The NHRP prefix of an overlay network.
@@ -400,6 +427,8 @@ impl Node {
             keylog_on: false,
             keylog: VecDeque::new(),
             tap: None,
+            rx_window: None,
+            rx_claim: None,
         };
         for i in 0..node.ifaces.len() {
             // Static maps are mappings too: the GRE tunnels to the hubs are up from the start,
@@ -741,12 +770,29 @@ impl Node {
             bump(&mut self.stats.delivers_dropped);
             return Err(Error::QueueFull(self.limits.max_delivers));
         }
+        bump(&mut self.stats.delivered);
+        // A packet inside the buffer of the ESP packet being handled (`on_esp`) is delivered in
+        // that buffer, which `on_esp` puts into this delivery once the call returns.
+        let at = packet.as_ptr() as usize;
+        if let Some((base, len)) = self.rx_window
+            && self.rx_claim.is_none()
+            && at >= base
+            && at + packet.len() <= base + len
+        {
+            self.rx_claim = Some((self.delivers.len(), at - base, at - base + packet.len()));
+            self.delivers.push_back(Deliver {
+                tunnel: t,
+                buffer: Vec::new(),
+                start: 0,
+            });
+            return Ok(());
+        }
         let mut buf = self.buffer();
         buf.extend_from_slice(packet);
-        bump(&mut self.stats.delivered);
         self.delivers.push_back(Deliver {
             tunnel: t,
-            packet: buf,
+            buffer: buf,
+            start: 0,
         });
         Ok(())
     }
@@ -871,7 +917,9 @@ mod tests {
             payload: vec![1],
         });
         assert!(matches!(hub.poll_output(), Output::Transmit(t) if t.payload == [1]));
-        assert!(matches!(hub.poll_output(), Output::Deliver(d) if d.tunnel == 0));
+        assert!(
+            matches!(hub.poll_output(), Output::Deliver(d) if d.tunnel == 0 && d.packet() == [0x45, 0, 0, 20])
+        );
         assert!(matches!(
             hub.poll_output(),
             Output::Event(Event { kind: EventKind::NbmaPeerUp { .. }, ref interface, .. })

@@ -850,7 +850,7 @@ mod tests {
                     _ => {}
                 },
                 Output::Transmit(t) => n.recycle(t.payload),
-                Output::Deliver(d) => n.recycle(d.packet),
+                Output::Deliver(d) => n.recycle(d.into_buffer()),
                 Output::Timeout(t) => return t,
             }
         }

@@ -150,8 +150,10 @@ impl Client {
         any
     }
 
-    /// The NHS to send resolutions to: the first one up, else the first configured.
-    pub(super) fn first_nhs(&self) -> Option<(IpAddr, IpAddr)> {
+    /// The NHS to send resolutions (and traffic still waiting for one) to: the first one up,
+    /// else the first configured, as (protocol address, NBMA address). Allocates nothing (it is
+    /// on the data path of every packet sent through the hub).
+    pub fn first_nhs(&self) -> Option<(IpAddr, IpAddr)> {
         self.nhs
             .iter()
             .find(|n| n.up)

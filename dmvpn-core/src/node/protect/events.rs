@@ -293,7 +293,12 @@ impl Node {
                 return;
             }
         };
-        let policy = Policy::dmvpn(grp.source, peer);
+        // Transport mode: GRE between the two addresses, checked by the database; tunnel mode:
+        // the inner GRE-in-IP header is checked on the way in (`gre_range`).
+        let policy = match c.inbound.mode {
+            dmvpn_esp::Mode::Transport => Policy::dmvpn(grp.source, peer),
+            dmvpn_esp::Mode::Tunnel => Policy::any_protocol(grp.source, peer),
+        };
         if let Some(p) = grp.peers.get_mut(&peer) {
             p.udp_encap = c.udp_encap.then_some(c.remote.port());
         }
@@ -313,7 +318,7 @@ impl Node {
         if current.is_none_or(|s| s == sa) {
             grp.sadb.insert_outbound(policy, outbound);
         }
-        let queued: Vec<Vec<u8>> = grp
+        let queued: Vec<super::Sealable> = grp
             .peers
             .get_mut(&peer)
             .map(|p| p.queue.drain(..).collect())
@@ -327,8 +332,8 @@ impl Node {
                 rekey: rekey_of.is_some(),
             },
         );
-        for gre in queued {
-            let _ = self.seal(g, peer, gre, true);
+        for p in queued {
+            let _ = self.seal(g, peer, p, true);
         }
     }
 

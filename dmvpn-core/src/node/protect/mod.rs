@@ -93,6 +93,25 @@ pub(crate) struct Child {
     noted: Option<Instant>,
 }
 
+/// A GRE packet on its way into ESP: `buf[start..]` is the GRE packet, behind an inner IP
+/// header of `inner` bytes (tunnel mode: GRE-in-IP between the two NBMA addresses; 0 in
+/// transport mode), with `start` bytes of headroom for the ESP header and IV.
+#[derive(Debug)]
+pub(crate) struct Sealable {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) start: usize,
+    pub(crate) inner: usize,
+}
+
+/// The ESP layout of the SA that carries traffic to a peer: header and IV length, the most
+/// trailer bytes, and whether it is tunnel mode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    pub(crate) head: usize,
+    pub(crate) tail: usize,
+    pub(crate) tunnel: bool,
+}
+
 /// What the group knows of one NBMA peer.
 #[derive(Debug, Default)]
 pub(crate) struct CryptoPeer {
@@ -107,8 +126,8 @@ pub(crate) struct CryptoPeer {
     /// When to try again after a failure, and how many failed in a row.
     retry_at: Option<Instant>,
     failures: u32,
-    /// NHRP packets (GRE, with the interface they go out of) waiting for the first child SA.
-    queue: VecDeque<Vec<u8>>,
+    /// NHRP packets waiting for the first child SA.
+    queue: VecDeque<Sealable>,
     /// Since when the peer's current IKE SA is up (`show crypto session` uptime).
     pub(crate) up_since: Option<Instant>,
     /// ESP goes in UDP to this port of the peer (RFC 3948: IKE found a NAT between us).
@@ -331,6 +350,33 @@ impl Group {
     }
 }
 
+/// Where the GRE packet is in a decrypted ESP packet: the payload itself in transport mode;
+/// in tunnel mode the payload is an IP packet that must be GRE between the same two addresses
+/// as the ESP packet (the inbound policy check of RFC 4301 §5.2 for the tunnel's selectors).
+fn gre_range(
+    buf: &[u8],
+    d: dmvpn_esp::InPlace,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<core::ops::Range<usize>, Error> {
+    match d.next_header {
+        GRE => Ok(d.payload),
+        dmvpn_esp::NEXT_HEADER_IPV4 | dmvpn_esp::NEXT_HEADER_IPV6 => {
+            let inner = buf.get(d.payload.clone()).unwrap_or_default();
+            let (ip, rest) = dmvpn_wire::ip::Repr::parse(inner).map_err(Error::MalformedOverlay)?;
+            if ip.src_addr() != src
+                || ip.dst_addr() != dst
+                || ip.protocol() != dmvpn_wire::IpProtocol::GRE
+            {
+                return Err(Error::Esp(dmvpn_esp::Error::PolicyMismatch));
+            }
+            let start = d.payload.start + (inner.len() - rest.len());
+            Ok(start..start + rest.len())
+        }
+        _ => Err(Error::Esp(dmvpn_esp::Error::PolicyMismatch)),
+    }
+}
+
 impl Node {
     /// The crypto group of tunnel interface `t`, if it is protected.
     pub(super) fn group_of(&self, t: usize) -> Option<usize> {
@@ -451,64 +497,88 @@ impl Node {
         self.drain_ike(now, g);
     }
 
-    /// Protects a GRE packet for `nbma` of group `g` and queues the ESP transmit; without an
-    /// SA, an NHRP packet waits for one (and starts IKE if none is under way), anything else is
-    /// dropped and counted. The buffer goes back to the pool.
+    /// The ESP layout towards `nbma` on interface `t`, if it is protected and an SA is up
+    /// (what `emit` leaves room for, so that ESP is added in place).
+    pub(super) fn esp_layout(&self, t: usize, nbma: IpAddr) -> Option<Layout> {
+        let o = self
+            .groups
+            .get(self.group_of(t)?)?
+            .sadb
+            .outbound_for(nbma)?;
+        Some(Layout {
+            head: o.header_len(),
+            tail: o.max_trailer_len(),
+            tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
+        })
+    }
+
+    /// Protects a GRE packet for `nbma` of group `g` in place and queues the ESP transmit;
+    /// without an SA, an NHRP packet waits for one (and starts IKE if none is under way),
+    /// anything else is dropped and counted: never sent in clear.
     pub(super) fn seal(
         &mut self,
         g: usize,
         nbma: IpAddr,
-        gre: Vec<u8>,
+        p: Sealable,
         nhrp: bool,
     ) -> Result<(), Error> {
         let now = self.last_now;
         let Some(grp) = self.groups.get_mut(g) else {
-            self.recycle(gre);
+            self.recycle(p.buf);
             return Err(Error::NoMapping(nbma));
         };
         let src = grp.source;
         let encap = grp.peers.get(&nbma).and_then(|p| p.udp_encap);
-        let Some(len) = grp
-            .sadb
-            .outbound_for(nbma)
-            .map(|o| o.encapsulated_len(gre.len()))
-        else {
+        let layout = grp.sadb.outbound_for(nbma).map(|o| Layout {
+            head: o.header_len(),
+            tail: o.max_trailer_len(),
+            tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
+        });
+        let Some(layout) = layout else {
             if !nhrp {
                 bump(&mut grp.stats.no_sa_dropped);
-                self.recycle(gre);
+                self.recycle(p.buf);
                 return Err(Error::NoSa(nbma));
             }
             let limit = grp.queue_limit;
-            let p = grp.peers.entry(nbma).or_default();
-            if p.queue.len() >= limit {
+            let peer = grp.peers.entry(nbma).or_default();
+            if peer.queue.len() >= limit {
                 bump(&mut grp.stats.queue_dropped);
-                self.recycle(gre);
+                self.recycle(p.buf);
                 return Err(Error::QueueFull(limit));
             }
-            p.queue.push_back(gre);
+            peer.queue.push_back(p);
             bump(&mut grp.stats.queued);
-            let start = p.ike.is_none() && p.negotiating.is_none() && p.retry_at.is_none();
+            let start = peer.ike.is_none() && peer.negotiating.is_none() && peer.retry_at.is_none();
             if start {
                 self.initiate(now, g, nbma);
             }
             return Ok(());
         };
-        let mut out = self.pool.pop().unwrap_or_default();
-        out.clear();
-        out.resize(len, 0);
+        let p = self.relayout(p, layout, src, nbma)?;
+        if let Some(tap) = self.tap.as_mut() {
+            tap.push_back(p.buf.get(p.start + p.inner..).unwrap_or_default().to_vec());
+        }
+        let next_header = match (layout.tunnel, nbma) {
+            (false, _) => GRE,
+            (true, IpAddr::V4(_)) => dmvpn_esp::NEXT_HEADER_IPV4,
+            (true, IpAddr::V6(_)) => dmvpn_esp::NEXT_HEADER_IPV6,
+        };
+        let Sealable { mut buf, start, .. } = p;
         let Some(grp) = self.groups.get_mut(g) else {
+            self.recycle(buf);
             return Err(Error::NoMapping(nbma));
         };
-        let r = grp.sadb.encapsulate(now, src, nbma, GRE, &gre, &mut out);
-        let r = r.map(<[u8]>::len);
-        match self.tap.as_mut() {
-            Some(tap) if r.is_ok() => tap.push_back(gre),
-            _ => self.recycle(gre),
-        }
+        let r = grp
+            .sadb
+            .encapsulate_in_place(now, src, nbma, next_header, &mut buf, start);
         self.drain_sadb(now, g);
         match r {
-            Ok(n) => {
-                out.truncate(n);
+            Ok(off) => {
+                if off > 0 {
+                    // Never with the headroom `emit` left; a queued packet was laid out again.
+                    buf.drain(..off);
+                }
                 if let Some(grp) = self.groups.get_mut(g) {
                     bump(&mut grp.stats.esp_out);
                 }
@@ -524,17 +594,62 @@ impl Node {
                     src,
                     dst: nbma,
                     proto,
-                    payload: out,
+                    payload: buf,
                 })
             }
             Err(e) => {
                 if let Some(grp) = self.groups.get_mut(g) {
                     bump(&mut grp.stats.encrypt_errors);
                 }
-                self.recycle(out);
+                self.recycle(buf);
                 Err(Error::Esp(e))
             }
         }
+    }
+
+    /// A packet laid out for another SA (or none: it waited in the queue) moved into the
+    /// layout of `layout`: the right headroom, and the inner IP header in tunnel mode only.
+    fn relayout(
+        &mut self,
+        p: Sealable,
+        layout: Layout,
+        src: IpAddr,
+        nbma: IpAddr,
+    ) -> Result<Sealable, Error> {
+        let want_inner = layout.tunnel;
+        if p.start == layout.head && (p.inner > 0) == want_inner {
+            return Ok(p);
+        }
+        let gre = p.buf.get(p.start + p.inner..).unwrap_or_default();
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        buf.resize(layout.head, 0);
+        let mut inner = 0;
+        if want_inner {
+            let opts = dmvpn_wire::ip::HeaderOptions::default();
+            let ip = dmvpn_wire::ip::Repr::new(
+                src,
+                nbma,
+                dmvpn_wire::IpProtocol::GRE,
+                gre.len(),
+                &opts,
+                0,
+            )
+            .map_err(Error::MalformedOverlay)?;
+            inner = ip.header_len();
+            buf.resize(layout.head + inner, 0);
+            if let Some(h) = buf.get_mut(layout.head..) {
+                let _ = ip.emit(h);
+            }
+        }
+        buf.reserve(gre.len() + layout.tail);
+        buf.extend_from_slice(gre);
+        self.recycle(p.buf);
+        Ok(Sealable {
+            buf,
+            start: layout.head,
+            inner,
+        })
     }
 
     /// Queues a transmit (counted and dropped when the queue is full).
@@ -548,7 +663,10 @@ impl Node {
         Ok(())
     }
 
-    /// An ESP packet (IP protocol 50, or from UDP port 4500) from `src` to `dst`.
+    /// An ESP packet (IP protocol 50, or from UDP port 4500) from `src` to `dst`: copied once
+    /// into a pool buffer, decrypted and verified there in place, and the GRE packet inside
+    /// handled as if it had arrived in clear on its (protected) interface. An overlay packet
+    /// inside is delivered in that same buffer (no second copy).
     pub(super) fn on_esp(
         &mut self,
         now: Instant,
@@ -561,9 +679,9 @@ impl Node {
             bump(&mut self.stats.underlay_not_local);
             return Err(Error::NotLocal(dst));
         };
-        let mut plain = self.pool.pop().unwrap_or_default();
-        plain.clear();
-        plain.resize(packet.len(), 0);
+        let mut buf = self.pool.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(packet);
         let Some(grp) = self.groups.get_mut(g) else {
             return Err(Error::NotLocal(dst));
         };
@@ -571,19 +689,17 @@ impl Node {
         let spi = dmvpn_esp::wire::esp::Packet::new_checked(packet)
             .map(|p| p.spi())
             .ok();
-        let base = plain.as_ptr() as usize;
-        let r = grp
-            .sadb
-            .decapsulate(now, src, dst, packet, &mut plain)
-            .map(|d| (d.payload.as_ptr() as usize, d.payload.len()));
-        let (off, len) = match r {
-            // Where in `plain` the decrypted GRE packet is.
-            Ok((at, len)) => (at.saturating_sub(base), len),
+        let opened = grp.sadb.decapsulate_in_place(now, src, dst, &mut buf);
+        let gre = match opened
+            .map_err(Error::Esp)
+            .and_then(|d| gre_range(&buf, d, src, dst))
+        {
+            Ok(r) => r,
             Err(e) => {
                 bump(&mut grp.stats.esp_dropped);
-                self.recycle(plain);
+                self.recycle(buf);
                 self.drain_sadb(now, g);
-                return Err(Error::Esp(e));
+                return Err(e);
             }
         };
         // Liveness: ESP from the peer proves it alive (told to IKE at most once a second).
@@ -596,9 +712,20 @@ impl Node {
             grp.ep.note_activity(now, ike);
         }
         self.drain_sadb(now, g);
-        let gre = plain.get(off..off + len).unwrap_or_default();
-        let r = self.on_gre(now, src, dst, gre, Some(g));
-        self.recycle(plain);
+        self.rx_window = Some((buf.as_ptr() as usize, buf.len()));
+        let r = self.on_gre(now, src, dst, buf.get(gre).unwrap_or_default(), Some(g));
+        self.rx_window = None;
+        match self.rx_claim.take() {
+            // `deliver` took the inner packet: the buffer becomes the delivery.
+            Some((i, start, end)) => {
+                buf.truncate(end);
+                match self.delivers.get_mut(i) {
+                    Some(d) => d.fill(buf, start),
+                    None => self.recycle(buf),
+                }
+            }
+            None => self.recycle(buf),
+        }
         r
     }
 
