@@ -194,6 +194,8 @@ mod node;
 pub mod route;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "sim")]
+pub mod wired;
 mod status;
 
 /// The NHRP machines' events, carried as they are by [`EventKind::Nhrp`], and why a mapping or

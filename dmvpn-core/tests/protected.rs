@@ -264,6 +264,9 @@ fn cleartext_gre_and_bad_esp_are_dropped_and_counted() {
     });
     assert!(matches!(e, Err(dmvpn_core::Error::Esp(_))), "{e:?}");
     assert_eq!(stats(&s, hub).esp_dropped, 1);
+    // Neither the pre-shared key nor any SA key shows in the node's Debug output.
+    let debug = format!("{:?}", s.get(hub).node());
+    assert!(!debug.contains("cisco123"));
     s.run(secs(1));
     assert!(s.registered(hub, 1));
     s.finish();
@@ -277,6 +280,8 @@ fn child_sas_rekey_by_seconds_under_a_continuous_ping_without_loss() {
     ex.holdtime = 600;
     let mut s = network("protected-rekey-seconds", 13, ex, |_, cfg| {
         cfg.crypto.ipsec_profiles[0].lifetime_seconds = Some(120);
+        // The IKE SAs too (IOS's shortest IKEv2 lifetime), under the same ping.
+        cfg.crypto.ikev2.lifetime_seconds = 120;
     });
     let (hub, a) = (s.hub(), s.spoke(1));
     s.run(secs(3));
@@ -289,6 +294,19 @@ fn child_sas_rekey_by_seconds_under_a_continuous_ping_without_loss() {
     assert!(rekeys(&s, a, s.nbma(2)) >= 3, "{:?}", s.events(a));
     assert!(rekeys(&s, a, HUB_NBMA.into()) >= 3);
     assert!(rekeys(&s, hub, s.nbma(1)) >= 3);
+    let ike_rekeys = |id| {
+        s.get(id)
+            .node()
+            .ike_endpoint(0)
+            .unwrap()
+            .counters()
+            .ike_rekeys
+    };
+    assert!(
+        ike_rekeys(a) + ike_rekeys(s.spoke(2)) >= 3,
+        "IKE SAs rekeyed"
+    );
+    assert_eq!(ike_sas_with(&s, a, s.nbma(2)), 1);
     // Old SAs are deleted, not piled up: one child pair per peer (two briefly around a
     // rekey).
     assert!(child_sas_with(&s, a, s.nbma(2)) <= 2);
@@ -599,5 +617,48 @@ fn tunnel_mode_transform_sets_work_end_to_end() {
         path.iter().all(|t| t.dst == s.nbma(2) && t.protected),
         "{path:?}"
     );
+    s.finish();
+}
+
+/// Both spokes start talking at the same instant (each resolves the other at once): both start
+/// IKE, and they end with exactly one IKE SA and one child SA pair between them, stable over
+/// further traffic.
+#[test]
+fn simultaneous_mutual_resolution_ends_with_one_ike_sa() {
+    let mut s = Scenario::new("protected-simultaneous", 21, Example::new(2).protected());
+    let (a, b) = (s.spoke(1), s.spoke(2));
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    let now = s.now();
+    let (pa, pb) = (s.ex.lan_host(1, 25), s.ex.lan_host(2, 37));
+    s.node(a).ping(now, pa, pb, 1, 1);
+    s.node(b).ping(now, pb, pa, 2, 1);
+    s.sim.flush();
+    s.run(secs(3));
+    // Both initiated (each has a CryptoUp as initiator towards the other).
+    for (x, peer) in [(a, s.nbma(2)), (b, s.nbma(1))] {
+        assert!(s.has(
+            x,
+            |k| matches!(k, EventKind::CryptoUp { peer: p, initiator: true, .. } if p.ip() == peer)
+        ));
+    }
+    for seq in 2..=10 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1);
+    }
+    assert_eq!(ike_sas_with(&s, a, s.nbma(2)), 1);
+    assert_eq!(ike_sas_with(&s, b, s.nbma(1)), 1);
+    assert_eq!(child_sas_with(&s, a, s.nbma(2)), 1);
+    assert_eq!(child_sas_with(&s, b, s.nbma(1)), 1);
+    // The same SA on both sides: A's inbound SPI is B's outbound one.
+    let ca = s.get(a).node().child_sas(0);
+    let cb = s.get(b).node().child_sas(0);
+    let (_, a_in, a_out) = ca.iter().find(|(p, _, _)| *p == s.nbma(2)).unwrap();
+    let (_, b_in, b_out) = cb.iter().find(|(p, _, _)| *p == s.nbma(1)).unwrap();
+    assert_eq!((a_in, a_out), (b_out, b_in));
+    let dup = stats(&s, a).duplicates_closed + stats(&s, b).duplicates_closed;
+    assert_eq!(dup, 1, "one side closed the duplicate it started");
     s.finish();
 }
