@@ -87,3 +87,39 @@ pub(crate) fn reached(l: &Lifetime, age: Duration, bytes: u64, packets: u64) -> 
         None
     }
 }
+
+/// What is left of `l` after `age`, `bytes` and `packets` of use: each limit minus the usage,
+/// zero once reached, `None` where `l` has no limit of that kind (`show crypto ipsec sa`'s
+/// "remaining key lifetime").
+pub(crate) fn remaining(l: &Lifetime, age: Duration, bytes: u64, packets: u64) -> Lifetime {
+    Lifetime {
+        time: l.time.map(|t| t.saturating_sub(age)),
+        bytes: l.bytes.map(|b| b.saturating_sub(bytes)),
+        packets: l.packets.map(|p| p.saturating_sub(packets)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_is_the_limit_less_the_usage_and_stops_at_zero() {
+        let l = Lifetime {
+            time: Some(Duration::from_secs(3600)),
+            bytes: Some(4_608_000 * 1024),
+            packets: None,
+        };
+        let left = remaining(&l, Duration::from_secs(17), 10 * 1024, 99);
+        assert_eq!(left.time, Some(Duration::from_secs(3583)));
+        assert_eq!(left.bytes, Some(4_607_990 * 1024));
+        assert_eq!(left.packets, None, "no packet limit: none left to count");
+        let past = remaining(&l, Duration::from_secs(4000), u64::MAX, 0);
+        assert_eq!(past.time, Some(Duration::ZERO));
+        assert_eq!(past.bytes, Some(0));
+        assert_eq!(
+            remaining(&Lifetime::default(), Duration::MAX, 1, 1),
+            Lifetime::default()
+        );
+    }
+}

@@ -453,6 +453,23 @@ macro_rules! common_methods {
             self.core.expired
         }
 
+        /// The SA's soft and hard lifetimes.
+        pub fn lifetimes(&self) -> &Lifetimes {
+            &self.core.lifetimes
+        }
+
+        /// What is left of the SA's hard lifetime at `now`: the time, payload bytes and
+        /// packets before it expires (`show crypto ipsec sa`'s "remaining key lifetime
+        /// (k/sec)"), each zero once reached and `None` where the SA has no such limit.
+        pub fn remaining_lifetime(&self, now: Instant) -> crate::Lifetime {
+            crate::lifetime::remaining(
+                &self.core.lifetimes.hard,
+                self.core.age(now),
+                self.core.counters.bytes,
+                self.core.packets(),
+            )
+        }
+
         /// The next event (rekey due, expired, sequence exhausted), if any.
         pub fn poll_event(&mut self) -> Option<Event> {
             self.core.events.pop_front()
