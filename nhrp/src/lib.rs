@@ -125,7 +125,9 @@
 //!   record), exhausted hop counts, unknown compulsory extensions (§5.3) and, optionally,
 //!   authentication failures — never in answer to an Error Indication.
 //!   [`Server::note_forwarded`] sends phase 3 Traffic Indications, rate-limited per source
-//!   and destination pair.
+//!   and destination pair: a few quick retries while the flow keeps hairpinning (its
+//!   indication or the resolution it started was likely lost), then one per
+//!   [`ServerConfig::redirect_interval`].
 //! - Both: Cisco cleartext authentication (`ip nhrp authentication`), one instance per
 //!   `ip nhrp network-id`, `ip nhrp max-send` (default 100 packets per 10 s, counting every
 //!   packet sent; over quota packets are held or dropped, counted, and

@@ -3,8 +3,8 @@
 //! sends no new Resolution Request for it for the negative holding time, as if the NHS had
 //! answered "no binding". With one outstanding request per destination (retransmitted with
 //! back-off), this is the per-destination rate limit that keeps traffic to unreachable
-//! destinations from asking again and again. A Traffic Indication (which the hub sends at
-//! most once per redirect interval per flow) may still start one.
+//! destinations from asking again and again. A Traffic Indication (which the hub rate-limits
+//! per flow) may still start one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

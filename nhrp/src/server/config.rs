@@ -68,8 +68,15 @@ pub struct ServerConfig {
     /// Holding time of negative replies and of answers for static entries, in seconds.
     pub holdtime: u16,
     /// Phase 3: at most one Traffic Indication per source and destination pair per this
-    /// interval (default 10 s).
+    /// interval (default 10 s), once its quick retries are used up.
     pub redirect_interval: Duration,
+    /// Phase 3: while a flow keeps hairpinning after a Traffic Indication, the next one may
+    /// go this much later (default 2 s; above zero and at most `redirect_interval`)...
+    pub redirect_retry: Duration,
+    /// ...for this many quick retries (default 8), then one per `redirect_interval`. A flow
+    /// that did not hairpin for a whole `redirect_interval` starts over. 0: one per
+    /// `redirect_interval` only.
+    pub redirect_retries: u32,
     /// Most source/destination pairs remembered for the redirect rate limit.
     pub max_redirect_pairs: usize,
     /// Requesters remembered per registration (they get a Purge Request when it is purged).
@@ -91,6 +98,8 @@ impl ServerConfig {
             max_registrations: 1_000_000,
             holdtime: 7200,
             redirect_interval: Duration::from_secs(10),
+            redirect_retry: Duration::from_secs(2),
+            redirect_retries: 8,
             max_redirect_pairs: 4096,
             max_requesters: 8,
         }
@@ -147,6 +156,14 @@ impl ServerConfig {
         if self.max_redirect_pairs == 0 {
             problems.push("max_redirect_pairs must be at least 1".into());
         }
+        if self.redirect_retries > 0
+            && (self.redirect_retry.is_zero() || self.redirect_retry > self.redirect_interval)
+        {
+            problems.push(format!(
+                "redirect_retry {:?} must be above zero and at most redirect_interval {:?}",
+                self.redirect_retry, self.redirect_interval
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -175,14 +192,16 @@ mod tests {
         });
         c.holdtime = 0;
         c.max_redirect_pairs = 0;
+        c.redirect_retry = Duration::from_secs(11);
         c.max_registrations = 1;
         c.map
             .push(StaticMap::host(ip("10.0.0.9"), ip("172.17.0.9")));
         let Err(Error::InvalidConfig { problems }) = c.validate() else {
             panic!("an invalid configuration was accepted");
         };
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("next_nhs 10.0.0.254")));
+        assert!(problems.iter().any(|p| p.contains("redirect_retry 11s")));
         // A static map of the next NHS gives it its NBMA address.
         c.map
             .push(StaticMap::host(ip("10.0.0.254"), ip("172.17.0.254")));

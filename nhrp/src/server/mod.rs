@@ -2,10 +2,12 @@
 //! forwards their resolutions.
 //!
 //! [`Server`] and its handle/poll contract, purges and phase 3 redirects live here; the rules
-//! are in the submodules: `config`, `registration` (the registration table) and `resolution`
-//! (answering and forwarding Resolution Requests).
+//! are in the submodules: `config`, `registration` (the registration table), `resolution`
+//! (answering and forwarding Resolution Requests) and `redirect` (when a hairpinned flow gets
+//! a Traffic Indication).
 
 mod config;
+mod redirect;
 mod registration;
 mod resolution;
 
@@ -33,7 +35,7 @@ pub struct Server {
     cache: Cache,
     next_nhs_nbma: Option<IpAddr>,
     requesters: HashMap<Prefix, Vec<IpAddr>>,
-    redirects: HashMap<(IpAddr, IpAddr), Instant>,
+    redirects: redirect::Redirects,
     purges: Vec<u32>,
 }
 
@@ -54,7 +56,7 @@ impl Server {
             cache,
             next_nhs_nbma,
             requesters: HashMap::new(),
-            redirects: HashMap::new(),
+            redirects: redirect::Redirects::default(),
             purges: Vec::new(),
         })
     }
@@ -230,8 +232,10 @@ impl Server {
 
     /// Phase 3 (`ip nhrp redirect`): the data path forwarded `inner` (an IP packet that came
     /// in from `from_nbma`) back out the same NBMA cloud. Sends the sender a Traffic Indication
-    /// quoting it, at most once per source and destination pair per `redirect_interval`.
-    /// Returns whether one was sent.
+    /// quoting it, rate-limited per source and destination pair: at once, then while the
+    /// flow keeps hairpinning up to [`ServerConfig::redirect_retries`] more after
+    /// [`ServerConfig::redirect_retry`] each, then once per
+    /// [`ServerConfig::redirect_interval`] (see `redirect`). Returns whether one was sent.
     pub fn note_forwarded(
         &mut self,
         now: Instant,
@@ -246,24 +250,16 @@ impl Server {
                 reason: "not an IPv4 or IPv6 packet",
             });
         };
-        let interval = self.config.redirect_interval;
-        if self
-            .redirects
-            .get(&(src, dst))
-            .is_some_and(|&t| now.saturating_duration_since(t) < interval)
-        {
-            return Ok(false);
-        }
-        if self.redirects.len() >= self.config.max_redirect_pairs {
-            self.redirects
-                .retain(|_, t| now.saturating_duration_since(*t) < interval);
-            if self.redirects.len() >= self.config.max_redirect_pairs {
+        match self.redirects.check(&self.config, now, src, dst) {
+            redirect::Verdict::Send => {}
+            redirect::Verdict::Wait => return Ok(false),
+            redirect::Verdict::Full => {
                 self.core.stats.table_full = self.core.stats.table_full.saturating_add(1);
                 return Ok(false);
             }
         }
         let ti = Repr::traffic_indication(inner, &self.core.me)?;
-        self.redirects.insert((src, dst), now);
+        self.redirects.sent(now, src, dst);
         self.core.send(now, from_nbma, ti);
         Ok(true)
     }
@@ -622,7 +618,11 @@ mod tests {
     #[test]
     fn traffic_indications_are_rate_limited_per_source_and_destination() {
         let t0 = Instant::now();
-        let mut s = hub(t0, |c| c.redirect_interval = secs(10));
+        // One per interval only (no quick retries; the schedule with them is `redirect`'s).
+        let mut s = hub(t0, |c| {
+            c.redirect_interval = secs(10);
+            c.redirect_retries = 0;
+        });
         let packet = |src: IpAddr, dst: &str| {
             let h = dmvpn_wire::ip::Repr::new(
                 src,
@@ -653,6 +653,12 @@ mod tests {
             s.note_forwarded(t0, nbma(2), &[0x12, 0x34]),
             Err(Error::NotAnIpPacket { .. })
         ));
+        // The defaults: a flow still hairpinning 2 s after its indication gets another.
+        let mut s = hub(t0, |_| {});
+        assert!(s.note_forwarded(t0, nbma(2), &a).unwrap());
+        assert!(!s.note_forwarded(t0 + secs(1), nbma(2), &a).unwrap());
+        assert!(s.note_forwarded(t0 + secs(2), nbma(2), &a).unwrap());
+        assert_eq!(transmits(&mut s).len(), 2);
     }
 
     #[test]
