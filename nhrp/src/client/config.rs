@@ -116,6 +116,10 @@ pub struct ClientConfig {
     /// keeps being retried (starting over instead of giving up after `resolution_attempts`
     /// requests; default 60 s). Each further indication restarts it at once.
     pub shortcut_retry_window: Duration,
+    /// Meanwhile its retransmissions back off to at most this (default 4 s, at least
+    /// `resolution_backoff.initial`): the traffic is hairpinning through the hub until it
+    /// gets an answer.
+    pub shortcut_backoff_max: Duration,
 }
 
 impl ClientConfig {
@@ -140,6 +144,7 @@ impl ClientConfig {
             min_reply_prefix_v4: 8,
             min_reply_prefix_v6: 32,
             shortcut_retry_window: Duration::from_secs(60),
+            shortcut_backoff_max: Duration::from_secs(4),
         }
     }
 
@@ -186,6 +191,12 @@ impl ClientConfig {
             if b.initial.is_zero() || b.max < b.initial {
                 problems.push("backoff: initial must be non-zero and at most max".into());
             }
+        }
+        if self.shortcut_backoff_max < self.resolution_backoff.initial {
+            problems.push(format!(
+                "shortcut_backoff_max {:?} must be at least resolution_backoff.initial {:?}",
+                self.shortcut_backoff_max, self.resolution_backoff.initial
+            ));
         }
         let me = self.common.protocol_addr;
         for n in &self.nhs {
@@ -251,6 +262,7 @@ mod tests {
         let mut c = ClientConfig::new(ip("172.16.1.24"), ip("10.0.0.2"));
         c.holdtime = 2; // holdtime/3 rounds to zero
         c.nhs_down_after = 0;
+        c.shortcut_backoff_max = Duration::from_millis(500);
         c.nhs.push(Nhs {
             protocol_addr: ip("10.0.0.2"),
             nbma_addr: None,
@@ -269,7 +281,8 @@ mod tests {
         assert!(has("no NBMA address"), "{problems:?}");
         assert!(has("own address"), "{problems:?}");
         assert!(has("prefix length too long"), "{problems:?}");
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(has("shortcut_backoff_max 500ms"), "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         assert!(
             ClientConfig::new(ip("172.16.1.24"), ip("10.0.0.2"))
                 .with_nhs(ip("10.0.0.1"), ip("172.17.0.1"))

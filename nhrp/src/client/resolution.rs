@@ -109,10 +109,12 @@ impl Client {
     /// Starts resolving `target` unless it is already being resolved. Then `shortcut` is
     /// added to that resolution, and a Traffic Indication (`shortcut`) restarts it: the hub
     /// is still hairpinning the traffic, so the shortcut is still wanted, and the request or
-    /// its reply may well have been lost. The request goes again at once (unless it went less
-    /// than the initial back-off ago) with the back-off and the attempts starting over, so a
-    /// resolution under loss is retried for as long as the hub keeps redirecting, instead of
-    /// waiting out a long back-off or giving up while traffic still flows through the hub.
+    /// its reply may well have been lost. The back-off and the attempts start over and the
+    /// request goes again at once, or, if it went less than the initial back-off ago, that
+    /// long after it went (not later, whatever the back-off had reached). So a resolution
+    /// under loss is retried for as long as the hub keeps redirecting, instead of waiting out
+    /// a long back-off or giving up while traffic still flows through the hub, and however
+    /// often the hub redirects, its requests go at most once per initial back-off.
     fn start_resolution(
         &mut self,
         now: Instant,
@@ -132,6 +134,11 @@ impl Client {
                 if restart {
                     p.attempts = 0;
                     p.interval = initial;
+                } else if shortcut {
+                    // As if the last request had been the restart's first.
+                    p.attempts = 1;
+                    p.interval = initial;
+                    p.next = p.next.min(p.last_sent + initial);
                 }
             }
             if restart {
@@ -222,9 +229,10 @@ impl Client {
     /// The resolution timers due at `now`: retransmit with back-off, or give up after
     /// `resolution_attempts` requests. A shortcut resolution whose last Traffic Indication
     /// is less than [`crate::ClientConfig::shortcut_retry_window`] old starts over instead
-    /// (back-off and attempts from the start): the hub redirects only once per redirect
-    /// interval, its indications get lost like anything else, and the traffic is most likely
-    /// still hairpinning through it.
+    /// (back-off and attempts from the start), and its back-off stops growing at
+    /// [`crate::ClientConfig::shortcut_backoff_max`]: the hub rate-limits its redirects per
+    /// flow (after a few quick retries, one per redirect interval), its indications get lost
+    /// like anything else, and the traffic is most likely still hairpinning through it.
     pub(super) fn resolution_timers(&mut self, now: Instant) {
         let window = self.config.shortcut_retry_window;
         let initial = self.config.resolution_backoff.initial;
@@ -235,10 +243,10 @@ impl Client {
                 i += 1;
                 continue;
             }
+            let redirected = p
+                .last_redirect
+                .is_some_and(|t| now.saturating_duration_since(t) < window);
             if p.attempts >= self.config.resolution_attempts {
-                let redirected = p
-                    .last_redirect
-                    .is_some_and(|t| now.saturating_duration_since(t) < window);
                 if !redirected {
                     self.give_up(now, i);
                     continue;
@@ -249,6 +257,9 @@ impl Client {
                 }
             } else if let Some(p) = self.pending.get_mut(i) {
                 p.interval = self.config.resolution_backoff.next(p.interval);
+                if redirected {
+                    p.interval = p.interval.min(self.config.shortcut_backoff_max);
+                }
             }
             self.send_resolution(now, i);
             i += 1;

@@ -510,6 +510,79 @@ fn a_shortcut_resolution_keeps_retrying_while_redirects_are_recent() {
     }
 }
 
+/// Runs `c`'s timers until `end` (from `t0`); returns when it sent requests, as offsets
+/// from `t0`, and when a resolution failed, if one did.
+fn request_times(c: &mut Client, t0: Instant, end: Duration) -> (Vec<Duration>, Option<Duration>) {
+    let mut sent = Vec::new();
+    while let Some(t) = c.poll_timeout().filter(|&t| t <= t0 + end) {
+        c.handle_timeout(t);
+        sent.extend(transmits(c).iter().map(|_| t - t0));
+        if events(c)
+            .iter()
+            .any(|e| matches!(e, Event::ResolutionFailed { .. }))
+        {
+            return (sent, Some(t - t0));
+        }
+    }
+    (sent, None)
+}
+
+#[test]
+fn a_traffic_indication_just_after_a_request_brings_the_next_one_forward() {
+    let t0 = Instant::now();
+    let mut c = spoke(t0, |_| {});
+    let ti = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "192.168.3.9"), &hub())
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    c.handle_packet(t0, ip(HUB_NBMA), &ti).unwrap();
+    assert_eq!(transmits(&mut c).len(), 1);
+    // Requests at +1 and +3 s are lost too; the back-off waits until +7 s.
+    let (sent, _) = request_times(&mut c, t0, secs(3));
+    assert_eq!(sent, vec![secs(1), secs(3)]);
+    assert_eq!(c.poll_timeout(), Some(t0 + secs(7)));
+    // The hub redirects again 500 ms after the +3 s request: nothing goes at once (a request
+    // went less than the initial back-off ago), but the back-off starts over from that
+    // request, so the next goes at +4 s rather than +7 s, and then 2 s later.
+    let at = t0 + Duration::from_millis(3500);
+    c.handle_packet(at, ip(HUB_NBMA), &ti).unwrap();
+    assert!(transmits(&mut c).is_empty());
+    assert_eq!(c.poll_timeout(), Some(t0 + secs(4)));
+    let (sent, _) = request_times(&mut c, t0, secs(6));
+    assert_eq!(sent, vec![secs(4), secs(6)]);
+    assert_eq!(c.pending_resolutions(), 1, "the same resolution");
+}
+
+#[test]
+fn a_redirected_resolution_backs_off_to_at_most_shortcut_backoff_max() {
+    let t0 = Instant::now();
+    let mut c = spoke(t0, |_| {});
+    assert_eq!(c.config().shortcut_backoff_max, secs(4));
+    let ti = Repr::traffic_indication(&ip_packet(SPOKE_PROTO, "192.168.3.9"), &hub())
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    c.handle_packet(t0, ip(HUB_NBMA), &ti).unwrap();
+    assert_eq!(transmits(&mut c).len(), 1);
+    // Every request lost, no further indication: 1, 2, then 4 s apart (not 8, 16), and after
+    // the fifth attempt it starts over (the indication is less than 60 s old).
+    let (sent, failed) = request_times(&mut c, t0, secs(30));
+    let expect: Vec<Duration> = [1, 3, 7, 11, 15, 16, 18, 22, 26, 30]
+        .into_iter()
+        .map(secs)
+        .collect();
+    assert_eq!(sent, expect);
+    assert_eq!(failed, None);
+    // A data-path resolution keeps the full back-off and gives up after five attempts.
+    let mut c = spoke(t0, |_| {});
+    c.resolve(t0, ip("10.0.0.3")).unwrap();
+    assert_eq!(transmits(&mut c).len(), 1);
+    let (sent, failed) = request_times(&mut c, t0, secs(60));
+    let expect: Vec<Duration> = [1, 3, 7, 15].into_iter().map(secs).collect();
+    assert_eq!(sent, expect);
+    assert_eq!(failed, Some(secs(31)));
+}
+
 #[test]
 fn a_used_mapping_is_refreshed_in_its_last_window_only() {
     let t0 = Instant::now();
