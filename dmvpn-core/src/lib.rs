@@ -39,8 +39,10 @@
 //!   and kilobytes, DPD declares a dead hub (its NHS goes down), a hub that loses a spoke's SA
 //!   removes its registrations.
 //! - **Status** as data ([`Status`]) and as the IOS text of `show dmvpn`, `show ip nhrp`, `show
-//!   ip nhrp nhs`, `show ip nhrp traffic` (seed 002); [`Event`]s print like the seeds'
-//!   `%DMVPN-5-NHRP_*` and `%CRYPTO-5-SESSION_STATUS` messages.
+//!   ip nhrp nhs`, `show ip nhrp traffic` (seed 002); on protected interfaces the crypto state
+//!   ([`CryptoStatus`], [`PeerStatus::crypto`]) and `show crypto ikev2 sa`, `show crypto ipsec
+//!   sa` (seed 004), `show crypto session`, `show dmvpn detail`; [`Event`]s print like the
+//!   seeds' `%DMVPN-5-NHRP_*` and `%CRYPTO-5-SESSION_STATUS` messages.
 //!
 //! RFCs: GRE (RFC 2784, keys RFC 2890), NHRP (RFC 2332) with Cisco's DMVPN extensions, ESP
 //! (RFC 4303) in transport mode, IKEv2 (RFC 7296) with PSK authentication (§2.15); the
@@ -197,6 +199,7 @@ pub mod sim;
 #[cfg(feature = "sim")]
 pub mod wired;
 mod status;
+mod status_crypto;
 
 /// The NHRP machines' events, carried as they are by [`EventKind::Nhrp`], and why a mapping or
 /// registration went away ([`EventKind::MappingRemoved`], [`EventKind::PeerExpired`]).
@@ -206,3 +209,4 @@ pub use error::Error;
 pub use event::{Event, EventKind};
 pub use node::{CryptoStats, Deliver, Input, Limits, Node, NodeStats, Output, Role, Transmit};
 pub use status::{PeerState, PeerStatus, Status, TunnelStatus};
+pub use status_crypto::{CryptoStatus, EspSaStatus, PeerCrypto, SessionState};

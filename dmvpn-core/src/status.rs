@@ -10,6 +10,7 @@ use dmvpn_nhrp::{Entry, EntryFlags, EntryType, NhsStatus, Traffic};
 use ipnet::IpNet;
 
 use crate::node::{Iface, Node, NodeStats, Role};
+use crate::status_crypto::PeerCrypto;
 
 /// A snapshot of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,9 @@ pub struct PeerStatus {
     pub up_for: Duration,
     /// S static, D dynamic, I incomplete, N NATed.
     pub attributes: String,
+    /// The peer's IPsec state on a protected interface (`show dmvpn detail`); `None` on an
+    /// unprotected one.
+    pub crypto: Option<PeerCrypto>,
 }
 
 /// One tunnel interface.
@@ -180,12 +184,13 @@ fn peers(f: &Iface, nhs: &[NhsStatus], entries: &[Entry], now: Instant) -> Vec<P
                 state,
                 up_for: now.saturating_duration_since(since),
                 attributes,
+                crypto: None,
             })
         })
         .collect()
 }
 
-fn hms(d: Duration) -> String {
+pub(crate) fn hms(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 86_400 {
         format!("{}d{:02}h", s / 86_400, (s / 3600) % 24)
@@ -218,6 +223,8 @@ impl Node {
                     .map(|c| c.nhs_status())
                     .unwrap_or_default();
                 let entries = entries(f);
+                let mut peers = peers(f, &nhs, &entries, now);
+                self.attach_crypto(now, index, &mut peers);
                 let mut traffic = Traffic {
                     interface: f.cfg.name.clone(),
                     max_send: f.cfg.nhrp.max_send.packets,
@@ -242,7 +249,7 @@ impl Node {
                     public_nbma: f.client.as_ref().and_then(|c| c.public_nbma()),
                     key: f.cfg.key,
                     network_id: f.cfg.nhrp.network_id,
-                    peers: peers(f, &nhs, &entries, now),
+                    peers,
                     nhs,
                     entries,
                     traffic,
@@ -288,54 +295,9 @@ impl Status {
     }
 
     fn write_dmvpn(&self, s: &mut String) -> fmt::Result {
-        writeln!(
-            s,
-            "Legend: Attrb --> S - Static, D - Dynamic, I - Incomplete"
-        )?;
-        writeln!(s, "        N - NATed, L - Local, X - No Socket")?;
-        writeln!(
-            s,
-            "        # Ent --> Number of NHRP entries with same NBMA peer"
-        )?;
-        writeln!(
-            s,
-            "        NHS Status: E --> Expecting Replies, R --> Responding"
-        )?;
-        writeln!(s, "        UpDn Time --> Up or Down Time for a Tunnel")?;
-        writeln!(s, "{}", "=".repeat(74))?;
+        write_dmvpn_legend(s)?;
         for t in &self.tunnels {
-            writeln!(s)?;
-            let fam = if t.address.addr().is_ipv4() {
-                "IPv4"
-            } else {
-                "IPv6"
-            };
-            writeln!(s, "Interface: {}, {fam} NHRP Details", t.name)?;
-            writeln!(s, "Type:{}, NHRP Peers:{},", t.role, t.peers.len())?;
-            writeln!(s)?;
-            writeln!(
-                s,
-                " # Ent  Peer NBMA Addr Peer Tunnel Add State  UpDn Tm Attrb"
-            )?;
-            writeln!(
-                s,
-                " ----- --------------- --------------- ----- -------- -----"
-            )?;
-            for p in &t.peers {
-                let nbma = p
-                    .nbma
-                    .map_or_else(|| "UNKNOWN".to_string(), |n| n.to_string());
-                writeln!(
-                    s,
-                    " {:>5} {:>15} {:>15} {:>5} {:>8} {:>5}",
-                    p.entries,
-                    nbma,
-                    p.tunnel_addr,
-                    p.state.to_string(),
-                    hms(p.up_for),
-                    p.attributes
-                )?;
-            }
+            write_dmvpn_tunnel(s, t)?;
         }
         Ok(())
     }
@@ -373,6 +335,63 @@ impl Status {
     pub fn show_ip_nhrp_traffic(&self) -> String {
         self.tunnels.iter().map(|t| t.traffic.to_string()).collect()
     }
+}
+
+/// The legend of `show dmvpn` (and `show dmvpn detail`).
+pub(crate) fn write_dmvpn_legend(s: &mut String) -> fmt::Result {
+    writeln!(
+        s,
+        "Legend: Attrb --> S - Static, D - Dynamic, I - Incomplete"
+    )?;
+    writeln!(s, "        N - NATed, L - Local, X - No Socket")?;
+    writeln!(
+        s,
+        "        # Ent --> Number of NHRP entries with same NBMA peer"
+    )?;
+    writeln!(
+        s,
+        "        NHS Status: E --> Expecting Replies, R --> Responding"
+    )?;
+    writeln!(s, "        UpDn Time --> Up or Down Time for a Tunnel")?;
+    writeln!(s, "{}", "=".repeat(74))?;
+    Ok(())
+}
+
+/// One interface of `show dmvpn`: its header and its NBMA peers.
+pub(crate) fn write_dmvpn_tunnel(s: &mut String, t: &TunnelStatus) -> fmt::Result {
+    writeln!(s)?;
+    let fam = if t.address.addr().is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    };
+    writeln!(s, "Interface: {}, {fam} NHRP Details", t.name)?;
+    writeln!(s, "Type:{}, NHRP Peers:{},", t.role, t.peers.len())?;
+    writeln!(s)?;
+    writeln!(
+        s,
+        " # Ent  Peer NBMA Addr Peer Tunnel Add State  UpDn Tm Attrb"
+    )?;
+    writeln!(
+        s,
+        " ----- --------------- --------------- ----- -------- -----"
+    )?;
+    for p in &t.peers {
+        let nbma = p
+            .nbma
+            .map_or_else(|| "UNKNOWN".to_string(), |n| n.to_string());
+        writeln!(
+            s,
+            " {:>5} {:>15} {:>15} {:>5} {:>8} {:>5}",
+            p.entries,
+            nbma,
+            p.tunnel_addr,
+            p.state.to_string(),
+            hms(p.up_for),
+            p.attributes
+        )?;
+    }
+    Ok(())
 }
 
 fn write_entry(s: &mut String, e: &Entry, interface: &str, now: Instant) -> fmt::Result {
