@@ -556,9 +556,11 @@ impl Node {
             return Ok(());
         };
         let p = self.relayout(p, layout, src, nbma)?;
-        if let Some(tap) = self.tap.as_mut() {
-            tap.push_back(p.buf.get(p.start + p.inner..).unwrap_or_default().to_vec());
-        }
+        // The plaintext for the tap, kept only once the ESP transmit is queued (see poll_tap).
+        let tapped = self
+            .tap
+            .is_some()
+            .then(|| p.buf.get(p.start + p.inner..).unwrap_or_default().to_vec());
         let next_header = match (layout.tunnel, nbma) {
             (false, _) => GRE,
             (true, IpAddr::V4(_)) => dmvpn_esp::NEXT_HEADER_IPV4,
@@ -590,12 +592,18 @@ impl Node {
                     },
                     None => Proto::ESP,
                 };
-                self.push_transmit(Transmit {
+                let r = self.push_transmit(Transmit {
                     src,
                     dst: nbma,
                     proto,
                     payload: buf,
-                })
+                });
+                if r.is_ok()
+                    && let (Some(tap), Some(gre)) = (self.tap.as_mut(), tapped)
+                {
+                    tap.push_back(gre);
+                }
+                r
             }
             Err(e) => {
                 if let Some(grp) = self.groups.get_mut(g) {
