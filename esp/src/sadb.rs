@@ -19,7 +19,12 @@
 //! order (inbound before outbound, then by SPI). Nothing depends on insertion order or on
 //! hashing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The database's hash maps: foldhash, seeded per map, instead of SipHash, which was most of the
+/// cost of a lookup on the data path (three per packet); the keys are SPIs and peer addresses,
+/// and nothing iterates these maps where the order could reach an output.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 use std::time::Instant;
 

@@ -474,6 +474,7 @@ impl Node {
                 buf,
                 start: head,
                 inner,
+                layout,
             };
             return self.seal(g, nbma, p, protocol == Protocol::NHRP);
         }

@@ -101,6 +101,8 @@ pub(crate) struct Sealable {
     pub(crate) buf: Vec<u8>,
     pub(crate) start: usize,
     pub(crate) inner: usize,
+    /// The layout it was built for, looked up in the same call (`emit`), if an SA was up.
+    pub(crate) layout: Option<Layout>,
 }
 
 /// The ESP layout of the SA that carries traffic to a peer: header and IV length, the most
@@ -529,10 +531,12 @@ impl Node {
         };
         let src = grp.source;
         let encap = grp.peers.get(&nbma).and_then(|p| p.udp_encap);
-        let layout = grp.sadb.outbound_for(nbma).map(|o| Layout {
-            head: o.header_len(),
-            tail: o.max_trailer_len(),
-            tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
+        let layout = p.layout.or_else(|| {
+            grp.sadb.outbound_for(nbma).map(|o| Layout {
+                head: o.header_len(),
+                tail: o.max_trailer_len(),
+                tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
+            })
         });
         let Some(layout) = layout else {
             if !nhrp {
@@ -547,7 +551,8 @@ impl Node {
                 self.recycle(p.buf);
                 return Err(Error::QueueFull(limit));
             }
-            peer.queue.push_back(p);
+            // Laid out again (and looked up again) when its SA is up.
+            peer.queue.push_back(Sealable { layout: None, ..p });
             bump(&mut grp.stats.queued);
             let start = peer.ike.is_none() && peer.negotiating.is_none() && peer.retry_at.is_none();
             if start {
@@ -657,6 +662,7 @@ impl Node {
             buf,
             start: layout.head,
             inner,
+            layout: Some(layout),
         })
     }
 
