@@ -208,3 +208,49 @@ fn unmapped_peers_gre_state_expires_when_idle_and_mapped_peers_stay() {
     assert_eq!(g.totals().packets_in, totals.packets_in);
     assert!(g.totals().packets_out >= totals.packets_out);
 }
+
+/// The next deadline after the timeout the node asked for. Drains the node, its own deadline.
+fn deadline(n: &mut Node) -> Option<Instant> {
+    loop {
+        if let Output::Timeout(t) = n.poll_output() {
+            return t;
+        }
+    }
+}
+
+/// `clear ip nhrp` of the hub's mapping removes the hub's GRE entry, the table's last; the next
+/// registration creates it again, after the timeout's sweep, and the node's deadline is then
+/// the new entry's sweep, not the removed one's (which was already past: the node announced a
+/// deadline before the instant it had just handled). In clear and protected. Found by the fuzz
+/// target `dmvpn_node_protected` (an hour's clock jump, a timeout, `clear ip nhrp 10.0.0.1` on
+/// the spoke, a timeout at the announced deadline).
+#[test]
+fn after_clearing_the_last_mapped_peer_the_next_deadline_is_later() {
+    for ex in [Example::new(1), Example::new(1).protected()] {
+        let start = Instant::now();
+        let limits = Limits {
+            gre_peer_idle: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let mut spoke =
+            Node::with_limits(start, ex.spoke(1), Entropy::from_seed(1), limits).unwrap();
+        deadline(&mut spoke);
+        // The hub never answers; an hour later the spoke's timers run.
+        let mut now = start + Duration::from_secs(3840);
+        spoke.handle_input(Input::Timeout(now)).unwrap();
+        now = now.max(deadline(&mut spoke).unwrap());
+        spoke.handle_input(Input::Timeout(now)).unwrap();
+        deadline(&mut spoke);
+        assert!(spoke.clear_nhrp(now, IpAddr::from(Ipv4Addr::new(10, 0, 0, 1))));
+        now = now.max(deadline(&mut spoke).unwrap());
+        spoke.handle_input(Input::Timeout(now)).unwrap();
+        let next = deadline(&mut spoke);
+        assert!(
+            next.is_some_and(|d| d > now),
+            "protected {}: next deadline {:?} after a timeout at {:?}",
+            ex.ipsec.is_some(),
+            next.map(|d| d - start),
+            now - start
+        );
+    }
+}

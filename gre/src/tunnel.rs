@@ -387,7 +387,12 @@ impl Tunnel {
     /// Forgets a remote endpoint (e.g. when NHRP deletes its mapping), returning its state.
     /// Its sequence numbers restart at zero if it comes back. Its traffic stays in the totals.
     pub fn remove_peer(&mut self, remote: IpAddr) -> Option<Peer> {
-        self.peers.remove(&remote).map(|s| s.peer)
+        let removed = self.peers.remove(&remote).map(|s| s.peer);
+        if self.peers.is_empty() {
+            // As after a sweep that empties the table: the next entry schedules its own.
+            self.next_sweep = None;
+        }
+        removed
     }
 
     /// The upper layer accepted `rx`, a packet [`Tunnel::decapsulate`] returned: its remote is a

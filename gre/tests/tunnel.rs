@@ -567,3 +567,30 @@ fn kept_peers_and_tunnels_without_an_idle_timeout_never_expire() {
         .is_err()
     );
 }
+
+/// After the last entry is removed (`remove_peer`: its NHRP mapping went), the next entry gets
+/// a sweep from the time it was created, not the removed entries' stale one: no deadline in
+/// the past after a timeout. Found by the fuzz target `dmvpn_node_protected` (`clear ip nhrp`
+/// of the hub on a spoke, the next registration creating the hub's entry again: the node
+/// announced a deadline before the instant it had just handled).
+#[test]
+fn an_entry_after_the_last_one_was_removed_gets_a_sweep_from_its_own_time() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(30);
+    let (local, hub) = (ip("172.16.1.1"), ip("172.17.0.1"));
+    let mut t = Tunnel::new(Config {
+        idle_timeout: Some(idle),
+        ..Config::multipoint(local)
+    })
+    .unwrap();
+    t.handle_timeout(t0);
+    send(&mut t, hub, 0);
+    assert!(t.poll_timeout().is_some_and(|d| d > t0));
+    t.remove_peer(hub);
+    assert_eq!(t.poll_timeout(), None);
+    let t1 = t0 + 2 * idle;
+    t.handle_timeout(t1); // nothing to sweep
+    send(&mut t, hub, 1);
+    let next = t.poll_timeout().expect("a sweep for the new entry");
+    assert!(next > t1, "sweep at {next:?}, before {t1:?}");
+}
