@@ -396,3 +396,51 @@ fn secrets_are_redacted_in_debug() {
         assert!(!text.contains("94, 94"), "{text}");
     }
 }
+
+/// A copy of an IKE_SA_INIT request on port 4500 is answered from the cached response after the
+/// non-ESP marker (RFC 3948 §2.2), as the first answer was; the cached response went out bare.
+/// Found by the fuzz target `dmvpn_node_protected` (a spoke's request carried twice to the
+/// hub's port 4500).
+#[test]
+fn a_copied_init_request_on_port_4500_is_answered_after_the_non_esp_marker() {
+    use dmvpn_ikev2::auth::PskTable;
+    use dmvpn_ikev2::{Config, Endpoint};
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    let config = |seed, me: &str, peer: &str| {
+        let mut psks = PskTable::new();
+        psks.insert(Identity::fqdn(peer), Psk::from("secret"));
+        Config::new(common::seeded_provider(seed), Identity::fqdn(me), psks)
+    };
+    let now = Instant::now();
+    let hub_addr: SocketAddr = "192.0.2.10:4500".parse().unwrap();
+    let spoke_addr: SocketAddr = "192.0.2.20:4500".parse().unwrap();
+    let mut spoke = Endpoint::new(config(2, "spoke", "hub")).unwrap();
+    spoke
+        .initiate(
+            now,
+            "192.0.2.20:500".parse().unwrap(),
+            "192.0.2.10:500".parse().unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
+    let mut request = vec![0; 4];
+    request.extend_from_slice(&spoke.poll_transmit().unwrap().payload);
+    let mut hub = Endpoint::new(config(1, "hub", "spoke")).unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let _ = hub.handle_datagram(now, hub_addr, spoke_addr, &request);
+        answers.push(hub.poll_transmit().expect("an answer"));
+        assert!(hub.poll_transmit().is_none());
+    }
+    assert_eq!(answers[0], answers[1], "the cached response, as first sent");
+    for t in &answers {
+        assert_eq!((t.local(), t.remote()), (hub_addr, spoke_addr));
+        assert_eq!(t.payload[..4], [0; 4], "the non-ESP marker");
+        let m = Message::parse(&t.payload[4..]).unwrap();
+        assert_eq!(m.exchange_type, ExchangeType::IKE_SA_INIT);
+        assert!(m.flags.response());
+    }
+}

@@ -19,6 +19,18 @@ use super::{Action, ChildState, Cx, IkeSa, Pending, Req, State, notify};
 
 impl IkeSa {
     pub(super) fn send_raw(&mut self, cx: &mut Cx<'_>, now: Instant, ike: &[u8]) {
+        let to = self.remote;
+        self.send_raw_to(cx, now, to, ike);
+    }
+
+    /// Sends the IKE message `ike` to `to` (after the non-ESP marker on port 4500).
+    pub(super) fn send_raw_to(
+        &mut self,
+        cx: &mut Cx<'_>,
+        now: Instant,
+        to: SocketAddr,
+        ike: &[u8],
+    ) {
         let payload = if self.local.port() == NAT_T_PORT {
             let mut v = Vec::with_capacity(ike.len() + 4);
             v.extend_from_slice(&NON_ESP_MARKER);
@@ -28,7 +40,7 @@ impl IkeSa {
             ike.to_vec()
         };
         self.last_sent = now;
-        cx.transmit(Transmit::udp(self.local, self.remote, payload));
+        cx.transmit(Transmit::udp(self.local, to, payload));
     }
 
     pub(super) fn protect(

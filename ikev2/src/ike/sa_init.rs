@@ -354,10 +354,10 @@ impl IkeSa {
         now: Instant,
         to: SocketAddr,
     ) {
-        if let Some((0, bytes)) = self.last_response.as_ref() {
+        if let Some((0, bytes)) = self.last_response.clone() {
             cx.counters.cached_responses += 1;
-            self.last_sent = now;
-            cx.transmit(crate::Transmit::udp(self.local, to, bytes.clone()));
+            // As it was sent the first time: on port 4500 after the non-ESP marker.
+            self.send_raw_to(cx, now, to, &bytes);
         }
     }
 
