@@ -667,6 +667,131 @@ def seeds_dmvpn_node(caps):
         yield e.data()
 
 
+DMVPN_PROTECTED_OPS = [
+    "Udp",
+    "Esp",
+    "Gre",
+    "Overlay",
+    "Ping",
+    "Deliver",
+    "Mutate",
+    "NatT",
+    "Advance",
+    "Timeout",
+    "Route",
+    "Clear",
+    "Shutdown",
+]
+
+
+def icmp_echo_request(src, dst, ident, seq, size):
+    """An IPv4 ICMP echo request from src to dst with `size` payload bytes."""
+    body = bytes(i & 0xFF for i in range(size))
+    icmp = bytearray(struct.pack(">BBHHH", 8, 0, 0, ident, seq) + body)
+    icmp[2:4] = struct.pack(">H", inet_checksum(bytes(icmp)))
+    ip = bytearray(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 64, 1, 0, src, dst))
+    ip[10:12] = struct.pack(">H", inet_checksum(bytes(ip)))
+    return bytes(ip + icmp)
+
+
+def seeds_dmvpn_node_protected(caps):
+    # Vec<Op>; see fuzz_targets/dmvpn_node_protected.rs. Peers as for dmvpn_node: [hub
+    # 172.17.0.1, spoke 1 172.16.1.1, spoke 2 172.16.2.1, 192.0.2.9]; UDP source ports [500,
+    # 4500, 1024, 61000].
+    hub, s1, s2 = ipv4(172, 17, 0, 1), ipv4(172, 16, 1, 1), ipv4(172, 16, 2, 1)
+    peers = [hub, s1, s2]
+
+    def op(e, o):
+        kind = o[0]
+        e.variant(DMVPN_PROTECTED_OPS.index(kind), len(DMVPN_PROTECTED_OPS))
+        if kind == "Udp":
+            e.bool(o[1]).bool(o[2]).u8(o[3]).u8(o[4]).bytes(o[5])
+        elif kind in ("Esp", "Gre"):
+            e.bool(o[1]).u8(o[2]).bytes(o[3])
+        elif kind == "Overlay":
+            e.bool(o[1]).bytes(o[2])
+        elif kind == "Ping":
+            e.u8(o[1]).u8(o[2])
+        elif kind == "Deliver":
+            e.u8(o[1])
+        elif kind == "Mutate":
+            e.u16(o[1]).u8(o[2])
+        elif kind in ("NatT", "Shutdown"):
+            e.bool(o[1])
+        elif kind == "Advance":
+            e.u16(o[1])
+        elif kind == "Route":
+            e.bool(o[1]).u8(o[2]).u8(o[3])
+        elif kind == "Clear":
+            e.bool(o[1]).u8(o[2])
+        elif kind != "Timeout":
+            raise ValueError(kind)
+
+    def encode(script):
+        e = Enc()
+        e.vec(script, lambda o: op(e, o))
+        return e.data()
+
+    def who(a):
+        return peers.index(a) if a in peers else 3
+
+    # Captured datagrams to the node they were sent to (the protected scenarios' pcaps have the
+    # example's addresses; the Cisco captures go to the hub), as the ops that take their bytes.
+    for c in caps:
+        ups = []
+        for src, dst, nat_t, m in c.ike:
+            body = (b"\0" * 4 + m) if nat_t else m
+            ups.append(("Udp", dst != s1, nat_t, who(src), 1 if nat_t else 0, body))
+        for src, dst, e in c.esp:
+            ups.append(("Esp", dst != s1, who(src), e))
+        for src, dst, g in c.gre:
+            ups.append(("Gre", dst != s1, who(src), g))
+        # Up to 6 datagrams of at most 1,500 bytes together a seed (each byte costs two).
+        group, size = [], 0
+        for u in ups:
+            if group and (len(group) == 6 or size + len(u[-1]) > 1500):
+                yield encode(group)
+                group, size = [], 0
+            group.append(u)
+            size += len(u[-1])
+        if group:
+            yield encode(group)
+
+    # Scripted: deliver until IKE (SA_INIT, AUTH with the first child SA) and the registration
+    # (queued for the SA, then in ESP) are done, then traffic and trouble.
+    up = [("Deliver", 16)] * 4
+    # Timers (IKE retransmissions and retries, registrations) and what they send, until up again.
+    again = [("Timeout",), ("Deliver", 16), ("Deliver", 16)] * 8
+    lan1_host = ipv4(192, 168, 1, 25)
+    from_hub = icmp_echo_request(ipv4(10, 0, 0, 1), lan1_host, 7, 1, 32)
+    stray_esp = lambda b: [("Esp", b, 1, bytes([0, 0, 0x10, 0, 0, 0, 0, 1]) + bytes(range(48)))]
+    scripts = [
+        up + [("Ping", 1, 37), ("Deliver", 16), ("Deliver", 16), ("Overlay", True, from_hub), ("Deliver", 16), ("Timeout",), ("Deliver", 16)],
+        up + [("Ping", 2, 5), ("Deliver", 16), ("Advance", 5000), ("Deliver", 16), ("Timeout",), ("Deliver", 16), ("Mutate", 30, 4), ("Deliver", 16)] + again + [("Ping", 2, 5), ("Deliver", 16)],
+        up + [("Ping", 1, 9), ("Mutate", 20, 0x80), ("Deliver", 16), ("Overlay", True, from_hub), ("Mutate", 40, 1), ("Deliver", 16), ("Timeout",), ("Deliver", 16)],
+        up + [("Clear", False, 1), ("Deliver", 16), ("Deliver", 16), ("Advance", 1000), ("Deliver", 16), ("Timeout",), ("Deliver", 16), ("Deliver", 16), ("Ping", 1, 37), ("Deliver", 16)],
+        up + [("Clear", True, 11), ("Deliver", 16), ("Deliver", 16), ("Timeout",), ("Deliver", 16), ("Advance", 2000), ("Deliver", 16)],
+        up + [("Shutdown", False), ("Deliver", 16), ("Deliver", 16), ("Advance", 100), ("Deliver", 16), ("Timeout",), ("Deliver", 16)],
+        up + [("Shutdown", True), ("Deliver", 16), ("Deliver", 16), ("Advance", 3000), ("Timeout",), ("Deliver", 16), ("Deliver", 16)],
+        # IKE with a changed byte, retransmissions, then done.
+        [("Mutate", 40, 1), ("Deliver", 16), ("Timeout",), ("Deliver", 16), ("Mutate", 300, 2), ("Timeout",), ("Deliver", 16), ("Advance", 200), ("Deliver", 16), ("Advance", 1000), ("Advance", 1000), ("Advance", 1000)] + again,
+        [("Deliver", 1), ("Deliver", 1), ("Mutate", 100, 0x10), ("Timeout",), ("Deliver", 16), ("Timeout",), ("Deliver", 16), ("Deliver", 16), ("Deliver", 16)],
+        # IKE and ESP over UDP 4500.
+        [("NatT", False), ("NatT", True), ("NatT", False), ("Deliver", 16), ("Deliver", 16), ("Deliver", 16), ("Ping", 1, 37), ("NatT", False), ("Deliver", 16), ("Overlay", True, from_hub), ("NatT", True), ("Deliver", 16)],
+        up + [("Ping", 1, 37), ("NatT", False), ("Overlay", True, from_hub), ("NatT", True), ("Deliver", 16), ("Timeout",), ("Deliver", 16)],
+        # Strangers while up: ESP with an unknown SPI, cleartext GRE, IKE from other ports.
+        up + stray_esp(True) + stray_esp(False) + [("Udp", True, False, 3, 2, b"\0" * 28), ("Udp", True, True, 1, 1, b"\xff"), ("Udp", False, True, 0, 1, b"\0" * 12), ("Deliver", 16), ("Timeout",), ("Deliver", 16)],
+        # Lifetimes: registrations refreshed every ~100 s while the child SAs (3600 s) rekey.
+        up + [("Advance", 1600), ("Deliver", 16), ("Deliver", 16), ("Timeout",), ("Deliver", 16)] * 40,
+        # A long silence: registrations and the SAs expire; then back again.
+        up + [("Advance", 60000), ("Timeout",), ("Deliver", 16), ("Deliver", 16), ("Advance", 60000)] + again + [("Ping", 1, 37), ("Deliver", 16)],
+        # Routes, redirect, a shortcut attempt to spoke 2 (not there).
+        up + [("Route", False, 3, 1), ("Ping", 3, 1), ("Deliver", 16), ("Ping", 2, 37), ("Deliver", 16), ("Deliver", 16), ("Timeout",), ("Deliver", 16), ("Advance", 400), ("Deliver", 16)],
+    ]
+    for script in scripts:
+        yield encode(script)
+
+
 SADB_OPS = [
     "InsertInbound",
     "InsertOutbound",
@@ -776,6 +901,7 @@ TARGETS = {
     "ikev2_responder": seeds_ikev2_responder,
     "ikev2_initiator": seeds_ikev2_initiator,
     "dmvpn_node": seeds_dmvpn_node,
+    "dmvpn_node_protected": seeds_dmvpn_node_protected,
 }
 
 
