@@ -196,10 +196,10 @@ mod node;
 pub mod route;
 #[cfg(feature = "sim")]
 pub mod sim;
-#[cfg(feature = "sim")]
-pub mod wired;
 mod status;
 mod status_crypto;
+#[cfg(feature = "sim")]
+pub mod wired;
 
 /// The NHRP machines' events, carried as they are by [`EventKind::Nhrp`], and why a mapping or
 /// registration went away ([`EventKind::MappingRemoved`], [`EventKind::PeerExpired`]).
