@@ -99,6 +99,14 @@ fn tapped_packets_are_those_esp_carried_after_a_clock_jump_past_the_sa_lifetime(
     // spoke's registration refresh are both due at the same instant.
     let jump = start + Duration::from_secs(3840);
     carry(&mut nodes, addrs, jump);
+    // The expired SAs went before NHRP's timers ran: the refresh waited for the new SA instead
+    // of being sealed with the dead one and dropped.
+    let spoke = nodes[1].crypto_stats()[0].1;
+    assert_eq!(spoke.encrypt_errors, 0, "{spoke:?}");
+    assert!(
+        nodes[1].status(jump).tunnels[0].nhs[0].up,
+        "still registered"
+    );
 
     // And the pair comes back: a new IKE SA, the registration through it.
     let mut now = jump;

@@ -634,6 +634,10 @@ impl Node {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        // IPsec first: an SA whose lifetime ran out is gone before NHRP's timers send through
+        // it (after a clock jump a registration refresh would otherwise be sealed with an
+        // expired SA and dropped, instead of waiting for the new one).
+        self.crypto_timeout(now);
         for i in 0..self.ifaces.len() {
             if let Some(f) = self.ifaces.get_mut(i) {
                 if let Some(c) = f.client.as_mut()
@@ -653,7 +657,6 @@ impl Node {
             }
             self.drain_iface(now, i);
         }
-        self.crypto_timeout(now);
     }
 
     // ----- commands -----
