@@ -114,6 +114,17 @@ pub(crate) struct Layout {
     pub(crate) tunnel: bool,
 }
 
+impl Layout {
+    /// The layout of the outbound SA `o`.
+    fn of(o: &dmvpn_esp::OutboundSa) -> Layout {
+        Layout {
+            head: o.header_len(),
+            tail: o.max_trailer_len(),
+            tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
+        }
+    }
+}
+
 /// What the group knows of one NBMA peer.
 #[derive(Debug, Default)]
 pub(crate) struct CryptoPeer {
@@ -507,11 +518,7 @@ impl Node {
             .get(self.group_of(t)?)?
             .sadb
             .outbound_for(nbma)?;
-        Some(Layout {
-            head: o.header_len(),
-            tail: o.max_trailer_len(),
-            tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
-        })
+        Some(Layout::of(o))
     }
 
     /// Protects a GRE packet for `nbma` of group `g` in place and queues the ESP transmit;
@@ -531,13 +538,9 @@ impl Node {
         };
         let src = grp.source;
         let encap = grp.peers.get(&nbma).and_then(|p| p.udp_encap);
-        let layout = p.layout.or_else(|| {
-            grp.sadb.outbound_for(nbma).map(|o| Layout {
-                head: o.header_len(),
-                tail: o.max_trailer_len(),
-                tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
-            })
-        });
+        let layout = p
+            .layout
+            .or_else(|| grp.sadb.outbound_for(nbma).map(Layout::of));
         let Some(layout) = layout else {
             if !nhrp {
                 bump(&mut grp.stats.no_sa_dropped);
