@@ -206,6 +206,70 @@ pub fn narrow(proposed: &[TrafficSelector], allowed: &[TrafficSelector]) -> Vec<
     out
 }
 
+/// The selectors with their address ranges replaced by one host address, protocols and ports
+/// kept (RFC 7296 §2.23.1: transport mode through a NAT substitutes the addresses the IKE SA
+/// runs between for the ones in the payloads, which name the peer's private address or our
+/// public one). Selectors of the other family, or of an unknown type, are dropped.
+pub fn ts_with_host(selectors: &[TrafficSelector], host: IpAddr) -> Vec<TrafficSelector> {
+    let mut out = Vec::new();
+    for ts in selectors {
+        if let TrafficSelector::Range {
+            ip_protocol,
+            start_port,
+            end_port,
+            start,
+            ..
+        } = ts
+            && start.is_ipv6() == host.is_ipv6()
+        {
+            let t = TrafficSelector::Range {
+                ip_protocol: *ip_protocol,
+                start_port: *start_port,
+                end_port: *end_port,
+                start: host,
+                end: host,
+            };
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// The selectors with their address ranges widened to the whole family, protocols and ports
+/// kept: narrowing the peer's original selectors by these keeps the peer's addresses and our
+/// protocol and port choice (§2.23.1: the responder answers with the original selectors).
+pub fn ts_any_address(selectors: &[TrafficSelector]) -> Vec<TrafficSelector> {
+    selectors
+        .iter()
+        .filter_map(|ts| match ts {
+            TrafficSelector::Range {
+                ip_protocol,
+                start_port,
+                end_port,
+                start,
+                ..
+            } => {
+                let TrafficSelector::Range {
+                    start: lo, end: hi, ..
+                } = TrafficSelector::any(start.is_ipv6(), *ip_protocol)
+                else {
+                    return None;
+                };
+                Some(TrafficSelector::Range {
+                    ip_protocol: *ip_protocol,
+                    start_port: *start_port,
+                    end_port: *end_port,
+                    start: lo,
+                    end: hi,
+                })
+            }
+            TrafficSelector::Unknown { .. } => None,
+        })
+        .collect()
+}
+
 /// Whether every selector of `got` lies within one of `proposed` (the initiator's check of the
 /// responder's narrowed selectors).
 pub fn ts_subset(got: &[TrafficSelector], proposed: &[TrafficSelector]) -> bool {
@@ -318,6 +382,42 @@ mod tests {
         assert_ne!(
             h,
             nat_detection_hash(1, 2, "192.0.2.1:4500".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn nat_substitution_keeps_protocols_and_ports_and_drops_the_other_family() {
+        let v4 = |a: &str| a.parse::<IpAddr>().unwrap();
+        let gre = TrafficSelector::host(v4("10.1.1.1"), 47);
+        let udp = TrafficSelector::Range {
+            ip_protocol: 17,
+            start_port: 500,
+            end_port: 4500,
+            start: v4("10.0.0.0"),
+            end: v4("10.255.255.255"),
+        };
+        let v6 = TrafficSelector::host("2001:db8::1".parse().unwrap(), 47);
+        let got = ts_with_host(&[gre.clone(), gre, udp, v6], v4("198.51.100.7"));
+        assert_eq!(
+            got,
+            vec![
+                TrafficSelector::host(v4("198.51.100.7"), 47),
+                TrafficSelector::Range {
+                    ip_protocol: 17,
+                    start_port: 500,
+                    end_port: 4500,
+                    start: v4("198.51.100.7"),
+                    end: v4("198.51.100.7"),
+                },
+            ]
+        );
+        // Widened back: the peer's originals narrowed by it keep their addresses and our
+        // protocol choice (any protocol proposed, GRE chosen).
+        let wide = ts_any_address(&[TrafficSelector::host(v4("198.51.100.7"), 47)]);
+        let orig = TrafficSelector::host(v4("10.1.1.1"), 0);
+        assert_eq!(
+            narrow(&[orig], &wide),
+            vec![TrafficSelector::host(v4("10.1.1.1"), 47)]
         );
     }
 }

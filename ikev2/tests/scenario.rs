@@ -1237,3 +1237,80 @@ fn every_refusal_is_an_event_with_the_peer_and_the_reason() {
         (ExchangeType::IKE_AUTH, NotifyType::NO_PROPOSAL_CHOSEN)
     );
 }
+
+/// RFC 7296 §2.23.1: transport mode with both peers behind NATs. The initiator's TSi names its
+/// private address and its TSr the responder's public one; the responder (behind its own NAT)
+/// substitutes the addresses the IKE SA runs between, checks its policy on those, and answers
+/// with the original selectors. Each side installs the addresses it really talks to.
+#[test]
+fn transport_mode_between_two_nated_peers() {
+    use dmvpn_ikev2::wire::TrafficSelector;
+    let cfg = |seed: u8, me: &str, peer: &str| {
+        let mut c = config(
+            seed,
+            me,
+            peer,
+            "cisco123",
+            &["aes256gcm16-prfsha256-x25519"],
+            &["aes256gcm16"],
+        );
+        c.mode = dmvpn_esp::Mode::Transport;
+        c.host_ts_protocol = 47;
+        c
+    };
+    let mut p = Pair::new(
+        3,
+        cfg(1, "spoke1.example", "spoke2.example"),
+        cfg(2, "spoke2.example", "spoke1.example"),
+    );
+    let (a_pub, b_pub) = (ip("203.0.113.9"), ip("198.51.100.7"));
+    p.sim.network_mut().add_nat(NatConfig {
+        public: vec![a_pub],
+        inside: vec![ip(A)],
+    });
+    p.sim.network_mut().add_nat(NatConfig {
+        public: vec![b_pub],
+        inside: vec![ip(B)],
+    });
+    // B's box maps B once B has sent something (an NHRP exchange would have, in DMVPN).
+    p.sim.network_mut().send(dmvpn_netsim::Datagram {
+        src: ip(B),
+        dst: a_pub,
+        protocol: 17,
+        payload: vec![1, 244, 1, 244, 0, 8, 0, 0],
+    });
+    p.run(1);
+    let now = p.sim.now();
+    p.a()
+        .ep
+        .initiate(
+            now,
+            SocketAddr::new(ip(A), 500),
+            SocketAddr::new(b_pub, 500),
+            Some(Identity::fqdn("spoke2.example")),
+            None,
+        )
+        .unwrap();
+    p.a().drain_events(now);
+    assert!(
+        p.run_until(60, |v| !v.pa().live_children().is_empty()
+            && !v.pb().live_children().is_empty()),
+        "no child SA: a {:?} / b {:?}",
+        p.pa().events(),
+        p.pb().events()
+    );
+    let (a, b) = (last_child(p.pa()), last_child(p.pb()));
+    let host = |s: &str| vec![TrafficSelector::host(ip(s), 47)];
+    assert_eq!(a.inbound.mode, dmvpn_esp::Mode::Transport);
+    assert!(a.udp_encap && b.udp_encap);
+    assert_eq!(
+        (a.local_ts.clone(), a.remote_ts.clone()),
+        (host(A), host("198.51.100.7"))
+    );
+    assert_eq!(
+        (b.local_ts.clone(), b.remote_ts.clone()),
+        (host(B), host("203.0.113.9"))
+    );
+    assert_eq!(b.remote, SocketAddr::new(a_pub, 4500));
+    esp_works(&a, &b);
+}

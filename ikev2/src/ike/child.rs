@@ -9,7 +9,8 @@ use dmvpn_esp::{Lifetime, Lifetimes, Mode, SaConfig};
 use crate::event::{ChildSaUp, Event};
 use crate::keys::ChildSaKeys;
 use crate::negotiate::{
-    accepted, esn, ke_group, narrow, offers_group, select, ts_subset, without_ke,
+    accepted, esn, ke_group, narrow, offers_group, select, ts_any_address, ts_subset, ts_with_host,
+    without_ke,
 };
 use crate::transform::KeGroup;
 use crate::wire::{
@@ -76,19 +77,39 @@ impl IkeSa {
                 _ => return Err((NotifyType::INVALID_KE_PAYLOAD, g.0.to_be_bytes().to_vec())),
             }
         }
-        // Transport mode through a NAT (§2.23.1): the peer proposes its own (private) address,
-        // which we accept when no remote policy is configured.
-        let remote_policy = match (&cx.cfg.remote_ts, self.nat_remote) {
-            (None, true) => tsi.selectors.clone(),
-            _ => self.remote_ts(cx),
+        let transport = cx.cfg.mode == Mode::Transport
+            && find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        // Transport mode through a NAT (§2.23.1): the initiator's TSi names its private
+        // address and its TSr our public one. Each side behind a NAT has its selector replaced
+        // by the address the IKE SA runs from (the initiator's as seen here, our own), the
+        // policy is checked on those, and the reply carries the original selectors (narrowed
+        // to the protocols and ports chosen), which is what the initiator proposed and checks.
+        let (sub_i, sub_r) = if transport {
+            (
+                self.nat_remote
+                    .then(|| ts_with_host(&tsi.selectors, self.remote.ip())),
+                self.nat_local
+                    .then(|| ts_with_host(&tsr.selectors, self.local.ip())),
+            )
+        } else {
+            (None, None)
         };
-        let ts_i = narrow(&tsi.selectors, &remote_policy);
-        let ts_r = narrow(&tsr.selectors, &self.local_ts(cx));
+        let ts_i = narrow(
+            sub_i.as_ref().unwrap_or(&tsi.selectors),
+            &self.remote_ts(cx),
+        );
+        let ts_r = narrow(sub_r.as_ref().unwrap_or(&tsr.selectors), &self.local_ts(cx));
         if ts_i.is_empty() || ts_r.is_empty() {
             return Err(plain(NotifyType::TS_UNACCEPTABLE));
         }
-        let transport = cx.cfg.mode == Mode::Transport
-            && find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let reply_i = match sub_i {
+            Some(_) => narrow(&tsi.selectors, &ts_any_address(&ts_i)),
+            None => ts_i.clone(),
+        };
+        let reply_r = match sub_r {
+            Some(_) => narrow(&tsr.selectors, &ts_any_address(&ts_r)),
+            None => ts_r.clone(),
+        };
         let spi_in = cx
             .esp_spi()
             .map_err(|_| plain(NotifyType::TEMPORARY_FAILURE))?;
@@ -112,12 +133,8 @@ impl IkeSa {
                 out.push(Payload::Ke(k));
             }
         }
-        out.push(Payload::TsI(TsPayload {
-            selectors: ts_i.clone(),
-        }));
-        out.push(Payload::TsR(TsPayload {
-            selectors: ts_r.clone(),
-        }));
+        out.push(Payload::TsI(TsPayload { selectors: reply_i }));
+        out.push(Payload::TsR(TsPayload { selectors: reply_r }));
         Ok((
             out,
             NewChild {
@@ -356,13 +373,28 @@ impl IkeSa {
                 return Ok(());
             }
         };
-        if !ts_subset(&tsi.selectors, &req.ts_i) || !ts_subset(&tsr.selectors, &req.ts_r) {
+        let transport = req.transport && find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        // Transport mode through a NAT (§2.23.1): the side behind a NAT is known by the address
+        // its IKE SA runs from, whatever address the selectors name (the responder answers with
+        // our originals; a responder that answers with its substitutions is accepted too).
+        let side = |sel: &[TrafficSelector], nat: bool, host: std::net::IpAddr| {
+            if transport && nat {
+                ts_with_host(sel, host)
+            } else {
+                sel.to_vec()
+            }
+        };
+        let (local, remote) = (self.local.ip(), self.remote.ip());
+        let ts_local = side(&tsi.selectors, self.nat_local, local);
+        let ts_remote = side(&tsr.selectors, self.nat_remote, remote);
+        if !ts_subset(&ts_local, &side(&req.ts_i, self.nat_local, local))
+            || !ts_subset(&ts_remote, &side(&req.ts_r, self.nat_remote, remote))
+        {
             self.child_failed(cx, now, &req, NotifyType::TS_UNACCEPTABLE);
             // The responder installed it: delete it.
             self.actions.push_back(Action::DeleteChild(req.spi_in));
             return Ok(());
         }
-        let transport = req.transport && find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
         let new_in = req.spi_in;
         self.install(
             cx,
@@ -377,8 +409,8 @@ impl IkeSa {
                 } else {
                     Mode::Tunnel
                 },
-                ts_local: tsi.selectors.clone(),
-                ts_remote: tsr.selectors.clone(),
+                ts_local,
+                ts_remote,
                 ni: ni.clone(),
                 nr: nr.clone(),
                 shared,
