@@ -168,6 +168,18 @@ pub enum EventKind {
         /// The peer's address and IKE port.
         peer: SocketAddr,
     },
+    /// `%IKEV2-5-NAT_MAPPING`: a peer behind a NAT now sends from another port (its NAT
+    /// mapping changed), as authenticated ESP in UDP or IKE showed; ESP and IKE follow it.
+    /// A peer that moved to another address is not followed (its NHRP registrations name the
+    /// old one): its IKE SA is closed, and it comes back from its new address.
+    CryptoPeerMoved {
+        /// The address and port it had.
+        from: SocketAddr,
+        /// The address and port it has now.
+        to: SocketAddr,
+        /// Whether ESP and IKE now go to `to` (the same address, another port).
+        followed: bool,
+    },
     /// `%IKEV2-3-REFUSED`: a peer's IKE request was refused (authentication failed, no
     /// proposal chosen, call admission, …) or refused ours.
     CryptoRefused {
@@ -302,6 +314,17 @@ impl fmt::Display for Event {
                 exchange,
                 reason,
             } => write!(f, "%IKEV2-3-REFUSED: {i} {exchange} with {peer}: {reason}"),
+            EventKind::CryptoPeerMoved { from, to, followed } => {
+                let what = if *followed {
+                    "following it"
+                } else {
+                    "closing its SA"
+                };
+                write!(
+                    f,
+                    "%IKEV2-5-NAT_MAPPING: {i} peer {from} now sends from {to}, {what}"
+                )
+            }
             EventKind::IpsecUp {
                 peer,
                 inbound_spi,

@@ -482,15 +482,13 @@ fn dual_dmvpn_two_clouds_on_one_spoke(ipsec: bool) {
     s.finish();
 }
 
-/// NAT-Transparency Aware DMVPN (seed 002): spokes behind two different NAT boxes register with
-/// their post-NAT addresses and still build a direct tunnel to each other.
-/// (In clear only: protected spokes behind two NAT boxes need NAT-T's transport-mode selector
-/// rules, the NAT-T issue; a protected spoke behind NAT talks to its hub in ESP-in-UDP, see
-/// tests/protected.rs.)
-#[test]
-fn spokes_behind_two_nats_go_direct() {
-    let ex = Example::new(2);
-    let mut s = Scenario::empty("nat", 5, ex.clone());
+/// NAT-Transparency Aware DMVPN (seed 002): spokes behind two different (one-to-one) NAT boxes
+/// register with their post-NAT addresses and still build a direct tunnel to each other;
+/// protected, every SA runs in ESP-in-UDP and the spoke-to-spoke one uses the transport-mode
+/// selector rules of RFC 7296 §2.23.1.
+fn spokes_behind_two_nats_go_direct(ipsec: bool) {
+    let ex = example(ipsec, 2);
+    let mut s = Scenario::empty(name("nat", ipsec), 5, ex.clone());
     s.sim.network_mut().add_nat(dmvpn_netsim::NatConfig {
         public: vec![ip("198.51.100.1")],
         inside: vec![ip("172.16.1.1")],
@@ -809,4 +807,5 @@ both!(
     thirty_percent_loss_converges,
     hub_restart_spokes_reregister_within_holdtime_third_plus_backoff,
     key_mismatch_is_dropped_and_counted,
+    spokes_behind_two_nats_go_direct,
 );

@@ -695,6 +695,18 @@ impl Endpoint {
         self.with_sa(sa, |s, cx| s.check_liveness(cx, now))
     }
 
+    /// Tells an IKE SA that authenticated ESP in UDP of one of its child SAs came from
+    /// `remote`: when the SA runs NAT traversal and the peer was elsewhere, IKE follows it
+    /// (its next messages go to `remote`) and reports [`Event::PeerMoved`]. Call it only for
+    /// ESP whose integrity check passed: the address of an unauthenticated packet proves
+    /// nothing.
+    pub fn peer_moved(&mut self, sa: IkeSaId, remote: SocketAddr) -> Result<(), Error> {
+        self.with_sa(sa, |s, cx| {
+            s.peer_moved(cx, remote);
+            Ok(())
+        })
+    }
+
     /// Notes that the peer of an IKE SA is alive (ESP traffic arrived), which postpones the
     /// liveness check.
     pub fn note_activity(&mut self, now: Instant, sa: IkeSaId) {

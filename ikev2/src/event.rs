@@ -124,6 +124,19 @@ pub enum Event {
         /// The peer's address.
         remote: SocketAddr,
     },
+    /// The peer of an established IKE SA behind a NAT now sends from another address or port
+    /// (its NAT mapping changed: a rebinding, or a mapping re-created after it timed out), as
+    /// an authenticated IKE message showed, or as [`crate::Endpoint::peer_moved`] was told
+    /// after authenticated ESP in UDP (RFC 7296 §2.23: the side not behind the NAT follows
+    /// the peer). IKE messages go to `to` from now on; ESP in UDP should too.
+    PeerMoved {
+        /// The SA.
+        sa: IkeSaId,
+        /// The address and port it had.
+        from: SocketAddr,
+        /// The address and port it has now.
+        to: SocketAddr,
+    },
     /// A child SA is up: install its ESP SAs.
     ChildUp {
         /// The IKE SA it belongs to.
@@ -169,6 +182,8 @@ pub enum Event {
 /// Endpoint-wide counters, in the spirit of `show crypto ikev2 stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Times a NATed peer was followed to a new address or port ([`Event::PeerMoved`]).
+    pub peer_moves: u64,
     /// IKE SAs established (initiator and responder).
     pub ike_sas_established: u64,
     /// IKE SAs rekeyed.

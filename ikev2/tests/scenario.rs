@@ -1314,3 +1314,46 @@ fn transport_mode_between_two_nated_peers() {
     assert_eq!(b.remote, SocketAddr::new(a_pub, 4500));
     esp_works(&a, &b);
 }
+
+/// RFC 7296 §2.23: the side not behind the NAT follows its peer to the address and port that
+/// authenticated ESP in UDP came from (`Endpoint::peer_moved`): `PeerMoved`, and IKE's next
+/// message goes there. A peer with no NAT between is not moved.
+#[test]
+fn the_side_outside_the_nat_follows_a_moved_peer() {
+    let mut p = Pair::standard("aes256gcm16-prfsha256-x25519", "aes256gcm16");
+    p.sim.network_mut().add_nat(NatConfig {
+        public: vec![ip("203.0.113.9")],
+        inside: vec![ip(A)],
+    });
+    p.established();
+    let sa = *p.pb().ike_up().last().unwrap();
+    let moved: SocketAddr = "203.0.113.9:31000".parse().unwrap();
+    let now = p.sim.now();
+    p.b().machine_mut().ep.peer_moved(sa, moved).unwrap();
+    p.b().drain_events(now);
+    let got: Vec<_> = p
+        .pb()
+        .events()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::PeerMoved { sa: s, from, to } => Some((*s, *from, *to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![(sa, "203.0.113.9:4500".parse().unwrap(), moved)]);
+    let before = p.pb().sent().len();
+    p.b().machine_mut().ep.create_child(now, sa, None).unwrap();
+    p.b().drain_events(now);
+    p.run(1);
+    assert!(p.pb().sent()[before..].iter().any(|t| t.remote() == moved));
+    // Told again with the same place: nothing new.
+    p.b().machine_mut().ep.peer_moved(sa, moved).unwrap();
+    p.b().drain_events(now);
+    assert_eq!(p.pb().machine().ep.counters().peer_moves, 1);
+    // Without a NAT between them, ESP's source proves no move.
+    let mut q = Pair::standard("aes256gcm16-prfsha256-x25519", "aes256gcm16");
+    q.established();
+    let sa = *q.pb().ike_up().last().unwrap();
+    q.b().machine_mut().ep.peer_moved(sa, moved).unwrap();
+    assert_eq!(q.pb().machine().ep.counters().peer_moves, 0);
+}

@@ -568,7 +568,7 @@ impl Node {
                 payload,
             } => {
                 let now = self.clock(now);
-                self.on_esp(now, src, dst, payload)
+                self.on_esp(now, src, dst, payload, None)
             }
             Input::Udp {
                 now,

@@ -212,9 +212,18 @@ impl IkeSa {
             && (remote != self.remote || local != self.local)
         {
             // NAT traversal (§2.23): follow the peer to its current address and port.
+            let from = self.remote;
             self.local = local;
             self.remote = remote;
             self.natt = self.natt || local.port() == NAT_T_PORT;
+            if self.state == State::Established && from != remote {
+                cx.counters.peer_moves += 1;
+                cx.event(Event::PeerMoved {
+                    sa: self.id,
+                    from,
+                    to: remote,
+                });
+            }
         }
         let payloads = match un.payloads() {
             Ok(p) => p,

@@ -1,10 +1,11 @@
 //! INFORMATIONAL (RFC 7296 §1.4): deletes of child SAs and of the IKE SA, and the commands that
 //! queue them and liveness checks (§2.4).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::Error;
-use crate::event::DownReason;
+use crate::event::{DownReason, Event};
 use crate::wire::{DeletePayload, ExchangeType, Payload, ProtocolId};
 
 use super::{Action, Cx, IkeSa, State, spi32};
@@ -107,6 +108,22 @@ impl IkeSa {
         if now > self.last_heard {
             self.last_heard = now;
         }
+    }
+
+    /// The peer behind a NAT was seen at `remote` in authenticated ESP in UDP (§2.23): IKE
+    /// follows it there, as it would after an authenticated IKE message from there.
+    pub(crate) fn peer_moved(&mut self, cx: &mut Cx<'_>, remote: SocketAddr) {
+        if !self.natt || self.remote == remote || self.state != State::Established {
+            return;
+        }
+        let from = self.remote;
+        self.remote = remote;
+        cx.counters.peer_moves += 1;
+        cx.event(Event::PeerMoved {
+            sa: self.id,
+            from,
+            to: remote,
+        });
     }
 }
 

@@ -106,9 +106,15 @@ impl Node {
                 }
                 let keep = match p.ike {
                     Some((other, other_init)) if other != sa => {
-                        // Two SAs with one peer: the one the lower address initiated stays.
+                        // Two SAs with one peer: the one the lower address initiated stays;
+                        // through a NAT (each side sees other addresses) the one with the
+                        // lower SPI pair, which both sides see alike.
                         let init_addr = |we: bool| if we { local.ip() } else { peer };
-                        let new_wins = init_addr(initiator) < init_addr(other_init);
+                        let new_wins = if nat {
+                            (spi_i, spi_r) < p.ike_spis
+                        } else {
+                            init_addr(initiator) < init_addr(other_init)
+                        };
                         let (loser, loser_ours) = if new_wins {
                             (other, other_init)
                         } else {
@@ -116,11 +122,13 @@ impl Node {
                         };
                         if new_wins {
                             p.ike = Some((sa, initiator));
+                            p.ike_spis = (spi_i, spi_r);
                         }
                         Some((loser, loser_ours))
                     }
                     _ => {
                         p.ike = Some((sa, initiator));
+                        p.ike_spis = (spi_i, spi_r);
                         None
                     }
                 };
@@ -169,6 +177,7 @@ impl Node {
                         && sa == old
                     {
                         p.ike = Some((new, init));
+                        p.ike_spis = (spi_i, spi_r);
                     }
                 }
             }
@@ -205,6 +214,22 @@ impl Node {
                     }
                     self.drain_iface(now, i);
                 }
+            }
+            IkeEvent::PeerMoved { sa, from, to } => {
+                let followed = from.ip() == to.ip();
+                if followed {
+                    if let Some(p) = grp.peers.get_mut(&to.ip())
+                        && p.udp_encap.is_some_and(|old| old != to.port())
+                    {
+                        p.udp_encap = Some(to.port());
+                        bump(&mut grp.stats.nat_moves);
+                    }
+                } else {
+                    // Our state (NHRP's mappings, the peer table, the ESP policies) names the
+                    // old address: start over from the new one rather than half-follow.
+                    let _ = grp.ep.close(now, sa);
+                }
+                self.event(t, EventKind::CryptoPeerMoved { from, to, followed });
             }
             IkeEvent::Refused {
                 remote,

@@ -19,7 +19,9 @@
 //!   counted.
 //! - Two IKE SAs between the same two nodes (both resolved each other at the same moment):
 //!   the one initiated by the lower address stays; the node that initiated the other closes it
-//!   and both stop sending on its child SAs at once.
+//!   and both stop sending on its child SAs at once. Through a NAT the two nodes do not see the
+//!   same addresses (each knows its own private one and the other's public one), so there the
+//!   SA with the lower SPI pair (initiator's, then responder's) stays, which both see alike.
 //! - A hub that loses a spoke's IKE SA (liveness, delete) removes that spoke's registrations.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -80,6 +82,9 @@ pub struct CryptoStats {
     pub refused: u64,
     /// Duplicate IKE SAs closed after a simultaneous initiation.
     pub duplicates_closed: u64,
+    /// Peers behind a NAT followed to a new port (their mapping changed), on authenticated
+    /// ESP in UDP or IKE.
+    pub nat_moves: u64,
 }
 
 /// One installed child SA: its IKE SA, its peer and its outbound SPI (the inbound SPI is the
@@ -134,6 +139,8 @@ pub(crate) struct CryptoPeer {
     pub(crate) server_refs: u32,
     /// The established IKE SA that carries the child SAs, and whether we initiated it.
     pub(crate) ike: Option<(IkeSaId, bool)>,
+    /// That IKE SA's SPIs (initiator's, responder's): both peers see the same pair.
+    ike_spis: (u64, u64),
     /// An IKE SA we started that is not up yet.
     pub(crate) negotiating: Option<IkeSaId>,
     /// When to try again after a failure, and how many failed in a row.
@@ -690,6 +697,7 @@ impl Node {
         src: IpAddr,
         dst: IpAddr,
         packet: &[u8],
+        src_port: Option<u16>,
     ) -> Result<(), Error> {
         bump(&mut self.stats.underlay_in);
         let Some(g) = self.groups.iter().position(|g| g.source == dst) else {
@@ -720,13 +728,26 @@ impl Node {
             }
         };
         // Liveness: ESP from the peer proves it alive (told to IKE at most once a second).
-        if let Some(c) = spi.and_then(|s| grp.children.get_mut(&s))
-            && c.noted
-                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
-        {
-            c.noted = Some(now);
+        if let Some(c) = spi.and_then(|s| grp.children.get_mut(&s)) {
             let ike = c.ike;
-            grp.ep.note_activity(now, ike);
+            if c.noted
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+            {
+                c.noted = Some(now);
+                grp.ep.note_activity(now, ike);
+            }
+            // ESP in UDP from another port than the peer had: its NAT mapping changed (a
+            // rebinding, or a mapping re-created after it timed out). This packet passed the
+            // integrity check, so follow it: ESP and IKE go to the new port (RFC 3948 §3.1's
+            // mapping update; RFC 7296 §2.23).
+            if let (Some(port), Some(p)) = (src_port, grp.peers.get_mut(&src))
+                && p.udp_encap.is_some_and(|old| old != port)
+            {
+                p.udp_encap = Some(port);
+                bump(&mut grp.stats.nat_moves);
+                let _ = grp.ep.peer_moved(ike, SocketAddr::new(src, port));
+                self.drain_ike(now, g);
+            }
         }
         self.drain_sadb(now, g);
         self.rx_window = Some((buf.as_ptr() as usize, buf.len()));
@@ -762,7 +783,7 @@ impl Node {
         if dst.port() == NAT_T_PORT
             && let Ok(UdpPayload::Esp(_)) = UdpPayload::classify(payload)
         {
-            return self.on_esp(now, src.ip(), dst.ip(), payload);
+            return self.on_esp(now, src.ip(), dst.ip(), payload, Some(src.port()));
         }
         if dst.port() != IKE_PORT && dst.port() != NAT_T_PORT {
             return Err(Error::UnsupportedProtocol(dst.port()));
