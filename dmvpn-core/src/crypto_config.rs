@@ -8,7 +8,8 @@
 //!  peer ANY                                     keyring: [KeyringPeer { name: "ANY",
 //!   address 0.0.0.0 0.0.0.0                       address: Some(0.0.0.0/0),
 //!   pre-shared-key cisco123                       pre_shared_key: "cisco123" }],
-//! crypto ikev2 dpd 10 3 on-demand               dpd: Some(Dpd { interval: 10, retries: 3 }), … },
+//! crypto ikev2 dpd 10 3 on-demand               dpd: Some(Dpd { interval: 10, retries: 3 }),
+//! crypto ikev2 nat keepalive 20                 nat_keepalive_seconds: 20, … },
 //! crypto ipsec transform-set TS                transform_sets: [TransformSet { name: "TS",
 //!  esp-aes 256 esp-sha256-hmac                    transforms: "esp-aes 256 esp-sha256-hmac",
 //!  mode transport                                 mode: Transport }],
@@ -116,6 +117,16 @@ pub struct Ikev2Config {
     /// `lifetime N` of the IKEv2 profile in seconds (IOS default 86400).
     #[serde(default = "default_ike_lifetime")]
     pub lifetime_seconds: u32,
+    /// `crypto ikev2 nat keepalive N`: seconds between NAT keepalives (RFC 3948 §2.3) while
+    /// this node is behind a NAT, 5..=3600. Default 20 (IOS has none unless configured; a
+    /// home NAT's UDP mapping idles out in 30 s or so, and the hub could then not reach the
+    /// spoke until it sent again).
+    #[serde(default = "default_nat_keepalive")]
+    pub nat_keepalive_seconds: u32,
+}
+
+fn default_nat_keepalive() -> u32 {
+    20
 }
 
 fn default_ike_lifetime() -> u32 {
@@ -130,6 +141,7 @@ impl Default for Ikev2Config {
             keyring: Vec::new(),
             dpd: None,
             lifetime_seconds: default_ike_lifetime(),
+            nat_keepalive_seconds: default_nat_keepalive(),
         }
     }
 }
@@ -545,6 +557,12 @@ impl CryptoConfig {
                 );
             }
         }
+        if !(5..=3600).contains(&ike.nat_keepalive_seconds) {
+            report(
+                "crypto.ikev2.nat_keepalive_seconds".into(),
+                format!("{} s is outside 5..=3600", ike.nat_keepalive_seconds),
+            );
+        }
         if !(120..=86_400).contains(&ike.lifetime_seconds) {
             report(
                 "crypto.ikev2.lifetime_seconds".into(),
@@ -600,6 +618,26 @@ impl CryptoConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nat_keepalive_defaults_to_20_s_and_is_bounded() {
+        let mut c = CryptoConfig::default();
+        assert_eq!(c.ikev2.nat_keepalive_seconds, 20);
+        let problems = |c: &CryptoConfig| {
+            let mut out = Vec::new();
+            c.validate(&[], &mut |p, m| out.push((p, m)));
+            out
+        };
+        assert!(problems(&c).is_empty(), "{:?}", problems(&c));
+        c.ikev2.nat_keepalive_seconds = 4;
+        assert_eq!(
+            problems(&c),
+            vec![(
+                "crypto.ikev2.nat_keepalive_seconds".to_string(),
+                "4 s is outside 5..=3600".to_string()
+            )]
+        );
+    }
 
     #[test]
     fn ios_transform_sets_become_strongswan_proposals() {

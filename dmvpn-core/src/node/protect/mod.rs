@@ -247,6 +247,7 @@ fn ike_config(
     };
     cfg.host_ts_protocol = GRE;
     cfg.ike_lifetime = Duration::from_secs(u64::from(ike.lifetime_seconds));
+    cfg.nat_keepalive = Duration::from_secs(u64::from(ike.nat_keepalive_seconds));
     cfg.child_lifetime = Duration::from_secs(u64::from(p.lifetime_seconds.unwrap_or(3600)));
     cfg.child_lifetime_kb = Some(p.lifetime_kilobytes.unwrap_or(4_608_000));
     // Without `crypto ikev2 dpd` there are no liveness checks (IOS's default); a spoke still
