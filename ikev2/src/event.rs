@@ -93,6 +93,9 @@ pub enum Event {
         keys: Box<IkeSaKeys>,
         /// Whether a NAT was detected (or forced) and IKE and ESP use UDP port 4500.
         nat: bool,
+        /// Whether a NAT is in front of us (§2.23: our NAT_DETECTION_DESTINATION_IP did not
+        /// match; we send the keepalives), as opposed to only in front of the peer.
+        behind_nat: bool,
     },
     /// An IKE SA was rekeyed (§2.18): its child SAs now belong to `new`.
     IkeRekeyed {

@@ -226,6 +226,7 @@ mod tests {
             peer_id: crate::wire::Identity::fqdn("hub"),
             keys: Box::new(keys.clone()),
             nat: false,
+            behind_nat: false,
         };
         assert!(r.handle_event(t0, &up).is_none());
         assert_eq!(r.failures(), 0);

@@ -224,9 +224,10 @@ impl Peer {
                 peer_id,
                 keys,
                 nat,
+                behind_nat,
             } => {
                 info!(
-                    %sa, %local, %remote, initiator, %suite, %peer_id, nat,
+                    %sa, %local, %remote, initiator, %suite, %peer_id, nat, behind_nat,
                     "IKE SA established {spi_i:016x}/{spi_r:016x}"
                 );
                 self.keylog.ike(spi_i, spi_r, &suite, &keys);

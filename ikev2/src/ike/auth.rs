@@ -140,6 +140,7 @@ impl IkeSa {
             peer_id: peer.clone(),
             keys: Box::new(keys.clone()),
             nat: self.natt,
+            behind_nat: self.nat_local,
         });
         Ok(())
     }

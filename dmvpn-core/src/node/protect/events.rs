@@ -91,8 +91,12 @@ impl Node {
                 peer_id,
                 keys,
                 nat,
+                behind_nat,
             } => {
                 let peer = remote.ip();
+                // Behind a NAT, new SAs start on port 4500 (RFC 7296 §2.23 allows it): the
+                // NAT's mapping for 4500 is the one the keepalives keep open.
+                grp.behind_nat = behind_nat;
                 if self.keylog_on {
                     self.keylog
                         .push_back(dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, &suite, &keys));

@@ -186,6 +186,8 @@ pub(crate) struct Group {
     pub(crate) transform: String,
     /// After [`Node::shutdown`]: no new IKE SA is started.
     pub(crate) stopped: bool,
+    /// The latest IKE SA found a NAT in front of this node: new SAs start on port 4500.
+    pub(crate) behind_nat: bool,
 }
 
 impl core::fmt::Debug for Group {
@@ -327,6 +329,7 @@ pub(crate) fn build_groups(
             queue_limit: 64,
             transform,
             stopped: false,
+            behind_nat: false,
         });
     }
     Ok((groups, of_iface))
@@ -491,8 +494,9 @@ impl Node {
         let Some(grp) = self.groups.get_mut(g).filter(|g| !g.stopped) else {
             return;
         };
-        let local = SocketAddr::new(grp.source, IKE_PORT);
-        let remote = SocketAddr::new(peer, IKE_PORT);
+        let port = if grp.behind_nat { NAT_T_PORT } else { IKE_PORT };
+        let local = SocketAddr::new(grp.source, port);
+        let remote = SocketAddr::new(peer, port);
         let ts = (
             vec![TrafficSelector::host(grp.source, GRE)],
             vec![TrafficSelector::host(peer, GRE)],
