@@ -7,8 +7,27 @@
 //! seed is identical. DMVPN's test scenarios (seeds 000–004) run on it; so does the `dmvpn-sim`
 //! demo.
 //!
-//! - [`Network`]: datagrams in flight, per-link [`LinkProfile`]s, [`NatConfig`] boxes, hosts
-//!   that are down, statistics, and the optional pcap [`Recorder`].
+//! - [`Network`]: datagrams in flight, per-link [`LinkProfile`]s, NAT boxes, hosts that are
+//!   down, statistics, and the optional pcap [`Recorder`].
+//! - NAT boxes, of two kinds, each with its [`NatStats`] ([`Network::nat_stats`]):
+//!   - [`NatConfig`] ([`Network::add_nat`]): one-to-one dynamic NAT. Each inside host gets a
+//!     public address of its own from a pool; every IP protocol passes (GRE and ESP included),
+//!     and mappings never expire.
+//!   - [`NaptConfig`] ([`Network::add_napt`]): a port-translating NAT like a home router or a
+//!     carrier-grade NAT, with RFC 4787's behaviours: one public address shared by port;
+//!     endpoint-independent mapping (REQ-1), port preservation or sequential allocation;
+//!     endpoint-independent, address-dependent or address- and port-dependent [`Filtering`]
+//!     (§5); refresh by outbound traffic only and an idle timeout (REQ-6); hairpinning on or
+//!     off (§6); and rebinding to new ports and a new address ([`Network::rebind`]). Only UDP
+//!     is translated: GRE (47), ESP (50) and every other protocol are dropped both ways, so
+//!     IPsec must run as ESP in UDP 4500 with NAT keepalives (RFC 3948) behind one.
+//!     [`Network::napt_mapping`] tells a test the public endpoint of an inside socket.
+//!
+//!   Boxes translate outbound datagrams when they are sent (the recording shows them after
+//!   source NAT; a hairpinned datagram is recorded once, as sent to the public address) and
+//!   inbound ones when they arrive, and keep UDP checksums right by incremental update.
+//!   Private addresses behind a box are not reachable from outside it, nor from its other
+//!   inside hosts, which talk to each other through public mappings.
 //! - [`Sim`]: drives a set of [`Host`]s (anything with the handle/poll contract of ARCHITECTURE.md, "The machine shape")
 //!   over a [`Network`], folding every host's timer and every delivery into one event loop.
 //! - [`Machine`] and [`MachineHost`]: a machine of the family that hands out [`Transmit`]s
@@ -51,6 +70,7 @@
 
 mod adapt;
 mod machine;
+mod nat;
 mod network;
 mod pcap;
 mod scenario;
@@ -59,7 +79,8 @@ mod sim;
 pub use adapt::{AdaptError, Decap, Inbound};
 pub use dmvpn_wire::{Proto, Transmit};
 pub use machine::{Machine, MachineHost};
-pub use network::{Datagram, LinkProfile, NatConfig, NatId, NetStats, Network};
+pub use nat::{Filtering, NaptConfig, NatConfig, NatId, NatStats};
+pub use network::{Datagram, LinkProfile, NetStats, Network};
 pub use pcap::Recorder;
 pub use scenario::Scenario;
 pub use sim::{Host, HostId, Sim, SimError};

@@ -2,15 +2,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use dmvpn_wire::{IpProtocol, be, checksum};
-
-use crate::Recorder;
+use crate::nat::Nats;
+use crate::{NaptConfig, NatConfig, NatId, NatStats, Recorder};
 
 /// An IP datagram on the underlay: addresses, IP protocol number and everything above IP.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,36 +22,6 @@ pub struct Datagram {
     pub protocol: u8,
     /// The bytes after the IP header.
     pub payload: Vec<u8>,
-}
-
-/// Keeps a UDP datagram's checksum (in `payload`, the bytes after the IP header) right when a NAT box rewrites one of its addresses from `old`
-/// to `new`, as real ones do (RFC 3022 §4.1), by the RFC 1624 update for each pseudo-header word
-/// that changed. A datagram sent without a checksum (zero, IPv4) keeps none; other protocols
-/// (GRE, ESP) have no checksum over the addresses.
-fn fix_udp_checksum(protocol: u8, payload: &mut [u8], old: IpAddr, new: IpAddr) {
-    if protocol != IpProtocol::UDP.0 || payload.len() < dmvpn_wire::udp::HEADER_LEN {
-        return;
-    }
-    let words = |a: IpAddr| -> Vec<u16> {
-        let octets = match a {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => a.octets().to_vec(),
-        };
-        (0..octets.len())
-            .step_by(2)
-            .map(|at| be::u16(&octets, at))
-            .collect()
-    };
-    let (old, new) = (words(old), words(new));
-    let mut sum = be::u16(payload, 6);
-    if sum == 0 || old.len() != new.len() {
-        return;
-    }
-    for (o, n) in old.into_iter().zip(new) {
-        sum = checksum::update(sum, o, n);
-    }
-    // Zero means "no checksum" in UDP: a computed zero is sent as its other form (RFC 768).
-    be::put_u16(payload, 6, if sum == 0 { 0xffff } else { sum });
 }
 
 /// How a directed link treats datagrams. Probabilities are in `[0, 1]`.
@@ -96,29 +65,6 @@ impl LinkProfile {
     }
 }
 
-/// A NAT box: hosts with `inside` addresses reach the network through it. Each inside host gets
-/// the next free `public` address on its first outbound datagram (one-to-one dynamic NAT, which
-/// GRE and ESP can traverse); inbound datagrams to a public address are translated back, and
-/// inbound datagrams to a public address with no mapping are dropped (no static mappings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NatConfig {
-    /// The pool of public (outside) addresses.
-    pub public: Vec<IpAddr>,
-    /// The hosts behind the box.
-    pub inside: Vec<IpAddr>,
-}
-
-/// Identifies a NAT box in a [`Network`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NatId(pub usize);
-
-#[derive(Debug)]
-struct Nat {
-    free: Vec<IpAddr>,
-    out: HashMap<IpAddr, IpAddr>,
-    back: HashMap<IpAddr, IpAddr>,
-}
-
 /// What the network did with the datagrams sent into it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NetStats {
@@ -132,7 +78,10 @@ pub struct NetStats {
     pub duplicated: u64,
     /// Held back to arrive out of order.
     pub reordered: u64,
-    /// Dropped by a NAT box (no public address left, or no mapping for an inbound datagram).
+    /// Dropped by a NAT box, every box and reason together: no public address or port left,
+    /// no live mapping for an inbound datagram, refused by a NAPT box's filtering, a protocol
+    /// other than UDP at a NAPT box, no hairpinning, ... ([`Network::nat_stats`] has each
+    /// box's counts by reason).
     pub nat_dropped: u64,
     /// Dropped because the destination host was down or does not exist.
     pub undeliverable: u64,
@@ -151,8 +100,7 @@ pub struct Network {
     rng: ChaCha8Rng,
     default_link: LinkProfile,
     links: HashMap<(IpAddr, IpAddr), LinkProfile>,
-    nats: Vec<Nat>,
-    nat_of: HashMap<IpAddr, usize>,
+    nats: Nats,
     queue: BinaryHeap<Reverse<InFlight>>,
     payloads: HashMap<u64, Datagram>,
     seq: u64,
@@ -169,8 +117,7 @@ impl Network {
             rng: ChaCha8Rng::seed_from_u64(seed),
             default_link: LinkProfile::default(),
             links: HashMap::new(),
-            nats: Vec::new(),
-            nat_of: HashMap::new(),
+            nats: Nats::default(),
             queue: BinaryHeap::new(),
             payloads: HashMap::new(),
             seq: 0,
@@ -200,26 +147,42 @@ impl Network {
         self.links.insert((src, dst), profile);
     }
 
-    /// Adds a NAT box.
+    /// Adds a one-to-one NAT box ([`NatConfig`]).
     pub fn add_nat(&mut self, config: NatConfig) -> NatId {
-        let id = self.nats.len();
-        for host in &config.inside {
-            self.nat_of.insert(*host, id);
-        }
-        let mut free = config.public;
-        free.reverse(); // hand out in the order given
-        self.nats.push(Nat {
-            free,
-            out: HashMap::new(),
-            back: HashMap::new(),
-        });
-        NatId(id)
+        self.nats.add_nat(config)
     }
 
-    /// The public address a NAT box gave an inside host, if it has one yet.
+    /// Adds a port-translating NAT box ([`NaptConfig`]: UDP only, RFC 4787 behaviour).
+    pub fn add_napt(&mut self, config: NaptConfig) -> NatId {
+        self.nats.add_napt(config)
+    }
+
+    /// The public address a one-to-one NAT box gave an inside host, if it has one yet (`None`
+    /// behind a NAPT box: see [`Network::napt_mapping`]).
     pub fn nat_mapping(&self, inside: IpAddr) -> Option<IpAddr> {
-        let nat = self.nats.get(*self.nat_of.get(&inside)?)?;
-        nat.out.get(&inside).copied()
+        self.nats.nat_mapping(inside)
+    }
+
+    /// The public endpoint a NAPT box maps the inside socket `inside` to, if it has a live
+    /// mapping at the current time (one whose idle timeout has not run out since its last
+    /// outbound datagram, and not dropped by a rebinding).
+    pub fn napt_mapping(&self, inside: SocketAddr) -> Option<SocketAddr> {
+        self.nats.napt_mapping(self.now, inside)
+    }
+
+    /// What a NAT box (of either kind) did so far, if `id` names one.
+    pub fn nat_stats(&self, id: NatId) -> Option<NatStats> {
+        self.nats.stats(id)
+    }
+
+    /// Rebinds a NAPT box, as a carrier NAT's reboot or a new DHCP lease would: every mapping
+    /// is dropped, new mappings get public ports the box never handed out before (so a
+    /// rebinding always shows as a new port, port preservation notwithstanding), and, if
+    /// `new_public` is given, the new public address from now on (datagrams to the old one are
+    /// dropped and counted in [`NatStats::no_mapping`]). Returns `false`, changing nothing, if
+    /// `id` is not a NAPT box.
+    pub fn rebind(&mut self, id: NatId, new_public: Option<IpAddr>) -> bool {
+        self.nats.rebind(id, new_public)
     }
 
     /// Marks a host down (datagrams to it are dropped) or up again.
@@ -270,7 +233,8 @@ impl Network {
         p > 0.0 && self.unit() < p
     }
 
-    /// Sends a datagram now: source NAT, recording, then loss, duplication, delay and reordering
+    /// Sends a datagram now: source NAT (a NAT box may drop it: then it is not recorded),
+    /// recording, then loss, duplication, delay and reordering
     /// as the link's profile says. A datagram from a down host is dropped.
     pub fn send(&mut self, mut d: Datagram) {
         self.stats.sent += 1;
@@ -279,26 +243,9 @@ impl Network {
             .get(&(d.src, d.dst))
             .copied()
             .unwrap_or(self.default_link);
-        if let Some(&n) = self.nat_of.get(&d.src) {
-            let Some(nat) = self.nats.get_mut(n) else {
-                return;
-            };
-            let public = match nat.out.get(&d.src) {
-                Some(p) => *p,
-                None => match nat.free.pop() {
-                    Some(p) => {
-                        nat.out.insert(d.src, p);
-                        nat.back.insert(p, d.src);
-                        p
-                    }
-                    None => {
-                        self.stats.nat_dropped += 1;
-                        return;
-                    }
-                },
-            };
-            fix_udp_checksum(d.protocol, &mut d.payload, d.src, public);
-            d.src = public;
+        if !self.nats.outbound(self.now, &mut d) {
+            self.stats.nat_dropped += 1;
+            return;
         }
         if let Some(r) = &mut self.recorder {
             r.record(self.now, &d);
@@ -336,8 +283,9 @@ impl Network {
         self.queue.peek().map(|Reverse(f)| f.at)
     }
 
-    /// The next datagram due by now, after destination NAT; datagrams to down hosts and NAT
-    /// misses are dropped (and counted) on the way. Datagrams due at the same instant come out in
+    /// The next datagram due by now, after destination NAT (evaluated at arrival, on the
+    /// network clock); datagrams to down hosts and those a NAT box drops are counted on the
+    /// way. Datagrams due at the same instant come out in
     /// the order they were sent.
     pub fn pop_due(&mut self) -> Option<Datagram> {
         loop {
@@ -349,23 +297,7 @@ impl Network {
             self.queue.pop();
             let mut d = self.payloads.remove(&seq)?;
             // Destination NAT: a public address a box handed out maps back to its inside host.
-            if let Some(nat) = self
-                .nats
-                .iter()
-                .find(|n| n.back.contains_key(&d.dst) || n.free.contains(&d.dst))
-            {
-                match nat.back.get(&d.dst).copied() {
-                    Some(inside) => {
-                        fix_udp_checksum(d.protocol, &mut d.payload, d.dst, inside);
-                        d.dst = inside;
-                    }
-                    None => {
-                        self.stats.nat_dropped += 1;
-                        continue;
-                    }
-                }
-            } else if self.nat_of.contains_key(&d.dst) {
-                // Private addresses behind a NAT box are not reachable from outside it.
+            if !self.nats.inbound(self.now, &mut d) {
                 self.stats.nat_dropped += 1;
                 continue;
             }
