@@ -382,6 +382,7 @@ impl Node {
             return;
         };
         let was_up = p.ike.map(|(s, _)| s) == Some(sa);
+        let port = p.udp_encap.unwrap_or(IKE_PORT);
         if was_up {
             p.ike = None;
             p.up_since = None;
@@ -405,7 +406,7 @@ impl Node {
             self.event(
                 t,
                 EventKind::CryptoDown {
-                    peer: SocketAddr::new(peer, IKE_PORT),
+                    peer: SocketAddr::new(peer, port),
                     reason,
                 },
             );
@@ -413,7 +414,7 @@ impl Node {
             self.event(
                 t,
                 EventKind::CryptoFailed {
-                    peer: SocketAddr::new(peer, IKE_PORT),
+                    peer: SocketAddr::new(peer, port),
                     reason,
                     retry_in: retry.map(|r| r.saturating_duration_since(now)),
                 },

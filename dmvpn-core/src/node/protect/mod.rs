@@ -454,12 +454,23 @@ impl Node {
         // Step 11: the mapping is gone, so are the SAs.
         let ike = p.ike.take().map(|(sa, _)| sa);
         let negotiating = p.negotiating.take();
+        let port = p.udp_encap.unwrap_or(IKE_PORT);
         p.queue.clear();
         p.up_since = None;
+        let was_up = ike.is_some();
         for sa in ike.into_iter().chain(negotiating) {
             let _ = grp.ep.close(now, sa);
         }
         grp.set_retry(nbma, None);
+        if was_up {
+            self.event(
+                t,
+                crate::EventKind::CryptoDown {
+                    peer: SocketAddr::new(nbma, port),
+                    reason: dmvpn_ikev2::DownReason::Closed,
+                },
+            );
+        }
         self.drain_ike(now, g);
         if let Some(grp) = self.groups.get_mut(g) {
             grp.forget_if_idle(nbma);
