@@ -200,3 +200,178 @@ fn spokes_behind_port_changing_napt_boxes_stay_on_the_hub() {
     only_udp_crossed(&s, &nats);
     s.finish();
 }
+
+/// A NAT rebinding (the box forgets its mappings and hands out new ports, as after a reboot)
+/// in the middle of a ping through a direct spoke-to-spoke SA: the far spoke and the hub
+/// follow the NATed spoke to its new port on its first authenticated packet (RFC 3948, RFC
+/// 7296 §2.23), the registration and the SAs stay, and no more than the echoes in flight are
+/// lost.
+#[test]
+fn a_nat_rebinding_mid_ping_loses_only_the_echoes_in_flight() {
+    let ex = Example::new(2).protected();
+    let mut s = Scenario::empty("napt-rebind", 24, ex.clone());
+    let mut nat = NaptConfig::new(ip(PUB1), vec![ex.spoke_nbma(1).into()]);
+    nat.filtering = Filtering::EndpointIndependent;
+    let nat = s.sim.network_mut().add_napt(nat);
+    let hub = s.add(ex.hub());
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=2 {
+        let id = s.add(ex.spoke(i));
+        s.spokes.push(id);
+    }
+    let (a, b) = (s.spoke(1), s.spoke(2));
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    for seq in 1..=3 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1);
+    }
+    let spoke1 = SocketAddr::new(ex.spoke_nbma(1).into(), 4500);
+    let before = s.sim.network().napt_mapping(spoke1).unwrap();
+    // 40 echoes 100 ms apart; the box rebinds after the 20th.
+    let (src, dst) = (ex.lan_host(1, 25), ex.lan_host(2, 37));
+    let t0 = s.now();
+    for k in 0..40u16 {
+        let at = t0 + std::time::Duration::from_millis(100 * u64::from(k));
+        s.node(a).schedule_ping(at, src, dst, 1, 100 + k);
+    }
+    s.run(std::time::Duration::from_millis(2_050));
+    assert!(s.sim.network_mut().rebind(nat, None));
+    s.run(secs(3));
+    let lost: Vec<u16> = (100..140).filter(|q| s.replies(a, *q) == 0).collect();
+    assert!(lost.len() <= 1, "lost {lost:?}");
+    let after = s.sim.network().napt_mapping(spoke1).unwrap();
+    assert_ne!(before.port(), after.port());
+    // The far spoke followed on authenticated ESP; still the direct path.
+    assert!(s.has(
+        b,
+        |k| matches!(k, EventKind::CryptoPeerMoved { to, followed: true, .. } if *to == after)
+    ));
+    let path = s.echo_path(b, 139);
+    assert!(
+        !path.is_empty() && path.iter().all(|t| t.dst == ip(PUB1)),
+        "{path:?}"
+    );
+    // The hub follows too (the registration refresh, IKE), and the registration stays.
+    s.run(secs(150));
+    assert!(s.has(
+        hub,
+        |k| matches!(k, EventKind::CryptoPeerMoved { to, followed: true, .. } if *to == after)
+    ));
+    assert!(s.registered(hub, 1));
+    assert_eq!(
+        s.count(hub, |k| matches!(k, EventKind::CryptoDown { .. })),
+        0
+    );
+    s.ping(1, 25, 2, 37, 200);
+    s.run(secs(1));
+    assert_eq!(s.replies(a, 200), 1);
+    s.finish();
+}
+
+/// Spoke 1 behind a NAPT box whose UDP mappings idle out after `idle`, with NAT keepalives
+/// every `keepalive` seconds; 200 s without traffic, then (as soon as the mapping is gone, or
+/// after 320 s) spoke 2 pings a host behind spoke 1 (through the hub, i.e. into spoke 1's box
+/// from outside).
+fn idle_then_ping_in(name: &'static str, idle: u64, keepalive: u32) -> (Scenario, bool, bool) {
+    let ex = Example::new(2).protected();
+    let mut s = Scenario::empty(name, 25, ex.clone());
+    let mut nat = NaptConfig::new(ip(PUB1), vec![ex.spoke_nbma(1).into()]);
+    nat.filtering = Filtering::EndpointIndependent;
+    nat.idle_timeout = secs(idle);
+    s.sim.network_mut().add_napt(nat);
+    let mut hub_cfg = ex.hub();
+    hub_cfg.crypto.ikev2.nat_keepalive_seconds = keepalive;
+    let hub = s.add(hub_cfg);
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=2 {
+        let mut cfg = ex.spoke(i);
+        cfg.crypto.ikev2.nat_keepalive_seconds = keepalive;
+        let id = s.add(cfg);
+        s.spokes.push(id);
+    }
+    s.run(secs(3));
+    assert!(s.registered(hub, 1));
+    s.route(1, 2);
+    s.route(2, 1);
+    // Idle (NHRP refreshes every holdtime/3 = 100 s, so this is their quiet stretch),
+    // watching the mapping of spoke 1's port 4500 second by second.
+    let spoke1 = SocketAddr::new(ex.spoke_nbma(1).into(), 4500);
+    let mut gone = false;
+    for t in 0..320 {
+        s.run(secs(1));
+        gone |= s.sim.network().napt_mapping(spoke1).is_none();
+        // After 200 s, ping as soon as the mapping is gone (if it ever is).
+        if t >= 200 && s.sim.network().napt_mapping(spoke1).is_none() {
+            break;
+        }
+    }
+    let b = s.spoke(2);
+    s.ping(2, 37, 1, 25, 1);
+    s.run(secs(1));
+    let answered = s.replies(b, 1) == 1;
+    (s, gone, answered)
+}
+
+/// The keepalives (every 20 s) keep a 30 s NAPT mapping open through 200 idle seconds: the
+/// hub reaches the spoke at once. Without them (one an hour) the mapping idles out and the
+/// same ping is lost: the keepalives are what keeps the spoke reachable.
+#[test]
+fn keepalives_keep_an_idle_napt_mapping_open() {
+    let (mut s, gone, answered) = idle_then_ping_in("napt-idle-kept", 30, 20);
+    assert!(
+        answered && !gone,
+        "answered {answered}, mapping gone {gone}"
+    );
+    s.finish();
+    let (_, gone, answered) = idle_then_ping_in("napt-idle-lost", 30, 3600);
+    assert!(
+        gone && !answered,
+        "without keepalives: answered {answered}, gone {gone}"
+    );
+}
+
+/// A box that forgets idle mappings faster (15 s) than the keepalives come (20 s): the mapping
+/// goes between two keepalives and the next keepalive makes it again (the same port: the box
+/// keeps ports), so from then on the spoke is reachable again.
+#[test]
+fn an_idled_out_napt_mapping_is_made_again_by_the_next_keepalive() {
+    let ex = Example::new(1).protected();
+    let mut s = Scenario::empty("napt-idle-remade", 26, ex.clone());
+    let mut nat = NaptConfig::new(ip(PUB1), vec![ex.spoke_nbma(1).into()]);
+    nat.idle_timeout = secs(15);
+    let nat = s.sim.network_mut().add_napt(nat);
+    let hub = s.add(ex.hub());
+    s.hub = Some(hub);
+    let a = s.add(ex.spoke(1));
+    s.spokes.push(a);
+    s.run(secs(3));
+    assert!(s.registered(hub, 1));
+    let spoke1 = SocketAddr::new(ex.spoke_nbma(1).into(), 4500);
+    let public = s.sim.network().napt_mapping(spoke1).unwrap();
+    // Watch the mapping second by second for a minute: it goes, and it comes back.
+    let mut seen = Vec::new();
+    for _ in 0..60 {
+        s.run(secs(1));
+        seen.push(s.sim.network().napt_mapping(spoke1));
+    }
+    assert!(seen.iter().any(Option::is_none), "never idled out");
+    let last_gone = seen.iter().rposition(Option::is_none).unwrap();
+    assert!(
+        seen[last_gone..].iter().any(|m| *m == Some(public)),
+        "not made again: {seen:?}"
+    );
+    assert!(s.sim.network().nat_stats(nat).unwrap().expired >= 1);
+    // The spoke's registration, refreshed through the remade mapping, still stands.
+    s.run(secs(120));
+    assert!(s.registered(hub, 1));
+    s.finish();
+}
