@@ -7,7 +7,10 @@
 #   correct checksum; the ICMP echo between the LANs (192.168.1.25 <-> 192.168.2.37) travels
 #   in ESP directly between spoke A (172.16.1.1) and spoke B (172.16.2.1) after the resolution,
 #   both ways, and the first request went in ESP through the hub;
-# - in clear: the same echoes inside GRE directly between the spokes.
+# - in clear: the same echoes inside GRE directly between the spokes;
+# - protected with --nat (each spoke behind its own port-translating NAT that passes UDP only):
+#   the same as protected, with every ESP packet in UDP 4500 (not one IP protocol 47 or 50
+#   frame), the direct echoes between the spokes' public addresses (198.18.0.1, 198.18.0.2).
 # Then runs --spokes 1000 to confirm the scale claim (every spoke registered, 500 spoke-to-spoke
 # tunnels, every echo answered).
 # Usage: .ci/checks/dmvpn-sim.sh [TARGET_DIR]   (default: target)
@@ -24,13 +27,18 @@ mkdir -p "$dir"
 fail() { echo "dmvpn-sim: FAIL: $*" >&2; exit 1; }
 count() { tshark -r "$1" "${opts[@]}" -Y "$2" -T fields -e frame.number 2>/dev/null | wc -l; }
 
-for mode in ipsec clear; do
+for mode in ipsec clear nat; do
     for phase in 2 3; do
         tag="phase $phase, $mode"
         pcap="$dir/dmvpn-sim-phase$phase-$mode.pcap"
         keys="$dir/dmvpn-sim-phase$phase-$mode.keys"
         args=(--phase "$phase" --pcap "$pcap")
-        if [[ $mode == ipsec ]]; then args+=(--keylog "$keys"); else args+=(--no-ipsec); fi
+        a=172.16.1.1 b=172.16.2.1
+        case $mode in
+            ipsec) args+=(--keylog "$keys") ;;
+            clear) args+=(--no-ipsec) ;;
+            nat) args+=(--nat --keylog "$keys"); a=198.18.0.1 b=198.18.0.2 ;;
+        esac
         out="$("$sim" "${args[@]}")"
         summary="$(tail -n 1 <<<"$out")"
         echo "$summary"
@@ -40,7 +48,7 @@ for mode in ipsec clear; do
         grep -qE "([0-9]+) dynamic mappings.* \1 mappings expired" <<<"$summary" \
             || fail "$tag: the mappings did not all expire: $summary"
         opts=(-n)
-        if [[ $mode == ipsec ]]; then
+        if [[ $mode != clear ]]; then
             opts+=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE)
             while IFS= read -r row; do
                 [[ -n "$row" ]] && opts+=(-o "$row")
@@ -54,10 +62,16 @@ for mode in ipsec clear; do
             fail "$tag: malformed frames, expert warnings or bad ICVs in $pcap: frames $bad"
         }
         carrier=gre
-        if [[ $mode == ipsec ]]; then
+        if [[ $mode != clear ]]; then
             carrier=esp
             n_clear="$(count "$pcap" 'ip.proto == 47')"
             ((n_clear == 0)) || fail "$tag: $n_clear cleartext GRE frames on a protected network"
+            if [[ $mode == nat ]]; then
+                n_raw="$(count "$pcap" 'ip.proto == 50')"
+                ((n_raw == 0)) || fail "$tag: $n_raw ESP frames outside UDP through the NATs"
+                n_udp="$(count "$pcap" 'esp && udp.port == 4500')"
+                ((n_udp == $(count "$pcap" esp))) || fail "$tag: ESP frames outside UDP 4500"
+            fi
             n_esp="$(count "$pcap" esp)"
             n_good="$(count "$pcap" 'esp.icv_good == 1')"
             n_inner="$(count "$pcap" 'esp && gre')"
@@ -72,12 +86,12 @@ for mode in ipsec clear; do
             ((correct >= 4 && incorrect == 0)) || fail "$tag: IKE decryption: $correct correct, $incorrect incorrect"
             echo "  $tag: $n_esp ESP frames, all with a good ICV and GRE inside ($n_nhrp NHRP); $correct IKE SK payloads with correct checksums; no cleartext GRE"
         fi
-        direct="$carrier && icmp && ip.src == 172.16.1.1 && ip.dst == 172.16.2.1 && ip.src == 192.168.1.25 && ip.dst == 192.168.2.37 && icmp.type == 8"
-        back="$carrier && icmp && ip.src == 172.16.2.1 && ip.dst == 172.16.1.1 && ip.src == 192.168.2.37 && ip.dst == 192.168.1.25 && icmp.type == 0"
+        direct="$carrier && icmp && ip.src == $a && ip.dst == $b && ip.src == 192.168.1.25 && ip.dst == 192.168.2.37 && icmp.type == 8"
+        back="$carrier && icmp && ip.src == $b && ip.dst == $a && ip.src == 192.168.2.37 && ip.dst == 192.168.1.25 && icmp.type == 0"
         n_direct="$(count "$pcap" "$direct")"
         n_back="$(count "$pcap" "$back")"
-        ((n_direct >= 3)) || fail "$tag: only $n_direct echo requests directly from 172.16.1.1 to 172.16.2.1 in $carrier"
-        ((n_back >= 3)) || fail "$tag: only $n_back echo replies directly from 172.16.2.1 to 172.16.1.1 in $carrier"
+        ((n_direct >= 3)) || fail "$tag: only $n_direct echo requests directly from $a to $b in $carrier"
+        ((n_back >= 3)) || fail "$tag: only $n_back echo replies directly from $b to $a in $carrier"
         # The first request went through the hub, and NHRP resolved the spokes.
         n_hub="$(count "$pcap" "$carrier && icmp && ip.dst == 172.17.0.1 && ip.src == 192.168.1.25")"
         ((n_hub >= 1)) || fail "$tag: no echo request via the hub before the resolution"

@@ -34,7 +34,27 @@ use crate::SaConfig;
 /// **The row contains the SA's secret keys in clear**: only for an explicit, opt-in key log
 /// (see the [module documentation](self)).
 pub fn esp_sa_row(src: IpAddr, dst: IpAddr, sa: &SaConfig) -> String {
-    let family = if src.is_ipv4() { "IPv4" } else { "IPv6" };
+    row(src.is_ipv6(), &src, &dst, sa)
+}
+
+/// [`esp_sa_row`] with both addresses wildcarded (`*`): the SA is found by its SPI alone. For
+/// an SA through a NAT (ESP in UDP), whose packets carry a private address on one side of the
+/// NAT box and a public one on the other, so that a capture shows addresses that neither
+/// peer's own view of the SA names.
+///
+/// **The row contains the SA's secret keys in clear**: only for an explicit, opt-in key log
+/// (see the [module documentation](self)).
+pub fn esp_sa_row_any_address(ipv6: bool, sa: &SaConfig) -> String {
+    row(ipv6, &"*", &"*", sa)
+}
+
+fn row(
+    ipv6: bool,
+    src: &dyn core::fmt::Display,
+    dst: &dyn core::fmt::Display,
+    sa: &SaConfig,
+) -> String {
+    let family = if ipv6 { "IPv6" } else { "IPv4" };
     let (ek, ik) = (sa.keys.encryption(), sa.keys.integrity());
     // One allocation of the final size: no partial copies of the keys left behind by a regrowth.
     let mut row = String::with_capacity(200 + 2 * (ek.len() + ik.len()));
@@ -98,6 +118,18 @@ mod tests {
             .collect();
         let provider = rustcrypto::provider(Arc::new(ChaChaRandom::from_seed([1; 32])));
         SaConfig::new(spi, suite, SaKeys::new(&ek, &ik), provider)
+    }
+
+    #[test]
+    fn a_wildcard_row_names_no_address() {
+        let gcm = sa(0xc1a5_0001, Suite::parse("aes128gcm16").unwrap());
+        assert_eq!(
+            esp_sa_row_any_address(false, &gcm),
+            "uat:esp_sa:\"IPv4\",\"*\",\"*\",\"0xc1a50001\",\
+             \"AES-GCM with 16 octet ICV [RFC4106]\",\"0x000102030405060708090a0b0c0d0e0f10111213\",\
+             \"NULL\",\"\""
+        );
+        assert!(esp_sa_row_any_address(true, &gcm).starts_with("uat:esp_sa:\"IPv6\",\"*\",\"*\","));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! pair A-B; larger runs print each stage's outcome and the summary only. `--phase 3` uses hub
 //! redirects and spoke shortcuts, with the hub forwarding Resolution Requests to the spoke that
 //! owns the prefix as IOS does (`--hub-answers` makes it answer from its own table); `--nat` puts
-//! every spoke behind its own NAT box; `--loss P` loses that fraction of every datagram (1:
+//! every spoke behind its own NAT box (a port-translating home router that passes UDP only,
+//! so IPsec runs in UDP 4500; with `--no-ipsec` a one-to-one NAT, which passes GRE); `--loss P` loses that fraction of every datagram (1:
 //! all of them); `--pcap FILE` records the underlay (raw IP) for Wireshark.
 #![allow(clippy::print_stdout)]
 
@@ -31,7 +32,7 @@ use dmvpn_core::config::{HubResolution, MaxSend};
 use dmvpn_core::sim::example::{Example, HUB_NBMA, HUB_TUNNEL, spoke_name};
 use dmvpn_core::sim::{SimNode, TraceLine};
 use dmvpn_core::{Entropy, EventKind, NhrpEvent, RemoveReason};
-use dmvpn_netsim::{HostId, LinkProfile, NatConfig, Network, Recorder, Sim};
+use dmvpn_netsim::{HostId, LinkProfile, NaptConfig, NatConfig, Network, Recorder, Sim};
 
 use narrate::{Story, conclude, narrate_window, print_prelude};
 
@@ -296,14 +297,12 @@ fn run(args: &Args) -> Result<(), String> {
     ex.phase = args.phase;
     ex.holdtime = args.holdtime;
     ex.hub_resolution = hub_resolution(args);
-    // Protected spokes behind two NAT boxes need NAT-T's transport-mode selector rules (not
-    // built yet): `--nat` runs the clear-text DMVPN.
-    let ipsec = !args.no_ipsec && !args.nat;
+    let ipsec = !args.no_ipsec;
     if ipsec {
         ex = ex.protected();
     }
     if args.keylog.is_some() && !ipsec {
-        return Err("--keylog needs IPsec (no --no-ipsec, no --nat)".into());
+        return Err("--keylog needs IPsec (no --no-ipsec)".into());
     }
     let narrate = args.spokes <= NARRATE_MAX;
     let start = Instant::now();
@@ -319,10 +318,18 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if args.nat {
         for i in 1..=args.spokes {
-            net.add_nat(NatConfig {
-                public: vec![nat_public(i).into()],
-                inside: vec![ex.spoke_nbma(i).into()],
-            });
+            let (public, inside) = (nat_public(i).into(), vec![ex.spoke_nbma(i).into()]);
+            if ipsec {
+                // A home router: ports translated (kept when free), UDP only, port-dependent
+                // filtering. IPsec runs in UDP 4500 through it.
+                net.add_napt(NaptConfig::new(public, inside));
+            } else {
+                // GRE (IP protocol 47) has no ports to translate: only a one-to-one NAT passes it.
+                net.add_nat(NatConfig {
+                    public: vec![public],
+                    inside,
+                });
+            }
         }
     }
     let mut sim = Sim::new(net);
@@ -391,13 +398,21 @@ fn run(args: &Args) -> Result<(), String> {
              pre-shared key, transform set esp-aes 256 esp-sha256-hmac, mode transport (GRE only \
              inside ESP; --no-ipsec: GRE in clear)"
         );
-    } else if args.nat {
-        println!(
-            "  IPsec: off with --nat (protected spoke-to-spoke tunnels through two NAT boxes need \
-             NAT-T, not built yet): GRE in clear"
-        );
+        if args.nat {
+            println!(
+                "  NAT: every spoke behind its own home-router NAT (ports translated, UDP only, \
+                 port-dependent filtering): IKE finds it, IKE and ESP go in UDP 4500 with \
+                 keepalives (RFC 3948)"
+            );
+        }
     } else {
         println!("  IPsec: off (--no-ipsec): GRE in clear");
+        if args.nat {
+            println!(
+                "  NAT: every spoke behind its own one-to-one NAT (GRE has no ports: a \
+                 port-translating NAT drops it)"
+            );
+        }
     }
     match ex.hub_resolution {
         HubResolution::Forward => println!(

@@ -302,11 +302,16 @@ impl Node {
         let peer = c.remote.ip();
         if self.keylog_on {
             // The inbound SA carries the peer's packets to us, the outbound one ours to it.
+            // Through a NAT a capture shows a private address on one side of the box and a
+            // public one on the other: those rows name no address (the SPI finds the SA).
             let (local, remote) = (c.local.ip(), c.remote.ip());
-            self.keylog
-                .push_back(dmvpn_esp::keylog::esp_sa_row(remote, local, &c.inbound));
-            self.keylog
-                .push_back(dmvpn_esp::keylog::esp_sa_row(local, remote, &c.outbound));
+            for (src, dst, sa) in [(remote, local, &c.inbound), (local, remote, &c.outbound)] {
+                self.keylog.push_back(if c.udp_encap {
+                    dmvpn_esp::keylog::esp_sa_row_any_address(local.is_ipv6(), sa)
+                } else {
+                    dmvpn_esp::keylog::esp_sa_row(src, dst, sa)
+                });
+            }
         }
         let Some(grp) = self.groups.get_mut(g) else {
             return;
