@@ -366,7 +366,7 @@ fn an_idled_out_napt_mapping_is_made_again_by_the_next_keepalive() {
     assert!(seen.iter().any(Option::is_none), "never idled out");
     let last_gone = seen.iter().rposition(Option::is_none).unwrap();
     assert!(
-        seen[last_gone..].iter().any(|m| *m == Some(public)),
+        seen[last_gone..].contains(&Some(public)),
         "not made again: {seen:?}"
     );
     assert!(s.sim.network().nat_stats(nat).unwrap().expired >= 1);
