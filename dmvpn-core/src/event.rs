@@ -168,16 +168,16 @@ pub enum EventKind {
         /// The peer's address and IKE port.
         peer: SocketAddr,
     },
-    /// `%IKEV2-5-NAT_MAPPING`: a peer behind a NAT now sends from another port (its NAT
-    /// mapping changed), as authenticated ESP in UDP or IKE showed; ESP and IKE follow it.
-    /// A peer that moved to another address is not followed (its NHRP registrations name the
-    /// old one): its IKE SA is closed, and it comes back from its new address.
+    /// `%IKEV2-5-NAT_MAPPING`: a peer behind a NAT now sends from another port or address (its
+    /// NAT box rebound it), as authenticated ESP in UDP or IKE showed; ESP, IKE and its NHRP
+    /// mappings follow it, the registrations and SAs stay. One that cannot be followed (another
+    /// peer has that address) has its IKE SA closed (`followed` false).
     CryptoPeerMoved {
         /// The address and port it had.
         from: SocketAddr,
         /// The address and port it has now.
         to: SocketAddr,
-        /// Whether ESP and IKE now go to `to` (the same address, another port).
+        /// Whether ESP, IKE and NHRP now go to `to`.
         followed: bool,
     },
     /// `%IKEV2-3-REFUSED`: a peer's IKE request was refused (authentication failed, no

@@ -201,15 +201,14 @@ fn spokes_behind_port_changing_napt_boxes_stay_on_the_hub() {
     s.finish();
 }
 
-/// A NAT rebinding (the box forgets its mappings and hands out new ports, as after a reboot)
-/// in the middle of a ping through a direct spoke-to-spoke SA: the far spoke and the hub
-/// follow the NATed spoke to its new port on its first authenticated packet (RFC 3948, RFC
-/// 7296 §2.23), the registration and the SAs stay, and no more than the echoes in flight are
-/// lost.
-#[test]
-fn a_nat_rebinding_mid_ping_loses_only_the_echoes_in_flight() {
+/// A NAT rebinding (the box forgets its mappings and hands out new ports, as after a reboot,
+/// and with `new_public` a new public address, as after a new lease) in the middle of a ping
+/// through a direct spoke-to-spoke SA: the far spoke and the hub follow the NATed spoke to its
+/// new place on its first authenticated packet (RFC 3948, RFC 7296 §2.23), the registration and
+/// the SAs stay, and no more than the echoes in flight are lost.
+fn rebinding_mid_ping(name: &'static str, new_public: Option<&str>) {
     let ex = Example::new(2).protected();
-    let mut s = Scenario::empty("napt-rebind", 24, ex.clone());
+    let mut s = Scenario::empty(name, 24, ex.clone());
     let mut nat = NaptConfig::new(ip(PUB1), vec![ex.spoke_nbma(1).into()]);
     nat.filtering = Filtering::EndpointIndependent;
     let nat = s.sim.network_mut().add_napt(nat);
@@ -241,12 +240,13 @@ fn a_nat_rebinding_mid_ping_loses_only_the_echoes_in_flight() {
         s.node(a).schedule_ping(at, src, dst, 1, 100 + k);
     }
     s.run(std::time::Duration::from_millis(2_050));
-    assert!(s.sim.network_mut().rebind(nat, None));
+    assert!(s.sim.network_mut().rebind(nat, new_public.map(ip)));
     s.run(secs(3));
     let lost: Vec<u16> = (100..140).filter(|q| s.replies(a, *q) == 0).collect();
     assert!(lost.len() <= 1, "lost {lost:?}");
     let after = s.sim.network().napt_mapping(spoke1).unwrap();
     assert_ne!(before.port(), after.port());
+    assert_eq!(after.ip(), ip(new_public.unwrap_or(PUB1)));
     // The far spoke followed on authenticated ESP; still the direct path.
     assert!(s.has(
         b,
@@ -254,7 +254,7 @@ fn a_nat_rebinding_mid_ping_loses_only_the_echoes_in_flight() {
     ));
     let path = s.echo_path(b, 139);
     assert!(
-        !path.is_empty() && path.iter().all(|t| t.dst == ip(PUB1)),
+        !path.is_empty() && path.iter().all(|t| t.dst == after.ip()),
         "{path:?}"
     );
     // The hub follows too (the registration refresh, IKE), and the registration stays.
@@ -268,10 +268,31 @@ fn a_nat_rebinding_mid_ping_loses_only_the_echoes_in_flight() {
         s.count(hub, |k| matches!(k, EventKind::CryptoDown { .. })),
         0
     );
+    let nhrp = s.get(hub).node().show_ip_nhrp(s.now());
+    assert!(
+        nhrp.contains(&format!("NBMA address: {}\n", after.ip())),
+        "{nhrp}"
+    );
     s.ping(1, 25, 2, 37, 200);
     s.run(secs(1));
     assert_eq!(s.replies(a, 200), 1);
+    // Spoke 2 pings spoke 1 through the hub too (the hub's side of the move).
+    let now = s.now();
+    s.node(b)
+        .ping(now, ex.lan_host(2, 37), ex.lan_host(1, 25), 2, 201);
+    s.run(secs(1));
+    assert_eq!(s.replies(b, 201), 1);
     s.finish();
+}
+
+#[test]
+fn a_nat_rebinding_to_a_new_port_mid_ping_loses_only_the_echoes_in_flight() {
+    rebinding_mid_ping("napt-rebind-port", None);
+}
+
+#[test]
+fn a_nat_rebinding_to_a_new_address_mid_ping_loses_only_the_echoes_in_flight() {
+    rebinding_mid_ping("napt-rebind-address", Some("198.51.100.77"));
 }
 
 /// Spoke 1 behind a NAPT box whose UDP mappings idle out after `idle`, with NAT keepalives

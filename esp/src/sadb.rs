@@ -493,6 +493,37 @@ impl SaDatabase {
         dst: IpAddr,
         buf: &mut [u8],
     ) -> Result<InPlace, Error> {
+        let (d, moved) = self.open_in_place(now, src, dst, buf)?;
+        match moved {
+            None => Ok(d),
+            Some(_) => Err(Error::PolicyMismatch),
+        }
+    }
+
+    /// [`SaDatabase::decapsulate_in_place`] for ESP in UDP through a NAT (RFC 3948): a packet
+    /// that passed the integrity check and matches its SA's policy but for its source is
+    /// accepted, and the SA's peer address returned beside the payload: the peer's NAT box
+    /// rebound it to another public address (`src`). Nothing moves here: a caller that follows
+    /// the peer calls [`SaDatabase::move_peer`]. Only the source may differ (destination and
+    /// protocol are checked as always), and only after authentication: an unauthenticated
+    /// packet's source proves nothing.
+    pub fn decapsulate_in_place_following(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        buf: &mut [u8],
+    ) -> Result<(InPlace, Option<IpAddr>), Error> {
+        self.open_in_place(now, src, dst, buf)
+    }
+
+    fn open_in_place(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        dst: IpAddr,
+        buf: &mut [u8],
+    ) -> Result<(InPlace, Option<IpAddr>), Error> {
         let spi = Packet::new_checked(&*buf)?.spi();
         let entry = self
             .inbound
@@ -502,10 +533,44 @@ impl SaDatabase {
         let r = entry.sa.decapsulate_in_place(now, buf);
         entry.sync(SaId::inbound(spi), &mut self.expiry, &mut self.events);
         let d = r?;
-        if !entry.policy.matches_inbound(src, dst, d.next_header) {
-            return Err(Error::PolicyMismatch);
+        let peer = entry.policy.peer;
+        if entry.policy.matches_inbound(src, dst, d.next_header) {
+            Ok((d, None))
+        } else if src.is_ipv4() == peer.is_ipv4()
+            && entry.policy.matches_inbound(peer, dst, d.next_header)
+        {
+            Ok((d, Some(peer)))
+        } else {
+            Err(Error::PolicyMismatch)
         }
-        Ok(d)
+    }
+
+    /// The peer at `old` is now at `new` (its NAT box rebound it, see
+    /// [`SaDatabase::decapsulate_in_place_following`]): every SA of `old` now has `new` as its
+    /// policy's peer, and the traffic towards `new` takes `old`'s outbound SAs. Returns how many
+    /// SAs moved; none if `new` already has SAs of its own (two peers are not merged).
+    pub fn move_peer(&mut self, old: IpAddr, new: IpAddr) -> usize {
+        if old == new || self.peers.contains_key(&new) {
+            return 0;
+        }
+        let Some(sas) = self.peers.remove(&old) else {
+            return 0;
+        };
+        let mut n = 0;
+        for spi in &sas.inbound {
+            if let Some(e) = self.inbound.get_mut(spi) {
+                e.policy.peer = new;
+                n += 1;
+            }
+        }
+        for spi in sas.outbound.values() {
+            if let Some(o) = self.outbound.get_mut(spi) {
+                o.entry.policy.peer = new;
+                n += 1;
+            }
+        }
+        self.peers.insert(new, sas);
+        n
     }
 
     /// Checks the time-based lifetimes of the SAs due by `now`, and only those; a spurious call

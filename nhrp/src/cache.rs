@@ -435,6 +435,26 @@ impl Cache {
         Some(entry)
     }
 
+    /// The peer whose NBMA address as seen after NAT was `old` is now at `new` (its NAT box
+    /// rebound it to another public address, as authenticated traffic from there showed):
+    /// every complete entry whose [`Entry::effective_nbma`] is `old` gets `new` as its post-NAT
+    /// address (and the NAT flag), the claimed address staying as it was. No event: the
+    /// mappings stay, only their NBMA address changes. Returns how many entries moved.
+    pub fn rebind_nbma(&mut self, old: IpAddr, new: IpAddr) -> usize {
+        let mut moved = 0;
+        // Each entry on its own: the order of the walk does not matter.
+        for e in self.entries.values_mut() {
+            if e.is_complete() && e.effective_nbma() == Some(old) && old != new {
+                e.nat_nbma = (e.nbma != Some(new)).then_some(new);
+                if e.nat_nbma.is_some() {
+                    e.flags |= EntryFlags::NAT;
+                }
+                moved += 1;
+            }
+        }
+        moved
+    }
+
     /// Marks the longest prefix containing `addr` as used by the data path at `now`; returns
     /// the entry.
     pub fn mark_used(&mut self, now: Instant, addr: IpAddr) -> Option<&Entry> {
@@ -675,6 +695,65 @@ mod tests {
         assert_eq!(c.len(), 103);
         assert_eq!(c.iter().count(), 103);
         assert!(c.iter().all(|e| c.get(&e.prefix).is_some()));
+    }
+
+    #[test]
+    fn rebinding_moves_the_post_nat_address_of_complete_entries_only() {
+        let t0 = Instant::now();
+        let mut c = Cache::new(10, 16);
+        // A NATed spoke (claims 172.16.1.1, seen at 198.51.100.1), one seen at its claimed
+        // address, another peer, and an incomplete entry.
+        let mut natted = Entry::new(
+            t0,
+            Prefix::host(ip("10.0.0.11")),
+            ip("10.0.0.11"),
+            Some(ip("172.16.1.1")),
+            EntryType::Dynamic,
+        );
+        natted.nat_nbma = Some(ip("198.51.100.1"));
+        c.insert(t0, natted).unwrap();
+        let plain = Entry::new(
+            t0,
+            Prefix::new(ip("192.168.1.0"), 24),
+            ip("10.0.0.11"),
+            Some(ip("198.51.100.1")),
+            EntryType::Dynamic,
+        );
+        c.insert(t0, plain).unwrap();
+        let other = Entry::new(
+            t0,
+            Prefix::host(ip("10.0.0.12")),
+            ip("10.0.0.12"),
+            Some(ip("203.0.113.2")),
+            EntryType::Dynamic,
+        );
+        c.insert(t0, other).unwrap();
+        let incomplete = Entry::new(
+            t0,
+            Prefix::host(ip("10.0.0.13")),
+            ip("10.0.0.13"),
+            None,
+            EntryType::Incomplete,
+        );
+        c.insert(t0, incomplete).unwrap();
+        while c.poll_event().is_some() {}
+        assert_eq!(c.rebind_nbma(ip("198.51.100.1"), ip("198.51.100.77")), 2);
+        let n = c.get(&Prefix::host(ip("10.0.0.11"))).unwrap();
+        assert_eq!(n.nbma, Some(ip("172.16.1.1")));
+        assert_eq!(n.effective_nbma(), Some(ip("198.51.100.77")));
+        let p = c.get(&Prefix::new(ip("192.168.1.0"), 24)).unwrap();
+        assert_eq!(p.effective_nbma(), Some(ip("198.51.100.77")));
+        assert!(p.flags.contains(EntryFlags::NAT));
+        let o = c.get(&Prefix::host(ip("10.0.0.12"))).unwrap();
+        assert_eq!(o.effective_nbma(), Some(ip("203.0.113.2")));
+        assert!(
+            c.poll_event().is_none(),
+            "a rebinding raises no cache event"
+        );
+        // Moving back to the claimed address leaves no post-NAT address.
+        assert_eq!(c.rebind_nbma(ip("198.51.100.77"), ip("172.16.1.1")), 2);
+        let n = c.get(&Prefix::host(ip("10.0.0.11"))).unwrap();
+        assert_eq!((n.nbma, n.nat_nbma), (Some(ip("172.16.1.1")), None));
     }
 
     #[test]

@@ -276,6 +276,26 @@ pub(crate) struct PeerRef {
     pub(crate) since: Instant,
 }
 
+impl Iface {
+    /// The peer at NBMA `old` is at `new` now (its NAT box rebound it): the mapping and peer
+    /// tables name it by `new`; its GRE peer entry (counters) starts over at `new`.
+    pub(crate) fn rebind_nbma(&mut self, old: IpAddr, new: IpAddr) {
+        for nbma in self.mappings.values_mut() {
+            if *nbma == old {
+                *nbma = new;
+            }
+        }
+        if let Some(p) = self.peers.remove(&old) {
+            let e = self.peers.entry(new).or_insert(PeerRef {
+                entries: 0,
+                since: p.since,
+            });
+            e.entries = e.entries.saturating_add(p.entries);
+        }
+        self.gre.remove_peer(old);
+    }
+}
+
 /// One tunnel interface. Its tables are ordered maps, so that nothing the node outputs (nor
 /// these tables' `Debug`) depends on a per-process hash seed.
 #[derive(Debug)]

@@ -716,3 +716,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_peer_rebound_by_its_nat_is_followed_only_after_authentication() {
+    let t0 = Instant::now();
+    let (l, r, moved) = (local(), peer(), ip(OTHER));
+    let mut ours = SaDatabase::new();
+    let mut theirs = SaDatabase::new();
+    ours.insert_outbound(
+        Policy::dmvpn(l, r),
+        OutboundSa::new(&cfg(0x20, None, None), t0).unwrap(),
+    );
+    theirs.insert_inbound(Policy::dmvpn(r, l), inbound(0x20, None, None, t0));
+    theirs.insert_outbound(Policy::dmvpn(r, l), outbound(0x21, None, None, t0));
+    let header = ours.outbound_header_len(r).unwrap();
+    let seal = |db: &mut SaDatabase, text: &[u8]| {
+        let mut buf = vec![0u8; header];
+        buf.extend_from_slice(text);
+        let off = db
+            .encapsulate_in_place(t0, l, r, 47, &mut buf, header)
+            .unwrap();
+        buf[off..].to_vec()
+    };
+    // From the new address: the strict check refuses it, the NAT-T one reports the old peer.
+    let mut pkt = seal(&mut ours, b"one");
+    assert_eq!(
+        theirs.decapsulate_in_place(t0, moved, r, &mut pkt),
+        Err(Error::PolicyMismatch)
+    );
+    let mut pkt = seal(&mut ours, b"two");
+    let (d, from) = theirs
+        .decapsulate_in_place_following(t0, moved, r, &mut pkt)
+        .unwrap();
+    assert_eq!((from, &pkt[d.payload]), (Some(l), &b"two"[..]));
+    // A forged packet from the new address proves nothing: it fails before the source counts.
+    let mut forged = seal(&mut ours, b"three");
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(
+        theirs.decapsulate_in_place_following(t0, moved, r, &mut forged),
+        Err(Error::Integrity)
+    );
+    // Moving the peer moves its SAs both ways.
+    assert_eq!(theirs.move_peer(l, moved), 2);
+    assert!(theirs.has_outbound(moved) && !theirs.has_outbound(l));
+    let mut pkt = seal(&mut ours, b"four");
+    let (_, from) = theirs
+        .decapsulate_in_place_following(t0, moved, r, &mut pkt)
+        .unwrap();
+    assert_eq!(from, None);
+    assert_consistent(&theirs);
+    // Never onto a peer that has SAs of its own, nor from a peer without any.
+    theirs.insert_inbound(Policy::dmvpn(r, l), inbound(0x30, None, None, t0));
+    assert_eq!(theirs.move_peer(l, moved), 0);
+    assert_eq!(theirs.move_peer(ip("192.0.2.99"), ip("192.0.2.100")), 0);
+    assert_consistent(&theirs);
+}

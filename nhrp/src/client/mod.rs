@@ -108,6 +108,14 @@ impl Client {
         &self.cache
     }
 
+    /// A peer's NAT box rebound it from public address `old` to `new` (the node saw its
+    /// authenticated traffic come from there): the mappings to it stay and name `new` from now
+    /// on ([`Cache::rebind_nbma`]). An NHS's configured address does not move. Returns how many
+    /// mappings moved.
+    pub fn rebind_nbma(&mut self, old: IpAddr, new: IpAddr) -> usize {
+        self.cache.rebind_nbma(old, new)
+    }
+
     /// `show ip nhrp traffic` at `now`.
     pub fn traffic(&self, now: Instant) -> Traffic {
         self.core.traffic(now)

@@ -206,6 +206,19 @@ impl Server {
         prefixes.len()
     }
 
+    /// A registered spoke's NAT box rebound it from public address `old` to `new` (the node saw
+    /// its authenticated traffic come from there): its registrations stay and name `new` from
+    /// now on, and so do the requesters to purge. Returns how many registrations moved.
+    pub fn rebind_nbma(&mut self, old: IpAddr, new: IpAddr) -> usize {
+        let n = self.cache.rebind_nbma(old, new);
+        for list in self.requesters.values_mut() {
+            for a in list.iter_mut().filter(|a| **a == old) {
+                *a = new;
+            }
+        }
+        n
+    }
+
     /// Sends a Purge Request for the removed registration `e` to every spoke that resolved it
     /// through this server, remembering the request IDs (the most recent 256) for the replies.
     fn notify_purge(&mut self, now: Instant, e: &Entry) {

@@ -220,17 +220,11 @@ impl Node {
                 }
             }
             IkeEvent::PeerMoved { sa, from, to } => {
-                let followed = from.ip() == to.ip();
-                if followed {
-                    if let Some(p) = grp.peers.get_mut(&to.ip())
-                        && p.udp_encap.is_some_and(|old| old != to.port())
-                    {
-                        p.udp_encap = Some(to.port());
-                        bump(&mut grp.stats.nat_moves);
-                    }
-                } else {
-                    // Our state (NHRP's mappings, the peer table, the ESP policies) names the
-                    // old address: start over from the new one rather than half-follow.
+                // Authenticated IKE from the peer's new place (or ESP in UDP told IKE so):
+                // follow it; if it cannot be followed (another peer has that address), start
+                // over from there.
+                let followed = self.follow_nat(g, from.ip(), to);
+                if !followed && let Some(grp) = self.groups.get_mut(g) {
                     let _ = grp.ep.close(now, sa);
                 }
                 self.event(t, EventKind::CryptoPeerMoved { from, to, followed });

@@ -40,6 +40,7 @@ use dmvpn_ikev2::{Endpoint, IkeSaId};
 use dmvpn_wire::Proto;
 
 mod events;
+mod nat;
 
 use super::{Node, Transmit, bump};
 use crate::config::{CryptoConfig, IpsecMode, NodeConfig};
@@ -730,7 +731,34 @@ impl Node {
         let spi = dmvpn_esp::wire::esp::Packet::new_checked(packet)
             .map(|p| p.spi())
             .ok();
-        let opened = grp.sadb.decapsulate_in_place(now, src, dst, &mut buf);
+        // ESP in UDP may come from a new public address of its peer (a NAT rebinding): it is
+        // followed once the packet has passed its integrity check.
+        let opened = match src_port {
+            Some(_) => grp
+                .sadb
+                .decapsulate_in_place_following(now, src, dst, &mut buf),
+            None => grp
+                .sadb
+                .decapsulate_in_place(now, src, dst, &mut buf)
+                .map(|d| (d, None)),
+        };
+        let mut moved = false;
+        let opened = match opened {
+            Ok((d, Some(old))) => {
+                let to = SocketAddr::new(src, src_port.unwrap_or(NAT_T_PORT));
+                if self.follow_nat(g, old, to) {
+                    moved = true;
+                    Ok(d)
+                } else {
+                    Err(dmvpn_esp::Error::PolicyMismatch)
+                }
+            }
+            Ok((d, None)) => Ok(d),
+            Err(e) => Err(e),
+        };
+        let Some(grp) = self.groups.get_mut(g) else {
+            return Err(Error::NotLocal(dst));
+        };
         let gre = match opened
             .map_err(Error::Esp)
             .and_then(|d| gre_range(&buf, d, src, dst))
@@ -756,13 +784,19 @@ impl Node {
             // rebinding, or a mapping re-created after it timed out). This packet passed the
             // integrity check, so follow it: ESP and IKE go to the new port (RFC 3948 §3.1's
             // mapping update; RFC 7296 §2.23).
-            if let (Some(port), Some(p)) = (src_port, grp.peers.get_mut(&src))
+            if let (Some(port), Some(p)) = (src_port, grp.peers.get(&src))
                 && p.udp_encap.is_some_and(|old| old != port)
             {
-                p.udp_encap = Some(port);
-                bump(&mut grp.stats.nat_moves);
-                let _ = grp.ep.peer_moved(ike, SocketAddr::new(src, port));
-                self.drain_ike(now, g);
+                let to = SocketAddr::new(src, port);
+                self.follow_nat(g, src, to);
+                self.ike_follows(now, g, ike, to);
+            } else if moved {
+                self.ike_follows(
+                    now,
+                    g,
+                    ike,
+                    SocketAddr::new(src, src_port.unwrap_or(NAT_T_PORT)),
+                );
             }
         }
         self.drain_sadb(now, g);
