@@ -396,3 +396,151 @@ fn an_idled_out_napt_mapping_is_made_again_by_the_next_keepalive() {
     assert!(s.registered(hub, 1));
     s.finish();
 }
+
+/// The second public address of the box both spokes sit behind.
+const PUB1B: &str = "198.51.100.2";
+
+/// Spokes 1 and 2 behind ONE NAPT box with public addresses 198.51.100.1 and (pool)
+/// 198.51.100.2, endpoint-independent filtering, hairpinning on or off; registered, with
+/// routes to each other's LANs, then spoke 1 pings a host on spoke 2's LAN 15 times.
+fn two_spokes_behind_one_box(name: &'static str, seed: u64, hairpin: bool) -> (Scenario, NatId) {
+    let ex = Example::new(2).protected();
+    let mut s = Scenario::empty(name, seed, ex.clone());
+    let mut nat = NaptConfig::new(
+        ip(PUB1),
+        vec![ex.spoke_nbma(1).into(), ex.spoke_nbma(2).into()],
+    );
+    nat.pool = vec![ip(PUB1B)];
+    nat.filtering = Filtering::EndpointIndependent;
+    nat.hairpin = hairpin;
+    let nat = s.sim.network_mut().add_napt(nat);
+    let hub = s.add(ex.hub());
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=2 {
+        let id = s.add(ex.spoke(i));
+        s.spokes.push(id);
+    }
+    let a = s.spoke(1);
+    s.run(secs(3));
+    // Each spoke went out on an address of its own (paired pooling): the hub sees both.
+    for i in 1..=2 {
+        assert!(s.registered(hub, i), "spoke {i}: {:?}", s.events(hub));
+    }
+    let publics: Vec<_> = (1..=2)
+        .map(|i| {
+            s.sim
+                .network()
+                .napt_mapping(SocketAddr::new(ex.spoke_nbma(i).into(), 4500))
+                .unwrap()
+                .ip()
+        })
+        .collect();
+    assert_eq!(publics, [ip(PUB1), ip(PUB1B)]);
+    for public in &publics {
+        assert!(
+            s.has(
+                hub,
+                |k| matches!(k, EventKind::PeerRegistered { nbma, nat: true, .. } if nbma == public)
+            ),
+            "{public}: {:?}",
+            s.events(hub)
+        );
+    }
+    s.route(1, 2);
+    s.route(2, 1);
+    for seq in 1..=15 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1, "seq {seq}: {:?}", s.get(a).errors());
+    }
+    (s, nat)
+}
+
+/// Seed 002: "If there is more than one DMVPN spoke behind the same NAT box, then the NAT box
+/// must translate the DMVPN spokes to different outside NAT IP addresses. It is also likely
+/// that you may not be able to build a direct spoke-spoke tunnel between these spokes. If a
+/// spoke-spoke tunnel fails to form, then the spoke-spoke packets will continue to be
+/// forwarded via the spoke-hub-spoke path." A box with an address for each spoke: when it does
+/// not hairpin, spoke 1's attempts to reach spoke 2's public address die at the box and every
+/// echo keeps going through the hub; when it does, the spokes build their SA through the box
+/// and the later echoes go direct.
+#[test]
+fn two_spokes_behind_one_napt_box() {
+    let hub_nbma = ip("172.17.0.1");
+    // (a) No hairpinning: on the hub, answered, no direct SA.
+    let (mut s, nat) = two_spokes_behind_one_box("napt-same-box", 27, false);
+    // Every echo and every reply went through the hub (the traces are taken whole: one
+    // `echo_path` per node would drain them).
+    for i in 1..=2 {
+        let id = s.spoke(i);
+        let trace = s.node(id).take_trace();
+        for seq in 1..=15 {
+            let path: Vec<_> = trace
+                .iter()
+                .filter(|t| t.echo.is_some_and(|e| e.seq == seq))
+                .collect();
+            assert!(
+                !path.is_empty() && path.iter().all(|t| t.dst == hub_nbma && t.protected),
+                "spoke {i}, seq {seq}: {path:?}"
+            );
+        }
+    }
+    let st = s.sim.network().nat_stats(nat).unwrap();
+    assert!(st.hairpin_dropped > 0, "spoke 1 never tried direct: {st:?}");
+    // Its attempts (from behind the NAT: 4500 to 4500) fail and are retried while the
+    // shortcut wants the peer, named with the port they went to; the echoes still go through
+    // the hub.
+    let a = s.spoke(1);
+    s.run(secs(60));
+    s.ping(1, 25, 2, 37, 16);
+    s.run(secs(1));
+    assert_eq!(s.replies(a, 16), 1);
+    let path = s.echo_path(a, 16);
+    assert!(
+        !path.is_empty() && path.iter().all(|t| t.dst == hub_nbma && t.protected),
+        "{path:?}"
+    );
+    assert!(
+        s.has(
+            a,
+            |k| matches!(k, EventKind::CryptoFailed { peer, retry_in: Some(_), .. } if *peer == SocketAddr::new(ip(PUB1B), 4500))
+        ),
+        "{:?}",
+        s.events(a)
+    );
+    for (i, other) in [(1, PUB1B), (2, PUB1)] {
+        let id = s.spoke(i);
+        assert!(
+            !s.has(
+                id,
+                |k| matches!(k, EventKind::CryptoUp { peer, .. } if peer.ip() == ip(other))
+            ),
+            "spoke {i}: {:?}",
+            s.events(id)
+        );
+    }
+    only_udp_crossed(&s, &[nat]);
+    s.finish();
+
+    // (b) Hairpinning: the box carries the spokes' SA between its two addresses; direct.
+    let (mut s, nat) = two_spokes_behind_one_box("napt-same-box-hairpin", 28, true);
+    let (a, b) = (s.spoke(1), s.spoke(2));
+    for (id, other) in [(a, PUB1B), (b, PUB1)] {
+        let path = s.echo_path(id, 15);
+        assert!(
+            !path.is_empty() && path.iter().all(|t| t.dst == ip(other) && t.protected),
+            "{path:?}"
+        );
+    }
+    assert!(s.has(
+        a,
+        |k| matches!(k, EventKind::CryptoUp { peer, nat: true, .. } if peer.ip() == ip(PUB1B))
+    ));
+    let st = s.sim.network().nat_stats(nat).unwrap();
+    assert!(st.hairpinned > 0 && st.hairpin_dropped == 0, "{st:?}");
+    only_udp_crossed(&s, &[nat]);
+    s.finish();
+}

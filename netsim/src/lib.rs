@@ -14,7 +14,9 @@
 //!     public address of its own from a pool; every IP protocol passes (GRE and ESP included),
 //!     and mappings never expire.
 //!   - [`NaptConfig`] ([`Network::add_napt`]): a port-translating NAT like a home router or a
-//!     carrier-grade NAT, with RFC 4787's behaviours: one public address shared by port;
+//!     carrier-grade NAT, with RFC 4787's behaviours: one public address shared by port, or a
+//!     pool of them paired per inside host (REQ-2: each host keeps one address for all its
+//!     sockets, so spokes behind one box go out on different addresses, as seed 002 asks);
 //!     endpoint-independent mapping (REQ-1), port preservation or sequential allocation;
 //!     endpoint-independent, address-dependent or address- and port-dependent [`Filtering`]
 //!     (§5); refresh by outbound traffic only and an idle timeout (REQ-6); hairpinning on or

@@ -176,11 +176,16 @@ impl Network {
     }
 
     /// Rebinds a NAPT box, as a carrier NAT's reboot or a new DHCP lease would: every mapping
-    /// is dropped, new mappings get public ports the box never handed out before (so a
-    /// rebinding always shows as a new port, port preservation notwithstanding), and, if
-    /// `new_public` is given, the new public address from now on (datagrams to the old one are
-    /// dropped and counted in [`NatStats::no_mapping`]). Returns `false`, changing nothing, if
-    /// `id` is not a NAPT box.
+    /// is dropped, new mappings get public ports the box never handed out before on their
+    /// address (so a rebinding always shows as a new port, port preservation notwithstanding),
+    /// and, if `new_public` is given, the new public address from now on (datagrams to the old
+    /// one are dropped and counted in [`NatStats::no_mapping`]). A box with a
+    /// [`NaptConfig::pool`] retires the ports of every address of it; `new_public` replaces the
+    /// primary address ([`NaptConfig::public`]) only, and the inside hosts keep their pairing
+    /// (those that went out on the primary address go out on `new_public`, the others on the
+    /// same pool address as before); a `new_public` that is already one of the pool's
+    /// addresses changes no address. Returns `false`, changing nothing, if `id` is not a NAPT
+    /// box.
     pub fn rebind(&mut self, id: NatId, new_public: Option<IpAddr>) -> bool {
         self.nats.rebind(id, new_public)
     }

@@ -479,3 +479,196 @@ fn napt_drops_odd_datagrams_without_panicking() {
     assert_eq!(net.nat_mapping(ip("192.168.1.3")), None);
     assert!(net.nat_stats(NatId(7)).is_none());
 }
+
+/// A box with public address 203.0.113.1 and one more in its pool, for four inside hosts
+/// (192.168.1.2 to .5). The pool also lists addresses the box ignores: its primary address, a
+/// repeat and an IPv6 one.
+fn pooled(f: impl FnOnce(&mut NaptConfig)) -> (Network, NatId, Instant) {
+    let mut c = NaptConfig::new(
+        ip("203.0.113.1"),
+        (2..=5).map(|i| ip(&format!("192.168.1.{i}"))).collect(),
+    );
+    c.pool = vec![
+        ip("203.0.113.1"),
+        ip("203.0.113.2"),
+        ip("2001:db8::2"),
+        ip("203.0.113.2"),
+    ];
+    f(&mut c);
+    napt_net(c)
+}
+
+#[test]
+fn napt_pool_pairs_each_host_with_an_address_of_its_own_then_round_robin() {
+    assert!(NaptConfig::new(ip("203.0.113.1"), vec![]).pool.is_empty());
+    let server = sock("198.51.100.7:4500");
+    let (mut net, id, _) = pooled(|c| c.filtering = Filtering::EndpointIndependent);
+    let out =
+        |net: &mut Network, from: &str| src(&through(net, udp(sock(from), server, b"x")).unwrap());
+    // The first host gets the primary address, for both its sockets (paired).
+    let a1 = out(&mut net, "192.168.1.2:4500");
+    let a2 = out(&mut net, "192.168.1.2:500");
+    assert_eq!(
+        (a1, a2),
+        (sock("203.0.113.1:4500"), sock("203.0.113.1:500"))
+    );
+    // The second host the pool's address, in a port space of its own: 4500 is kept there too.
+    let b1 = out(&mut net, "192.168.1.3:4500");
+    let b2 = out(&mut net, "192.168.1.3:500");
+    assert_eq!(
+        (b1, b2),
+        (sock("203.0.113.2:4500"), sock("203.0.113.2:500"))
+    );
+    // Every address has its host: the third and fourth share them, in order again (4500 is
+    // taken on both, so the first port of the range on each).
+    let c = out(&mut net, "192.168.1.4:4500");
+    let d = out(&mut net, "192.168.1.5:4500");
+    assert_eq!((c, d), (sock("203.0.113.1:1024"), sock("203.0.113.2:1024")));
+    // A host's later sockets stay on its address, whatever it sends to.
+    let a3 = src(&through(
+        &mut net,
+        udp(sock("192.168.1.2:7"), sock("192.0.2.9:7"), b"x"),
+    )
+    .unwrap());
+    assert_eq!(a3, sock("203.0.113.1:7"));
+    assert_eq!(net.napt_mapping(sock("192.168.1.3:500")), Some(b2));
+
+    // Inbound to each address and port reaches the host behind it.
+    for (public, inside) in [
+        (a1, "192.168.1.2:4500"),
+        (a2, "192.168.1.2:500"),
+        (b1, "192.168.1.3:4500"),
+        (b2, "192.168.1.3:500"),
+        (c, "192.168.1.4:4500"),
+        (d, "192.168.1.5:4500"),
+    ] {
+        let back = through(&mut net, udp(server, public, b"in")).unwrap();
+        assert_eq!(dst(&back), sock(inside), "to {public}");
+        assert!(checksum_ok(&back));
+    }
+    // The port spaces are separate: port 7 is mapped on the primary address only.
+    assert!(through(&mut net, udp(server, sock("203.0.113.2:7"), b"in")).is_none());
+    let s = stats(&net, id);
+    assert_eq!(
+        (
+            s.mappings_created,
+            s.translated_out,
+            s.translated_in,
+            s.no_mapping
+        ),
+        (7, 7, 6, 1)
+    );
+    // The ignored pool entries: the IPv6 address is not the box's.
+    assert!(
+        through(
+            &mut net,
+            udp(sock("[2001:db8::9]:1"), sock("[2001:db8::2]:4500"), b"x")
+        )
+        .is_some()
+    );
+    assert_eq!(net.stats().nat_dropped, 1);
+
+    // The pairing outlives the host's mappings: after they idle out it gets its address back.
+    let (mut net, _, start) = pooled(|c| c.idle_timeout = Duration::from_secs(5));
+    out(&mut net, "192.168.1.2:4500");
+    out(&mut net, "192.168.1.3:4500");
+    net.advance(start + Duration::from_secs(5));
+    assert_eq!(net.napt_mapping(sock("192.168.1.3:4500")), None);
+    // The other host speaks first this time: the pairing, not the order, decides.
+    assert_eq!(out(&mut net, "192.168.1.3:4500"), sock("203.0.113.2:4500"));
+    assert_eq!(out(&mut net, "192.168.1.2:4500"), sock("203.0.113.1:4500"));
+}
+
+#[test]
+fn napt_pool_hairpinning_between_two_addresses_on_and_off() {
+    let (a, b, server) = (
+        sock("192.168.1.2:4500"),
+        sock("192.168.1.3:4500"),
+        sock("198.51.100.7:4500"),
+    );
+    let setup = |hairpin| {
+        let (mut net, id, start) = pooled(|c| {
+            c.hairpin = hairpin;
+            c.filtering = Filtering::EndpointIndependent;
+        });
+        net.record(Recorder::new(start));
+        let pa = src(&through(&mut net, udp(a, server, b"x")).unwrap());
+        let pb = src(&through(&mut net, udp(b, server, b"x")).unwrap());
+        assert_ne!(pa.ip(), pb.ip());
+        (net, id, pa, pb)
+    };
+
+    // Off: `a` cannot reach `b` on the box's other address, either way; dropped and counted,
+    // never on the outside wire.
+    let (mut net, id, pa, pb) = setup(false);
+    assert!(through(&mut net, udp(a, pb, b"hi b")).is_none());
+    assert!(through(&mut net, udp(b, pa, b"hi a")).is_none());
+    let s = stats(&net, id);
+    assert_eq!((s.hairpin_dropped, s.hairpinned), (2, 0));
+    assert_eq!(net.stats().nat_dropped, 2);
+    assert_eq!(net.recorder().unwrap().frames().len(), 2);
+
+    // On: each reaches the other, from its own public endpoint on its own address.
+    let (mut net, id, pa, pb) = setup(true);
+    let d = through(&mut net, udp(a, pb, b"hi b")).unwrap();
+    assert_eq!((src(&d), dst(&d)), (pa, b));
+    assert!(checksum_ok(&d));
+    assert_eq!(d.inbound(Decap::Udp).unwrap().payload, b"hi b");
+    let d = through(&mut net, udp(b, pa, b"hi a")).unwrap();
+    assert_eq!((src(&d), dst(&d)), (pb, a));
+    assert!(checksum_ok(&d));
+    let s = stats(&net, id);
+    assert_eq!((s.hairpinned, s.hairpin_dropped), (2, 0));
+    assert_eq!(net.stats().nat_dropped, 0);
+}
+
+#[test]
+fn napt_pool_rebinding_renews_ports_on_every_address_and_replaces_the_primary_only() {
+    let (a, b, server) = (
+        sock("192.168.1.2:4500"),
+        sock("192.168.1.3:4500"),
+        sock("198.51.100.7:4500"),
+    );
+    let (mut net, id, _) = pooled(|c| c.filtering = Filtering::EndpointIndependent);
+    let out =
+        |net: &mut Network, from: SocketAddr| src(&through(net, udp(from, server, b"x")).unwrap());
+    let (pa, pb) = (out(&mut net, a), out(&mut net, b));
+    assert_eq!(
+        (pa, pb),
+        (sock("203.0.113.1:4500"), sock("203.0.113.2:4500"))
+    );
+
+    // New ports on both addresses; the hosts keep their addresses.
+    assert!(net.rebind(id, None));
+    assert!(through(&mut net, udp(server, pb, b"stale")).is_none());
+    let (pa2, pb2) = (out(&mut net, a), out(&mut net, b));
+    assert_eq!(
+        (pa2, pb2),
+        (sock("203.0.113.1:1024"), sock("203.0.113.2:1024"))
+    );
+
+    // A new primary address: the host paired with it moves, the pool's host stays.
+    assert!(net.rebind(id, Some(ip("203.0.113.99"))));
+    // In the other order: the pairing decides, not who speaks first.
+    let (pb3, pa3) = (out(&mut net, b), out(&mut net, a));
+    assert_eq!(
+        (pa3, pb3),
+        (sock("203.0.113.99:1025"), sock("203.0.113.2:1025"))
+    );
+    assert!(through(&mut net, udp(server, sock("203.0.113.1:1025"), b"old")).is_none());
+    assert_eq!(
+        dst(&through(&mut net, udp(server, pa3, b"new")).unwrap()),
+        a
+    );
+    assert_eq!(
+        dst(&through(&mut net, udp(server, pb3, b"new")).unwrap()),
+        b
+    );
+
+    // A "new" primary that is the pool's address changes no address (ports still renew).
+    assert!(net.rebind(id, Some(ip("203.0.113.2"))));
+    assert_eq!(out(&mut net, a), sock("203.0.113.99:1026"));
+    assert_eq!(out(&mut net, b), sock("203.0.113.2:1026"));
+    let s = stats(&net, id);
+    assert_eq!((s.rebinds, s.no_mapping, s.mappings_created), (3, 2, 8));
+}

@@ -1,6 +1,7 @@
 //! NAT boxes between inside hosts and the rest of the network: the one-to-one dynamic NAT
 //! ([`NatConfig`], which GRE and ESP traverse) and the port-translating NAT ([`NaptConfig`], UDP
-//! only, with the mapping, filtering, refresh and hairpinning behaviours of RFC 4787).
+//! only, with the mapping, paired address pooling, filtering, refresh and hairpinning behaviours
+//! of RFC 4787).
 //!
 //! A box translates on the way out when a datagram is sent ([`crate::Network::send`], before
 //! recording) and on the way in when it arrives ([`crate::Network::pop_due`]); there are no
@@ -52,12 +53,13 @@ pub struct NatStats {
     /// Datagrams to a public mapping translated and delivered to the inside host (destination
     /// address, and port for NAPT), hairpinned ones included.
     pub translated_in: u64,
-    /// NAPT with hairpinning on: datagrams an inside host sent to the box's own public address,
-    /// translated on the way out and sent back in (they arrive, and are translated to the inside
-    /// host or dropped, like any inbound datagram: the target mapping's filtering applies).
+    /// NAPT with hairpinning on: datagrams an inside host sent to one of the box's own public
+    /// addresses, translated on the way out and sent back in (they arrive, and are translated
+    /// to the inside host or dropped, like any inbound datagram: the target mapping's filtering
+    /// applies).
     pub hairpinned: u64,
     /// NAPT: datagrams of any IP protocol but UDP (GRE 47, ESP 50, ...) from an inside host, or
-    /// to the box's public address, dropped: the box translates only UDP.
+    /// to one of the box's public addresses, dropped: the box translates only UDP.
     pub protocol_dropped: u64,
     /// NAPT: inbound UDP datagrams to a live mapping that its [`Filtering`] refused (the
     /// mapping's inside socket never sent to that remote address, or address and port).
@@ -68,11 +70,12 @@ pub struct NatStats {
     /// NAPT: mappings removed by their idle timeout (counted when the box next handles a
     /// datagram at or after the instant they expired).
     pub expired: u64,
-    /// NAPT with hairpinning off: datagrams an inside host sent to the box's own public
-    /// address, dropped (RFC 4787 §6: a box that does not hairpin).
+    /// NAPT with hairpinning off: datagrams an inside host sent to one of the box's own public
+    /// addresses (its pool's included), dropped (RFC 4787 §6: a box that does not hairpin).
     pub hairpin_dropped: u64,
     /// Datagrams from inside hosts dropped because no public address (one-to-one) or port
-    /// (NAPT: the port range, less the ports retired by rebindings, is used up) was left.
+    /// (NAPT: the port range of the host's public address, less the ports retired by
+    /// rebindings, is used up) was left.
     pub exhausted: u64,
     /// Datagrams addressed to an inside (private) address of the box, which is not reachable
     /// from outside it (nor from its other inside hosts: they talk through public mappings).
@@ -81,7 +84,8 @@ pub struct NatStats {
     /// cannot read their ports).
     pub malformed: u64,
     /// NAPT: datagrams from inside hosts whose address family differs from the box's public
-    /// address, dropped (the box does not translate between families).
+    /// address (the one the host is paired with, if the box has a pool), dropped (the box does
+    /// not translate between families).
     pub wrong_family: u64,
     /// NAPT: rebindings ([`crate::Network::rebind`]).
     pub rebinds: u64,

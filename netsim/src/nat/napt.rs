@@ -1,5 +1,5 @@
-//! The port-translating NAT (NAPT, RFC 4787's "NAT" for UDP): one public address shared by the
-//! inside hosts, told apart by public port.
+//! The port-translating NAT (NAPT, RFC 4787's "NAT" for UDP): one public address (or a small
+//! pool of them, paired per inside host) shared by the inside hosts, told apart by public port.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -28,16 +28,27 @@ pub enum Filtering {
 }
 
 /// A port-translating NAT box (NAPT), added with [`crate::Network::add_napt`]: the `inside`
-/// hosts share the one `public` address, and each of their UDP sockets gets a public port.
+/// hosts share the one `public` address (or, with a [`NaptConfig::pool`], a few public
+/// addresses), and each of their UDP sockets gets a public port.
 ///
 /// Its behaviour, in RFC 4787's terms:
 ///
 /// - **Mapping** is endpoint-independent (REQ-1): one public port per inside address and port,
 ///   whatever the destination, created by the socket's first outbound datagram.
+/// - **Address pooling** is paired (REQ-2) when [`NaptConfig::pool`] is not empty: every inside
+///   host goes out on one public address of `[public] + pool`, for all its sockets; the first
+///   host the box makes a mapping for gets `public`, the next one the pool's first address, and
+///   so on in order; once every address has its host, further hosts share them round-robin in
+///   the same order (the host after the last address's gets `public` again, the next one the
+///   pool's first, ...). A host keeps its address for the life of the box, whether its
+///   mappings expire or a rebinding drops them. Each address has its own port space: two hosts
+///   on different addresses may both keep port 4500. Inbound datagrams to any of the addresses
+///   are the box's to translate. With an empty pool (the default) every host shares `public`.
 /// - **Port assignment**: with [`NaptConfig::port_preservation`] the inside port is kept when it
-///   is free on the box, as Linux MASQUERADE does; otherwise (or when off) the next free port of
-///   [`NaptConfig::port_range`] is taken, sequentially from where the last allocation stopped
-///   and wrapping, so allocation is deterministic. Port 0 is never handed out.
+///   is free on the box (on the host's public address), as Linux MASQUERADE does; otherwise
+///   (or when off) the next free port of [`NaptConfig::port_range`] is taken, sequentially
+///   from where the last allocation on that address stopped and wrapping, so allocation is
+///   deterministic. Port 0 is never handed out.
 /// - **Filtering** of inbound datagrams: [`NaptConfig::filtering`].
 /// - **Refresh** (REQ-6): outbound datagrams keep a mapping alive; inbound ones do not. A
 ///   mapping with no outbound datagram for [`NaptConfig::idle_timeout`] is gone, and inbound
@@ -45,13 +56,13 @@ pub enum Filtering {
 ///   clock whenever it handles a datagram. An expired socket's next outbound datagram creates a
 ///   new mapping, which with port preservation may well get the same port back, as on a real
 ///   box.
-/// - **Hairpinning** (§6): [`NaptConfig::hairpin`].
+/// - **Hairpinning** (§6): [`NaptConfig::hairpin`], to any of the box's public addresses.
 /// - **Protocols**: only UDP is translated. Every other IP protocol (GRE 47, ESP 50, ...) from
-///   an inside host or to the public address is dropped, so IPsec must run as ESP in UDP 4500
+///   an inside host or to a public address is dropped, so IPsec must run as ESP in UDP 4500
 ///   (RFC 3948) behind such a box.
 /// - **Rebinding**: [`crate::Network::rebind`] drops every mapping and moves new ones to ports
-///   the box never used before (and optionally to a new public address), as a carrier NAT's
-///   reboot or a new DHCP lease would.
+///   the box never used before, on every public address (and optionally replaces the primary
+///   address `public`, not the pool's), as a carrier NAT's reboot or a new DHCP lease would.
 ///
 /// Inside hosts of a different address family than `public` are not translated (their
 /// datagrams are dropped and counted); IPv6 boxes (NAPT66) translate the same way as IPv4 ones.
@@ -59,8 +70,18 @@ pub enum Filtering {
 /// [`crate::NetStats::nat_dropped`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NaptConfig {
-    /// The box's public (outside) address, shared by every inside host.
+    /// The box's public (outside) address, shared by every inside host (by the first inside
+    /// host and those paired with it, if there is a [`NaptConfig::pool`]).
     pub public: IpAddr,
+    /// More public addresses, after `public` (default none). With any, the box pools addresses
+    /// in pairs (RFC 4787 §4.1, REQ-2): each inside host, when the box makes its first
+    /// mapping, is given the next address of `[public] + pool` no host has yet, in order, and
+    /// keeps it for all its mappings (ports are still translated per socket, in a port space
+    /// of each address); once all have a host, further hosts share them round-robin in that
+    /// order. Seed 002's "the NAT box must translate the DMVPN spokes to different outside NAT
+    /// IP addresses" is such a box. Addresses of the other family than `public`, `public`
+    /// itself and repeats are ignored.
+    pub pool: Vec<IpAddr>,
     /// The hosts behind the box.
     pub inside: Vec<IpAddr>,
     /// How long a mapping lives after its last outbound datagram. Default 30 s, the lifetime
@@ -78,20 +99,22 @@ pub struct NaptConfig {
     /// Which inbound datagrams a live mapping accepts (default
     /// [`Filtering::AddressAndPortDependent`], a typical home NAT).
     pub filtering: Filtering,
-    /// Whether a datagram from an inside host to the box's own public address (another inside
-    /// host's mapping, or its own) is translated and delivered inside (RFC 4787 §6, REQ-9), as
-    /// if it had come from outside, from the sender's public mapping; when false (the default,
-    /// as many home routers) it is dropped and counted in [`crate::NatStats::hairpin_dropped`].
+    /// Whether a datagram from an inside host to one of the box's own public addresses (another
+    /// inside host's mapping, or its own, on the same address or another one of the pool) is
+    /// translated and delivered inside (RFC 4787 §6, REQ-9), as if it had come from outside,
+    /// from the sender's public mapping; when false (the default, as many home routers) it is
+    /// dropped and counted in [`crate::NatStats::hairpin_dropped`].
     pub hairpin: bool,
 }
 
 impl NaptConfig {
-    /// A box with public address `public` for the hosts `inside`, with the defaults: 30 s idle
-    /// timeout, port preservation, ports 1024–65535, address- and port-dependent filtering, no
-    /// hairpinning.
+    /// A box with public address `public` for the hosts `inside`, with the defaults: no pool,
+    /// 30 s idle timeout, port preservation, ports 1024–65535, address- and port-dependent
+    /// filtering, no hairpinning.
     pub fn new(public: IpAddr, inside: Vec<IpAddr>) -> NaptConfig {
         NaptConfig {
             public,
+            pool: Vec::new(),
             inside,
             idle_timeout: Duration::from_secs(30),
             port_preservation: true,
@@ -101,6 +124,10 @@ impl NaptConfig {
         }
     }
 }
+
+/// A public port on one of the box's public addresses: the index of the address in
+/// [`Napt::addrs`], and the port. Each address has its own port space.
+type Public = (usize, u16);
 
 /// One mapping: an inside socket and the public port it goes out on.
 #[derive(Debug)]
@@ -118,30 +145,40 @@ struct Mapping {
 #[derive(Debug)]
 pub(super) struct Napt {
     config: NaptConfig,
-    /// The current public address (`config.public` until a rebinding changes it).
-    public: IpAddr,
+    /// The current public addresses, never empty: first the primary one (`config.public` until
+    /// a rebinding replaces it), then the pool's, in order.
+    addrs: Vec<IpAddr>,
     /// Public addresses given up at rebindings: datagrams to them are dropped.
     old_public: Vec<IpAddr>,
-    by_inside: BTreeMap<SocketAddr, u16>,
-    by_port: BTreeMap<u16, Mapping>,
+    /// The address (index into `addrs`) each inside host was paired with, at its first mapping.
+    paired: BTreeMap<IpAddr, usize>,
+    by_inside: BTreeMap<SocketAddr, Public>,
+    by_port: BTreeMap<Public, Mapping>,
     /// (expiry, public port) of every mapping that can expire, earliest first.
-    expiry: BTreeSet<(Instant, u16)>,
+    expiry: BTreeSet<(Instant, Public)>,
     /// Every public port the box has handed out.
-    used: BTreeSet<u16>,
+    used: BTreeSet<Public>,
     /// Ports handed out before the last rebinding: never handed out again.
-    retired: BTreeSet<u16>,
-    /// Where the next sequential allocation starts looking.
-    next_port: u16,
+    retired: BTreeSet<Public>,
+    /// Where the next sequential allocation on each address starts looking.
+    next_port: Vec<u16>,
     stats: NatStats,
 }
 
 impl Napt {
     pub(super) fn new(config: NaptConfig) -> Napt {
+        let mut addrs = vec![config.public];
+        for &a in &config.pool {
+            if a.is_ipv4() == config.public.is_ipv4() && !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
         Napt {
-            public: config.public,
-            next_port: *config.port_range.start(),
+            next_port: vec![*config.port_range.start(); addrs.len()],
+            addrs,
             config,
             old_public: Vec::new(),
+            paired: BTreeMap::new(),
             by_inside: BTreeMap::new(),
             by_port: BTreeMap::new(),
             expiry: BTreeSet::new(),
@@ -159,43 +196,56 @@ impl Napt {
         &mut self.stats
     }
 
-    /// Whether inbound datagrams to `addr` are this box's: its public address, or one it gave
-    /// up at a rebinding.
+    /// Whether inbound datagrams to `addr` are this box's: one of its public addresses, or one
+    /// it gave up at a rebinding.
     pub(super) fn owns(&self, addr: IpAddr) -> bool {
-        addr == self.public || self.old_public.contains(&addr)
+        self.addrs.contains(&addr) || self.old_public.contains(&addr)
     }
 
     /// The live public endpoint of `inside` at `now`.
     pub(super) fn mapping(&self, now: Instant, inside: SocketAddr) -> Option<SocketAddr> {
-        let port = *self.by_inside.get(&inside)?;
-        let m = self.by_port.get(&port)?;
+        let key = *self.by_inside.get(&inside)?;
+        let m = self.by_port.get(&key)?;
+        let addr = *self.addrs.get(key.0)?;
         m.expires
             .is_none_or(|e| e > now)
-            .then_some(SocketAddr::new(self.public, port))
+            .then_some(SocketAddr::new(addr, key.1))
     }
 
     /// Removes every mapping whose idle timeout has run out by `now`.
     fn sweep(&mut self, now: Instant) {
-        while let Some(&(at, port)) = self.expiry.first() {
+        while let Some(&(at, key)) = self.expiry.first() {
             if at > now {
                 break;
             }
             self.expiry.pop_first();
-            if let Some(m) = self.by_port.remove(&port) {
+            if let Some(m) = self.by_port.remove(&key) {
                 self.by_inside.remove(&m.inside);
                 self.stats.expired += 1;
             }
         }
     }
 
-    /// Whether `port` may be handed out now.
-    fn is_free(&self, port: u16) -> bool {
-        port != 0 && !self.by_port.contains_key(&port) && !self.retired.contains(&port)
+    /// The address (index into `addrs`) of inside host `host`: the one it was paired with, or
+    /// the one its first mapping will pair it with (the next in order, round-robin).
+    fn slot_of(&self, host: IpAddr) -> usize {
+        match self.paired.get(&host) {
+            Some(&slot) => slot,
+            None => self.paired.len() % self.addrs.len().max(1),
+        }
     }
 
-    /// A public port for a new mapping of a socket with inside port `inside_port`.
-    fn allocate(&mut self, inside_port: u16) -> Option<u16> {
-        if self.config.port_preservation && self.is_free(inside_port) {
+    /// Whether `port` may be handed out now on the address `slot`.
+    fn is_free(&self, slot: usize, port: u16) -> bool {
+        port != 0
+            && !self.by_port.contains_key(&(slot, port))
+            && !self.retired.contains(&(slot, port))
+    }
+
+    /// A public port on the address `slot` for a new mapping of a socket with inside port
+    /// `inside_port`.
+    fn allocate(&mut self, slot: usize, inside_port: u16) -> Option<u16> {
+        if self.config.port_preservation && self.is_free(slot, inside_port) {
             return Some(inside_port);
         }
         let (lo, hi) = (
@@ -205,12 +255,15 @@ impl Napt {
         if lo > hi {
             return None;
         }
+        let next = self.next_port.get(slot).copied().unwrap_or(lo);
         let span = u32::from(hi - lo) + 1;
-        let from = u32::from(self.next_port.clamp(lo, hi) - lo);
+        let from = u32::from(next.clamp(lo, hi) - lo);
         let port = (0..span)
             .filter_map(|i| u16::try_from(u32::from(lo) + (from + i) % span).ok())
-            .find(|&p| self.is_free(p))?;
-        self.next_port = if port >= hi { lo } else { port + 1 };
+            .find(|&p| self.is_free(slot, p))?;
+        if let Some(n) = self.next_port.get_mut(slot) {
+            *n = if port >= hi { lo } else { port + 1 };
+        }
         Some(port)
     }
 
@@ -221,7 +274,11 @@ impl Napt {
             self.stats.protocol_dropped += 1;
             return false;
         }
-        if d.src.is_ipv4() != self.public.is_ipv4() {
+        let slot = self.slot_of(d.src);
+        let Some(&public) = self.addrs.get(slot) else {
+            return false;
+        };
+        if d.src.is_ipv4() != public.is_ipv4() {
             self.stats.wrong_family += 1;
             return false;
         }
@@ -229,22 +286,25 @@ impl Napt {
             self.stats.malformed += 1;
             return false;
         };
-        let hairpin = d.dst == self.public;
+        let hairpin = self.addrs.contains(&d.dst);
         if hairpin && !self.config.hairpin {
             self.stats.hairpin_dropped += 1;
             return false;
         }
         let inside = SocketAddr::new(d.src, src_port);
-        let port = match self.by_inside.get(&inside) {
-            Some(&port) => port,
+        let key = match self.by_inside.get(&inside) {
+            Some(&key) => key,
             None => {
-                let Some(port) = self.allocate(src_port) else {
+                // The host's first mapping pairs it with its address, even if no port is left.
+                self.paired.entry(d.src).or_insert(slot);
+                let Some(port) = self.allocate(slot, src_port) else {
                     self.stats.exhausted += 1;
                     return false;
                 };
-                self.by_inside.insert(inside, port);
+                let key = (slot, port);
+                self.by_inside.insert(inside, key);
                 self.by_port.insert(
-                    port,
+                    key,
                     Mapping {
                         inside,
                         expires: None,
@@ -252,25 +312,25 @@ impl Napt {
                         peer_addrs: BTreeSet::new(),
                     },
                 );
-                self.used.insert(port);
+                self.used.insert(key);
                 self.stats.mappings_created += 1;
-                port
+                key
             }
         };
-        let Some(m) = self.by_port.get_mut(&port) else {
+        let Some(m) = self.by_port.get_mut(&key) else {
             return false;
         };
         // Outbound traffic refreshes the mapping and opens its filter to the destination.
         if let Some(old) = m.expires {
-            self.expiry.remove(&(old, port));
+            self.expiry.remove(&(old, key));
         }
         m.expires = now.checked_add(self.config.idle_timeout);
         if let Some(at) = m.expires {
-            self.expiry.insert((at, port));
+            self.expiry.insert((at, key));
         }
         m.peers.insert(SocketAddr::new(d.dst, dst_port));
         m.peer_addrs.insert(d.dst);
-        translate(d, Side::Src, self.public, Some(port));
+        translate(d, Side::Src, public, Some(key.1));
         self.stats.translated_out += 1;
         if hairpin {
             self.stats.hairpinned += 1;
@@ -290,9 +350,11 @@ impl Napt {
             self.stats.malformed += 1;
             return false;
         };
-        let mapping = (d.dst == self.public)
-            .then(|| self.by_port.get(&dst_port))
-            .flatten();
+        let mapping = self
+            .addrs
+            .iter()
+            .position(|a| *a == d.dst)
+            .and_then(|slot| self.by_port.get(&(slot, dst_port)));
         let Some(m) = mapping else {
             self.stats.no_mapping += 1;
             return false;
@@ -314,18 +376,22 @@ impl Napt {
         true
     }
 
-    /// Drops every mapping, retires every port used so far, and moves to `new_public` if given.
+    /// Drops every mapping, retires every port used so far on every address, and moves the
+    /// primary address to `new_public` if given (unless that is one of the pool's addresses:
+    /// then the addresses stay as they are). Hosts keep their pairing: those on the primary
+    /// address go out on `new_public` from now on.
     pub(super) fn rebind(&mut self, new_public: Option<IpAddr>) {
         self.by_inside.clear();
         self.by_port.clear();
         self.expiry.clear();
         self.retired.extend(self.used.iter().copied());
         if let Some(p) = new_public
-            && p != self.public
+            && !self.addrs.contains(&p)
+            && let Some(primary) = self.addrs.first_mut()
         {
             self.old_public.retain(|&a| a != p);
-            self.old_public.push(self.public);
-            self.public = p;
+            self.old_public.push(*primary);
+            *primary = p;
         }
         self.stats.rebinds += 1;
     }

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
 use dmvpn_esp::{InboundSa, OutboundSa, Policy};
 use dmvpn_ikev2::{DownReason, Event as IkeEvent, IkeSaId};
 
@@ -370,6 +371,7 @@ impl Node {
             return;
         };
         let t = grp.ifaces.first().copied().unwrap_or(0);
+        let behind_nat = grp.behind_nat;
         let Some((&peer, _)) = grp
             .peers
             .iter()
@@ -381,7 +383,13 @@ impl Node {
             return;
         };
         let was_up = p.ike.map(|(s, _)| s) == Some(sa);
-        let port = p.udp_encap.unwrap_or(IKE_PORT);
+        // A negotiation that never came up has no encapsulation port yet: it went where
+        // `initiate` sent it, 4500 from behind a NAT.
+        let port = p.udp_encap.unwrap_or(if !was_up && behind_nat {
+            NAT_T_PORT
+        } else {
+            IKE_PORT
+        });
         if was_up {
             p.ike = None;
             p.up_since = None;
