@@ -1,0 +1,250 @@
+//! The node's sockets and devices: per tunnel source a raw IP socket for GRE (protocol 47) and
+//! one for ESP (50), UDP sockets on 500 and 4500 for a protected source; per tunnel interface a
+//! TUN device. Each one has a reader task that hands whole datagrams to the main loop through
+//! one channel, in buffers of one shared pool that the main loop gives back after use (no
+//! allocation per packet once the pool is warm). Sends are non-blocking: a full socket buffer drops the packet (counted), as
+//! a router's output queue would.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Largest datagram read.
+pub const MTU_MAX: usize = 65_535;
+/// Buffers the pool keeps.
+const POOL: usize = 256;
+
+/// What a reader read.
+pub enum Rx {
+    /// An IP packet from a tunnel interface's TUN device (the node routes it by destination).
+    Tun { buf: Vec<u8> },
+    /// An IPv4 packet (header included) of protocol `proto` from a raw socket.
+    Raw { proto: u8, buf: Vec<u8> },
+    /// A UDP datagram to `local` from `from`.
+    Udp {
+        local: SocketAddr,
+        from: SocketAddr,
+        buf: Vec<u8>,
+    },
+    /// A reader stopped: the socket or device is gone.
+    Lost { what: String, error: std::io::Error },
+}
+
+/// The readers' buffers: taken by a reader for each datagram, given back by the main loop
+/// once the node has handled it (no allocation per packet once warm).
+#[derive(Clone, Default)]
+pub struct Pool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Pool {
+    /// A buffer of [`MTU_MAX`] bytes.
+    fn take(&self) -> Vec<u8> {
+        let mut b = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default();
+        b.resize(MTU_MAX, 0);
+        b
+    }
+
+    /// Gives a buffer back (at most [`POOL`] are kept).
+    pub fn give(&self, buf: Vec<u8>) {
+        if let Ok(mut v) = self.0.lock()
+            && v.len() < POOL
+        {
+            v.push(buf);
+        }
+    }
+}
+
+/// A raw IP socket of one protocol bound to a tunnel source. Tokio has no raw sockets; a raw
+/// socket reads and writes datagrams just as a UDP socket does (`recvfrom`/`sendto`), so it is
+/// driven through [`UdpSocket`] (whose methods are the system calls, whatever the socket type).
+pub struct RawSocket {
+    sock: Arc<UdpSocket>,
+    /// Datagrams the kernel would not take (socket buffer full or an error).
+    pub dropped: u64,
+}
+
+impl RawSocket {
+    /// A raw socket for `proto` bound to `source` (IPv4 only: IPv6 raw sockets do not give
+    /// the IP header, which the node needs for the destination).
+    pub fn open(source: IpAddr, proto: u8) -> std::io::Result<RawSocket> {
+        if source.is_ipv6() {
+            return Err(std::io::Error::other(format!(
+                "tunnel source {source}: IPv6 underlays are not supported by dmvpn-node yet"
+            )));
+        }
+        let s = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(proto))),
+        )?;
+        s.bind(&SockAddr::from(SocketAddr::new(source, 0)))?;
+        s.set_nonblocking(true)?;
+        let sock = UdpSocket::from_std(std::net::UdpSocket::from(s))?;
+        Ok(RawSocket {
+            sock: Arc::new(sock),
+            dropped: 0,
+        })
+    }
+
+    /// Sends `payload` to `dst` (the kernel adds the IP header).
+    pub fn send(&mut self, dst: IpAddr, payload: &[u8]) {
+        if self
+            .sock
+            .try_send_to(payload, SocketAddr::new(dst, 0))
+            .is_err()
+        {
+            self.dropped += 1;
+        }
+    }
+
+    /// Starts the reader task: whole IPv4 packets, header included.
+    pub fn spawn_reader(&self, proto: u8, tx: mpsc::Sender<Rx>, pool: &Pool) {
+        let pool = pool.clone();
+        let sock = self.sock.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut buf = pool.take();
+                match sock.recv_from(&mut buf).await {
+                    Ok((n, _)) => {
+                        buf.truncate(n);
+                        if tx.send(Rx::Raw { proto, buf }).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        let _ = tx
+                            .send(Rx::Lost {
+                                what: format!("raw socket for IP protocol {proto}"),
+                                error,
+                            })
+                            .await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A UDP socket (IKE on 500, IKE and ESP in UDP on 4500).
+pub struct Udp {
+    sock: Arc<UdpSocket>,
+    /// Its address.
+    pub local: SocketAddr,
+    /// Datagrams the kernel would not take.
+    pub dropped: u64,
+}
+
+impl Udp {
+    /// Binds `local`.
+    pub async fn bind(local: SocketAddr) -> std::io::Result<Udp> {
+        Ok(Udp {
+            sock: Arc::new(UdpSocket::bind(local).await?),
+            local,
+            dropped: 0,
+        })
+    }
+
+    /// Sends `payload` to `dst`.
+    pub fn send(&mut self, dst: SocketAddr, payload: &[u8]) {
+        if self.sock.try_send_to(payload, dst).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    /// Starts the reader task.
+    pub fn spawn_reader(&self, tx: mpsc::Sender<Rx>, pool: &Pool) {
+        let pool = pool.clone();
+        let (sock, local) = (self.sock.clone(), self.local);
+        tokio::spawn(async move {
+            loop {
+                let mut buf = pool.take();
+                match sock.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        buf.truncate(n);
+                        if tx.send(Rx::Udp { local, from, buf }).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        let _ = tx
+                            .send(Rx::Lost {
+                                what: format!("UDP socket {local}"),
+                                error,
+                            })
+                            .await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A tunnel interface's TUN device.
+pub struct Tun {
+    dev: Arc<tun_rs::AsyncDevice>,
+    /// Its name.
+    pub name: String,
+    /// Packets the device would not take.
+    pub dropped: u64,
+}
+
+impl Tun {
+    /// Creates the device `name` with the tunnel's overlay address and MTU.
+    pub fn create(name: &str, address: ipnet::IpNet, mtu: u16) -> std::io::Result<Tun> {
+        let b = tun_rs::DeviceBuilder::new().name(name).mtu(mtu);
+        let b = match address {
+            ipnet::IpNet::V4(n) => b.ipv4(n.addr(), n.prefix_len(), None),
+            ipnet::IpNet::V6(n) => b.ipv6(n.addr(), n.prefix_len()),
+        };
+        let dev = b.build_async()?;
+        Ok(Tun {
+            dev: Arc::new(dev),
+            name: name.to_string(),
+            dropped: 0,
+        })
+    }
+
+    /// Writes an IP packet to the device.
+    pub fn send(&mut self, packet: &[u8]) {
+        if self.dev.try_send(packet).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    /// Starts the reader task.
+    pub fn spawn_reader(&self, tx: mpsc::Sender<Rx>, pool: &Pool) {
+        let pool = pool.clone();
+        let (dev, name) = (self.dev.clone(), self.name.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut buf = pool.take();
+                match dev.recv(&mut buf).await {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(Rx::Tun { buf }).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        let _ = tx
+                            .send(Rx::Lost {
+                                what: format!("TUN device {name}"),
+                                error,
+                            })
+                            .await;
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
