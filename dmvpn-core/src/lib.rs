@@ -120,6 +120,8 @@
 //!     mode: TunnelMode::Multipoint,
 //!     key: Some(100000),
 //!     mtu: 1400,
+//!     underlay_mtu: 1500,
+//!     adjust_mss: Some(1360),
 //!     verify_unicast_source: false,
 //!     nhrp,
 //!     protection: Some(TunnelProtection { profile: "DMVPN".into(), shared: false }),

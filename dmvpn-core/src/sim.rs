@@ -832,6 +832,8 @@ pub mod example {
                 mode: TunnelMode::Multipoint,
                 key: self.key,
                 mtu: 1400,
+                underlay_mtu: 1500,
+                adjust_mss: None,
                 verify_unicast_source: false,
                 nhrp,
                 protection: self.protection(),

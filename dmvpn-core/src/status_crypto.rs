@@ -342,16 +342,25 @@ impl Node {
         s
     }
 
-    /// `show dmvpn detail` at `now`: `show dmvpn`, each interface followed by the crypto
-    /// session details of its peers.
+    /// `show dmvpn detail` at `now`: `show dmvpn`, each interface followed by its MTU and
+    /// the effective MTU towards each peer, then the crypto session details of its peers (see
+    /// [`Status::show_dmvpn_detail`]).
     pub fn show_dmvpn_detail(&self, now: Instant) -> String {
         self.status(now).show_dmvpn_detail()
     }
 }
 
 impl Status {
-    /// `show dmvpn detail`: what `show dmvpn` prints, each interface followed by the crypto
-    /// session details of its peers (from [`PeerStatus::crypto`]).
+    /// `show dmvpn detail`: what `show dmvpn` prints, each interface followed by its MTU
+    /// settings and one line per NBMA peer with the effective MTU towards it and the
+    /// encapsulation overhead ([`PeerStatus::mtu`], [`PeerStatus::overhead`]), then the crypto
+    /// session details of its peers (from [`PeerStatus::crypto`]):
+    ///
+    /// ```text
+    ///  IP MTU 1400 bytes, underlay MTU 1500 bytes, TCP adjust-mss 1360
+    ///  Peer 172.17.0.1: MTU 1400 bytes, overhead 85 bytes
+    ///  Peer 172.16.2.1: MTU unknown (no IPsec SA)
+    /// ```
     pub fn show_dmvpn_detail(&self) -> String {
         let mut s = String::new();
         let _ = self.write_dmvpn_detail(&mut s);
@@ -362,10 +371,33 @@ impl Status {
         crate::status::write_dmvpn_legend(s)?;
         for t in &self.tunnels {
             crate::status::write_dmvpn_tunnel(s, t)?;
+            write_mtu_details(s, t)?;
             write_crypto_details(s, t)?;
         }
         Ok(())
     }
+}
+
+/// The MTU lines of `show dmvpn detail` (see [`Status::show_dmvpn_detail`]).
+fn write_mtu_details(s: &mut String, t: &TunnelStatus) -> fmt::Result {
+    writeln!(s)?;
+    write!(
+        s,
+        " IP MTU {} bytes, underlay MTU {} bytes",
+        t.mtu, t.underlay_mtu
+    )?;
+    match t.adjust_mss {
+        Some(m) => writeln!(s, ", TCP adjust-mss {m}")?,
+        None => writeln!(s)?,
+    }
+    for p in &t.peers {
+        let Some(nbma) = p.nbma else { continue };
+        match (p.mtu, p.overhead) {
+            (Some(m), Some(o)) => writeln!(s, " Peer {nbma}: MTU {m} bytes, overhead {o} bytes")?,
+            _ => writeln!(s, " Peer {nbma}: MTU unknown (no IPsec SA)")?,
+        }
+    }
+    Ok(())
 }
 
 fn write_crypto_details(s: &mut String, t: &TunnelStatus) -> fmt::Result {
