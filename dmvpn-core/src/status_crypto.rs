@@ -8,8 +8,9 @@
 //! key material: SPIs, algorithms, counters and lifetimes only.
 //!
 //! What the node does not know it does not make up: there is no VRF (`none`, `(none)`), no
-//! connection id beyond the IKE SA's own number, and the underlay's MTU is taken to be
-//! Ethernet's 1500 (`path mtu`), as the node never learns the NBMA interface's MTU.
+//! connection id beyond the IKE SA's own number, and the underlay's MTU (`path mtu`, `ip mtu`)
+//! is the configured [`TunnelConfig::underlay_mtu`](crate::config::TunnelConfig::underlay_mtu)
+//! (Ethernet's 1500 by default), as the node never learns the NBMA interface's MTU itself.
 
 use core::fmt::{self, Write as _};
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,6 +143,10 @@ pub struct CryptoStatus {
     pub ike_sas: Vec<IkeSaStatus>,
     /// The configured IKE SA lifetime.
     pub ike_lifetime: Duration,
+    /// The MTU of the underlay interface the tunnel source is on (the smallest
+    /// [`TunnelConfig::underlay_mtu`](crate::config::TunnelConfig::underlay_mtu) of the
+    /// group's interfaces).
+    pub underlay_mtu: u16,
     /// Every peer with a mapping, an SA or a negotiation, by address.
     pub peers: Vec<PeerCrypto>,
     /// The group's counters.
@@ -190,6 +195,12 @@ impl Node {
             proposals: grp.transform.clone(),
             ike_sas: grp.ep.status(now),
             ike_lifetime: grp.ep.config().ike_lifetime,
+            underlay_mtu: grp
+                .ifaces
+                .iter()
+                .filter_map(|i| self.ifaces.get(*i).map(|f| f.cfg.underlay_mtu))
+                .min()
+                .unwrap_or(1500),
             peers: self.crypto_peers(now, g),
             stats: grp.stats,
         })
@@ -717,7 +728,7 @@ fn write_ipsec_sa(s: &mut String, groups: &[CryptoStatus]) -> fmt::Result {
                 "     local crypto endpt.: {}, remote crypto endpt.: {}",
                 p.local, p.peer
             )?;
-            writeln!(s, "     path mtu 1500, ip mtu 1500")?;
+            writeln!(s, "     path mtu {0}, ip mtu {0}", g.underlay_mtu)?;
             let spi = p.current_outbound_spi.unwrap_or(0);
             writeln!(s, "     current outbound spi: 0x{spi:X}({spi})")?;
             writeln!(s)?;

@@ -429,6 +429,14 @@ fn a_narrow_underlay_lowers_the_effective_mtu(name: &'static str, protected: boo
         )),
         "{detail}"
     );
+    if protected {
+        // `show crypto ipsec sa` names the underlay's MTU.
+        let ipsec = node.show_crypto_ipsec_sa(s.now());
+        assert!(
+            ipsec.contains("     path mtu 1400, ip mtu 1400\n"),
+            "{ipsec}"
+        );
+    }
     delivered_to(&mut s, a, pc);
     delivered_to(&mut s, b, server);
 

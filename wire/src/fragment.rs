@@ -10,8 +10,8 @@
 //! - the first fragment carries the original header with all its options; the others carry only
 //!   the options whose copied flag (the type's top bit) is set, padded with End of Options to a
 //!   multiple of 4 (RFC 791 §3.1, "Options");
-//! - identification, type of service, TTL, protocol, DF (clear: a packet with DF set is refused)
-//!   and the addresses are the original's; each header gets its own total length and checksum.
+//! - identification, type of service, TTL, protocol, DF (clear: a packet with DF set is refused),
+//!   the reserved flag and the addresses are the original's; each header gets its own total length and checksum.
 //!
 //! It does not allocate: it borrows the packet and writes one fragment at a time into a buffer
 //! the caller reuses ([`Fragmenter::next_into`]).
@@ -25,8 +25,7 @@ use crate::{Error, be, checksum, ipv4};
 /// §3.1, "Total Length"; a 60-byte header and 8 bytes of data).
 pub const MIN_MTU: usize = 68;
 
-/// Flag bits and offset mask of the 16-bit flags/fragment-offset word.
-const FLAG_DF: u16 = 0x4000;
+/// The MF bit and offset mask of the 16-bit flags/fragment-offset word.
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;
 
@@ -208,7 +207,8 @@ impl<'a> Fragmenter<'a> {
         out.extend_from_slice(data);
         let total = u16::try_from(out.len()).unwrap_or(u16::MAX);
         let offset = ((self.base + pos) >> 3) as u16 & OFFSET_MASK;
-        let flags = be::u16(out, 6) & FLAG_DF;
+        // DF (clear) and the reserved bit as they were; MF and the offset are this fragment's.
+        let flags = be::u16(out, 6) & !(FLAG_MF | OFFSET_MASK);
         let mf = if last && !self.more { 0 } else { FLAG_MF };
         be::put_u16(out, 2, total);
         be::put_u16(out, 6, flags | mf | offset);
@@ -268,7 +268,7 @@ pub fn reassemble<'a>(fragments: impl IntoIterator<Item = &'a [u8]>) -> Result<V
     }
     let total = u16::try_from(out.len()).map_err(|_| Error::TooLong(out.len()))?;
     let flags = be::u16(&out, 6);
-    let flags = (flags & (FLAG_DF | OFFSET_MASK)) | if more { FLAG_MF } else { 0 };
+    let flags = (flags & !FLAG_MF) | if more { FLAG_MF } else { 0 };
     be::put_u16(&mut out, 2, total);
     be::put_u16(&mut out, 6, flags);
     be::put_u16(&mut out, 10, 0);
@@ -385,6 +385,15 @@ mod tests {
         let frags = all(&p, 268);
         let last = ipv4::Packet::new_checked(&frags[2][..]).unwrap();
         assert!(!last.more_fragments());
+        // The reserved flag (RFC 791 §3.1, bit 0) stays as it was, in every fragment.
+        let mut evil = packet(&[], 600, 0, false);
+        evil[6] |= 0x80;
+        let mut v = ipv4::Packet::new_unchecked(&mut evil[..]);
+        let c = v.compute_checksum();
+        v.set_checksum(c);
+        let frags = all(&evil, 268);
+        assert!(frags.iter().all(|f| f[6] & 0x80 != 0));
+        assert_eq!(reassemble(frags.iter().map(Vec::as_slice)).unwrap(), evil);
     }
 
     #[test]

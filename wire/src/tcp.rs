@@ -2,10 +2,11 @@
 //! SYN-ACK) is lowered in place, so that the two ends of a connection across a tunnel send
 //! segments that fit the tunnel without fragmentation.
 //!
-//! The MSS option (kind 2, length 4, RFC 9293 §3.1; RFC 879 §3, RFC 6691 §2: only in segments
-//! with SYN set) says how large a segment the sender of the SYN can receive. A router in the
-//! path may lower it, never raise it; the TCP checksum is then updated incrementally (RFC 1624
-//! eqn. 3) and no other byte changes.
+//! The MSS option (kind 2, length 4; RFC 879, RFC 9293 §3.1 and §3.7.1: sent only in segments
+//! with SYN set) says how large a segment the sender of the SYN can receive: the MTU less the
+//! fixed IP and TCP headers (RFC 6691 §2; seed 002's `ip mtu 1400` and `ip tcp adjust-mss
+//! 1360`). A router in the path may lower it, never raise it; the TCP checksum is then updated
+//! incrementally (RFC 1624 eqn. 3) and no other byte changes.
 //!
 //! Only the fixed places are parsed, and anything unexpected leaves the packet untouched:
 //!

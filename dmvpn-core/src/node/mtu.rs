@@ -195,8 +195,12 @@ impl Node {
             match Fragmenter::new(packet, mtu) {
                 Ok(f) => return self.send_fragments(t, nbma, f, decrement),
                 Err(dmvpn_wire::Error::DontFragment) => {}
+                // A fragment claiming to lie beyond the largest datagram: malformed.
                 Err(e) => {
-                    bump(&mut self.stats.overlay_malformed);
+                    match origin {
+                        Origin::Lan => bump(&mut self.stats.overlay_malformed),
+                        Origin::Tunnel { .. } => bump(&mut self.stats.tunnelled_malformed),
+                    }
                     return Err(Error::MalformedOverlay(e));
                 }
             }
