@@ -73,7 +73,8 @@ fn udp6(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
 
 fn udp_body(u: &mut [u8], src: IpAddr, dst: IpAddr) {
     let len = u.len();
-    u[0..4].copy_from_slice(&[0x30, 0x39, 0x00, 0x35]);
+    // Discard (port 9) both ways: nothing for tshark to misread in the pcaps.
+    u[0..4].copy_from_slice(&[0x00, 0x09, 0x00, 0x09]);
     u[4..6].copy_from_slice(&(len as u16).to_be_bytes());
     for (i, b) in u[8..].iter_mut().enumerate() {
         *b = (i % 251) as u8;
@@ -624,9 +625,17 @@ fn syns_are_clamped_both_ways(name: &'static str, protected: bool) {
     assert!(tcp_checksum_ok(&got[0]));
     assert_eq!(stats(&s, a).mss_clamped, 2);
 
-    // Left alone: a smaller MSS, a segment without SYN, malformed option lists.
+    // Left alone: a smaller MSS.
+    let small = tcp4(pc, server, SYN, &syn_options(1200));
+    send(&mut s, 1, &small);
+    s.run(secs(1));
+    assert_eq!(delivered_to(&mut s, b, server), vec![small]);
+    // The pcap ends here: what follows is malformed on purpose (the CI's tshark sweep wants
+    // clean captures).
+    frames(&mut s);
+
+    // Left alone: a segment without SYN, malformed option lists.
     let untouched = [
-        tcp4(pc, server, SYN, &syn_options(1200)),
         tcp4(pc, server, ACK, &syn_options(1460)),
         // MSS, then an option of length 0.
         tcp4(pc, server, SYN, &[2, 4, 5, 0xb4, 8, 0]),
@@ -642,13 +651,12 @@ fn syns_are_clamped_both_ways(name: &'static str, protected: bool) {
     }
     s.run(secs(1));
     let got = delivered_to(&mut s, b, server);
-    assert_eq!(got.len(), 6);
-    assert_eq!(&got[..5], &untouched[..]);
-    assert_eq!(got[5], truncated);
+    assert_eq!(got.len(), 5);
+    assert_eq!(&got[..4], &untouched[..]);
+    assert_eq!(got[4], truncated);
     assert_eq!(stats(&s, a).mss_clamped, 2);
     // B clamps nothing.
     assert_eq!(stats(&s, b).mss_clamped, 0);
-    frames(&mut s);
 }
 
 #[test]
