@@ -470,6 +470,62 @@ fn a_narrow_underlay_lowers_the_effective_mtu_protected() {
     a_narrow_underlay_lowers_the_effective_mtu("mtu-underlay-protected", true);
 }
 
+// ----- ESP in UDP: 8 bytes more -----
+
+/// Spokes behind NAPT boxes (every SA in ESP-in-UDP 4500, RFC 3948) on a 1,400-byte underlay:
+/// the UDP header's 8 bytes come off the effective MTU too.
+#[test]
+fn esp_in_udp_costs_the_udp_header() {
+    let ex = Example::new(2).protected();
+    let mut s = Scenario::empty("mtu-napt", 31, ex.clone());
+    for (i, public) in [(1, "198.51.100.1"), (2, "203.0.113.2")] {
+        let nat = dmvpn_netsim::NaptConfig::new(ip(public), vec![ex.spoke_nbma(i).into()]);
+        s.sim.network_mut().add_napt(nat);
+    }
+    let narrow = |mut c: NodeConfig| {
+        c.tunnels[0].underlay_mtu = 1400;
+        c
+    };
+    let hub = s.add(narrow(ex.hub()));
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=2 {
+        let id = s.add(narrow(ex.spoke(i)));
+        s.node(id).set_capture(true);
+        s.spokes.push(id);
+    }
+    s.run(secs(3));
+    assert!(s.registered(hub, 1) && s.registered(hub, 2));
+    s.route(1, 2);
+    s.route(2, 1);
+    let (a, b) = (s.spoke(1), s.spoke(2));
+    let mtu = 1400 - overhead(true) - 8;
+    assert_eq!(s.get(a).node().tunnel_mtu(0, HUB_NBMA.into()), Some(mtu));
+    assert_eq!(
+        s.get(hub).node().tunnel_mtu(0, ip("198.51.100.1")),
+        Some(mtu)
+    );
+    let (pc, server) = (s.ex.lan_host(1, 25), s.ex.lan_host(2, 37));
+    // Through the hub, both legs in UDP: DF gets the number, the other is cut to fit.
+    let df = udp4(pc, server, 1400, true, 1);
+    let frag = udp4(pc, server, 1500, false, 2);
+    send(&mut s, 1, &df);
+    send(&mut s, 1, &frag);
+    s.run(secs(2));
+    let back = delivered_to(&mut s, a, pc);
+    assert_eq!(back.len(), 1);
+    assert_eq!(frag_needed(&back[0]).2, mtu);
+    let got = delivered_to(&mut s, b, server);
+    assert_eq!(got.len(), 2);
+    assert_eq!(reassembled(&got), vec![one_hop_on(&frag)]);
+    let frames = frames(&mut s);
+    assert!(frames.iter().all(|f| f[9] == 17), "all in UDP");
+    let largest = frames.iter().map(Vec::len).max().unwrap();
+    assert!(largest <= 1400 && largest > 1400 - 24, "{largest}");
+}
+
 // ----- the hub's MTU: the error goes back into the tunnel -----
 
 fn a_hub_with_a_smaller_mtu_answers_through_the_tunnel(name: &'static str, protected: bool) {
