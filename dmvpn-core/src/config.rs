@@ -5,6 +5,7 @@
 //! interface Tunnel0                      TunnelConfig { name: "Tunnel0",
 //!  ip address 10.0.0.1 255.255.255.0       address: 10.0.0.1/24,
 //!  ip mtu 1400                             mtu: 1400,
+//!  ip tcp adjust-mss 1360                  adjust_mss: Some(1360),
 //!  ip nhrp authentication donttell         nhrp.authentication: Some("donttell"),
 //!  ip nhrp map multicast dynamic           nhrp.map_multicast_dynamic: true,
 //!  ip nhrp network-id 99                   nhrp.network_id: 99,
@@ -12,7 +13,8 @@
 //!  ip nhrp redirect                        nhrp.redirect: true,
 //!  tunnel source 172.17.0.1                source: 172.17.0.1,
 //!  tunnel mode gre multipoint              mode: Multipoint,
-//!  tunnel key 100000                       key: Some(100000) }
+//!  tunnel key 100000                       key: Some(100000),
+//! interface Ethernet0 / mtu 1500           underlay_mtu: 1500 }
 //! ```
 //!
 //! [`NodeConfig::validate`] reports every problem at once, each with the path of the field.
@@ -75,9 +77,32 @@ pub struct TunnelConfig {
     /// `tunnel key`: must match across the DMVPN; distinguishes clouds sharing a source address.
     #[serde(default)]
     pub key: Option<u32>,
-    /// `ip mtu`: the overlay MTU (seeds recommend 1400).
+    /// `ip mtu`: the overlay MTU (seeds recommend 1400), at least 576 (IPv4 overlay) or 1280
+    /// (IPv6). Every IPv4/IPv6 packet the interface sends into the tunnel is held to the
+    /// effective MTU towards its peer: this, or less when the underlay cannot carry this much
+    /// after the encapsulation ([`underlay_mtu`](Self::underlay_mtu) minus the outer IP, GRE
+    /// and, protected, the ESP overhead of the peer's SA). Larger IPv4 packets are fragmented
+    /// before they are encrypted (seed 002: "ensures longer packets are fragmented before they
+    /// are encrypted; otherwise, the receiving router would have to do the reassembly"), or,
+    /// with Don't Fragment set, dropped and answered with ICMP "fragmentation needed" carrying
+    /// the effective MTU (RFC 1191); larger IPv6 packets are dropped and answered with ICMPv6
+    /// "packet too big" (RFC 4443 §3.2). See the crate docs, "MTU".
     #[serde(default = "default_mtu")]
     pub mtu: u16,
+    /// The MTU of the underlay interface `tunnel source` is on (IOS: the `mtu` of that
+    /// interface; Ethernet's 1500 by default): the largest outer packet (IP header included)
+    /// the node may hand to the underlay. At least 576 with an IPv4 tunnel source, 1280 with
+    /// an IPv6 one. The node never learns it by itself (Sans-IO): set it when the NBMA path is
+    /// narrower (PPPoE 1492, a provider's 1400, …).
+    #[serde(default = "default_underlay_mtu")]
+    pub underlay_mtu: u16,
+    /// `ip tcp adjust-mss N` (seed 002 recommends 1360 with `ip mtu 1400`): the MSS option of
+    /// TCP SYN and SYN-ACK segments, IPv4 and IPv6, going into and coming out of the tunnel is
+    /// lowered to N when it is larger (never raised), the TCP checksum updated incrementally
+    /// (RFC 1624), nothing else touched. 500..=1460, as IOS. Malformed segments pass as they
+    /// are; see [`dmvpn_wire::tcp`] for exactly what is parsed. Default off.
+    #[serde(default)]
+    pub adjust_mss: Option<u16>,
     /// `ip verify unicast source reachable-via rx`, in spirit (unicast reverse-path
     /// forwarding, strict): a packet that comes out of this tunnel is accepted only if its
     /// inner source routes back through the peer that sent it. That is, the source is not on
@@ -112,6 +137,13 @@ pub struct TunnelConfig {
 fn default_mtu() -> u16 {
     1400
 }
+
+fn default_underlay_mtu() -> u16 {
+    1500
+}
+
+/// The range of `ip tcp adjust-mss` (IOS's).
+pub const ADJUST_MSS_RANGE: core::ops::RangeInclusive<u16> = 500..=1460;
 
 /// An `ip nhrp nhs` entry: a next-hop server (hub) by its overlay address, with the NBMA address
 /// from the matching static `ip nhrp map` (or given here directly, as `ip nhrp nhs X nbma Y`).
@@ -415,6 +447,28 @@ impl NodeConfig {
                     ),
                 );
             }
+            let min_underlay = if t.source.is_ipv6() { 1280 } else { 576 };
+            if t.underlay_mtu < min_underlay {
+                report(
+                    format!("{p}.underlay_mtu"),
+                    format!(
+                        "{} is below the minimum {min_underlay} for the tunnel source's family",
+                        t.underlay_mtu
+                    ),
+                );
+            }
+            if let Some(mss) = t.adjust_mss
+                && !ADJUST_MSS_RANGE.contains(&mss)
+            {
+                report(
+                    format!("{p}.adjust_mss"),
+                    format!(
+                        "{mss} is outside {}..={}",
+                        ADJUST_MSS_RANGE.start(),
+                        ADJUST_MSS_RANGE.end()
+                    ),
+                );
+            }
             let n = &t.nhrp;
             let np = format!("{p}.nhrp");
             if n.network_id == 0 {
@@ -589,6 +643,8 @@ mod tests {
             mode: TunnelMode::Multipoint,
             key: Some(100000),
             mtu: 1400,
+            underlay_mtu: 1500,
+            adjust_mss: None,
             verify_unicast_source: false,
             nhrp: NhrpConfig {
                 authentication: Some(Password::new("donttell")),
@@ -651,6 +707,8 @@ mod tests {
         bad.nhrp.authentication = Some(Password::new("far-too-long"));
         bad.nhrp.holdtime = 0;
         bad.mtu = 100;
+        bad.underlay_mtu = 575;
+        bad.adjust_mss = Some(1461);
         let mut dup = hub();
         dup.nhrp.network_id = 99;
         let err = NodeConfig {
@@ -664,6 +722,8 @@ mod tests {
         let paths: Vec<&str> = err.0.iter().map(|p| p.path.as_str()).collect();
         for expected in [
             "tunnels[0].mtu",
+            "tunnels[0].underlay_mtu",
+            "tunnels[0].adjust_mss",
             "tunnels[0].nhrp.authentication",
             "tunnels[0].nhrp.holdtime",
             "tunnels[0].nhrp.nhs[1]",
@@ -682,6 +742,62 @@ mod tests {
             2
         );
         assert!(err.to_string().starts_with("invalid configuration: "));
+    }
+
+    #[test]
+    fn underlay_mtu_and_adjust_mss_bounds() {
+        let check = |t: TunnelConfig| {
+            NodeConfig {
+                hostname: "r".into(),
+                networks: Vec::new(),
+                tunnels: vec![t],
+                crypto: Default::default(),
+            }
+            .validate()
+            .map_err(|e| e.0.into_iter().map(|p| p.path).collect::<Vec<_>>())
+        };
+        for mss in [500, 1360, 1460] {
+            let t = TunnelConfig {
+                adjust_mss: Some(mss),
+                underlay_mtu: 576,
+                ..hub()
+            };
+            assert_eq!(check(t), Ok(()));
+        }
+        for mss in [0, 499, 1461] {
+            let t = TunnelConfig {
+                adjust_mss: Some(mss),
+                ..hub()
+            };
+            assert_eq!(check(t), Err(vec!["tunnels[0].adjust_mss".to_string()]));
+        }
+        // An IPv6 tunnel source needs IPv6's minimum link MTU underneath.
+        let v6 = TunnelConfig {
+            source: ip("2001:db8::1"),
+            underlay_mtu: 1279,
+            ..hub()
+        };
+        assert_eq!(
+            check(v6.clone()),
+            Err(vec!["tunnels[0].underlay_mtu".to_string()])
+        );
+        assert_eq!(
+            check(TunnelConfig {
+                underlay_mtu: 1280,
+                ..v6
+            }),
+            Ok(())
+        );
+        let json = serde_json::to_string(&TunnelConfig {
+            adjust_mss: Some(1360),
+            underlay_mtu: 1492,
+            ..hub()
+        })
+        .unwrap();
+        assert!(
+            json.contains(r#""underlay_mtu":1492,"adjust_mss":1360"#),
+            "{json}"
+        );
     }
 
     #[test]
@@ -823,6 +939,10 @@ mod tests {
                 m.tunnels[0].key
             ),
             (1400, 7200, None)
+        );
+        assert_eq!(
+            (m.tunnels[0].underlay_mtu, m.tunnels[0].adjust_mss),
+            (1500, None)
         );
         assert_eq!(
             m.tunnels[0].nhrp.max_send,

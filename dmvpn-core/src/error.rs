@@ -51,6 +51,16 @@ pub enum Error {
         /// The NBMA address the packet came from.
         from: IpAddr,
     },
+    /// A packet larger than the effective MTU towards its peer that may not be fragmented
+    /// (IPv4 with Don't Fragment, or IPv6): dropped, and answered with ICMP "fragmentation
+    /// needed" / ICMPv6 "packet too big" carrying `mtu` (rate permitting).
+    #[error("packet for {dst} exceeds the tunnel MTU {mtu}")]
+    PacketTooBig {
+        /// The packet's destination.
+        dst: IpAddr,
+        /// The effective MTU it had to fit.
+        mtu: u16,
+    },
     /// The output queue is full; the packet was dropped.
     #[error("output queue full ({0} entries)")]
     QueueFull(usize),

@@ -7,8 +7,9 @@
 //! A [`Node`] has one or more tunnel interfaces ([`config::TunnelConfig`], in IOS terms: `ip
 //! address`, `tunnel source`, `tunnel key`, `tunnel mode gre multipoint` or `tunnel
 //! destination`, `ip nhrp network-id`, `authentication`, `holdtime`, `nhs`, `map`, `map
-//! multicast dynamic`, `redirect`, `shortcut`, `max-send`, `ip mtu`, `ip verify unicast source
-//! reachable-via rx`). Each interface is a hub
+//! multicast dynamic`, `redirect`, `shortcut`, `max-send`, `ip mtu`, `ip tcp adjust-mss`, `ip
+//! verify unicast source reachable-via rx`, and the MTU of the underlay interface). Each
+//! interface is a hub
 //! (an NHRP server: `ip nhrp map multicast dynamic`, `redirect`, or no `nhs`), a spoke (an NHRP
 //! client: it has `nhs`), or both (a secondary hub that is a spoke of the primary, seed 003).
 //! Several interfaces make dual DMVPN (different tunnel keys and network-ids, seed 003).
@@ -44,9 +45,59 @@
 //!   sa` (seed 004), `show crypto session`, `show dmvpn detail`; [`Event`]s print like the
 //!   seeds' `%DMVPN-5-NHRP_*` and `%CRYPTO-5-SESSION_STATUS` messages.
 //!
+//! - **MTU** (`ip mtu`, `ip tcp adjust-mss`; see below): what is larger than a tunnel can
+//!   carry is fragmented before it is encrypted, or refused with the ICMP error that makes
+//!   the sender send smaller packets; TCP SYNs have their MSS lowered.
+//!
 //! RFCs: GRE (RFC 2784, keys RFC 2890), NHRP (RFC 2332) with Cisco's DMVPN extensions, ESP
 //! (RFC 4303) in transport mode, IKEv2 (RFC 7296) with PSK authentication (§2.15); the
-//! selectors are GRE host to host (RFC 4301 §4.4.1).
+//! selectors are GRE host to host (RFC 4301 §4.4.1). IPv4 fragmentation (RFC 791), path MTU
+//! discovery (RFC 1191, RFC 8201) with ICMP (RFC 792, RFC 1812) and ICMPv6 (RFC 4443), TCP's
+//! MSS option (RFC 879, RFC 6691, RFC 9293).
+//!
+//! # MTU
+//!
+//! Seed 002 sets `ip mtu 1400` on every tunnel interface ("ensures longer packets are
+//! fragmented before they are encrypted; otherwise, the receiving router would have to do the
+//! reassembly") and `ip tcp adjust-mss 1360` (1400 less 40 bytes of IPv4 and TCP headers, RFC
+//! 6691 §2). A node does both, for every IPv4/IPv6 packet it sends into a tunnel: from the
+//! caller's TUN, copies of multicast, and what a hub forwards from one spoke to another.
+//!
+//! - **Effective MTU** towards a peer ([`Node::tunnel_mtu`], [`PeerStatus::mtu`], `show dmvpn
+//!   detail`): `ip mtu` ([`config::TunnelConfig::mtu`]), or less when the underlay cannot
+//!   carry that much: [`config::TunnelConfig::underlay_mtu`] (the node cannot learn it, say it
+//!   when it is not Ethernet's 1500) minus the outer IP header (20, IPv6 40), the GRE header
+//!   as the interface sends it (4, +4 with `tunnel key`) and, on a protected interface, the
+//!   most the peer's current outbound SA adds: ESP header and IV, the longest padding, pad
+//!   length, next header and ICV, the inner IP header in tunnel mode, 8 for UDP when the peer
+//!   is behind NAT. Seed 004's `esp-aes 256 esp-sha256-hmac` adds 8 + 16 + 15 + 2 + 16 = 57,
+//!   85 in all with IPv4 and a keyed GRE: 1,400 fits a 1,500-byte underlay, a 1,400-byte
+//!   underlay leaves 1,315. Not below 68 for IPv4 (RFC 791 §3.1) nor 1,280 for IPv6 (RFC 8200
+//!   §5; what does not fit then is the underlay's to fragment). Unknown, and not enforced, on a
+//!   protected interface while the peer has no SA (nothing is sent to it then).
+//! - **IPv4 without Don't Fragment** that is larger is fragmented (RFC 791 §2.3 and §3.2:
+//!   8-byte offsets, More Fragments on all but the last, which keeps the original's, options
+//!   whose copied flag is set in every fragment and the others in the first only), and each
+//!   fragment goes through GRE and ESP on its own ([`NodeStats::fragments`]); the destination
+//!   host reassembles.
+//! - **IPv4 with DF, and IPv6** (which routers never fragment, RFC 8200 §5), are dropped
+//!   ([`NodeStats::too_big`], [`Error::PacketTooBig`]) and answered with ICMP "fragmentation
+//!   needed and DF set" (type 3 code 4 with the next-hop MTU, RFC 1191 §4) or ICMPv6 "packet
+//!   too big" (type 2, RFC 4443 §3.2), quoting the original as RFC 1812 §4.3.2.3 and RFC 4443
+//!   §2.4(c) say (its header and at least 8 data bytes, as much as fits in 576 or 1,280 bytes),
+//!   from the overlay address of the interface the error leaves by: delivered to the overlay
+//!   for a packet from the caller's side, sent back through the tunnel to the spoke it came
+//!   from when a hub was forwarding it. Never about an ICMP error, a later fragment or a
+//!   non-unicast source (RFC 1812 §4.3.2.7, RFC 4443 §2.4(e)); at most
+//!   [`Limits::icmp_error_burst`] at once and one per [`Limits::icmp_error_interval`] after
+//!   (RFC 1812 §4.3.2.8, RFC 4443 §2.4(f); IOS's 500 ms), the rest counted
+//!   ([`NodeStats::icmp_rate_limited`]).
+//! - **`ip tcp adjust-mss`** ([`config::TunnelConfig::adjust_mss`]): the MSS option of TCP SYN
+//!   and SYN-ACK segments (the only ones that carry it, RFC 9293 §3.7.1), IPv4 and IPv6, going
+//!   into the tunnel and coming out of it, is lowered to the configured value if larger, the
+//!   checksum updated incrementally (RFC 1624), nothing else touched
+//!   ([`NodeStats::mss_clamped`]). A packet out of an ESP SA is clamped in the buffer it was
+//!   decrypted in. What exactly is parsed, and what is left alone: [`dmvpn_wire::tcp`].
 //!
 //! # The loop (ARCHITECTURE.md, "The machine shape")
 //!
@@ -120,6 +171,8 @@
 //!     mode: TunnelMode::Multipoint,
 //!     key: Some(100000),
 //!     mtu: 1400,
+//!     underlay_mtu: 1500,
+//!     adjust_mss: Some(1360),
 //!     verify_unicast_source: false,
 //!     nhrp,
 //!     protection: Some(TunnelProtection { profile: "DMVPN".into(), shared: false }),

@@ -238,6 +238,17 @@ pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
     }
 }
 
+/// A packet the node delivered to the overlay, bytes and all (see [`SimNode::set_capture`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    /// When.
+    pub at: Instant,
+    /// Tunnel interface index.
+    pub tunnel: usize,
+    /// The IP packet, as [`Deliver::packet`](crate::Deliver::packet) gave it.
+    pub packet: Vec<u8>,
+}
+
 /// A packet delivered to the overlay that no simulated LAN host consumed (routing protocol
 /// multicast, say).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +291,7 @@ pub struct SimNode {
     pings: BTreeMap<u64, Ping>,
     next_ping: u64,
     trace: Option<Vec<TraceLine>>,
+    captured: Option<Vec<Captured>>,
     next_timeout: Option<Instant>,
     max_log: usize,
 }
@@ -322,6 +334,7 @@ impl SimNode {
             pings: BTreeMap::new(),
             next_ping: 0,
             trace: None,
+            captured: None,
             // The node's first outputs (its Registration Requests) are drained at the first
             // timeout, right away, so that a trace switched on after `new` sees them.
             next_timeout: Some(now),
@@ -349,6 +362,20 @@ impl SimNode {
     /// Takes the trace recorded so far.
     pub fn take_trace(&mut self) -> Vec<TraceLine> {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Keeps a copy of every packet the node delivers to the overlay from now on, for
+    /// [`SimNode::take_captured`] (or stops). The LAN hosts still see them as before.
+    pub fn set_capture(&mut self, on: bool) {
+        self.captured = on.then(Vec::new);
+    }
+
+    /// Takes the packets captured so far (see [`SimNode::set_capture`]).
+    pub fn take_captured(&mut self) -> Vec<Captured> {
+        self.captured
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Bounds the event, reply, delivery and error logs (default 1,000,000 each); beyond it
@@ -525,6 +552,13 @@ impl SimNode {
                     }
                 }
                 Output::Deliver(d) => {
+                    if let Some(c) = self.captured.as_mut().filter(|c| c.len() < self.max_log) {
+                        c.push(Captured {
+                            at: now,
+                            tunnel: d.tunnel,
+                            packet: d.packet().to_vec(),
+                        });
+                    }
                     let echo = icmp::parse(d.packet());
                     match echo {
                         Some(e) if self.is_lan(e.dst) && e.kind == icmp::EchoKind::Request => {
@@ -832,6 +866,8 @@ pub mod example {
                 mode: TunnelMode::Multipoint,
                 key: self.key,
                 mtu: 1400,
+                underlay_mtu: 1500,
+                adjust_mss: None,
                 verify_unicast_source: false,
                 nhrp,
                 protection: self.protection(),

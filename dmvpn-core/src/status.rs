@@ -61,6 +61,13 @@ pub struct PeerStatus {
     /// The peer's IPsec state on a protected interface (`show dmvpn detail`); `None` on an
     /// unprotected one.
     pub crypto: Option<PeerCrypto>,
+    /// The effective MTU towards the peer ([`Node::tunnel_mtu`]): `ip mtu`, or less when the
+    /// underlay cannot carry it after the encapsulation. `None` while unknown (no NBMA address
+    /// yet, or a protected interface without an IPsec SA to the peer).
+    pub mtu: Option<u16>,
+    /// The bytes the encapsulation towards the peer adds (outer IP, GRE, ESP), when known
+    /// ([`Node::tunnel_overhead`]).
+    pub overhead: Option<u16>,
 }
 
 /// One tunnel interface.
@@ -80,6 +87,12 @@ pub struct TunnelStatus {
     pub public_nbma: Option<IpAddr>,
     /// `tunnel key`.
     pub key: Option<u32>,
+    /// `ip mtu`.
+    pub mtu: u16,
+    /// The underlay interface's MTU ([`TunnelConfig::underlay_mtu`](crate::config::TunnelConfig::underlay_mtu)).
+    pub underlay_mtu: u16,
+    /// `ip tcp adjust-mss`.
+    pub adjust_mss: Option<u16>,
     /// `ip nhrp network-id`.
     pub network_id: u32,
     /// NBMA peers (`show dmvpn`).
@@ -185,6 +198,8 @@ fn peers(f: &Iface, nhs: &[NhsStatus], entries: &[Entry], now: Instant) -> Vec<P
                 up_for: now.saturating_duration_since(since),
                 attributes,
                 crypto: None,
+                mtu: None,
+                overhead: None,
             })
         })
         .collect()
@@ -225,6 +240,12 @@ impl Node {
                 let entries = entries(f);
                 let mut peers = peers(f, &nhs, &entries, now);
                 self.attach_crypto(now, index, &mut peers);
+                for p in &mut peers {
+                    if let Some(n) = p.nbma {
+                        p.mtu = self.tunnel_mtu(index, n);
+                        p.overhead = self.tunnel_overhead(index, n);
+                    }
+                }
                 let mut traffic = Traffic {
                     interface: f.cfg.name.clone(),
                     max_send: f.cfg.nhrp.max_send.packets,
@@ -248,6 +269,9 @@ impl Node {
                     source: f.cfg.source,
                     public_nbma: f.client.as_ref().and_then(|c| c.public_nbma()),
                     key: f.cfg.key,
+                    mtu: f.cfg.mtu,
+                    underlay_mtu: f.cfg.underlay_mtu,
+                    adjust_mss: f.cfg.adjust_mss,
                     network_id: f.cfg.nhrp.network_id,
                     peers,
                     nhs,

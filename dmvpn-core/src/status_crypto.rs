@@ -8,8 +8,9 @@
 //! key material: SPIs, algorithms, counters and lifetimes only.
 //!
 //! What the node does not know it does not make up: there is no VRF (`none`, `(none)`), no
-//! connection id beyond the IKE SA's own number, and the underlay's MTU is taken to be
-//! Ethernet's 1500 (`path mtu`), as the node never learns the NBMA interface's MTU.
+//! connection id beyond the IKE SA's own number, and the underlay's MTU (`path mtu`, `ip mtu`)
+//! is the configured [`TunnelConfig::underlay_mtu`](crate::config::TunnelConfig::underlay_mtu)
+//! (Ethernet's 1500 by default), as the node never learns the NBMA interface's MTU itself.
 
 use core::fmt::{self, Write as _};
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,6 +143,10 @@ pub struct CryptoStatus {
     pub ike_sas: Vec<IkeSaStatus>,
     /// The configured IKE SA lifetime.
     pub ike_lifetime: Duration,
+    /// The MTU of the underlay interface the tunnel source is on (the smallest
+    /// [`TunnelConfig::underlay_mtu`](crate::config::TunnelConfig::underlay_mtu) of the
+    /// group's interfaces).
+    pub underlay_mtu: u16,
     /// Every peer with a mapping, an SA or a negotiation, by address.
     pub peers: Vec<PeerCrypto>,
     /// The group's counters.
@@ -190,6 +195,12 @@ impl Node {
             proposals: grp.transform.clone(),
             ike_sas: grp.ep.status(now),
             ike_lifetime: grp.ep.config().ike_lifetime,
+            underlay_mtu: grp
+                .ifaces
+                .iter()
+                .filter_map(|i| self.ifaces.get(*i).map(|f| f.cfg.underlay_mtu))
+                .min()
+                .unwrap_or(1500),
             peers: self.crypto_peers(now, g),
             stats: grp.stats,
         })
@@ -342,16 +353,25 @@ impl Node {
         s
     }
 
-    /// `show dmvpn detail` at `now`: `show dmvpn`, each interface followed by the crypto
-    /// session details of its peers.
+    /// `show dmvpn detail` at `now`: `show dmvpn`, each interface followed by its MTU and
+    /// the effective MTU towards each peer, then the crypto session details of its peers (see
+    /// [`Status::show_dmvpn_detail`]).
     pub fn show_dmvpn_detail(&self, now: Instant) -> String {
         self.status(now).show_dmvpn_detail()
     }
 }
 
 impl Status {
-    /// `show dmvpn detail`: what `show dmvpn` prints, each interface followed by the crypto
-    /// session details of its peers (from [`PeerStatus::crypto`]).
+    /// `show dmvpn detail`: what `show dmvpn` prints, each interface followed by its MTU
+    /// settings and one line per NBMA peer with the effective MTU towards it and the
+    /// encapsulation overhead ([`PeerStatus::mtu`], [`PeerStatus::overhead`]), then the crypto
+    /// session details of its peers (from [`PeerStatus::crypto`]):
+    ///
+    /// ```text
+    ///  IP MTU 1400 bytes, underlay MTU 1500 bytes, TCP adjust-mss 1360
+    ///  Peer 172.17.0.1: MTU 1400 bytes, overhead 85 bytes
+    ///  Peer 172.16.2.1: MTU unknown (no IPsec SA)
+    /// ```
     pub fn show_dmvpn_detail(&self) -> String {
         let mut s = String::new();
         let _ = self.write_dmvpn_detail(&mut s);
@@ -362,10 +382,33 @@ impl Status {
         crate::status::write_dmvpn_legend(s)?;
         for t in &self.tunnels {
             crate::status::write_dmvpn_tunnel(s, t)?;
+            write_mtu_details(s, t)?;
             write_crypto_details(s, t)?;
         }
         Ok(())
     }
+}
+
+/// The MTU lines of `show dmvpn detail` (see [`Status::show_dmvpn_detail`]).
+fn write_mtu_details(s: &mut String, t: &TunnelStatus) -> fmt::Result {
+    writeln!(s)?;
+    write!(
+        s,
+        " IP MTU {} bytes, underlay MTU {} bytes",
+        t.mtu, t.underlay_mtu
+    )?;
+    match t.adjust_mss {
+        Some(m) => writeln!(s, ", TCP adjust-mss {m}")?,
+        None => writeln!(s)?,
+    }
+    for p in &t.peers {
+        let Some(nbma) = p.nbma else { continue };
+        match (p.mtu, p.overhead) {
+            (Some(m), Some(o)) => writeln!(s, " Peer {nbma}: MTU {m} bytes, overhead {o} bytes")?,
+            _ => writeln!(s, " Peer {nbma}: MTU unknown (no IPsec SA)")?,
+        }
+    }
+    Ok(())
 }
 
 fn write_crypto_details(s: &mut String, t: &TunnelStatus) -> fmt::Result {
@@ -685,7 +728,7 @@ fn write_ipsec_sa(s: &mut String, groups: &[CryptoStatus]) -> fmt::Result {
                 "     local crypto endpt.: {}, remote crypto endpt.: {}",
                 p.local, p.peer
             )?;
-            writeln!(s, "     path mtu 1500, ip mtu 1500")?;
+            writeln!(s, "     path mtu {0}, ip mtu {0}", g.underlay_mtu)?;
             let spi = p.current_outbound_spi.unwrap_or(0);
             writeln!(s, "     current outbound spi: 0x{spi:X}({spi})")?;
             writeln!(s)?;

@@ -253,8 +253,17 @@ fn unprotected_nodes_show_no_crypto_state() {
         sh.ikev2,
         " IPv4 Crypto IKEv2  SA\n\n IPv6 Crypto IKEv2  SA\n\n"
     );
-    // `show dmvpn detail` is `show dmvpn` when no peer has crypto state.
-    assert_eq!(sh.detail, s.get(a).node().show_dmvpn(s.now()));
+    // `show dmvpn detail` is `show dmvpn` and the MTU lines when no peer has crypto state
+    // (the hub's NBMA address: 20 bytes of IPv4 and 8 of GRE with a key).
+    let plain = s.get(a).node().show_dmvpn(s.now());
+    assert_eq!(
+        sh.detail.strip_prefix(&plain),
+        Some(
+            "\n IP MTU 1400 bytes, underlay MTU 1500 bytes\n Peer 172.17.0.1: MTU 1400 bytes, overhead 28 bytes\n"
+        ),
+        "{}",
+        sh.detail
+    );
     assert!(s.get(a).node().crypto_status(s.now()).is_empty());
     let st = s.get(a).node().status(s.now());
     assert!(st.tunnels[0].peers.iter().all(|p| p.crypto.is_none()));

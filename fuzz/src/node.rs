@@ -28,6 +28,9 @@ pub const LIMITS: Limits = Limits {
     max_pending_resolutions: 8,
     // Short enough that the fuzzer's clock (up to ~4 s a step) sees GRE entries expire.
     gre_peer_idle: Duration::from_secs(30),
+    // IOS's ICMP error rate, so that bursts of too-big packets reach the limit.
+    icmp_error_interval: Duration::from_millis(500),
+    icmp_error_burst: 2,
 };
 
 /// IKE's port.
@@ -45,11 +48,22 @@ pub struct Side {
     pub key: Option<u32>,
     /// `tunnel protection`: only ESP and IKE on the wire (the plaintext tap is on).
     pub protected: bool,
+    /// The underlay's MTU: no transmit carrying an IP packet is larger.
+    pub underlay_mtu: usize,
 }
 
 impl Side {
     fn new(start: Instant, ex: &Example, hub: bool, seed: u64, source: IpAddr) -> Side {
-        let cfg = if hub { ex.hub() } else { ex.spoke(1) };
+        let mut cfg = if hub { ex.hub() } else { ex.spoke(1) };
+        // The MTU paths within reach: the spoke's underlay is narrower than `ip mtu` needs
+        // (overlay packets from 1,316 or 1,373 bytes on are fragmented or refused with ICMP),
+        // and both clamp the MSS of TCP SYNs.
+        let t = &mut cfg.tunnels[0];
+        t.adjust_mss = Some(1360);
+        if !hub {
+            t.underlay_mtu = 1400;
+        }
+        let underlay_mtu = usize::from(t.underlay_mtu);
         let mut node =
             Node::with_limits(start, cfg, Entropy::from_seed(seed), LIMITS).expect("valid example");
         let protected = ex.ipsec.is_some();
@@ -60,12 +74,29 @@ impl Side {
             source,
             key: ex.key,
             protected,
+            underlay_mtu,
         }
     }
 
-    fn check_gre(&self, gre: &[u8]) {
+    /// Checks a GRE packet of ours; returns whether it carries IP (held to the MTU).
+    fn check_gre(&self, gre: &[u8]) -> bool {
         let (hdr, _) = dmvpn_gre::wire::gre::decapsulate(gre).expect("our GRE parses");
         assert_eq!(hdr.key, self.key);
+        matches!(
+            hdr.protocol,
+            dmvpn_gre::Protocol::IPV4 | dmvpn_gre::Protocol::IPV6
+        )
+    }
+
+    /// An IP packet in a transmit of `len` bytes (IP payload, UDP header included) fits the
+    /// underlay with its outer IPv4 header.
+    fn check_size(&self, len: usize, t: &Transmit) {
+        assert!(
+            20 + len <= self.underlay_mtu,
+            "{} bytes on a {}-byte underlay: {t:?}",
+            20 + len,
+            self.underlay_mtu
+        );
     }
 
     fn check_transmit(&mut self, t: &Transmit) {
@@ -75,7 +106,9 @@ impl Side {
         );
         if !self.protected {
             assert_eq!(t.proto, Proto::GRE, "{t:?}");
-            self.check_gre(&t.payload);
+            if self.check_gre(&t.payload) {
+                self.check_size(t.payload.len(), t);
+            }
             return;
         }
         let ike = match (t.proto, t.payload.as_slice()) {
@@ -97,7 +130,14 @@ impl Side {
         let Some(gre) = self.node.poll_tap() else {
             panic!("an ESP transmit whose GRE packet the tap did not see: {t:?}");
         };
-        self.check_gre(&gre);
+        if self.check_gre(&gre) {
+            let udp = if matches!(t.proto, Proto::Udp { .. }) {
+                8
+            } else {
+                0
+            };
+            self.check_size(t.payload.len() + udp, t);
+        }
         self.node.recycle(gre);
     }
 

@@ -69,4 +69,18 @@ pub enum Error {
     /// An IPv6 UDP datagram with a zero checksum (RFC 8200 §8.1 forbids it).
     #[error("UDP over IPv6 with a zero checksum (RFC 8200 §8.1)")]
     UdpZeroChecksumV6,
+    /// An IPv4 packet with Don't Fragment set was handed to the fragmenter.
+    #[error("the packet has Don't Fragment set")]
+    DontFragment,
+    /// An MTU too small to fragment into: no room for 8 data bytes behind the header.
+    #[error("MTU {mtu} is too small to fragment into: need at least {needed}")]
+    MtuTooSmall {
+        /// The MTU asked for.
+        mtu: usize,
+        /// The smallest that works for this header.
+        needed: usize,
+    },
+    /// Fragments that do not make one datagram.
+    #[error("cannot reassemble: {0}")]
+    Reassembly(&'static str),
 }

@@ -107,8 +107,27 @@ pub fn must_not_answer(original: &[u8]) -> bool {
 /// Builds the ICMP (for an IPv4 `original`) or ICMPv6 (for IPv6) error `kind` about `original`,
 /// sent from `from` (this router's address on the interface, of the same family) to the
 /// original's source, quoting as much of `original` as fits in [`MAX_V4_ERROR_LEN`] /
-/// [`MAX_V6_ERROR_LEN`]. `None` when [`must_not_answer`] says so or `from` is of the other family.
+/// [`MAX_V6_ERROR_LEN`] (RFC 1812 §4.3.2.3, RFC 4443 §2.4(c): at least the original's IP header
+/// and its first 8 data bytes, RFC 792). `None` when [`must_not_answer`] says so or `from` is
+/// of the other family.
 pub fn error(kind: ErrorKind, from: IpAddr, original: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    error_into(kind, from, original, &mut out).then_some(out)
+}
+
+/// Like [`error`], writing the message into `out` (cleared first; its capacity is reused, so
+/// that a caller with a buffer pool allocates nothing). Returns whether a message was built;
+/// `out` is left empty when not.
+pub fn error_into(kind: ErrorKind, from: IpAddr, original: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let built = build(kind, from, original, out).is_some();
+    if !built {
+        out.clear();
+    }
+    built
+}
+
+fn build(kind: ErrorKind, from: IpAddr, original: &[u8], out: &mut Vec<u8>) -> Option<()> {
     if must_not_answer(original) {
         return None;
     }
@@ -140,8 +159,8 @@ pub fn error(kind: ErrorKind, from: IpAddr, original: &[u8]) -> Option<Vec<u8>> 
         ..HeaderOptions::default()
     };
     let ip = IpRepr::new(from, to, proto, icmp_len, &opts, 0).ok()?;
-    let mut out = vec![0u8; ip.buffer_len()];
-    ip.emit(&mut out).ok()?;
+    out.resize(ip.buffer_len(), 0);
+    ip.emit(out).ok()?;
     let icmp = out.get_mut(ip_hlen..)?;
     be::put(icmp, 0, &[ty, code, 0, 0]);
     be::put_u32(icmp, 4, kind.rest_of_header(v6));
@@ -153,7 +172,7 @@ pub fn error(kind: ErrorKind, from: IpAddr, original: &[u8]) -> Option<Vec<u8>> 
     };
     let c = checksum::finish(checksum::accumulate(sum, icmp));
     be::put_u16(icmp, 2, c);
-    Some(out)
+    Some(())
 }
 
 impl IpRepr {
@@ -281,6 +300,20 @@ mod tests {
             &[1, 0, 0, 0, 0, 0, 0, 0],
         );
         assert_eq!(error(ErrorKind::NoRoute, v6_from, &v6_err), None);
+    }
+
+    #[test]
+    fn error_into_reuses_the_buffer_and_agrees_with_error() {
+        let orig = packet(PC.into(), SERVER.into(), IpProtocol::UDP, &[9u8; 40]);
+        let mut buf = vec![0xaa; 3];
+        let kind = ErrorKind::PacketTooBig { mtu: 1400 };
+        assert!(error_into(kind, ROUTER.into(), &orig, &mut buf));
+        assert_eq!(Some(buf.clone()), error(kind, ROUTER.into(), &orig));
+        // The whole short original is quoted: header and data.
+        assert_eq!(&buf[28..], &orig[..]);
+        let err = buf.clone();
+        assert!(!error_into(kind, ROUTER.into(), &err, &mut buf));
+        assert!(buf.is_empty());
     }
 
     proptest::proptest! {

@@ -1,7 +1,8 @@
 //! The wire toolkit shared by the DMVPN crate family: the Internet checksum (RFC 1071) and its
 //! incremental update (RFC 1624), IPv4 (RFC 791) and IPv6 (RFC 8200 §3) header views and
 //! `Repr`s, the UDP header (RFC 768), ICMP/ICMPv6 error builders (RFC 792, RFC 1191, RFC 4443,
-//! with the RFC 1812 §4.3.2.7 rules on what never to answer), non-panicking big-endian field
+//! with the RFC 1812 §4.3.2.7 rules on what never to answer), IPv4 fragmentation (RFC 791,
+//! [`fragment`]), TCP MSS clamping (`ip tcp adjust-mss`, [`tcp`]), non-panicking big-endian field
 //! access, the [`code_point!`] macro for open registries, and [`Transmit`], the one shape in which
 //! every machine hands out a datagram.
 //!
@@ -37,10 +38,12 @@ pub mod be;
 pub mod checksum;
 mod code_point;
 mod error;
+pub mod fragment;
 pub mod icmp;
 pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
+pub mod tcp;
 mod transmit;
 pub mod udp;
 

@@ -14,6 +14,7 @@ use dmvpn_nhrp::{Entry, EntryType, Resolution};
 use dmvpn_wire::ip::Repr as IpRepr;
 use ipnet::IpNet;
 
+use super::mtu::Origin;
 use super::{Iface, Node, Transmit, bump};
 use crate::config::TunnelMode;
 use crate::error::Error;
@@ -186,7 +187,8 @@ impl Node {
                 bump(&mut self.stats.loops);
                 return Err(Error::Loop(dst));
             }
-            self.emit(out, nbma, protocol, inner, true)?;
+            let origin = Origin::Tunnel { t, from };
+            self.send_ip(now, out, nbma, protocol, inner, origin)?;
             bump(&mut self.stats.forwarded);
             if path == Path::ViaNhs {
                 bump(&mut self.stats.sent_via_nhs);
@@ -201,7 +203,7 @@ impl Node {
             self.drain_iface(now, t);
             return Ok(());
         }
-        self.deliver(t, inner)
+        self.deliver_clamped(t, inner, self.adjust_mss(t))
     }
 
     /// `verify_unicast_source`: whether inner source `src` of a packet that came out of tunnel
@@ -295,7 +297,7 @@ impl Node {
         let protocol = ip_protocol(packet);
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         if dst.is_multicast() || is_broadcast(dst, &self.ifaces) {
-            return self.replicate(src, protocol, packet);
+            return self.replicate(now, src, protocol, packet);
         }
         if let Some(t) = self.ifaces.iter().position(|f| f.own() == dst) {
             return self.deliver(t, packet);
@@ -311,7 +313,7 @@ impl Node {
                 return Err(e);
             }
         };
-        self.emit(t, nbma, protocol, packet, false)?;
+        self.send_ip(now, t, nbma, protocol, packet, Origin::Lan)?;
         match path {
             Path::Direct => bump(&mut self.stats.sent_direct),
             Path::ViaNhs => bump(&mut self.stats.sent_via_nhs),
@@ -373,7 +375,13 @@ impl Node {
     /// Multicast and broadcast: one copy to every multicast NBMA destination of the interfaces
     /// the source belongs to (every registered spoke on a hub with `map multicast dynamic`, the
     /// `map multicast` addresses — the hubs — on a spoke).
-    fn replicate(&mut self, src: IpAddr, protocol: Protocol, packet: &[u8]) -> Result<(), Error> {
+    fn replicate(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        protocol: Protocol,
+        packet: &[u8],
+    ) -> Result<(), Error> {
         let own: Vec<usize> = self
             .ifaces
             .iter()
@@ -403,7 +411,7 @@ impl Node {
             targets.sort_unstable();
             targets.dedup();
             for nbma in targets {
-                match self.emit(t, nbma, protocol, packet, false) {
+                match self.send_ip(now, t, nbma, protocol, packet, Origin::Lan) {
                     Ok(()) => bump(&mut self.stats.multicast_copies),
                     Err(e) => result = Err(e),
                 }
@@ -416,7 +424,8 @@ impl Node {
 
     /// Wraps `payload` (of GRE protocol type `protocol`) in tunnel `t`'s GRE header for `nbma`
     /// and queues it; `decrement` (forwarding) decrements the inner TTL first, dropping the
-    /// packet when it runs out.
+    /// packet when it runs out. An IP packet has its TCP MSS clamped (`ip tcp adjust-mss`) in
+    /// the copy; its size is the caller's business (`send_ip` holds it to the MTU).
     pub(super) fn emit(
         &mut self,
         t: usize,
@@ -453,6 +462,16 @@ impl Node {
             bump(&mut self.stats.ttl_expired);
             self.recycle(buf);
             return Err(Error::TtlExpired(nbma));
+        }
+        // `ip tcp adjust-mss`, on the copy just made (see `mtu`).
+        if let Some(max) = f.cfg.adjust_mss
+            && matches!(protocol, Protocol::IPV4 | Protocol::IPV6)
+            && buf
+                .get_mut(head + hl..)
+                .and_then(|p| dmvpn_wire::tcp::clamp_mss(p, max))
+                .is_some()
+        {
+            bump(&mut self.stats.mss_clamped);
         }
         let gre = match buf.get_mut(head..) {
             Some(b) if tunnel => f.gre.encapsulate_ip(nbma, protocol, b, hl, payload.len()),

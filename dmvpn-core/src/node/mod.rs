@@ -8,9 +8,13 @@
 //! - `forward`: the data path (underlay in, overlay in, tunnelled packets, the hub's hairpin
 //!   and redirect, multicast replication, GRE encapsulation);
 //! - `nhrp_glue`: the NHRP machines' packets, transmits and events, and their cache events
-//!   turned into mappings, peer references, routes and node events.
+//!   turned into mappings, peer references, routes and node events;
+//! - `mtu`: the effective MTU towards each peer (`ip mtu`, the underlay's MTU, the
+//!   encapsulation overhead), fragmentation before encryption, ICMP "fragmentation needed" /
+//!   "packet too big" with their rate limit, and `ip tcp adjust-mss`.
 
 mod forward;
+mod mtu;
 mod nhrp_glue;
 mod protect;
 
@@ -109,6 +113,9 @@ pub struct Deliver {
     pub tunnel: usize,
     buffer: Vec<u8>,
     start: usize,
+    /// `ip tcp adjust-mss` still to apply once the packet is in its buffer (a delivery queued
+    /// before its buffer was free, see [`Deliver::fill`]).
+    clamp: Option<u16>,
 }
 
 impl Deliver {
@@ -122,10 +129,14 @@ impl Deliver {
         self.buffer
     }
 
-    /// Puts the packet `buffer[start..]` in a delivery queued before its buffer was free.
+    /// Puts the packet `buffer[start..]` in a delivery queued before its buffer was free (and
+    /// lowers its TCP MSS there, in place, if `ip tcp adjust-mss` asked for it).
     pub(crate) fn fill(&mut self, buffer: Vec<u8>, start: usize) {
         self.buffer = buffer;
         self.start = start;
+        if let (Some(max), Some(p)) = (self.clamp.take(), self.buffer.get_mut(start..)) {
+            let _ = dmvpn_wire::tcp::clamp_mss(p, max);
+        }
     }
 }
 
@@ -170,6 +181,13 @@ pub struct Limits {
     /// a source that failed the key check or NHRP authentication); those of mapped peers go
     /// with their last mapping.
     pub gre_peer_idle: Duration,
+    /// The ICMP errors the node originates ("fragmentation needed", "packet too big") are
+    /// rate-limited by one token bucket per node: at most `icmp_error_burst` at once, then one
+    /// per `icmp_error_interval` (IOS: `ip icmp rate-limit unreachable`, one per 500 ms by
+    /// default). Suppressed errors are counted in [`NodeStats::icmp_rate_limited`].
+    pub icmp_error_interval: Duration,
+    /// The bucket's depth (see [`Limits::icmp_error_interval`]); 0 sends no ICMP errors.
+    pub icmp_error_burst: u32,
 }
 
 impl Default for Limits {
@@ -183,6 +201,8 @@ impl Default for Limits {
             max_registrations: 1_000_000,
             max_pending_resolutions: 256,
             gre_peer_idle: dmvpn_gre::DEFAULT_IDLE_TIMEOUT,
+            icmp_error_interval: Duration::from_millis(500),
+            icmp_error_burst: 2,
         }
     }
 }
@@ -267,6 +287,19 @@ pub struct NodeStats {
     pub delivers_dropped: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
+    /// Packets larger than the effective MTU towards their peer that may not be fragmented
+    /// (IPv4 with Don't Fragment, IPv6): dropped, and answered with an ICMP error as the rate
+    /// limit permits (see [`TunnelConfig::mtu`]).
+    pub too_big: u64,
+    /// IPv4 fragments made of packets larger than the effective MTU (each then sent as its own
+    /// GRE packet, encrypted on a protected interface).
+    pub fragments: u64,
+    /// ICMP "fragmentation needed" and ICMPv6 "packet too big" errors sent.
+    pub icmp_sent: u64,
+    /// ICMP errors the rate limit suppressed ([`Limits::icmp_error_interval`]).
+    pub icmp_rate_limited: u64,
+    /// TCP SYNs whose MSS option `ip tcp adjust-mss` lowered, in either direction.
+    pub mss_clamped: u64,
 }
 
 /// An NBMA peer with mappings on an interface.
@@ -382,6 +415,8 @@ pub struct Node {
     /// delivery (index, start, end in the buffer) that took the packet inside, if one did.
     rx_window: Option<(usize, usize)>,
     rx_claim: Option<(usize, usize, usize)>,
+    /// The ICMP error rate limit ([`Limits::icmp_error_interval`]).
+    icmp_bucket: mtu::TokenBucket,
 }
 
 /// The NHRP prefix of an overlay network.
@@ -449,6 +484,7 @@ impl Node {
             tap: None,
             rx_window: None,
             rx_claim: None,
+            icmp_bucket: mtu::TokenBucket::new(limits.icmp_error_burst),
         };
         for i in 0..node.ifaces.len() {
             // Static maps are mappings too: the GRE tunnels to the hubs are up from the start,
@@ -789,11 +825,29 @@ impl Node {
     // ----- output queues -----
 
     fn deliver(&mut self, t: usize, packet: &[u8]) -> Result<(), Error> {
+        self.deliver_clamped(t, packet, None)
+    }
+
+    /// [`Node::deliver`], lowering the MSS of a TCP SYN to `clamp` on the way (`ip tcp
+    /// adjust-mss` for a packet out of the tunnel): in the delivery's own buffer, after the
+    /// one copy into it, or, for a packet delivered where it was decrypted, in that buffer.
+    fn deliver_clamped(
+        &mut self,
+        t: usize,
+        packet: &[u8],
+        clamp: Option<u16>,
+    ) -> Result<(), Error> {
         if self.delivers.len() >= self.limits.max_delivers {
             bump(&mut self.stats.delivers_dropped);
             return Err(Error::QueueFull(self.limits.max_delivers));
         }
         bump(&mut self.stats.delivered);
+        // Whether the clamp will change the packet (the same bytes are clamped below or in
+        // `Deliver::fill`).
+        let clamp = clamp.filter(|max| dmvpn_wire::tcp::syn_mss(packet).is_some_and(|m| m > *max));
+        if clamp.is_some() {
+            bump(&mut self.stats.mss_clamped);
+        }
         // A packet inside the buffer of the ESP packet being handled (`on_esp`) is delivered in
         // that buffer, which `on_esp` puts into this delivery once the call returns.
         let at = packet.as_ptr() as usize;
@@ -807,15 +861,37 @@ impl Node {
                 tunnel: t,
                 buffer: Vec::new(),
                 start: 0,
+                clamp,
             });
             return Ok(());
         }
         let mut buf = self.buffer();
         buf.extend_from_slice(packet);
+        if let Some(max) = clamp {
+            let _ = dmvpn_wire::tcp::clamp_mss(&mut buf, max);
+        }
         self.delivers.push_back(Deliver {
             tunnel: t,
             buffer: buf,
             start: 0,
+            clamp: None,
+        });
+        Ok(())
+    }
+
+    /// Delivers a packet the node built itself in `buf` (an ICMP error for the LAN side).
+    fn deliver_buffer(&mut self, t: usize, buf: Vec<u8>) -> Result<(), Error> {
+        if self.delivers.len() >= self.limits.max_delivers {
+            bump(&mut self.stats.delivers_dropped);
+            self.recycle(buf);
+            return Err(Error::QueueFull(self.limits.max_delivers));
+        }
+        bump(&mut self.stats.delivered);
+        self.delivers.push_back(Deliver {
+            tunnel: t,
+            buffer: buf,
+            start: 0,
+            clamp: None,
         });
         Ok(())
     }
@@ -838,171 +914,4 @@ impl Node {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{NhrpConfig, Password, TunnelMode};
-
-    fn hub_config() -> NodeConfig {
-        NodeConfig {
-            hostname: "hub".into(),
-            tunnels: vec![TunnelConfig {
-                name: "Tunnel0".into(),
-                address: "10.0.0.1/24".parse().unwrap(),
-                source: "172.17.0.1".parse().unwrap(),
-                mode: TunnelMode::Multipoint,
-                key: Some(7),
-                mtu: 1400,
-                verify_unicast_source: false,
-                nhrp: NhrpConfig {
-                    authentication: Some(Password::new("s3cret")),
-                    map_multicast_dynamic: true,
-                    ..NhrpConfig::new(1)
-                },
-                protection: None,
-            }],
-            networks: Vec::new(),
-            crypto: Default::default(),
-        }
-    }
-
-    #[test]
-    fn the_password_never_shows_and_bad_input_is_counted() {
-        let now = Instant::now();
-        let mut hub = Node::new(now, hub_config(), Entropy::from_seed(0)).unwrap();
-        assert!(!format!("{hub:?}").contains("s3cret"));
-        assert_eq!(hub.role(0), Some(Role::Hub));
-        let src: IpAddr = "192.0.2.1".parse().unwrap();
-        let dst: IpAddr = "172.17.0.1".parse().unwrap();
-        let e = hub.handle_input(Input::Underlay {
-            now,
-            src,
-            dst,
-            payload: &[1, 2, 3],
-        });
-        assert!(matches!(e, Err(Error::Gre(_))));
-        let e = hub.handle_input(Input::Underlay {
-            now,
-            src,
-            dst: src,
-            payload: &[],
-        });
-        assert_eq!(e, Err(Error::NotLocal(src)));
-        assert!(matches!(
-            hub.handle_input(Input::Overlay {
-                now,
-                packet: &[0x45]
-            }),
-            Err(Error::MalformedOverlay(_))
-        ));
-        let s = hub.stats();
-        assert_eq!(
-            (s.underlay_in, s.gre_dropped, s.underlay_not_local),
-            (2, 1, 1)
-        );
-        assert_eq!(s.overlay_malformed, 1);
-        assert!(matches!(hub.poll_output(), Output::Timeout(None)));
-        // Routes need a tunnel for their next hop.
-        assert_eq!(
-            hub.add_route(
-                "192.168.9.0/24".parse().unwrap(),
-                "10.9.9.9".parse().unwrap()
-            ),
-            Err(Error::NoTunnelFor("10.9.9.9".parse().unwrap()))
-        );
-    }
-
-    #[test]
-    fn invalid_configuration_lists_every_problem() {
-        let mut cfg = hub_config();
-        cfg.tunnels[0].nhrp.holdtime = 0;
-        cfg.tunnels[0].mtu = 10;
-        match Node::new(Instant::now(), cfg, Entropy::from_seed(0)) {
-            Err(Error::Config(c)) => assert_eq!(c.0.len(), 2),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn poll_output_yields_transmits_then_deliveries_then_events_then_the_timeout() {
-        let now = Instant::now();
-        let mut hub = Node::new(now, hub_config(), Entropy::from_seed(0)).unwrap();
-        hub.event(
-            0,
-            EventKind::NbmaPeerUp {
-                nbma: "192.0.2.7".parse().unwrap(),
-            },
-        );
-        hub.deliver(0, &[0x45, 0, 0, 20]).unwrap();
-        hub.transmits.push_back(Transmit {
-            src: "172.17.0.1".parse().unwrap(),
-            dst: "192.0.2.7".parse().unwrap(),
-            proto: dmvpn_wire::Proto::GRE,
-            payload: vec![1],
-        });
-        assert!(matches!(hub.poll_output(), Output::Transmit(t) if t.payload == [1]));
-        assert!(
-            matches!(hub.poll_output(), Output::Deliver(d) if d.tunnel == 0 && d.packet() == [0x45, 0, 0, 20])
-        );
-        assert!(matches!(
-            hub.poll_output(),
-            Output::Event(Event { kind: EventKind::NbmaPeerUp { .. }, ref interface, .. })
-                if &**interface == "Tunnel0"
-        ));
-        assert_eq!(hub.poll_output(), Output::Timeout(None));
-        assert_eq!(hub.stats().delivered, 1);
-    }
-
-    #[test]
-    fn full_queues_drop_and_count() {
-        let now = Instant::now();
-        let limits = Limits {
-            max_delivers: 1,
-            max_events: 1,
-            ..Limits::default()
-        };
-        let mut hub = Node::with_limits(now, hub_config(), Entropy::from_seed(0), limits).unwrap();
-        hub.deliver(0, &[0x45]).unwrap();
-        assert_eq!(hub.deliver(0, &[0x45]), Err(Error::QueueFull(1)));
-        hub.event(
-            0,
-            EventKind::NbmaPeerUp {
-                nbma: "192.0.2.7".parse().unwrap(),
-            },
-        );
-        hub.event(
-            0,
-            EventKind::NbmaPeerDown {
-                nbma: "192.0.2.7".parse().unwrap(),
-            },
-        );
-        let s = hub.stats();
-        assert_eq!(
-            (s.delivered, s.delivers_dropped, s.events_dropped),
-            (1, 1, 1)
-        );
-        assert_eq!(hub.events.len(), 1);
-    }
-
-    #[test]
-    fn a_longer_connected_subnet_beats_a_shorter_route() {
-        let now = Instant::now();
-        let mut hub = Node::new(now, hub_config(), Entropy::from_seed(0)).unwrap();
-        let via: IpAddr = "10.0.0.11".parse().unwrap();
-        hub.add_route("10.0.0.0/16".parse().unwrap(), via).unwrap();
-        hub.add_route("192.168.1.0/24".parse().unwrap(), via)
-            .unwrap();
-        let peer: IpAddr = "10.0.0.12".parse().unwrap();
-        assert_eq!(hub.lookup(peer), Some((0, peer, false)));
-        assert_eq!(
-            hub.lookup("192.168.1.9".parse().unwrap()),
-            Some((0, via, false))
-        );
-        assert_eq!(
-            hub.lookup("10.0.7.1".parse().unwrap()),
-            Some((0, via, false))
-        );
-        assert_eq!(hub.lookup("172.31.0.1".parse().unwrap()), None);
-        assert!(hub.remove_route("192.168.1.0/24".parse().unwrap()));
-        assert!(!hub.remove_route("192.168.1.0/24".parse().unwrap()));
-    }
-}
+mod tests;

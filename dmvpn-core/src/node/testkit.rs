@@ -34,6 +34,8 @@ fn tunnel(address: &str, source: IpAddr, nhrp: NhrpConfig) -> TunnelConfig {
         mode: TunnelMode::Multipoint,
         key: Some(100_000),
         mtu: 1400,
+        underlay_mtu: 1500,
+        adjust_mss: None,
         verify_unicast_source: false,
         nhrp,
         protection: None,

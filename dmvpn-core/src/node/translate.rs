@@ -197,6 +197,8 @@ mod tests {
             mode: TunnelMode::Multipoint,
             key: Some(100_000),
             mtu: 1400,
+            underlay_mtu: 1500,
+            adjust_mss: None,
             verify_unicast_source: false,
             nhrp: NhrpConfig {
                 authentication: Some(Password::new("donttell")),

@@ -545,6 +545,26 @@ impl Node {
         Some(Layout::of(o))
     }
 
+    /// The bytes IPsec adds around a GRE packet to `nbma` on interface `t`, at most: the ESP
+    /// header and IV, the worst-case trailer (padding, pad length, next header, ICV) of the
+    /// peer's current outbound SA, the inner IP header in tunnel mode, and 8 for the UDP header
+    /// of ESP in UDP (NAT-T). `None` if the interface is unprotected or no SA is up (the MTU
+    /// is unknown until one is: nothing is sent to the peer meanwhile).
+    pub(super) fn crypto_overhead(&self, t: usize, nbma: IpAddr) -> Option<usize> {
+        let grp = self.groups.get(self.group_of(t)?)?;
+        let l = Layout::of(grp.sadb.outbound_for(nbma)?);
+        let inner = match (l.tunnel, nbma) {
+            (false, _) => 0,
+            (true, IpAddr::V4(_)) => dmvpn_wire::ipv4::MIN_HEADER_LEN,
+            (true, IpAddr::V6(_)) => dmvpn_wire::ipv6::HEADER_LEN,
+        };
+        let udp = match grp.peers.get(&nbma).and_then(|p| p.udp_encap) {
+            Some(_) => dmvpn_wire::udp::HEADER_LEN,
+            None => 0,
+        };
+        Some(l.head + l.tail + inner + udp)
+    }
+
     /// Protects a GRE packet for `nbma` of group `g` in place and queues the ESP transmit;
     /// without an SA, an NHRP packet waits for one (and starts IKE if none is under way),
     /// anything else is dropped and counted: never sent in clear.
