@@ -6,7 +6,9 @@
 # Checks: both spokes registered (dmvpnctl show dmvpn --json); the LAN hosts ping across; the
 # capture on the bridge holds IKE and ESP only (no cleartext GRE), ESP directly between the
 # spokes after the resolution; SIGTERM on a spoke purges it from the hub; the hub killed with
-# SIGKILL and restarted: the spokes register again and the ping works again.
+# SIGKILL and restarted: the spokes register again and the ping works again. Then the NAT
+# variant: spoke B behind a NAT namespace (nftables masquerade, 172.18.0.2 outside): B
+# registers with its post-NAT address, and IKE and ESP go in UDP 4500, spoke to spoke too.
 # Bounded in time; cleans up its namespaces and processes (by PID and name) on every exit.
 # Usage: .ci/checks/dmvpn-node.sh [TARGET_DIR]   (default: target)
 set -euo pipefail
@@ -20,7 +22,7 @@ ctl="$(realpath "$target/release/dmvpnctl")"
 cfg="$(realpath examples/configs/json)"
 dir="$(mktemp -d /tmp/dmvpn-node-check.XXXXXX)"
 P=dmvpnck
-nss=(inet hub spa spb lana lanb)
+nss=(inet hub spa spb lana lanb natb)
 declare -A pid=()
 
 cleanup() {
@@ -36,34 +38,55 @@ fail() {
 }
 ns() { local n="$1"; shift; ip netns exec "$P-$n" "$@"; }
 
-for n in "${nss[@]}"; do ip netns del "$P-$n" 2>/dev/null || true; ip netns add "$P-$n"; ns "$n" ip link set lo up; done
-ns inet ip link add br0 type bridge
-ns inet ip link set br0 up
-for r in hub:172.17.0.1 spa:172.16.1.1 spb:172.16.2.1; do
-    name="${r%%:*}" addr="${r#*:}"
-    ip link add "u-$name" netns "$P-inet" type veth peer name eth0 netns "$P-$name"
-    ns inet ip link set "u-$name" master br0 up
-    ns "$name" ip addr add "$addr/12" dev eth0
-    ns "$name" ip link set eth0 up
-    ns "$name" sysctl -qw net.ipv4.ip_forward=1
-done
-for l in a:1:25 b:2:37; do
-    s="sp${l%%:*}" rest="${l#*:}" i="${rest%%:*}" h="${rest#*:}"
-    ip link add lan0 netns "$P-$s" type veth peer name eth0 netns "$P-lan${l%%:*}"
-    ns "$s" ip addr add "192.168.$i.1/24" dev lan0
-    ns "$s" ip link set lan0 up
-    ns "lan${l%%:*}" ip addr add "192.168.$i.$h/24" dev eth0
-    ns "lan${l%%:*}" ip link set eth0 up
-    ns "lan${l%%:*}" ip route add default via "192.168.$i.1"
-done
+setup() { # variant: plain | nat
+    local variant="$1"
+    for n in "${nss[@]}"; do ip netns del "$P-$n" 2>/dev/null || true; ip netns add "$P-$n"; ns "$n" ip link set lo up; done
+    ns inet ip link add br0 type bridge
+    ns inet ip link set br0 up
+    routers=(hub:172.17.0.1 spa:172.16.1.1)
+    if [[ $variant == nat ]]; then routers+=(natb:172.18.0.2); else routers+=(spb:172.16.2.1); fi
+    for r in "${routers[@]}"; do
+        name="${r%%:*}" addr="${r#*:}"
+        ip link add "u-$name" netns "$P-inet" type veth peer name eth0 netns "$P-$name"
+        ns inet ip link set "u-$name" master br0 up
+        ns "$name" ip addr add "$addr/12" dev eth0
+        ns "$name" ip link set eth0 up
+        ns "$name" sysctl -qw net.ipv4.ip_forward=1
+    done
+    if [[ $variant == nat ]]; then
+        # Spoke B behind a home router: 172.16.2.1/24 inside, masqueraded to 172.18.0.2.
+        ip link add in0 netns "$P-natb" type veth peer name eth0 netns "$P-spb"
+        ns natb ip addr add 172.16.2.254/24 dev in0
+        ns natb ip link set in0 up
+        ns spb ip addr add 172.16.2.1/24 dev eth0
+        ns spb ip link set eth0 up
+        ns spb ip route add default via 172.16.2.254
+        ns spb sysctl -qw net.ipv4.ip_forward=1
+        ns natb nft 'add table ip nat'
+        ns natb nft 'add chain ip nat post { type nat hook postrouting priority srcnat; }'
+        ns natb nft 'add rule ip nat post oifname "eth0" masquerade'
+    fi
+    for l in a:1:25 b:2:37; do
+        s="sp${l%%:*}" rest="${l#*:}" i="${rest%%:*}" h="${rest#*:}"
+        ip link add lan0 netns "$P-$s" type veth peer name eth0 netns "$P-lan${l%%:*}"
+        ns "$s" ip addr add "192.168.$i.1/24" dev lan0
+        ns "$s" ip link set lan0 up
+        ns "lan${l%%:*}" ip addr add "192.168.$i.$h/24" dev eth0
+        ns "lan${l%%:*}" ip link set eth0 up
+        ns "lan${l%%:*}" ip route add default via "192.168.$i.1"
+    done
+}
 
-# Started directly (not through a shell function): $! is then the program's own PID.
-ip netns exec "$P-inet" dumpcap -q -i br0 -w "$dir/bridge.pcapng" >"$dir/dumpcap.log" 2>&1 &
-pid[dumpcap]=$!
-start() { # name config
+start() { # name config; started directly (not through a shell function): $! is the node's PID
     RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfg/$2.json" --socket "$dir/$1.sock" >>"$dir/$1.log" 2>&1 &
     pid[$1]=$!
 }
+stop_all() {
+    for k in "${!pid[@]}"; do kill -9 "${pid[$k]}" 2>/dev/null || true; wait "${pid[$k]}" 2>/dev/null || true; done
+    pid=()
+}
+capture() { ip netns exec "$P-inet" dumpcap -q -i br0 -w "$dir/$1.pcapng" >"$dir/dumpcap.log" 2>&1 & pid[dumpcap]=$!; sleep 0.5; }
+end_capture() { kill -INT "${pid[dumpcap]}"; wait "${pid[dumpcap]}" 2>/dev/null || true; unset 'pid[dumpcap]'; }
 q() { ns "$1" "$ctl" --socket "$dir/$1.sock" "${@:2}"; }
 nhs_up() { q "$1" show dmvpn --json 2>/dev/null | jq -e '[.tunnels[].nhs[] | select(.up)] | length > 0' >/dev/null 2>&1; }
 wait_for() { # seconds description command...
@@ -71,21 +94,31 @@ wait_for() { # seconds description command...
     until "$@"; do ((SECONDS < until)) || fail "timed out: $what"; sleep 0.5; done
 }
 registered() { q hub show dmvpn --json 2>/dev/null | jq -e --arg a "$1" '[.tunnels[].peers[] | select(.tunnel == $a and .state == "UP")] | length == 1' >/dev/null 2>&1; }
+both_registered() { registered 10.0.0.11 && registered 10.0.0.12; }
+count() { tshark -r "$dir/$1.pcapng" -n -Y "$2" -T fields -e frame.number 2>/dev/null | wc -l; }
+direct_sa() { q spa show crypto session | grep -q "$1"; }
+bring_up() {
+    start hub hub
+    sleep 0.5
+    start spa spoke-a
+    start spb spoke-b
+    wait_for 30 "spoke A's NHS up" nhs_up spa
+    wait_for 30 "spoke B's NHS up" nhs_up spb
+    wait_for 10 "both spokes registered at the hub" both_registered
+    echo "registered: $(q hub show dmvpn --json | jq -c '[.tunnels[].peers[] | {tunnel, nbma, state, attributes}]')"
+}
+ping_across() { # log
+    ns lana ping -c 6 -i 0.5 -W 2 192.168.2.37 >"$dir/$1-ab.log" || fail "LAN A could not ping LAN B: $(cat "$dir/$1-ab.log")"
+    ns lanb ping -c 3 -i 0.3 -W 2 192.168.1.25 >"$dir/$1-ba.log" || fail "LAN B could not ping LAN A"
+    echo "ping A->B: $(grep -o '[0-9]* received' "$dir/$1-ab.log"), B->A: $(grep -o '[0-9]* received' "$dir/$1-ba.log")"
+}
 
-start hub hub
-sleep 0.5
-start spa spoke-a
-start spb spoke-b
-wait_for 30 "spoke A's NHS up" nhs_up spa
-wait_for 30 "spoke B's NHS up" nhs_up spb
-wait_for 10 "both spokes registered at the hub" bash -c "$(declare -f q registered); dir=$dir ctl=$ctl P=$P; $(declare -f ns); registered 10.0.0.11 && registered 10.0.0.12"
-echo "registered: $(q hub show dmvpn --json | jq -c '[.tunnels[].peers[] | {tunnel, nbma, state}]')"
-
-ns lana ping -c 6 -i 0.5 -W 2 192.168.2.37 >"$dir/ping1.log" || fail "LAN A could not ping LAN B: $(cat "$dir/ping1.log")"
-echo "ping A->B: $(grep -o '[0-9]* received' "$dir/ping1.log")"
-ns lanb ping -c 3 -i 0.3 -W 2 192.168.1.25 >"$dir/ping2.log" || fail "LAN B could not ping LAN A"
-direct_sa() { q spa show crypto session | grep -q 172.16.2.1; }
-wait_for 10 "a direct spoke-to-spoke SA" direct_sa
+# --- The plain network.
+setup plain
+capture plain
+bring_up
+ping_across plain
+wait_for 10 "a direct spoke-to-spoke SA" direct_sa 172.16.2.1
 q spa show dmvpn
 q spa show crypto session
 
@@ -97,7 +130,7 @@ gone() { ! registered 10.0.0.12; }
 wait_for 5 "spoke B purged from the hub" gone
 echo "spoke B exited on SIGTERM and is gone from the hub"
 
-# The hub crashes and comes back: spoke A registers again.
+# The hub crashes and comes back: the spokes register again.
 kill -9 "${pid[hub]}"; wait "${pid[hub]}" 2>/dev/null || true; unset 'pid[hub]'
 start hub hub
 start spb spoke-b
@@ -105,18 +138,36 @@ wait_for 150 "spoke A registered again after the hub restart" registered 10.0.0.
 wait_for 30 "spoke B registered again" registered 10.0.0.12
 ns lana ping -c 4 -i 0.5 -W 2 192.168.2.37 >"$dir/ping3.log" || fail "no ping after the hub restart"
 echo "after the hub restart: $(grep -o '[0-9]* received' "$dir/ping3.log")"
-
 sleep 1
-kill -INT "${pid[dumpcap]}"; wait "${pid[dumpcap]}" 2>/dev/null || true; unset 'pid[dumpcap]'
-count() { tshark -r "$dir/bridge.pcapng" -n -Y "$1" -T fields -e frame.number 2>/dev/null | wc -l; }
-n_gre=$(count 'ip.proto == 47')
-n_esp=$(count 'esp')
-n_ike=$(count 'isakmp')
-n_direct=$(count 'esp && ip.src == 172.16.1.1 && ip.dst == 172.16.2.1')
+end_capture
+stop_all
+n_gre=$(count plain 'ip.proto == 47')
+n_esp=$(count plain 'esp')
+n_ike=$(count plain 'isakmp')
+n_direct=$(count plain 'esp && ip.src == 172.16.1.1 && ip.dst == 172.16.2.1')
 ((n_gre == 0)) || fail "$n_gre cleartext GRE frames on the bridge"
 ((n_esp > 0 && n_ike > 0)) || fail "no ESP ($n_esp) or no IKE ($n_ike) on the bridge"
 ((n_direct > 0)) || fail "no ESP directly from spoke A to spoke B"
-bad=$(count '_ws.malformed || _ws.expert.severity >= error')
+bad=$(count plain '_ws.malformed || _ws.expert.severity >= error')
 ((bad == 0)) || fail "$bad malformed frames"
 echo "capture: $n_ike IKE, $n_esp ESP ($n_direct directly spoke A -> spoke B), 0 GRE in clear"
+
+# --- Spoke B behind NAT.
+setup nat
+capture nat
+bring_up
+q hub show dmvpn --json | jq -e '[.tunnels[].peers[] | select(.tunnel == "10.0.0.12" and .nbma == "172.18.0.2")] | length == 1' >/dev/null \
+    || fail "the hub does not see spoke B at its post-NAT address 172.18.0.2"
+ping_across nat
+wait_for 10 "a direct spoke-to-spoke SA through the NAT" direct_sa 172.18.0.2
+q spa show crypto session
+sleep 1
+end_capture
+stop_all
+n_raw=$(count nat '(ip.proto == 47 || ip.proto == 50) && ip.addr == 172.18.0.2')
+n_udp=$(count nat 'esp && udp.port == 4500 && ip.addr == 172.18.0.2')
+n_direct=$(count nat 'esp && udp.port == 4500 && ip.src == 172.16.1.1 && ip.dst == 172.18.0.2')
+((n_raw == 0)) || fail "$n_raw GRE or raw ESP frames to or from the NATed spoke"
+((n_direct > 0)) || fail "no ESP in UDP directly from spoke A to spoke B's NAT"
+echo "NAT capture: $n_udp ESP-in-UDP frames of spoke B ($n_direct directly from spoke A), no GRE or raw ESP"
 echo "dmvpn-node: OK"
