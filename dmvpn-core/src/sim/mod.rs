@@ -3,8 +3,9 @@
 //!
 //! A [`SimNode`] is a [`Node`] as a [`dmvpn_netsim::Host`]: underlay datagrams in and out (GRE,
 //! protocol 47), timers on the virtual clock, and the overlay side simulated too: the LAN
-//! hosts behind the node (its [`NodeConfig::networks`]) answer ICMP echo requests (with valid
-//! checksums, see [`icmp`]) and record the echo replies they get. Everything the node reports
+//! hosts behind the node (its [`NodeConfig::networks`]) answer ICMP echo requests, and ICMPv6
+//! ones on an IPv6 LAN (with valid checksums, see [`icmp`]), and record the echo replies they
+//! get. Everything the node reports
 //! is logged with its virtual time, and an optional trace names every packet the node sends.
 
 use std::cmp::Reverse;
@@ -101,8 +102,9 @@ pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
                     icmp::EchoKind::Request => "request",
                     icmp::EchoKind::Reply => "reply",
                 };
+                let icmp = if e.src.is_ipv6() { "ICMPv6" } else { "ICMP" };
                 (
-                    format!("ICMP echo {k} {} > {} seq {}", e.src, e.dst, e.seq),
+                    format!("{icmp} echo {k} {} > {} seq {}", e.src, e.dst, e.seq),
                     Some(e),
                 )
             }
@@ -149,8 +151,8 @@ pub struct Delivered {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Ping {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     id: u16,
     seq: u16,
     data_len: usize,
@@ -305,12 +307,19 @@ impl SimNode {
     }
 
     /// A LAN host sends an echo request now.
-    pub fn ping(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+    pub fn ping(
+        &mut self,
+        now: Instant,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        id: u16,
+        seq: u16,
+    ) {
         self.send_ping(
             now,
             Ping {
-                src,
-                dst,
+                src: src.into(),
+                dst: dst.into(),
                 id,
                 seq,
                 data_len: 56,
@@ -320,7 +329,14 @@ impl SimNode {
     }
 
     /// A LAN host will send an echo request at `at`.
-    pub fn schedule_ping(&mut self, at: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+    pub fn schedule_ping(
+        &mut self,
+        at: Instant,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        id: u16,
+        seq: u16,
+    ) {
         self.schedule_ping_sized(at, src, dst, id, seq, 56);
     }
 
@@ -328,12 +344,13 @@ impl SimNode {
     pub fn schedule_ping_sized(
         &mut self,
         at: Instant,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         id: u16,
         seq: u16,
         data_len: usize,
     ) {
+        let (src, dst) = (src.into(), dst.into());
         let n = self.next_ping;
         self.next_ping += 1;
         self.pings.insert(
@@ -356,12 +373,11 @@ impl SimNode {
     }
 
     fn send_ping(&mut self, now: Instant, p: Ping) {
-        let Some(pkt) = icmp::echo_request(p.src, p.dst, p.id, p.seq, p.data_len) else {
+        let Some(pkt) = icmp::echo_request_ip(p.src, p.dst, p.id, p.seq, p.data_len) else {
             return;
         };
         if self.sent.len() < self.max_log {
-            self.sent
-                .insert((p.src.into(), p.dst.into(), p.id, p.seq), now);
+            self.sent.insert((p.src, p.dst, p.id, p.seq), now);
         }
         self.input(now, Input::Overlay { now, packet: &pkt });
     }
