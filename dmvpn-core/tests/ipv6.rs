@@ -179,7 +179,63 @@ fn check_registrations(s: &Scenario, c: Case) {
         dmvpn.contains("Interface: Tunnel0, IPv6 NHRP Details"),
         "{dmvpn}"
     );
-    assert!(dmvpn.contains("Type:Hub, NHRP Peers:2,"), "{dmvpn}");
+    assert!(
+        dmvpn.contains("Type:Hub, Total NBMA Peers (v4/v6): 2\n"),
+        "{dmvpn}"
+    );
+    for i in 1..=2 {
+        // IOS's IPv6 layout: a block per peer, the tunnel address on its own line.
+        let block = format!(
+            "{i}.Peer NBMA Address: {}\n        Tunnel IPv6 Address: {}\n        # Ent: 1, Status: UP, UpDn Time: ",
+            s.nbma(i),
+            s.tunnel(i)
+        );
+        assert!(dmvpn.contains(&block), "{dmvpn}");
+    }
+}
+
+/// `show crypto ikev2 sa` and `show crypto ipsec sa` of a protected spoke with IPv6 peers
+/// (the underlay's family): the table of that family holds every SA, its columns apart, and
+/// the selectors are the two NBMA hosts and GRE.
+fn check_crypto_show(s: &Scenario, c: Case, id: HostId, peers: &[IpAddr]) {
+    let now = s.now();
+    let node = s.get(id).node();
+    let ike = node.show_crypto_ikev2_sa(now);
+    let own = node.status(now).tunnels[0].source;
+    let (this, other) = match c.underlay {
+        Family::V4 => (" IPv4 Crypto IKEv2  SA\n", " IPv6 Crypto IKEv2  SA\n"),
+        Family::V6 => (" IPv6 Crypto IKEv2  SA\n", " IPv4 Crypto IKEv2  SA\n"),
+    };
+    let table = ike
+        .split(other)
+        .find(|part| part.contains(this))
+        .unwrap_or("");
+    let ipsec = node.show_crypto_ipsec_sa(now);
+    let ident = |a: IpAddr| match a {
+        IpAddr::V4(_) => format!("(addr/mask/prot/port): ({a}/255.255.255.255/47/0)"),
+        IpAddr::V6(_) => format!("(addr/prefixlen/prot/port): ({a}/128/47/0)"),
+    };
+    for peer in peers {
+        let remote = format!("{peer}/500");
+        let row = table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cols| cols.get(2) == Some(&remote.as_str()));
+        let Some(cols) = row else {
+            panic!("no IKE SA row with remote {remote} in\n{ike}")
+        };
+        assert_eq!(
+            cols[1..],
+            [&*format!("{own}/500"), &*remote, "none/none", "READY"],
+            "{ike}"
+        );
+        let idents = format!(
+            "   local  ident {}\n   remote ident {}\n",
+            ident(own),
+            ident(*peer)
+        );
+        assert!(ipsec.contains(&idents), "{ipsec}");
+    }
 }
 
 /// Seed 003 steps 1–11 with an IPv6 overlay: registration, the PC (2001:db8:1::19) pings the
@@ -262,14 +318,20 @@ fn seed003_spoke_to_spoke(c: Case) {
     assert_eq!(s.get(b).answered(), 4);
     let now = s.now();
     let shown = s.get(a).node().show_dmvpn(now);
-    assert!(shown.contains("IPv6 NHRP Details"), "{shown}");
-    assert!(shown.contains("Type:Spoke, NHRP Peers:2,"), "{shown}");
     assert!(
-        shown.lines().any(|l| l.contains(&nb.to_string())
-            && l.contains(&tb.to_string())
-            && l.contains("UP")),
+        shown.contains("Interface: Tunnel0, IPv6 NHRP Details\n"),
         "{shown}"
     );
+    assert!(
+        shown.contains("Type:Spoke, Total NBMA Peers (v4/v6): 2\n"),
+        "{shown}"
+    );
+    for (nbma, tunnel) in [(nb, tb), (s.ex.hub_nbma(), s.ex.hub_tunnel())] {
+        let block = format!(
+            "Peer NBMA Address: {nbma}\n        Tunnel IPv6 Address: {tunnel}\n        # Ent: 1, Status: UP, "
+        );
+        assert!(shown.contains(&block), "{shown}");
+    }
     let nhrp = s.get(a).node().show_ip_nhrp(now);
     assert!(
         nhrp.contains(&format!("{tb}/128 via {tb}, Tunnel0 created")),
@@ -280,6 +342,7 @@ fn seed003_spoke_to_spoke(c: Case) {
         let sessions = s.get(a).node().show_crypto_session(now);
         assert!(sessions.contains(&nb.to_string()), "{sessions}");
         assert!(sessions.contains("UP-ACTIVE"), "{sessions}");
+        check_crypto_show(&s, c, a, &[s.ex.hub_nbma(), nb]);
     }
 
     // Step 11: unused for longer than the holdtime: the mappings expire, the peers go down;
