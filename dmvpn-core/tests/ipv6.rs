@@ -461,3 +461,68 @@ macro_rules! cases {
 }
 
 cases!(seed003_spoke_to_spoke, phase3_redirect_and_shortcut);
+
+/// A spoke with an IPv4 overlay on Tunnel0 and an IPv6 overlay on Tunnel1 (two clouds, two
+/// keys, one tunnel source) and nothing but their registrations sent yet.
+fn two_family_spoke() -> (dmvpn_core::Node, std::time::Instant) {
+    let now = std::time::Instant::now();
+    let mut cfg = Example::new(1).spoke(1);
+    let mut v6 = Example::new(1).overlay_v6().spoke(1);
+    let mut t1 = v6.tunnels.remove(0);
+    t1.name = "Tunnel1".into();
+    t1.key = Some(200_000);
+    t1.nhrp.network_id = 100;
+    cfg.tunnels.push(t1);
+    cfg.networks.append(&mut v6.networks);
+    let mut n = dmvpn_core::Node::new(now, cfg, dmvpn_core::Entropy::from_seed(6)).unwrap();
+    while !matches!(n.poll_output(), dmvpn_core::Output::Timeout(_)) {}
+    (n, now)
+}
+
+/// A UDP packet (TTL 1) from `src` to `dst`, as a routing protocol's hello.
+fn hello(src: &str, dst: &str) -> Vec<u8> {
+    use dmvpn_wire::ip::{HeaderOptions, IpProtocol, Repr};
+    let data = b"hello";
+    let opts = HeaderOptions {
+        ttl: 1,
+        ..HeaderOptions::default()
+    };
+    let repr = Repr::new(ip(src), ip(dst), IpProtocol::UDP, 8 + data.len(), &opts, 1).unwrap();
+    let mut p = vec![0u8; repr.header_len()];
+    repr.emit(&mut p).ok();
+    p.truncate(repr.header_len());
+    p.extend(dmvpn_wire::udp::datagram(ip(src), ip(dst), 520, 521, data).unwrap());
+    assert_eq!(p.len(), repr.buffer_len());
+    p
+}
+
+/// Multicast from a source on none of the tunnel subnets (an IPv6 link-local address, a LAN
+/// address) goes out of the interfaces of its own family only: an IPv6 hello never into the
+/// IPv4 overlay, an IPv4 one never into the IPv6 overlay.
+#[test]
+fn multicast_from_outside_the_tunnel_subnets_stays_in_its_family() {
+    let (mut n, now) = two_family_spoke();
+    for (src, dst, tunnel) in [
+        ("fe80::11", "ff02::a", 1),
+        ("2001:db8:1::1", "ff02::5", 1),
+        ("192.168.1.1", "224.0.0.10", 0),
+        ("2001:db8::11", "ff02::a", 1),
+        ("10.0.0.11", "224.0.0.5", 0),
+    ] {
+        let packet = hello(src, dst);
+        n.handle_input(dmvpn_core::Input::Overlay {
+            now,
+            packet: &packet,
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        loop {
+            match n.poll_output() {
+                dmvpn_core::Output::Transmit(t) => out.push(n.tunnel_of(&t)),
+                dmvpn_core::Output::Timeout(_) => break,
+                _ => {}
+            }
+        }
+        assert_eq!(out, [Some(tunnel)], "{src} > {dst}");
+    }
+}
