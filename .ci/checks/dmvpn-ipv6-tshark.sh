@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the IPv6 DMVPN captures written by dmvpn-core/tests/ipv6.rs (run
-# `cargo test -p dmvpn-core --test ipv6` with this target dir first): an IPv6 overlay over an
+# Checks the IPv6 DMVPN captures written by dmvpn-core/tests/ipv6.rs and dual_stack.rs (run
+# `cargo test -p dmvpn-core --test ipv6 --test dual_stack` with this target dir first; CI's
+# `cargo test --workspace` does): an IPv6 overlay over an
 # IPv4 underlay and over an IPv6 underlay, phase 2 (seed 003's spoke-to-spoke flow) and phase 3,
 # protected and in clear. With tshark:
 # - no malformed frame, no expert warning or error, no bad ICV;
@@ -11,7 +12,9 @@
 #   checksum and the child SAs' selectors are GRE (47) host to host of the underlay's family;
 # - the ICMPv6 echoes between the LANs (2001:db8:1::19 <-> 2001:db8:2::25) go directly between
 #   spoke A and spoke B after the resolution, both ways, and the first request went via the hub;
-# - in clear: the same inside GRE.
+# - in clear: the same inside GRE;
+# - dual stack (one interface, an IPv4 and an IPv6 overlay): NHRP of both families, both
+#   families' echoes directly between the spokes, protected in one and the same ESP SA.
 #
 # NHRP authentication: the nodes send Cisco's layout (`ip nhrp authentication`: type 1, then the
 # password). Wireshark's default (`nhrp.auth_ext_has_addr: TRUE`) reads RFC 2332 §5.3.4's layout
@@ -120,5 +123,53 @@ for under in ipv4 ipv6; do
             checked=$((checked + 1))
         done
     done
+done
+
+# Dual stack (dmvpn-core/tests/dual_stack.rs): one tunnel interface with an IPv4 and an IPv6
+# overlay over the IPv4 underlay. Both families' NHRP and echoes travel in the one GRE tunnel
+# and, protected, in the same ESP SAs.
+for mode in ipsec clear; do
+    name="dmvpn-dual-stack-phase2"
+    [[ $mode == ipsec ]] && name+="-ipsec"
+    pcap="$dir/$name.pcap"
+    tag="dual stack, $mode"
+    [[ -s "$pcap" ]] || fail "$pcap is missing (run 'cargo test -p dmvpn-core --test dual_stack' with this target dir first)"
+    opts=(-n -o nhrp.auth_ext_has_addr:FALSE)
+    carrier=gre
+    if [[ $mode == ipsec ]]; then
+        carrier=esp
+        [[ -s "$pcap.keys" ]] || fail "$pcap.keys is missing"
+        opts+=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE)
+        while IFS= read -r row; do
+            [[ -n "$row" ]] && opts+=(-o "$row")
+        done <"$pcap.keys"
+    fi
+    bad="$(tshark -r "$pcap" "${opts[@]}" -Y '_ws.malformed || _ws.expert.severity >= warning || esp.icv_bad == 1' \
+        -T fields -e frame.number 2>/dev/null | tr '\n' ' ')"
+    [[ -z "${bad// /}" ]] || fail "$tag: malformed frames, expert warnings or bad ICVs in $pcap: frames $bad"
+    if [[ $mode == ipsec ]]; then
+        n_clear="$(count "$pcap" 'gre && !esp')"
+        ((n_clear == 0)) || fail "$tag: $n_clear cleartext GRE frames on a protected network"
+        n_esp="$(count "$pcap" esp)"
+        n_good="$(count "$pcap" 'esp.icv_good == 1 && gre')"
+        ((n_esp > 0 && n_good == n_esp)) || fail "$tag: $n_good of $n_esp ESP frames with a good ICV and GRE inside"
+    fi
+    n4="$(count "$pcap" "$carrier && nhrp.hdr.pro.type == 0x0800")"
+    n6="$(count "$pcap" "$carrier && nhrp.hdr.pro.type == 0x86dd")"
+    ((n4 >= 6 && n6 >= 6)) || fail "$tag: $n4 IPv4 and $n6 IPv6 NHRP packets"
+    a=172.16.1.1 b=172.16.2.1
+    d4="$carrier && icmp.type == 8 && ip.src == $a && ip.dst == $b && ip.src == 192.168.1.25"
+    d6="$carrier && icmpv6.type == 128 && ip.src == $a && ip.dst == $b && ipv6.src == $PC"
+    n_d4="$(count "$pcap" "$d4")" n_d6="$(count "$pcap" "$d6")"
+    ((n_d4 >= 2 && n_d6 >= 2)) || fail "$tag: $n_d4 IPv4 and $n_d6 IPv6 echo requests directly from $a to $b"
+    sas=""
+    if [[ $mode == ipsec ]]; then
+        spis() { tshark -r "$pcap" "${opts[@]}" -Y "$1" -T fields -e esp.spi 2>/dev/null | sort -u | tr '\n' ' '; }
+        s4="$(spis "$d4")" s6="$(spis "$d6")"
+        [[ -n "$s4" && "$s4" == "$s6" ]] || fail "$tag: IPv4 echoes in SAs $s4, IPv6 in $s6: not the same SA"
+        sas=", both in ESP SA ${s4% }"
+    fi
+    echo "clean: $pcap ($n4 IPv4 and $n6 IPv6 NHRP packets; $n_d4 IPv4 and $n_d6 IPv6 echo requests directly between the spokes$sas)"
+    checked=$((checked + 1))
 done
 echo "dmvpn-ipv6-tshark: OK ($checked captures)"

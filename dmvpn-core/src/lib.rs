@@ -176,6 +176,7 @@
 //!     verify_unicast_source: false,
 //!     nhrp,
 //!     protection: Some(TunnelProtection { profile: "DMVPN".into(), shared: false }),
+//!     ipv6: None,
 //! };
 //! // The seeds' hub: NBMA 172.17.0.1, tunnel 10.0.0.1/24, `ip nhrp map multicast dynamic`.
 //! let hub_cfg = NodeConfig {

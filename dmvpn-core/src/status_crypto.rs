@@ -187,11 +187,17 @@ impl Node {
         Some(CryptoStatus {
             source: grp.source,
             profile: grp.profile.to_string(),
+            // A dual-stack interface's two overlays are one interface here.
             interfaces: grp
                 .ifaces
                 .iter()
                 .filter_map(|i| self.ifaces.get(*i).map(|f| f.cfg.name.clone()))
-                .collect(),
+                .fold(Vec::new(), |mut names, n| {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                    names
+                }),
             proposals: grp.transform.clone(),
             ike_sas: grp.ep.status(now),
             ike_lifetime: grp.ep.config().ike_lifetime,

@@ -32,9 +32,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::config::{
-    CallAdmission, CryptoConfig, HubResolution, Ikev2Config, IpsecMode, IpsecProfile, KeyringPeer,
-    MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap, TransformSet, TunnelConfig,
-    TunnelMode, TunnelProtection,
+    CallAdmission, CryptoConfig, HubResolution, Ikev2Config, IpsecMode, IpsecProfile, Ipv6Overlay,
+    KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap, TransformSet,
+    TunnelConfig, TunnelMode, TunnelProtection,
 };
 
 /// The hub's NBMA address.
@@ -83,6 +83,10 @@ pub struct Example {
     /// The underlay's family: NBMA addresses, `tunnel source`, the outer headers of GRE, ESP
     /// and IKE (IOS `tunnel mode gre multipoint ipv6` on an IPv6 underlay).
     pub underlay: Family,
+    /// Dual stack ([`Example::dual_stack`]): every tunnel interface carries the IPv4 overlay
+    /// (`overlay` stays [`Family::V4`]) and an IPv6 one ([`TunnelConfig::ipv6`]), every LAN
+    /// both families.
+    pub dual_stack: bool,
 }
 
 impl Example {
@@ -100,7 +104,41 @@ impl Example {
             ipsec: None,
             overlay: Family::V4,
             underlay: Family::V4,
+            dual_stack: false,
         }
+    }
+
+    /// The same network dual-stack: each tunnel interface has its IPv4 overlay (`ip address`,
+    /// `ip nhrp …`) and its IPv6 overlay (`ipv6 address`, `ipv6 nhrp …`, the same network-id,
+    /// NHRP settings and hub NBMA address), each LAN an IPv4 and an IPv6 prefix. The IPv6
+    /// side's addresses are [`Example::with_overlay`]`(Family::V6)`'s.
+    pub fn dual_stack(mut self) -> Example {
+        self.overlay = Family::V4;
+        self.dual_stack = true;
+        self
+    }
+
+    /// This example with a single overlay of family `f` (not dual-stack): the addresses of
+    /// one side of a dual-stack network.
+    pub fn with_overlay(&self, f: Family) -> Example {
+        Example {
+            overlay: f,
+            dual_stack: false,
+            ..self.clone()
+        }
+    }
+
+    /// A dual-stack node: `cfg` (the IPv4 side's) with the IPv6 side's overlay and LANs.
+    fn with_ipv6_side(&self, mut cfg: NodeConfig, v6: NodeConfig) -> NodeConfig {
+        if let (Some(t), Some(t6)) = (cfg.tunnels.first_mut(), v6.tunnels.into_iter().next()) {
+            t.ipv6 = Some(Ipv6Overlay {
+                address: t6.address,
+                mtu: None,
+                nhrp: t6.nhrp,
+            });
+            cfg.networks.extend(v6.networks);
+        }
+        cfg
     }
 
     /// The same network with an IPv6 overlay (see the [module docs](self)).
@@ -314,6 +352,7 @@ impl Example {
             verify_unicast_source: false,
             nhrp,
             protection: self.protection(),
+            ipv6: None,
         }
     }
 
@@ -329,11 +368,15 @@ impl Example {
             },
             ..self.nhrp()
         };
-        NodeConfig {
+        let cfg = NodeConfig {
             hostname: "hub".into(),
             tunnels: vec![self.tunnel(self.hub_tunnel(), self.hub_nbma(), nhrp)],
             networks: Vec::new(),
             crypto: self.crypto(),
+        };
+        match self.dual_stack {
+            true => self.with_ipv6_side(cfg, self.with_overlay(Family::V6).hub()),
+            false => cfg,
         }
     }
 
@@ -355,18 +398,30 @@ impl Example {
             shortcut: self.phase >= 3,
             ..self.nhrp()
         };
-        NodeConfig {
+        let cfg = NodeConfig {
             hostname: format!("spoke-{}", spoke_name(i)),
             tunnels: vec![self.tunnel(self.tunnel_addr(i), self.nbma(i), nhrp)],
             networks: vec![self.lan(i)],
             crypto: self.crypto(),
+        };
+        match self.dual_stack {
+            true => self.with_ipv6_side(cfg, self.with_overlay(Family::V6).spoke(i)),
+            false => cfg,
         }
     }
 
     /// The hub's routes: every spoke LAN via its tunnel address (what EIGRP/OSPF over the
-    /// tunnel would learn).
+    /// tunnel would learn); dual-stack, the IPv6 LANs via the IPv6 tunnel addresses too.
     pub fn hub_routes(&self) -> impl Iterator<Item = (IpNet, IpAddr)> + '_ {
-        (1..=self.spokes).map(|i| (self.lan(i), self.tunnel_addr(i)))
+        let sides = if self.dual_stack {
+            vec![self.with_overlay(Family::V4), self.with_overlay(Family::V6)]
+        } else {
+            vec![self.clone()]
+        };
+        let spokes = self.spokes;
+        sides
+            .into_iter()
+            .flat_map(move |ex| (1..=spokes).map(move |i| (ex.lan(i), ex.tunnel_addr(i))))
     }
 
     /// Spoke `i`'s route to spoke `j`'s LAN: phase 2, via spoke `j`'s tunnel address (no
