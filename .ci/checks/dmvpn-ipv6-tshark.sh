@@ -13,6 +13,7 @@
 # - the ICMPv6 echoes between the LANs (2001:db8:1::19 <-> 2001:db8:2::25) go directly between
 #   spoke A and spoke B after the resolution, both ways, and the first request went via the hub;
 # - in clear: the same inside GRE;
+# - `mode tunnel` over IPv6: GRE-in-IPv6 inside every ESP frame;
 # - dual stack (one interface, an IPv4 and an IPv6 overlay): NHRP of both families, both
 #   families' echoes directly between the spokes, protected in one and the same ESP SA.
 #
@@ -124,6 +125,26 @@ for under in ipv4 ipv6; do
         done
     done
 done
+
+# `mode tunnel` over IPv6 (ipv6.rs tunnel_mode_over_ipv6): every ESP frame decrypts to an inner
+# IPv6 header (next header 47) between the same NBMA addresses, then GRE.
+pcap="$dir/dmvpn-ipv6-over-ipv6-tunnel-mode-ipsec.pcap"
+[[ -s "$pcap" && -s "$pcap.keys" ]] || fail "$pcap or its .keys is missing"
+opts=(-n -o nhrp.auth_ext_has_addr:FALSE -o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE)
+while IFS= read -r row; do
+    [[ -n "$row" ]] && opts+=(-o "$row")
+done <"$pcap.keys"
+bad="$(tshark -r "$pcap" "${opts[@]}" -Y '_ws.malformed || _ws.expert.severity >= warning || esp.icv_bad == 1' \
+    -T fields -e frame.number 2>/dev/null | tr '\n' ' ')"
+[[ -z "${bad// /}" ]] || fail "tunnel mode: malformed frames, expert warnings or bad ICVs in $pcap: frames $bad"
+n_esp="$(count "$pcap" esp)"
+n_inner="$(count "$pcap" 'esp.icv_good == 1 && ipv6.nxt == 47 && gre')"
+n_clear="$(count "$pcap" 'gre && !esp')"
+((n_esp > 0 && n_inner == n_esp && n_clear == 0)) || fail "tunnel mode: $n_inner of $n_esp ESP frames with GRE-in-IPv6 inside, $n_clear in clear"
+n_icmp="$(count "$pcap" 'esp && icmpv6.type == 128')"
+((n_icmp >= 5)) || fail "tunnel mode: only $n_icmp echo requests"
+echo "clean: $pcap ($n_esp ESP frames, each GRE-in-IPv6 inside with a good ICV; $n_icmp echo requests)"
+checked=$((checked + 1))
 
 # Dual stack (dmvpn-core/tests/dual_stack.rs): one tunnel interface with an IPv4 and an IPv6
 # overlay over the IPv4 underlay. Both families' NHRP and echoes travel in the one GRE tunnel

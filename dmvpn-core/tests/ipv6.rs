@@ -526,3 +526,64 @@ fn multicast_from_outside_the_tunnel_subnets_stays_in_its_family() {
         assert_eq!(out, [Some(tunnel)], "{src} > {dst}");
     }
 }
+
+/// `mode tunnel` over an IPv6 underlay: ESP carries GRE-in-IPv6 (next header 41) between the
+/// two NBMA addresses; registration, resolution and the direct path work as in transport mode.
+#[test]
+fn tunnel_mode_over_ipv6() {
+    let ex = Example::new(2).overlay_v6().underlay_v6().protected();
+    let mut s = Scenario::empty("ipv6-over-ipv6-tunnel-mode-ipsec", 13, ex.clone());
+    let tunnel_mode = |mut cfg: dmvpn_core::config::NodeConfig| {
+        cfg.crypto.transform_sets[0].mode = dmvpn_core::config::IpsecMode::Tunnel;
+        cfg
+    };
+    let hub = s.add(tunnel_mode(ex.hub()));
+    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
+        s.node(hub).add_route(net, via).unwrap();
+    }
+    s.hub = Some(hub);
+    for i in 1..=2 {
+        let id = s.add(tunnel_mode(ex.spoke(i)));
+        s.spokes.push(id);
+    }
+    let (a, b) = (s.spoke(1), s.spoke(2));
+    for id in [hub, a, b] {
+        s.node(id).node_mut().enable_keylog();
+    }
+    s.run(secs(3));
+    assert!(
+        s.registered(hub, 1) && s.registered(hub, 2),
+        "{:?}",
+        s.events(a)
+    );
+    s.route(1, 2);
+    s.route(2, 1);
+    for seq in 1..=4 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1, "{:?}", s.get(a).errors());
+    }
+    let now = s.now();
+    let st = s.get(a).node().ike_endpoint(0).unwrap().status(now);
+    assert!(!st.is_empty());
+    assert!(
+        st.iter()
+            .all(|i| i.children.iter().all(|c| c.mode == dmvpn_esp::Mode::Tunnel))
+    );
+    assert!(crypto_up(&s, b, s.nbma(1)));
+    s.node(a).take_trace();
+    s.ping(1, 25, 2, 37, 9);
+    s.run(secs(1));
+    let path = s.echo_path(a, 9);
+    assert!(
+        !path.is_empty() && path.iter().all(|t| t.dst == s.nbma(2) && t.protected),
+        "{path:?}"
+    );
+    finish(
+        &mut s,
+        Case {
+            underlay: Family::V6,
+            ipsec: true,
+        },
+    );
+}
