@@ -340,3 +340,40 @@ fn seed003_in_both_families_clear() {
 fn seed003_in_both_families_protected() {
     seed003_in_both_families(true);
 }
+
+/// The node's tunnel indices: the configured interfaces first, then the IPv6 overlays of the
+/// dual-stack ones, each mapped back to its interface (for a caller with a device per
+/// configured interface, as dmvpn-node's TUNs).
+#[test]
+fn ipv6_overlays_map_back_to_their_interfaces() {
+    let now = std::time::Instant::now();
+    let mut cfg = Example::new(1).spoke(1);
+    let mut t1 = Example::new(1).dual_stack().spoke(1).tunnels.remove(0);
+    t1.name = "Tunnel1".into();
+    t1.key = Some(7);
+    t1.address = "10.0.1.11/24".parse().unwrap();
+    t1.nhrp.network_id = 100;
+    t1.nhrp.nhs.clear();
+    t1.nhrp.maps.clear();
+    t1.nhrp.map_multicast.clear();
+    cfg.tunnels.push(t1);
+    cfg.networks.push("2001:db8:1::/64".parse().unwrap());
+    let n = dmvpn_core::Node::new(now, cfg, dmvpn_core::Entropy::from_seed(3)).unwrap();
+    assert_eq!(n.tunnels(), 3);
+    let back: Vec<_> = (0..4).map(|t| n.configured_tunnel(t)).collect();
+    assert_eq!(back, [Some(0), Some(1), Some(1), None]);
+    let st = n.status(now);
+    assert_eq!(
+        st.tunnels
+            .iter()
+            .map(|t| (t.name.as_str(), t.address.to_string()))
+            .collect::<Vec<_>>(),
+        [
+            ("Tunnel0", "10.0.0.11/24".to_string()),
+            ("Tunnel1", "10.0.1.11/24".to_string()),
+            ("Tunnel1", "2001:db8::11/64".to_string())
+        ]
+    );
+    // The IPv6 overlay's route goes out of its own tunnel, 2.
+    assert_eq!(n.lookup(ip("2001:db8::99")).map(|(t, ..)| t), Some(2));
+}

@@ -522,6 +522,22 @@ impl Node {
         self.ifaces.len()
     }
 
+    /// The configured interface (index into [`NodeConfig::tunnels`]) that tunnel `t` of this
+    /// node is: `t` itself, or, for the IPv6 overlay of a dual-stack interface (`t` at or
+    /// beyond the configured interfaces), that interface. `None` past the last tunnel.
+    pub fn configured_tunnel(&self, t: usize) -> Option<usize> {
+        let dual: Vec<usize> = (self.ifaces.iter().enumerate())
+            .filter(|(_, f)| f.cfg.ipv6.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let configured = self.ifaces.len().saturating_sub(dual.len());
+        if t < configured {
+            Some(t)
+        } else {
+            dual.get(t - configured).copied()
+        }
+    }
+
     /// The role of tunnel interface `tunnel`.
     pub fn role(&self, tunnel: usize) -> Option<Role> {
         self.ifaces.get(tunnel).map(Iface::role)
