@@ -14,6 +14,12 @@
 //! client: it has `nhs`), or both (a secondary hub that is a spoke of the primary, seed 003).
 //! Several interfaces make dual DMVPN (different tunnel keys and network-ids, seed 003).
 //!
+//! Either address family, on either side: an IPv4 or IPv6 overlay (`ip address` / `ipv6
+//! address`, NHRP with protocol type 0x0800 or 0x86dd) over an IPv4 or IPv6 underlay (`tunnel
+//! source`, GRE, ESP and IKE over that family; IPv6 traffic selectors), and dual stack: an
+//! IPv4 and an IPv6 overlay on one interface, each with its own NHRP instance, over one GRE
+//! tunnel and one set of SAs per peer ([`config::Ipv6Overlay`]).
+//!
 //! - **Registration** (seed 002 "Configuring the Spoke", seed 003): spokes register with every
 //!   NHS at start and every holdtime/3; hubs learn them with no per-spoke configuration.
 //! - **Forwarding**: an overlay packet → the caller's routes ([`Node::add_route`]; the tunnel
@@ -176,6 +182,7 @@
 //!     verify_unicast_source: false,
 //!     nhrp,
 //!     protection: Some(TunnelProtection { profile: "DMVPN".into(), shared: false }),
+//!     ipv6: None,
 //! };
 //! // The seeds' hub: NBMA 172.17.0.1, tunnel 10.0.0.1/24, `ip nhrp map multicast dynamic`.
 //! let hub_cfg = NodeConfig {

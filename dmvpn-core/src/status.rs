@@ -381,15 +381,15 @@ pub(crate) fn write_dmvpn_legend(s: &mut String) -> fmt::Result {
     Ok(())
 }
 
-/// One interface of `show dmvpn`: its header and its NBMA peers.
+/// One interface of `show dmvpn`: its header and its NBMA peers. An IPv4 overlay's peers
+/// are a table; an IPv6 overlay's, whose addresses do not fit 15-character columns, are one
+/// block each, as IOS prints them ([`write_dmvpn_peers_v6`]).
 pub(crate) fn write_dmvpn_tunnel(s: &mut String, t: &TunnelStatus) -> fmt::Result {
     writeln!(s)?;
-    let fam = if t.address.addr().is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
-    };
-    writeln!(s, "Interface: {}, {fam} NHRP Details", t.name)?;
+    if t.address.addr().is_ipv6() {
+        return write_dmvpn_peers_v6(s, t);
+    }
+    writeln!(s, "Interface: {}, IPv4 NHRP Details", t.name)?;
     writeln!(s, "Type:{}, NHRP Peers:{},", t.role, t.peers.len())?;
     writeln!(s)?;
     writeln!(
@@ -411,6 +411,44 @@ pub(crate) fn write_dmvpn_tunnel(s: &mut String, t: &TunnelStatus) -> fmt::Resul
             nbma,
             p.tunnel_addr,
             p.state.to_string(),
+            hms(p.up_for),
+            p.attributes
+        )?;
+    }
+    Ok(())
+}
+
+/// The peers of an IPv6-overlay interface in IOS's IPv6 layout (`show dmvpn` on an `ipv6
+/// nhrp` interface): a numbered block per NBMA peer, its tunnel address on a line of its own.
+///
+/// ```text
+/// Interface: Tunnel0, IPv6 NHRP Details
+/// Type:Spoke, Total NBMA Peers (v4/v6): 1
+///
+/// 1.Peer NBMA Address: 2001:db8:ffff::1
+///         Tunnel IPv6 Address: 2001:db8::1
+///         # Ent: 1, Status: UP, UpDn Time: 00:00:09, Cache Attrib: S
+/// ```
+fn write_dmvpn_peers_v6(s: &mut String, t: &TunnelStatus) -> fmt::Result {
+    writeln!(s, "Interface: {}, IPv6 NHRP Details", t.name)?;
+    writeln!(
+        s,
+        "Type:{}, Total NBMA Peers (v4/v6): {}",
+        t.role,
+        t.peers.len()
+    )?;
+    writeln!(s)?;
+    for (i, p) in t.peers.iter().enumerate() {
+        let nbma = p
+            .nbma
+            .map_or_else(|| "UNKNOWN".to_string(), |n| n.to_string());
+        writeln!(s, "{}.Peer NBMA Address: {nbma}", i + 1)?;
+        writeln!(s, "        Tunnel IPv6 Address: {}", p.tunnel_addr)?;
+        writeln!(
+            s,
+            "        # Ent: {}, Status: {}, UpDn Time: {}, Cache Attrib: {}",
+            p.entries,
+            p.state,
             hms(p.up_for),
             p.attributes
         )?;

@@ -187,11 +187,17 @@ impl Node {
         Some(CryptoStatus {
             source: grp.source,
             profile: grp.profile.to_string(),
+            // A dual-stack interface's two overlays are one interface here.
             interfaces: grp
                 .ifaces
                 .iter()
                 .filter_map(|i| self.ifaces.get(*i).map(|f| f.cfg.name.clone()))
-                .collect(),
+                .fold(Vec::new(), |mut names, n| {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                    names
+                }),
             proposals: grp.transform.clone(),
             ike_sas: grp.ep.status(now),
             ike_lifetime: grp.ep.config().ike_lifetime,
@@ -575,15 +581,18 @@ fn write_ikev2_sa(s: &mut String, groups: &[CryptoStatus]) -> fmt::Result {
         if rows.is_empty() {
             continue;
         }
+        // IOS widens the address columns of the IPv6 table: an address with its port is up
+        // to 45 characters (`ffff:…:ffff/65535`), 21 in IPv4.
+        let w = if v6 { 46 } else { 22 };
         writeln!(
             s,
-            "{:<10}{:<22}{:<22}{:<21}Status",
+            "{:<10}{:<w$}{:<w$}{:<21}Status",
             "Tunnel-id", "Local", "Remote", "fvrf/ivrf"
         )?;
         for (sa, lifetime) in rows {
             writeln!(
                 s,
-                "{:<10}{:<22}{:<22}{:<21}{}",
+                "{:<10}{:<w$}{:<w$}{:<21}{}",
                 sa.sa.0,
                 slash(sa.local),
                 slash(sa.remote),
@@ -659,13 +668,13 @@ fn by_interface(groups: &[CryptoStatus]) -> Vec<(&CryptoStatus, &str, Vec<&PeerC
     out
 }
 
-/// `(addr/mask/prot/port)` of one host and GRE.
+/// `(addr/mask/prot/port): (…)` of one host and GRE; IPv6 has a prefix length,
+/// `(addr/prefixlen/prot/port)`.
 fn ident(a: IpAddr) -> String {
-    let mask = match a {
-        IpAddr::V4(_) => "255.255.255.255".to_string(),
-        IpAddr::V6(_) => "128".to_string(),
-    };
-    format!("({a}/{mask}/{GRE}/0)")
+    match a {
+        IpAddr::V4(_) => format!("(addr/mask/prot/port): ({a}/255.255.255.255/{GRE}/0)"),
+        IpAddr::V6(_) => format!("(addr/prefixlen/prot/port): ({a}/128/{GRE}/0)"),
+    }
 }
 
 fn write_ipsec_sa(s: &mut String, groups: &[CryptoStatus]) -> fmt::Result {
@@ -684,16 +693,8 @@ fn write_ipsec_sa(s: &mut String, groups: &[CryptoStatus]) -> fmt::Result {
             let (o, i) = (&p.outbound, &p.inbound);
             writeln!(s)?;
             writeln!(s, "   protected vrf: (none)")?;
-            writeln!(
-                s,
-                "   local  ident (addr/mask/prot/port): {}",
-                ident(p.local)
-            )?;
-            writeln!(
-                s,
-                "   remote ident (addr/mask/prot/port): {}",
-                ident(p.peer)
-            )?;
+            writeln!(s, "   local  ident {}", ident(p.local))?;
+            writeln!(s, "   remote ident {}", ident(p.peer))?;
             writeln!(s, "   current_peer {} port {}", p.peer, p.peer_port())?;
             writeln!(s, "     PERMIT, flags={{origin_is_acl,}}")?;
             writeln!(
@@ -858,12 +859,12 @@ mod tests {
         assert_eq!(ike_status_word(IkeState::AuthSent), "IN-NEG");
         assert_eq!(
             ident(IpAddr::V6(Ipv6Addr::LOCALHOST)),
-            "(::1/128/47/0)",
+            "(addr/prefixlen/prot/port): (::1/128/47/0)",
             "an IPv6 host is a /128"
         );
         assert_eq!(
             ident(IpAddr::V4([172, 16, 1, 1].into())),
-            "(172.16.1.1/255.255.255.255/47/0)"
+            "(addr/mask/prot/port): (172.16.1.1/255.255.255.255/47/0)"
         );
     }
 

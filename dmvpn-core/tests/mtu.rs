@@ -747,6 +747,7 @@ fn v6_node(name: &str, me: u8, peer: u8, lan: &str, underlay_mtu: u16) -> NodeCo
             verify_unicast_source: false,
             nhrp: NhrpConfig::new(1),
             protection: None,
+            ipv6: None,
         }],
         networks: vec![lan.parse().unwrap()],
         crypto: Default::default(),
@@ -882,6 +883,7 @@ fn pair(tweak: impl Fn(&mut TunnelConfig), limits: Limits) -> (Node, Node, Insta
             verify_unicast_source: false,
             nhrp: NhrpConfig::new(1),
             protection: None,
+            ipv6: None,
         };
         tweak(&mut t);
         NodeConfig {

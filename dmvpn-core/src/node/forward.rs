@@ -374,7 +374,9 @@ impl Node {
 
     /// Multicast and broadcast: one copy to every multicast NBMA destination of the interfaces
     /// the source belongs to (every registered spoke on a hub with `map multicast dynamic`, the
-    /// `map multicast` addresses — the hubs — on a spoke).
+    /// `map multicast` addresses — the hubs — on a spoke); a source on none of their subnets
+    /// (a LAN or IPv6 link-local address) goes to every interface whose overlay is of its
+    /// family.
     fn replicate(
         &mut self,
         now: Instant,
@@ -390,7 +392,11 @@ impl Node {
             .map(|(i, _)| i)
             .collect();
         let tunnels: Vec<usize> = if own.is_empty() {
-            (0..self.ifaces.len()).collect()
+            let v4 = src.is_ipv4();
+            (self.ifaces.iter().enumerate())
+                .filter(|(_, f)| f.cfg.address.addr().is_ipv4() == v4)
+                .map(|(i, _)| i)
+                .collect()
         } else {
             own
         };

@@ -13,6 +13,7 @@
 //!   encapsulation overhead), fragmentation before encryption, ICMP "fragmentation needed" /
 //!   "packet too big" with their rate limit, and `ip tcp adjust-mss`.
 
+mod dispatch;
 mod forward;
 mod mtu;
 mod nhrp_glue;
@@ -456,6 +457,14 @@ impl Node {
         limits: Limits,
     ) -> Result<Node, Error> {
         config.validate()?;
+        // A dual-stack interface's IPv6 overlay is an interface of its own after the
+        // configured ones (config::Ipv6Overlay), in the crypto group of its source.
+        let config = NodeConfig {
+            tunnels: (config.tunnels.iter().cloned())
+                .chain(config.tunnels.iter().filter_map(TunnelConfig::ipv6_overlay))
+                .collect(),
+            ..config
+        };
         let (groups, protect) = protect::build_groups(&config, &entropy)?;
         let mut ifaces = config
             .tunnels
@@ -507,9 +516,26 @@ impl Node {
         &self.hostname
     }
 
-    /// Number of tunnel interfaces.
+    /// Number of tunnel interfaces, counting a dual-stack interface's IPv6 overlay as one of
+    /// its own (after the configured interfaces, see [`Ipv6Overlay`](crate::config::Ipv6Overlay)).
     pub fn tunnels(&self) -> usize {
         self.ifaces.len()
+    }
+
+    /// The configured interface (index into [`NodeConfig::tunnels`]) that tunnel `t` of this
+    /// node is: `t` itself, or, for the IPv6 overlay of a dual-stack interface (`t` at or
+    /// beyond the configured interfaces), that interface. `None` past the last tunnel.
+    pub fn configured_tunnel(&self, t: usize) -> Option<usize> {
+        let dual: Vec<usize> = (self.ifaces.iter().enumerate())
+            .filter(|(_, f)| f.cfg.ipv6.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let configured = self.ifaces.len().saturating_sub(dual.len());
+        if t < configured {
+            Some(t)
+        } else {
+            dual.get(t - configured).copied()
+        }
     }
 
     /// The role of tunnel interface `tunnel`.
@@ -530,39 +556,6 @@ impl Node {
     /// The GRE tunnel of an interface (counters per peer, drops by reason).
     pub fn gre(&self, tunnel: usize) -> Option<&dmvpn_gre::Tunnel> {
         self.ifaces.get(tunnel).map(|f| &f.gre)
-    }
-
-    /// The tunnel interface a GRE packet between `local` (one of this node's tunnel sources) and
-    /// a peer belongs to: the interface with that source whose `tunnel key` the packet carries,
-    /// or else the first interface with that source (whose GRE then refuses the key mismatch).
-    fn interface_for(&self, local: IpAddr, gre_packet: &[u8]) -> Option<usize> {
-        let key = dmvpn_gre::wire::gre::Packet::new_checked(gre_packet)
-            .ok()
-            .map(|p| p.key());
-        let mut first = None;
-        for (i, f) in self.ifaces.iter().enumerate() {
-            if f.cfg.source != local {
-                continue;
-            }
-            first.get_or_insert(i);
-            if key == Some(f.cfg.key) {
-                return Some(i);
-            }
-        }
-        first
-    }
-
-    /// The tunnel interface a transmit of this node's went out of (by its source and GRE key),
-    /// for traces and per-interface accounting by the caller.
-    pub fn tunnel_of(&self, t: &Transmit) -> Option<usize> {
-        if t.proto == dmvpn_wire::Proto::GRE {
-            return self.interface_for(t.src, &t.payload);
-        }
-        // ESP and IKE: the first interface of the crypto group of that source.
-        self.groups
-            .iter()
-            .find(|g| g.source == t.src)
-            .and_then(|g| g.ifaces.first().copied())
     }
 
     /// Data-path counters.

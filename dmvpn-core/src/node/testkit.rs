@@ -39,6 +39,7 @@ fn tunnel(address: &str, source: IpAddr, nhrp: NhrpConfig) -> TunnelConfig {
         verify_unicast_source: false,
         nhrp,
         protection: None,
+        ipv6: None,
     }
 }
 

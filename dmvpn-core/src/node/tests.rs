@@ -22,6 +22,7 @@ fn hub_config() -> NodeConfig {
                 ..NhrpConfig::new(1)
             },
             protection: None,
+            ipv6: None,
         }],
         networks: Vec::new(),
         crypto: Default::default(),

@@ -231,6 +231,7 @@ mod tests {
                 ..NhrpConfig::new(99)
             },
             protection: None,
+            ipv6: None,
         }
     }
 

@@ -108,7 +108,7 @@ impl Scenario {
 
     /// Host `h` on spoke `i` pings host `hj` on spoke `j`.
     pub fn ping(&mut self, i: u32, h: u8, j: u32, hj: u8, seq: u16) {
-        let (src, dst) = (self.ex.lan_host(i, h), self.ex.lan_host(j, hj));
+        let (src, dst) = (self.ex.host(i, h), self.ex.host(j, hj));
         let now = self.now();
         let id = self.spoke(i);
         self.node(id).ping(now, src, dst, 1, seq);
@@ -153,18 +153,18 @@ impl Scenario {
     }
 
     pub fn nbma(&self, i: u32) -> IpAddr {
-        self.ex.spoke_nbma(i).into()
+        self.ex.nbma(i)
     }
 
     pub fn tunnel(&self, i: u32) -> IpAddr {
-        self.ex.spoke_tunnel(i).into()
+        self.ex.tunnel_addr(i)
     }
 
     pub fn registered(&self, hub: HostId, i: u32) -> bool {
         self.get(hub)
             .node()
             .nhrp_server(0)
-            .and_then(|s| s.registration(self.ex.spoke_tunnel(i).into()))
+            .and_then(|s| s.registration(self.ex.tunnel_addr(i)))
             .is_some()
     }
 
@@ -173,11 +173,20 @@ impl Scenario {
         let rec = self.sim.finish().unwrap();
         assert!(!rec.frames().is_empty());
         if self.ex.ipsec.is_some() {
-            // A protected network: IKE (UDP) and ESP only, not one GRE frame in clear.
+            // A protected network: IKE (UDP) and ESP only, not one GRE frame in clear. The
+            // protocol is at byte 9 of an IPv4 header, the next header at byte 6 of an IPv6
+            // one (netsim adds no extension headers).
             let clear = rec
                 .frames()
                 .iter()
-                .filter(|(_, f)| f.get(9).is_none_or(|p| *p != 50 && *p != 17))
+                .filter(|(_, f)| {
+                    let at = if f.first().is_some_and(|b| b >> 4 == 6) {
+                        6
+                    } else {
+                        9
+                    };
+                    f.get(at).is_none_or(|p| *p != 50 && *p != 17)
+                })
                 .count();
             assert_eq!(
                 clear, 0,

@@ -69,7 +69,7 @@ pub async fn serve(node: &mut Node, start: Instant, stream: UnixStream) {
 pub fn answer(node: &mut Node, start: Instant, cmd: &str) -> String {
     let now = Instant::now();
     let mut words: Vec<&str> = cmd.split_whitespace().collect();
-    let json = words.iter().any(|w| *w == "--json");
+    let json = words.contains(&"--json");
     words.retain(|w| *w != "--json");
     match words.as_slice() {
         ["show", "dmvpn"] if json => dmvpn_json(node, now),

@@ -85,7 +85,9 @@ impl Daemon {
                     self.node.recycle(t.payload);
                 }
                 Output::Deliver(d) => {
-                    if let Some(tun) = self.tuns.get_mut(d.tunnel) {
+                    // A dual-stack interface's IPv6 overlay delivers into its interface's TUN.
+                    let tun = self.node.configured_tunnel(d.tunnel);
+                    if let Some(tun) = tun.and_then(|i| self.tuns.get_mut(i)) {
                         tun.send(d.packet());
                     }
                     self.node.recycle(d.into_buffer());
@@ -253,8 +255,12 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
     // The kernel sends the overlay routes' traffic into the TUN devices.
     let kernel = routes::Kernel::new().map_err(|e| (1, format!("netlink: {e}")))?;
     for (prefix, via) in &loaded.routes {
-        if let Some((t, _, _)) = node.lookup(*via) {
-            let dev = &cfg.tunnels[t].name;
+        if let Some((t, _, _)) = node.lookup(*via)
+            && let Some(dev) = node
+                .configured_tunnel(t)
+                .and_then(|i| cfg.tunnels.get(i))
+                .map(|c| &c.name)
+        {
             kernel
                 .add(*prefix, dev)
                 .await

@@ -27,6 +27,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+mod validate;
+
 pub use crate::crypto_config::{
     CallAdmission, CryptoConfig, Dpd, IdentityConfig, Ikev2Config, IpsecMode, IpsecProfile,
     KeyringPeer, TransformSet, TunnelProtection,
@@ -132,6 +134,63 @@ pub struct TunnelConfig {
     /// interface travels only inside ESP (transport mode by default), keyed by IKEv2.
     #[serde(default)]
     pub protection: Option<TunnelProtection>,
+    /// Dual stack: the interface's IPv6 overlay beside the IPv4 one of [`address`] and
+    /// [`nhrp`] (`ipv6 address`, `ipv6 nhrp …`, as IOS 15.2 and later allow on one tunnel
+    /// interface), with its own NHRP instance. `None`: one overlay (which may be IPv6 itself,
+    /// in [`address`]). See [`Ipv6Overlay`].
+    ///
+    /// [`address`]: TunnelConfig::address
+    /// [`nhrp`]: TunnelConfig::nhrp
+    #[serde(default)]
+    pub ipv6: Option<Ipv6Overlay>,
+}
+
+/// The IPv6 overlay of a dual-stack tunnel interface ([`TunnelConfig::ipv6`]):
+///
+/// ```text
+/// interface Tunnel0                      TunnelConfig { address: 10.0.0.11/24, nhrp: …,
+///  ip address 10.0.0.11 255.255.255.0
+///  ip nhrp nhs 10.0.0.1 nbma 172.17.0.1
+///  ipv6 address 2001:db8::11/64            ipv6: Some(Ipv6Overlay { address: 2001:db8::11/64,
+///  ipv6 nhrp nhs 2001:db8::1 nbma 172.17.0.1   nhrp: NhrpConfig { nhs: […], … }, mtu: None }),
+///  tunnel source 172.16.1.1                source: 172.16.1.1, … }
+/// ```
+///
+/// Both overlays share the interface's GRE tunnel (source, key, mode), its protection (one
+/// IKE SA and one pair of child SAs per NBMA peer carry both families' GRE) and its
+/// `verify_unicast_source`; each has its own NHRP client and/or server, registrations,
+/// mappings and `show` section (`Interface: Tunnel0, IPv4 NHRP Details`, then `… IPv6 …`).
+/// A received GRE packet goes to the overlay of its family (its GRE protocol type, or an
+/// NHRP packet's `ar$pro.type`). In a [`Node`](crate::Node) the IPv6 overlays come after
+/// the configured interfaces: tunnel index `tunnels.len() + k` is the IPv6 overlay of the
+/// `k`-th dual-stack interface (in [`Event::tunnel`](crate::Event::tunnel),
+/// [`TunnelStatus::index`](crate::TunnelStatus::index), [`Node::nhrp_client`](crate::Node::nhrp_client), …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv6Overlay {
+    /// `ipv6 address`: the IPv6 overlay address and prefix.
+    pub address: IpNet,
+    /// `ipv6 mtu` (default: the interface's [`TunnelConfig::mtu`]); at least 1280.
+    #[serde(default)]
+    pub mtu: Option<u16>,
+    /// `ipv6 nhrp …`: the IPv6 overlay's NHRP settings (`ipv6 nhrp network-id`, `ipv6 nhrp
+    /// nhs`, `ipv6 nhrp map`, …), NBMA addresses of the tunnel source's family.
+    pub nhrp: NhrpConfig,
+}
+
+impl TunnelConfig {
+    /// The IPv6 overlay of a dual-stack interface as an interface of its own: this one's name,
+    /// source, mode, key, protection and source check with the [`Ipv6Overlay`]'s address, MTU
+    /// and NHRP settings. `None` without [`TunnelConfig::ipv6`].
+    pub fn ipv6_overlay(&self) -> Option<TunnelConfig> {
+        let v6 = self.ipv6.as_ref()?;
+        Some(TunnelConfig {
+            address: v6.address,
+            mtu: v6.mtu.unwrap_or(self.mtu),
+            nhrp: v6.nhrp.clone(),
+            ipv6: None,
+            ..self.clone()
+        })
+    }
 }
 
 fn default_mtu() -> u16 {
@@ -362,270 +421,6 @@ impl fmt::Display for ConfigProblem {
 #[error("invalid configuration: {}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
 pub struct ConfigError(pub Vec<ConfigProblem>);
 
-impl NodeConfig {
-    /// Checks the whole configuration and reports every problem found, not just the first.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let mut problems = Vec::new();
-        let mut report =
-            |path: String, message: String| problems.push(ConfigProblem { path, message });
-        if self.tunnels.is_empty() {
-            report(
-                "tunnels".into(),
-                "a node needs at least one tunnel interface".into(),
-            );
-        }
-        for (i, t) in self.tunnels.iter().enumerate() {
-            let p = format!("tunnels[{i}]");
-            if t.name.is_empty() {
-                report(format!("{p}.name"), "empty interface name".into());
-            }
-            if let Some((j, _)) = self
-                .tunnels
-                .iter()
-                .enumerate()
-                .find(|(j, o)| *j < i && o.name == t.name)
-            {
-                report(
-                    format!("{p}.name"),
-                    format!("duplicate interface name {:?} (also tunnels[{j}])", t.name),
-                );
-            }
-            for (j, o) in self.tunnels.iter().enumerate().filter(|(j, _)| *j < i) {
-                if o.source == t.source
-                    && o.key == t.key
-                    && o.mode == TunnelMode::Multipoint
-                    && t.mode == TunnelMode::Multipoint
-                {
-                    report(
-                        format!("{p}.key"),
-                        format!(
-                            "same tunnel source and key as tunnels[{j}]: two mGRE clouds on one source need different tunnel keys"
-                        ),
-                    );
-                }
-                if o.nhrp.network_id == t.nhrp.network_id {
-                    report(
-                        format!("{p}.nhrp.network_id"),
-                        format!("network-id {} also used by tunnels[{j}]", t.nhrp.network_id),
-                    );
-                }
-                if o.address.contains(&t.address.addr()) || t.address.contains(&o.address.addr()) {
-                    report(
-                        format!("{p}.address"),
-                        format!("{} overlaps tunnels[{j}] ({})", t.address, o.address),
-                    );
-                }
-            }
-            if let TunnelMode::PointToPoint { destination } = t.mode
-                && destination.is_ipv4() != t.source.is_ipv4()
-            {
-                report(
-                    format!("{p}.mode"),
-                    format!(
-                        "tunnel destination {destination} and source {} differ in family",
-                        t.source
-                    ),
-                );
-            }
-            if t.source.is_unspecified() || t.source.is_multicast() {
-                report(
-                    format!("{p}.source"),
-                    format!("{} is not a usable tunnel source", t.source),
-                );
-            }
-            let min_mtu = if t.address.addr().is_ipv6() {
-                1280
-            } else {
-                576
-            };
-            if t.mtu < min_mtu {
-                report(
-                    format!("{p}.mtu"),
-                    format!(
-                        "{} is below the minimum {min_mtu} for the overlay family",
-                        t.mtu
-                    ),
-                );
-            }
-            let min_underlay = if t.source.is_ipv6() { 1280 } else { 576 };
-            if t.underlay_mtu < min_underlay {
-                report(
-                    format!("{p}.underlay_mtu"),
-                    format!(
-                        "{} is below the minimum {min_underlay} for the tunnel source's family",
-                        t.underlay_mtu
-                    ),
-                );
-            }
-            if let Some(mss) = t.adjust_mss
-                && !ADJUST_MSS_RANGE.contains(&mss)
-            {
-                report(
-                    format!("{p}.adjust_mss"),
-                    format!(
-                        "{mss} is outside {}..={}",
-                        ADJUST_MSS_RANGE.start(),
-                        ADJUST_MSS_RANGE.end()
-                    ),
-                );
-            }
-            let n = &t.nhrp;
-            let np = format!("{p}.nhrp");
-            if n.network_id == 0 {
-                report(
-                    format!("{np}.network_id"),
-                    "network-id must be 1 or more".into(),
-                );
-            }
-            if let Some(pw) = &n.authentication
-                && !(1..=8).contains(&pw.expose().len())
-            {
-                report(
-                    format!("{np}.authentication"),
-                    "the NHRP password is 1 to 8 characters".into(),
-                );
-            }
-            if n.holdtime == 0 || n.holdtime > u32::from(u16::MAX) {
-                report(
-                    format!("{np}.holdtime"),
-                    format!("{} s is outside 1..=65535", n.holdtime),
-                );
-            }
-            if let Some(r) = n.registration_timeout
-                && (r == 0 || r >= n.holdtime)
-            {
-                report(
-                    format!("{np}.registration_timeout"),
-                    format!(
-                        "{r} s must be at least 1 and less than the holdtime ({} s)",
-                        n.holdtime
-                    ),
-                );
-            }
-            if n.max_send.packets == 0 || n.max_send.every_secs == 0 {
-                report(
-                    format!("{np}.max_send"),
-                    "max-send needs at least 1 packet every at least 1 second".into(),
-                );
-            }
-            for (k, nhs) in n.nhs.iter().enumerate() {
-                let hp = format!("{np}.nhs[{k}]");
-                if !t.address.contains(&nhs.address) {
-                    report(
-                        hp.clone(),
-                        format!(
-                            "NHS {} is outside the tunnel subnet {}",
-                            nhs.address, t.address
-                        ),
-                    );
-                }
-                if nhs.address == t.address.addr() {
-                    report(hp.clone(), "a node cannot be its own NHS".into());
-                }
-                match n.nhs_nbma(nhs) {
-                    None => report(
-                        hp.clone(),
-                        format!(
-                            "no NBMA address for NHS {}: add `ip nhrp map {} NBMA` or give `nbma`",
-                            nhs.address, nhs.address
-                        ),
-                    ),
-                    Some(nbma) if nbma.is_ipv4() != t.source.is_ipv4() => report(
-                        hp.clone(),
-                        format!("NHS NBMA address {nbma} is not of the tunnel source's family"),
-                    ),
-                    Some(_) => {}
-                }
-                if n.nhs.iter().take(k).any(|o| o.address == nhs.address) {
-                    report(hp, format!("NHS {} listed twice", nhs.address));
-                }
-            }
-            for (k, m) in n.maps.iter().enumerate() {
-                let mp = format!("{np}.maps[{k}]");
-                if !t.address.contains(&m.address) {
-                    report(
-                        mp.clone(),
-                        format!("{} is outside the tunnel subnet {}", m.address, t.address),
-                    );
-                }
-                if m.nbma.is_ipv4() != t.source.is_ipv4() {
-                    report(
-                        mp.clone(),
-                        format!(
-                            "NBMA address {} is not of the tunnel source's family",
-                            m.nbma
-                        ),
-                    );
-                }
-                if n.maps
-                    .iter()
-                    .take(k)
-                    .any(|o| o.address == m.address && o.nbma != m.nbma)
-                {
-                    report(
-                        mp,
-                        format!("{} is mapped twice to different NBMA addresses", m.address),
-                    );
-                }
-            }
-            for (k, net) in n.registration_prefixes.iter().enumerate() {
-                let rp = format!("{np}.registration_prefixes[{k}]");
-                if net.addr().is_ipv4() != t.address.addr().is_ipv4() {
-                    report(rp, format!("{net} is not of the tunnel's family"));
-                } else if net.trunc() != *net {
-                    report(
-                        rp,
-                        format!("{net} has host bits set: the network is {}", net.trunc()),
-                    );
-                }
-            }
-            for (k, a) in n.map_multicast.iter().enumerate() {
-                if a.is_ipv4() != t.source.is_ipv4() {
-                    report(
-                        format!("{np}.map_multicast[{k}]"),
-                        format!("{a} is not of the tunnel source's family"),
-                    );
-                }
-            }
-            if n.shortcut && n.redirect && n.nhs.is_empty() {
-                report(
-                    format!("{np}.shortcut"),
-                    "shortcut is a spoke feature: this interface has no NHS".into(),
-                );
-            }
-            if let TunnelMode::PointToPoint { .. } = t.mode
-                && (n.map_multicast_dynamic || n.redirect)
-            {
-                report(
-                    format!("{p}.mode"),
-                    "map multicast dynamic and redirect need a multipoint (hub) interface".into(),
-                );
-            }
-        }
-        self.crypto.validate(&self.tunnels, &mut |path, message| {
-            problems.push(ConfigProblem { path, message })
-        });
-        for (i, net) in self.networks.iter().enumerate() {
-            for (j, t) in self.tunnels.iter().enumerate() {
-                if net.contains(&t.address.addr()) || t.address.contains(&net.addr()) {
-                    problems.push(ConfigProblem {
-                        path: format!("networks[{i}]"),
-                        message: format!(
-                            "{net} overlaps the subnet of tunnels[{j}] ({})",
-                            t.address
-                        ),
-                    });
-                }
-            }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError(problems))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,6 +448,7 @@ mod tests {
                 ..NhrpConfig::new(99)
             },
             protection: None,
+            ipv6: None,
         }
     }
 

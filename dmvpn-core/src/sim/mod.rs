@@ -3,8 +3,9 @@
 //!
 //! A [`SimNode`] is a [`Node`] as a [`dmvpn_netsim::Host`]: underlay datagrams in and out (GRE,
 //! protocol 47), timers on the virtual clock, and the overlay side simulated too: the LAN
-//! hosts behind the node (its [`NodeConfig::networks`]) answer ICMP echo requests (with valid
-//! checksums, see [`icmp`]) and record the echo replies they get. Everything the node reports
+//! hosts behind the node (its [`NodeConfig::networks`]) answer ICMP echo requests, and ICMPv6
+//! ones on an IPv6 LAN (with valid checksums, see [`icmp`]), and record the echo replies they
+//! get. Everything the node reports
 //! is logged with its virtual time, and an optional trace names every packet the node sends.
 
 use std::cmp::Reverse;
@@ -23,124 +24,8 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::node::{Input, Limits, Node, Output, Transmit};
 
-/// ICMP echo over IPv4, enough to ping across the overlay.
-pub mod icmp {
-    use std::net::{IpAddr, Ipv4Addr};
-
-    use dmvpn_wire::ip::{HeaderOptions, IpProtocol, Repr};
-
-    /// Echo request or reply.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub enum EchoKind {
-        /// Type 8.
-        Request,
-        /// Type 0.
-        Reply,
-    }
-
-    /// The facts of an ICMP echo packet.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub struct Echo {
-        /// IP source.
-        pub src: IpAddr,
-        /// IP destination.
-        pub dst: IpAddr,
-        /// Request or reply.
-        pub kind: EchoKind,
-        /// Identifier.
-        pub id: u16,
-        /// Sequence number.
-        pub seq: u16,
-    }
-
-    fn build(
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        kind: EchoKind,
-        id: u16,
-        seq: u16,
-        data: &[u8],
-    ) -> Option<Vec<u8>> {
-        let icmp_len = 8usize.checked_add(data.len())?;
-        let opts = HeaderOptions {
-            ttl: 64,
-            ..HeaderOptions::default()
-        };
-        let ip = Repr::new(
-            src.into(),
-            dst.into(),
-            IpProtocol::ICMP,
-            icmp_len,
-            &opts,
-            seq,
-        )
-        .ok()?;
-        let mut buf = vec![0u8; ip.buffer_len()];
-        ip.emit(&mut buf).ok()?;
-        let hl = ip.header_len();
-        let body = buf.get_mut(hl..)?;
-        let t = match kind {
-            EchoKind::Request => 8,
-            EchoKind::Reply => 0,
-        };
-        let [i0, i1] = id.to_be_bytes();
-        let [s0, s1] = seq.to_be_bytes();
-        body.get_mut(..8)?
-            .copy_from_slice(&[t, 0, 0, 0, i0, i1, s0, s1]);
-        body.get_mut(8..)?.copy_from_slice(data);
-        let [c0, c1] = dmvpn_wire::checksum::checksum(body).to_be_bytes();
-        body.get_mut(2..4)?.copy_from_slice(&[c0, c1]);
-        Some(buf)
-    }
-
-    /// An ICMP echo request from `src` to `dst` with `data_len` bytes of data (a counting
-    /// pattern), valid IPv4 and ICMP checksums, TTL 64.
-    pub fn echo_request(
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        id: u16,
-        seq: u16,
-        data_len: usize,
-    ) -> Option<Vec<u8>> {
-        let data: Vec<u8> = (0..data_len).map(|i| (i % 251) as u8).collect();
-        build(src, dst, EchoKind::Request, id, seq, &data)
-    }
-
-    /// Reads an ICMP echo request or reply (IP and ICMP checksums verified).
-    pub fn parse(packet: &[u8]) -> Option<Echo> {
-        let (ip, payload) = Repr::parse(packet).ok()?;
-        if ip.protocol() != IpProtocol::ICMP || dmvpn_wire::checksum::checksum(payload) != 0 {
-            return None;
-        }
-        let kind = match payload.first()? {
-            8 => EchoKind::Request,
-            0 => EchoKind::Reply,
-            _ => return None,
-        };
-        let id = u16::from_be_bytes([*payload.get(4)?, *payload.get(5)?]);
-        let seq = u16::from_be_bytes([*payload.get(6)?, *payload.get(7)?]);
-        Some(Echo {
-            src: ip.src_addr(),
-            dst: ip.dst_addr(),
-            kind,
-            id,
-            seq,
-        })
-    }
-
-    /// The echo reply answering an echo request.
-    pub fn reply_to(request: &[u8]) -> Option<Vec<u8>> {
-        let e = parse(request)?;
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (e.src, e.dst) else {
-            return None;
-        };
-        if e.kind != EchoKind::Request {
-            return None;
-        }
-        let (_, payload) = Repr::parse(request).ok()?;
-        build(dst, src, EchoKind::Reply, e.id, e.seq, payload.get(8..)?)
-    }
-}
+pub mod example;
+pub mod icmp;
 
 /// An echo reply a LAN host behind a node received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,8 +102,9 @@ pub fn describe(t: &Transmit) -> (String, Option<icmp::Echo>) {
                     icmp::EchoKind::Request => "request",
                     icmp::EchoKind::Reply => "reply",
                 };
+                let icmp = if e.src.is_ipv6() { "ICMPv6" } else { "ICMP" };
                 (
-                    format!("ICMP echo {k} {} > {} seq {}", e.src, e.dst, e.seq),
+                    format!("{icmp} echo {k} {} > {} seq {}", e.src, e.dst, e.seq),
                     Some(e),
                 )
             }
@@ -265,8 +151,8 @@ pub struct Delivered {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Ping {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     id: u16,
     seq: u16,
     data_len: usize,
@@ -421,12 +307,19 @@ impl SimNode {
     }
 
     /// A LAN host sends an echo request now.
-    pub fn ping(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+    pub fn ping(
+        &mut self,
+        now: Instant,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        id: u16,
+        seq: u16,
+    ) {
         self.send_ping(
             now,
             Ping {
-                src,
-                dst,
+                src: src.into(),
+                dst: dst.into(),
                 id,
                 seq,
                 data_len: 56,
@@ -436,7 +329,14 @@ impl SimNode {
     }
 
     /// A LAN host will send an echo request at `at`.
-    pub fn schedule_ping(&mut self, at: Instant, src: Ipv4Addr, dst: Ipv4Addr, id: u16, seq: u16) {
+    pub fn schedule_ping(
+        &mut self,
+        at: Instant,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        id: u16,
+        seq: u16,
+    ) {
         self.schedule_ping_sized(at, src, dst, id, seq, 56);
     }
 
@@ -444,12 +344,13 @@ impl SimNode {
     pub fn schedule_ping_sized(
         &mut self,
         at: Instant,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         id: u16,
         seq: u16,
         data_len: usize,
     ) {
+        let (src, dst) = (src.into(), dst.into());
         let n = self.next_ping;
         self.next_ping += 1;
         self.pings.insert(
@@ -472,12 +373,11 @@ impl SimNode {
     }
 
     fn send_ping(&mut self, now: Instant, p: Ping) {
-        let Some(pkt) = icmp::echo_request(p.src, p.dst, p.id, p.seq, p.data_len) else {
+        let Some(pkt) = icmp::echo_request_ip(p.src, p.dst, p.id, p.seq, p.data_len) else {
             return;
         };
         if self.sent.len() < self.max_log {
-            self.sent
-                .insert((p.src.into(), p.dst.into(), p.id, p.seq), now);
+            self.sent.insert((p.src, p.dst, p.id, p.seq), now);
         }
         self.input(now, Input::Overlay { now, packet: &pkt });
     }
@@ -691,257 +591,6 @@ impl Host for SimNode {
         match (self.next_timeout, self.next_scheduled()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
-    }
-}
-
-/// The seeds' example network (seed 001 slides, seed 003): a hub with NBMA 172.17.0.1 and
-/// tunnel 10.0.0.1, and spokes numbered from 1: spoke *i* has NBMA 172.16.*i*.1, tunnel
-/// 10.0.0.(10+*i*) and LAN 192.168.*i*.0/24 (spoke A is 1, spoke B is 2). Beyond 244 spokes the
-/// tunnel subnet grows to 10.0.0.0/16, NBMA addresses come from 100.64.0.0/10 and LANs from
-/// 10.128.0.0/9.
-pub mod example {
-    use std::net::{IpAddr, Ipv4Addr};
-
-    use ipnet::{IpNet, Ipv4Net};
-
-    use crate::config::{
-        CallAdmission, CryptoConfig, HubResolution, Ikev2Config, IpsecMode, IpsecProfile,
-        KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap, TransformSet,
-        TunnelConfig, TunnelMode, TunnelProtection,
-    };
-
-    /// The hub's NBMA address.
-    pub const HUB_NBMA: Ipv4Addr = Ipv4Addr::new(172, 17, 0, 1);
-    /// The hub's tunnel address.
-    pub const HUB_TUNNEL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-
-    /// Parameters of the example.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Example {
-        /// Number of spokes.
-        pub spokes: u32,
-        /// DMVPN phase: 2 (spokes resolve each other's tunnel addresses) or 3 (hub redirect,
-        /// spoke shortcut).
-        pub phase: u8,
-        /// `ip nhrp holdtime` everywhere.
-        pub holdtime: u32,
-        /// `tunnel key`.
-        pub key: Option<u32>,
-        /// `ip nhrp network-id`.
-        pub network_id: u32,
-        /// `ip nhrp authentication`.
-        pub password: Option<String>,
-        /// How the hub answers resolutions.
-        pub hub_resolution: HubResolution,
-        /// `tunnel protection ipsec profile DMVPN` on every node, with the pre-shared key of
-        /// the wildcard keyring entry (`address 0.0.0.0 0.0.0.0`); `None`: cleartext GRE.
-        pub ipsec: Option<String>,
-    }
-
-    impl Example {
-        /// `spokes` spokes, phase 2, holdtime 300 s, key 100000, network-id 99, password
-        /// "donttell", the hub answering resolutions (seed 003 steps 3 and 9).
-        pub fn new(spokes: u32) -> Example {
-            Example {
-                spokes,
-                phase: 2,
-                holdtime: 300,
-                key: Some(100_000),
-                network_id: 99,
-                password: Some("donttell".into()),
-                hub_resolution: HubResolution::Answer,
-                ipsec: None,
-            }
-        }
-
-        /// The same network protected by IPsec (see [`Example::crypto`]), with the pre-shared
-        /// key "cisco123".
-        pub fn protected(mut self) -> Example {
-            self.ipsec = Some("cisco123".into());
-            self
-        }
-
-        /// The crypto configuration of every node (seed 004's): transform set `esp-aes 256
-        /// esp-sha256-hmac`, `mode transport`, IPsec profile DMVPN, an IKEv2 keyring with one
-        /// wildcard key.
-        pub fn crypto(&self) -> CryptoConfig {
-            let Some(psk) = &self.ipsec else {
-                return CryptoConfig::default();
-            };
-            CryptoConfig {
-                transform_sets: vec![TransformSet {
-                    name: "DMVPN-TS".into(),
-                    transforms: "esp-aes 256 esp-sha256-hmac".into(),
-                    mode: IpsecMode::Transport,
-                }],
-                ipsec_profiles: vec![IpsecProfile {
-                    name: "DMVPN".into(),
-                    transform_sets: vec!["DMVPN-TS".into()],
-                    lifetime_seconds: None,
-                    lifetime_kilobytes: None,
-                    pfs: None,
-                }],
-                ikev2: Ikev2Config {
-                    keyring: vec![KeyringPeer {
-                        name: "ANY".into(),
-                        address: "0.0.0.0/0".parse().ok(),
-                        identity: None,
-                        pre_shared_key: Password::new(psk.clone()),
-                    }],
-                    ..Ikev2Config::default()
-                },
-                call_admission: CallAdmission::default(),
-            }
-        }
-
-        fn protection(&self) -> Option<TunnelProtection> {
-            self.ipsec.as_ref().map(|_| TunnelProtection {
-                profile: "DMVPN".into(),
-                shared: false,
-            })
-        }
-
-        fn big(&self) -> bool {
-            self.spokes > 244
-        }
-
-        /// The tunnel subnet's prefix length.
-        pub fn tunnel_len(&self) -> u8 {
-            if self.big() { 16 } else { 24 }
-        }
-
-        /// NBMA address of spoke `i` (from 1).
-        pub fn spoke_nbma(&self, i: u32) -> Ipv4Addr {
-            if self.big() {
-                Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)).wrapping_add(i))
-            } else {
-                Ipv4Addr::new(172, 16, (i & 0xff) as u8, 1)
-            }
-        }
-
-        /// Tunnel address of spoke `i`.
-        pub fn spoke_tunnel(&self, i: u32) -> Ipv4Addr {
-            Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 10)).wrapping_add(i))
-        }
-
-        /// LAN of spoke `i`.
-        pub fn spoke_lan(&self, i: u32) -> Ipv4Net {
-            let base = if self.big() {
-                u32::from(Ipv4Addr::new(10, 128, 0, 0)).wrapping_add(i << 8)
-            } else {
-                u32::from(Ipv4Addr::new(192, 168, 0, 0)).wrapping_add((i & 0xff) << 8)
-            };
-            Ipv4Net::new(Ipv4Addr::from(base), 24).unwrap_or_default()
-        }
-
-        /// Host `h` on spoke `i`'s LAN (the PC is 192.168.1.25, the web server 192.168.2.37).
-        pub fn lan_host(&self, i: u32, h: u8) -> Ipv4Addr {
-            Ipv4Addr::from(u32::from(self.spoke_lan(i).network()) | u32::from(h))
-        }
-
-        /// The summary of every spoke LAN (phase 3 spokes route it to the hub).
-        pub fn lan_summary(&self) -> Ipv4Net {
-            if self.big() {
-                Ipv4Net::new(Ipv4Addr::new(10, 128, 0, 0), 9).unwrap_or_default()
-            } else {
-                Ipv4Net::new(Ipv4Addr::new(192, 168, 0, 0), 16).unwrap_or_default()
-            }
-        }
-
-        fn nhrp(&self) -> NhrpConfig {
-            NhrpConfig {
-                authentication: self.password.clone().map(Password::new),
-                holdtime: self.holdtime,
-                hub_resolution: self.hub_resolution,
-                ..NhrpConfig::new(self.network_id)
-            }
-        }
-
-        fn tunnel(&self, addr: Ipv4Addr, source: Ipv4Addr, nhrp: NhrpConfig) -> TunnelConfig {
-            TunnelConfig {
-                name: "Tunnel0".into(),
-                address: IpNet::V4(Ipv4Net::new(addr, self.tunnel_len()).unwrap_or_default()),
-                source: source.into(),
-                mode: TunnelMode::Multipoint,
-                key: self.key,
-                mtu: 1400,
-                underlay_mtu: 1500,
-                adjust_mss: None,
-                verify_unicast_source: false,
-                nhrp,
-                protection: self.protection(),
-            }
-        }
-
-        /// The hub: `ip nhrp map multicast dynamic`, `redirect` in phase 3, and a `max-send`
-        /// large enough for every spoke to register at once.
-        pub fn hub(&self) -> NodeConfig {
-            let nhrp = NhrpConfig {
-                map_multicast_dynamic: true,
-                redirect: self.phase >= 3,
-                max_send: MaxSend {
-                    packets: 100u32.max(self.spokes.saturating_mul(20)),
-                    every_secs: 10,
-                },
-                ..self.nhrp()
-            };
-            NodeConfig {
-                hostname: "hub".into(),
-                tunnels: vec![self.tunnel(HUB_TUNNEL, HUB_NBMA, nhrp)],
-                networks: Vec::new(),
-                crypto: self.crypto(),
-            }
-        }
-
-        /// Spoke `i`: `ip nhrp nhs 10.0.0.1`, `ip nhrp map 10.0.0.1 172.17.0.1`, `ip nhrp map
-        /// multicast 172.17.0.1`, `shortcut` in phase 3.
-        pub fn spoke(&self, i: u32) -> NodeConfig {
-            let hub: IpAddr = HUB_TUNNEL.into();
-            let nhrp = NhrpConfig {
-                nhs: vec![NhsConfig {
-                    address: hub,
-                    nbma: None,
-                }],
-                maps: vec![StaticMap {
-                    address: hub,
-                    nbma: HUB_NBMA.into(),
-                }],
-                map_multicast: vec![HUB_NBMA.into()],
-                shortcut: self.phase >= 3,
-                ..self.nhrp()
-            };
-            NodeConfig {
-                hostname: format!("spoke-{}", spoke_name(i)),
-                tunnels: vec![self.tunnel(self.spoke_tunnel(i), self.spoke_nbma(i), nhrp)],
-                networks: vec![IpNet::V4(self.spoke_lan(i))],
-                crypto: self.crypto(),
-            }
-        }
-
-        /// The hub's routes: every spoke LAN via its tunnel address (what EIGRP/OSPF over the
-        /// tunnel would learn).
-        pub fn hub_routes(&self) -> impl Iterator<Item = (IpNet, IpAddr)> + '_ {
-            (1..=self.spokes).map(|i| (IpNet::V4(self.spoke_lan(i)), self.spoke_tunnel(i).into()))
-        }
-
-        /// Spoke `i`'s route to spoke `j`'s LAN: phase 2, via spoke `j`'s tunnel address (no
-        /// next-hop-self on the hub); phase 3, the summary via the hub.
-        pub fn spoke_route(&self, j: u32) -> (IpNet, IpAddr) {
-            if self.phase >= 3 {
-                (IpNet::V4(self.lan_summary()), HUB_TUNNEL.into())
-            } else {
-                (IpNet::V4(self.spoke_lan(j)), self.spoke_tunnel(j).into())
-            }
-        }
-    }
-
-    /// "A", "B", … for the first 26 spokes, then the number.
-    pub fn spoke_name(i: u32) -> String {
-        match i {
-            1..=26 => char::from_u32(u32::from(b'A') + i - 1)
-                .map_or_else(|| i.to_string(), |c| c.to_string()),
-            _ => i.to_string(),
         }
     }
 }
