@@ -252,6 +252,7 @@ mod crypto_config;
 mod entropy;
 mod error;
 mod event;
+pub mod ios;
 mod node;
 pub mod route;
 #[cfg(feature = "sim")]

@@ -1,0 +1,283 @@
+//! IOS configuration text to a [`NodeConfig`]: a network engineer runs a node from the
+//! `show running-config` they already have (seed 002's hub and spoke, seed 003's network).
+//!
+//! Sans-IO: [`parse`] takes the text and a function that knows the system's interface
+//! addresses, and returns data: the [`NodeConfig`] (already checked by
+//! [`NodeConfig::validate`]), the static routes for the caller to install, and a [`Note`] for
+//! every line of another subsystem that the node does not apply (routing protocols, physical
+//! interface settings, `line`, `service`, …), so that nothing is dropped silently. Every line
+//! the parser does not understand inside the blocks it owns (tunnel interfaces, `crypto`,
+//! `ip route`, `hostname`) is an error; all of them are collected into one [`IosError`].
+//!
+//! ```text
+//! hostname spoke-a                           NodeConfig { hostname: "spoke-a",
+//! crypto ikev2 proposal P                      crypto.ikev2.proposals (through a policy):
+//!  encryption aes-gcm-256                        ["encryption aes-gcm-256 prf sha256 group 19"],
+//!  prf sha256 / group 19
+//! crypto ikev2 policy POL / proposal P
+//! crypto ikev2 keyring KEYS                    crypto.ikev2.keyring: [KeyringPeer { name: "ANY",
+//!  peer ANY / address 0.0.0.0 0.0.0.0             address: 0.0.0.0/0, pre_shared_key, … }],
+//!   pre-shared-key K
+//! crypto ikev2 profile IKE                     (the profile the IPsec profile names:)
+//!  match identity remote address 0.0.0.0        (a note: any peer with a key is accepted)
+//!  authentication local pre-share / remote …
+//!  keyring local KEYS                            keyring of crypto.ikev2 from KEYS,
+//!  identity local address                        crypto.ikev2.local_identity,
+//!  dpd 10 3 on-demand / lifetime 86400           crypto.ikev2.dpd, lifetime_seconds,
+//!  nat keepalive 20                              crypto.ikev2.nat_keepalive_seconds
+//! crypto ikev2 dpd 10 3 on-demand              crypto.ikev2.dpd (unless the profile has one)
+//! crypto ikev2 nat keepalive 20                crypto.ikev2.nat_keepalive_seconds
+//! crypto ikev2 limit max-sa N                  crypto.call_admission.max_sa
+//! crypto call admission limit ike sa N           (the same)
+//! crypto call admission limit ike
+//!   in-negotiation-sa N                        crypto.call_admission.max_in_negotiation
+//!   (also crypto ikev2 limit max-in-negotiation-sa N)
+//! crypto ipsec transform-set TS esp-gcm 256    crypto.transform_sets: [TransformSet {
+//!  mode transport                                name: "TS", transforms: "esp-gcm 256", mode }]
+//! crypto ipsec security-association
+//!   lifetime seconds|kilobytes N               every profile's default lifetime
+//! crypto ipsec profile DMVPN                   crypto.ipsec_profiles: [IpsecProfile {
+//!  set transform-set TS                          transform_sets: ["TS"],
+//!  set ikev2-profile IKE                         (which IKEv2 profile: one per node)
+//!  set pfs group19                               pfs: Some(19),
+//!  set security-association lifetime seconds N   lifetime_seconds / lifetime_kilobytes }]
+//! interface Tunnel0                            tunnels: [TunnelConfig { name: "Tunnel0",
+//!  ip address 10.0.0.11 255.255.255.0            address: 10.0.0.11/24,
+//!  ipv6 address 2001:db8::11/64                  (an IPv6-only tunnel's address)
+//!  ip mtu 1400 / ipv6 mtu N                      mtu,
+//!  ip tcp adjust-mss 1360                        (needs TunnelConfig::adjust_mss: an error
+//!                                                 until the MTU support is in),
+//!  ip nhrp authentication K                      nhrp.authentication,
+//!  ip nhrp network-id 99                         nhrp.network_id,
+//!  ip nhrp holdtime 300                          nhrp.holdtime,
+//!  ip nhrp nhs 10.0.0.1 [nbma N] [multicast]     nhrp.nhs (multicast: map_multicast += N),
+//!  ip nhrp map 10.0.0.1 172.17.0.1               nhrp.maps,
+//!  ip nhrp map multicast 172.17.0.1 | dynamic    nhrp.map_multicast / map_multicast_dynamic,
+//!  ip nhrp redirect / ip nhrp shortcut           nhrp.redirect / nhrp.shortcut,
+//!  ip nhrp max-send 100 every 10                 nhrp.max_send,
+//!  ip nhrp registration timeout 100              nhrp.registration_timeout,
+//!  ip nhrp registration prefix P/L               nhrp.registration_prefixes (this crate's),
+//!  ipv6 nhrp …                                   nhrp of an IPv6-only tunnel,
+//!  ip verify unicast source reachable-via rx     verify_unicast_source: true,
+//!  tunnel source 172.16.1.1 | Ethernet0          source (an interface: its address),
+//!  tunnel mode gre multipoint [ipv6]             mode: Multipoint,
+//!  tunnel mode gre ip|ipv6 + tunnel destination  mode: PointToPoint { destination },
+//!  tunnel key 100000                             key: Some(100000),
+//!  tunnel protection ipsec profile DMVPN [shared] protection }],
+//! interface Ethernet1                          networks: [192.168.1.0/24] (every interface
+//!  ip address 192.168.1.1 255.255.255.0          that is no tunnel's source)
+//! ip route 0.0.0.0 0.0.0.0 172.16.1.254 [D]    Parsed::routes
+//! ```
+//!
+//! Refused, with what to use instead: `crypto isakmp …` and `crypto keyring` ("IKEv1 is not
+//! supported: use crypto ikev2 (keyring, profile, proposal)"), `crypto map` (tunnel
+//! protection), certificates (`crypto pki`), DES, 3DES, MD5 and Diffie-Hellman groups 1, 2
+//! and 5 (in `crypto_config`'s words), `shutdown` on a tunnel (running an interface the
+//! configuration turned off would register, negotiate IKE and carry traffic the operator
+//! stopped; leaving it out silently would change the network: remove the interface or the
+//! line), and an IPsec profile of a protected tunnel without `set ikev2-profile` (IOS would
+//! negotiate IKEv1 with it).
+//!
+//! The node has one IKEv2 configuration: every protected tunnel's IPsec profile must name the
+//! same IKEv2 profile, whose keyring becomes the node's. IKEv2 proposals count, as in IOS,
+//! only when a `crypto ikev2 policy` names them (otherwise the defaults of
+//! [`Ikev2Config::proposals`](crate::config::Ikev2Config::proposals) apply, and a note says
+//! so). `match identity remote` with anything but the wildcard is refused (restrict peers
+//! in the keyring instead). Defaults where IOS has none to copy: `ip mtu` 1400 (the seeds'
+//! value), hostname `Router`.
+//!
+//! Lines may be indented with any white space or not at all (IOS's own parser ignores
+//! indentation): an unindented line that is a command of the block above continues the
+//! block, as when IOS reads a pasted configuration. Keywords match in any case;
+//! abbreviations of keywords are not accepted, interface names are (`Fa0/0` is
+//! `FastEthernet0/0`). Secrets (pre-shared keys, NHRP passwords, and other subsystems'
+//! passwords, secrets and keys in notes) never appear in errors, notes or `Debug`: they read
+//! `<redacted>`.
+//!
+//! ```
+//! use dmvpn_core::ios;
+//!
+//! let text = "\
+//! hostname spoke-a
+//! interface Tunnel0
+//!  ip address 10.0.0.11 255.255.255.0
+//!  ip nhrp network-id 99
+//!  ip nhrp nhs 10.0.0.1 nbma 172.17.0.1 multicast
+//!  tunnel source Ethernet0
+//!  tunnel mode gre multipoint
+//! !
+//! interface Ethernet0
+//!  ip address 172.16.1.1 255.255.255.0
+//!  duplex auto
+//! router eigrp 1
+//!  network 10.0.0.0 0.0.0.255
+//! ip route 0.0.0.0 0.0.0.0 172.16.1.254
+//! ";
+//! let parsed = ios::parse(text, &|_| None)?;
+//! let t = &parsed.config.tunnels[0];
+//! assert_eq!(t.source.to_string(), "172.16.1.1");
+//! assert_eq!(t.nhrp.map_multicast, vec!["172.17.0.1".parse::<std::net::IpAddr>()?]);
+//! assert_eq!(parsed.routes[0].prefix.to_string(), "0.0.0.0/0");
+//! let noted: Vec<usize> = parsed.notes.iter().map(|n| n.line).collect();
+//! assert_eq!(noted, [11, 12, 13]);
+//!
+//! let err = ios::parse("interface Tunnel0\n tunnel bogus\ncrypto isakmp policy 1\n", &|_| None)
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("line 3: crypto isakmp policy 1: IKEv1 is not supported"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::config::NodeConfig;
+
+mod build;
+mod crypto;
+mod iface;
+mod lex;
+mod parser;
+mod tunnel;
+
+#[cfg(test)]
+mod tests;
+
+/// Parses IOS configuration text into a node configuration.
+///
+/// `resolve` gives the address of a system interface by the name the text uses (`tunnel
+/// source FastEthernet0/0`, as written); it is asked only when the text itself has no
+/// static address for that interface (`interface FastEthernet0/0` / `ip address A M` wins, a
+/// DHCP interface is asked). A daemon reads it from the system; `&|_| None` when the text
+/// has every address.
+///
+/// # Errors
+///
+/// Every line not understood inside the blocks the parser owns, every refused one, and
+/// every problem [`NodeConfig::validate`] finds, mapped back to the line that configured it
+/// where there is one; all collected.
+pub fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<IpAddr>) -> Result<Parsed, IosError> {
+    let mut p = parser::Parser::default();
+    for line in lex::lines(text) {
+        p.line(&line);
+    }
+    build::build(p, resolve)
+}
+
+/// What [`parse`] made of a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The node configuration; it passed [`NodeConfig::validate`].
+    pub config: NodeConfig,
+    /// The `ip route` / `ipv6 route` lines, in order, for the caller to install (those via a
+    /// tunnel next hop into the node with [`Node::add_route`](crate::Node::add_route), the
+    /// others into the system).
+    pub routes: Vec<Route>,
+    /// Tunnel sources given by interface name, for a daemon to follow that interface's
+    /// address (a DHCP spoke's changes).
+    pub sources: Vec<SourceInterface>,
+    /// Lines of other subsystems, and of ours that have no effect, in order.
+    pub notes: Vec<Note>,
+}
+
+/// A line the node does not apply, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line's words, secrets redacted.
+    pub text: String,
+    /// Why it is not applied.
+    pub why: String,
+}
+
+/// An `ip route PREFIX MASK TARGET [DISTANCE] [name NAME]` or `ipv6 route PREFIX/LEN TARGET
+/// [DISTANCE]` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// 1-based line number.
+    pub line: usize,
+    /// The destination prefix.
+    pub prefix: IpNet,
+    /// Where it leads.
+    pub via: RouteVia,
+    /// Administrative distance (IOS's default for a static route: 1).
+    pub distance: u8,
+    /// `name NAME`.
+    pub name: Option<String>,
+}
+
+/// The target of a [`Route`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteVia {
+    /// A next-hop address.
+    NextHop(IpAddr),
+    /// An interface (`Tunnel0`, `Null0`, `Ethernet0`), as written.
+    Interface(String),
+    /// An interface and a next hop on it.
+    InterfaceNextHop {
+        /// The interface, as written.
+        interface: String,
+        /// The next hop.
+        next_hop: IpAddr,
+    },
+}
+
+/// A tunnel whose `tunnel source` names an interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInterface {
+    /// The tunnel interface (`Tunnel0`).
+    pub tunnel: String,
+    /// The source interface, as written (`Ethernet0`).
+    pub interface: String,
+    /// The line of `tunnel source`.
+    pub line: usize,
+    /// The address used.
+    pub address: IpAddr,
+    /// The address came from the text (`ip address`), not from `resolve`.
+    pub from_text: bool,
+}
+
+/// Why a configuration was refused: every problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IosError {
+    /// The problems, by line.
+    pub problems: Vec<Problem>,
+}
+
+/// One problem of an [`IosError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line number; `None` for the configuration as a whole (no tunnel interface).
+    pub line: Option<usize>,
+    /// The line's words, secrets redacted (empty without a line).
+    pub text: String,
+    /// What is wrong, and what to do instead where there is something.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    /// `line N: <text>: <why>`, or `configuration: <why>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(n) => write!(f, "line {n}: {}: {}", self.text, self.message),
+            None => write!(f, "configuration: {}", self.message),
+        }
+    }
+}
+
+impl fmt::Display for IosError {
+    /// One problem per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for IosError {}

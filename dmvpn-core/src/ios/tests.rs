@@ -1,0 +1,1 @@
+//! Unit tests of the IOS parser: each supported line to its field.
