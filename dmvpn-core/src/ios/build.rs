@@ -296,6 +296,8 @@ impl Builder<'_> {
             mode,
             key: t.key.map(|(k, _)| k),
             mtu: mtu.map_or(1400, |(m, _)| m),
+            underlay_mtu: 1500,
+            adjust_mss: None,
             verify_unicast_source: t.verify_source.is_some(),
             nhrp,
             protection: t.protection.as_ref().map(|(p, _)| p.clone()),
@@ -304,31 +306,42 @@ impl Builder<'_> {
         ok.then_some(cfg)
     }
 
-    /// `ip tcp adjust-mss` and the source interface's `mtu`: this build's configuration has
-    /// no field for either yet (the MTU support adds `adjust_mss` and `underlay_mtu`).
+    /// `ip tcp adjust-mss` / `ipv6 tcp adjust-mss` (one MSS for both families in the node),
+    /// and the `mtu` of the source interface as the underlay MTU.
     fn mtu_support(
         &mut self,
         t: &TunnelDraft,
-        _path: &str,
-        _cfg: &mut TunnelConfig,
+        p: &str,
+        cfg: &mut TunnelConfig,
         phys: &[PhysDraft],
     ) -> bool {
         let mut ok = true;
-        for (_, l) in [t.adjust_mss, t.v6_adjust_mss].into_iter().flatten() {
+        if let (Some((a, la)), Some((b, lb))) = (t.adjust_mss, t.v6_adjust_mss)
+            && a != b
+        {
             self.error(
-                l,
-                "ip tcp adjust-mss needs the MTU support (TunnelConfig::adjust_mss), which this build does not have",
+                lb,
+                format!(
+                    "differs from ip tcp adjust-mss {a} (line {la}): the node clamps both families to one MSS"
+                ),
             );
             ok = false;
         }
-        if let Some((Source::Iface(name), _)) = &t.source
-            && let Some(ph) = phys.iter().find(|ph| ph.canon == iface::canon(name))
-            && let Some((_, l)) = ph.mtu
-        {
-            self.note(
-                l,
-                "the underlay MTU is not in this build's configuration (it needs the MTU support)",
-            );
+        if let Some((m, l)) = t.adjust_mss.or(t.v6_adjust_mss) {
+            self.path(format!("{p}.adjust_mss"), l);
+            cfg.adjust_mss = Some(m);
+        }
+        let source_iface = phys.iter().find(|ph| match &t.source {
+            Some((Source::Iface(name), _)) => ph.canon == iface::canon(name),
+            Some((Source::Addr(a), _)) => {
+                ph.v4.iter().any(|(n, _)| IpAddr::V4(n.addr()) == *a)
+                    || ph.v6.iter().any(|(n, _)| IpAddr::V6(n.addr()) == *a)
+            }
+            None => false,
+        });
+        if let Some((m, l)) = source_iface.and_then(|ph| ph.mtu) {
+            self.path(format!("{p}.underlay_mtu"), l);
+            cfg.underlay_mtu = m;
         }
         ok
     }
@@ -667,10 +680,12 @@ impl Builder<'_> {
                     None
                 }
                 (None, None, None) => {
-                    self.error(
-                        peer.line,
-                        format!("peer {} has no pre-shared-key", peer.name),
-                    );
+                    if !peer.key_failed {
+                        self.error(
+                            peer.line,
+                            format!("peer {} has no pre-shared-key", peer.name),
+                        );
+                    }
                     None
                 }
                 (_, Some((_, l)), _) | (_, _, Some((_, l))) => {

@@ -65,6 +65,8 @@ pub(crate) struct PeerDraft {
     pub psk: At<Password>,
     pub local: At<Password>,
     pub remote: At<Password>,
+    /// A `pre-shared-key` line of it was refused (on its line).
+    pub key_failed: bool,
 }
 
 /// `crypto ikev2 keyring NAME`.
@@ -412,6 +414,7 @@ impl CryptoDraft {
                 psk: None,
                 local: None,
                 remote: None,
+                key_failed: false,
             },
         ))
     }
@@ -538,35 +541,42 @@ fn peer_line(p: &mut PeerDraft, l: &Line) -> Result<Done, String> {
         "address" => put(&mut p.address, address_range(l, 1)?, l.no),
         "identity" => put(&mut p.identity, identity(l, 1)?, l.no),
         "pre-shared-key" => {
-            let mut i = 1;
-            let which = l.kw(1);
-            if matches!(which, "local" | "remote") {
-                i += 1;
-            }
-            match l.kw(i) {
-                "0" => i += 1,
-                "6" | "7" => {
-                    return Err(
-                        "an encrypted key cannot be read here: give it in clear (pre-shared-key KEY)"
-                            .into(),
-                    );
-                }
-                _ => {}
-            }
-            if l.len() != i + 1 {
-                return Err("expected pre-shared-key [local|remote] KEY".into());
-            }
-            let key = Password::new(l.need(i, "key")?);
-            match which {
-                "local" => put(&mut p.local, key, l.no),
-                "remote" => put(&mut p.remote, key, l.no),
-                _ => put(&mut p.psk, key, l.no),
-            }
+            let r = psk_line(p, l);
+            p.key_failed |= r.is_err();
+            r
         }
         "description" => Ok(Done::Note("a description".into())),
         _ => {
             Err("not supported in a keyring peer (address, identity and pre-shared-key are)".into())
         }
+    }
+}
+
+/// `pre-shared-key [local|remote] [0] KEY`.
+fn psk_line(p: &mut PeerDraft, l: &Line) -> Result<Done, String> {
+    let mut i = 1;
+    let which = l.kw(1);
+    if matches!(which, "local" | "remote") {
+        i += 1;
+    }
+    match l.kw(i) {
+        "0" => i += 1,
+        "6" | "7" => {
+            return Err(
+                "an encrypted key cannot be read here: give it in clear (pre-shared-key KEY)"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    if l.len() != i + 1 {
+        return Err("expected pre-shared-key [local|remote] KEY".into());
+    }
+    let key = Password::new(l.need(i, "key")?);
+    match which {
+        "local" => put(&mut p.local, key, l.no),
+        "remote" => put(&mut p.remote, key, l.no),
+        _ => put(&mut p.psk, key, l.no),
     }
 }
 
