@@ -1,6 +1,12 @@
 //! `dmvpn_core::ios` on whole configurations: the example configurations of seed 003's
 //! network (`examples/configs/*.cfg`), seed 002's hub and spoke examples (their crypto as
 //! IKEv2), the errors a whole file can have, and arbitrary text.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::net::IpAddr;
 

@@ -560,6 +560,7 @@ impl Builder<'_> {
     fn ike_profile(&mut self, c: &CryptoDraft, tunnels: &[TunnelConfig]) -> Option<usize> {
         let mut chosen: Option<(usize, usize)> = None;
         let mut seen = Vec::new();
+        let before = self.problems.len();
         for t in tunnels {
             let Some(prot) = &t.protection else { continue };
             let Some(pi) = c.profiles.iter().position(|p| p.name == prot.profile) else {
@@ -596,6 +597,8 @@ impl Builder<'_> {
                 },
             }
         }
+        // Without the IKEv2 profile there is no keyring: validation would say so again.
+        self.keyring_problem |= self.problems.len() > before;
         for (k, ip) in c.ike_profiles.iter().enumerate() {
             if chosen.is_none_or(|(c, _)| c != k) {
                 self.note(

@@ -294,18 +294,17 @@ impl Parser {
     }
 
     fn interface(&mut self, l: &Line) {
-        let Some(name) = l.word(1).filter(|_| l.len() == 2) else {
-            // `interface Tunnel0 point-to-point` and the like, or no name.
-            let name = l.word(1).unwrap_or("");
-            if iface::is_tunnel(&iface::canon(name)) {
-                self.error(l, "interface takes one name".into());
-                self.ctx = Some(Ctx::Refused);
-            } else {
-                self.note(l, SYSTEM);
-                self.ctx = Some(Ctx::Foreign(SYSTEM));
-            }
+        let Some(name) = l.word(1) else {
+            self.note(l, SYSTEM);
+            self.ctx = Some(Ctx::Foreign(SYSTEM));
             return;
         };
+        // `interface Serial0/0.1 point-to-point` is a sub-interface; a tunnel has one name.
+        if l.len() > 2 && iface::is_tunnel(&iface::canon(name)) {
+            self.error(l, "interface takes one name".into());
+            self.ctx = Some(Ctx::Refused);
+            return;
+        }
         let canon = iface::canon(name);
         if iface::is_tunnel(&canon) {
             let i = match self
