@@ -105,6 +105,17 @@
 //!   ([`NodeStats::mss_clamped`]). A packet out of an ESP SA is clamped in the buffer it was
 //!   decrypted in. What exactly is parsed, and what is left alone: [`dmvpn_wire::tcp`].
 //!
+//! # From IOS configuration text
+//!
+//! [`ios::parse`] reads the configuration a network engineer already has (`show
+//! running-config`: `interface Tunnel0` with its `ip nhrp` and `tunnel` lines, `crypto ikev2`
+//! keyring, profile, proposal and policy, `crypto ipsec` transform sets and profiles, `ip
+//! route`, `hostname`) into a validated [`config::NodeConfig`], the static routes, and a note
+//! for every line of another subsystem (`router eigrp`, physical interface settings, …). What
+//! it does not understand in its own blocks, and what it refuses (IKEv1, crypto maps, DES,
+//! 3DES, MD5, small groups), is an error with its line number and what to use instead;
+//! secrets never appear in them. `examples/configs/*.cfg` are seed 003's hub and spokes.
+//!
 //! # The loop (ARCHITECTURE.md, "The machine shape")
 //!
 //! [`Node::handle_input`] takes an [`Input`]: an underlay datagram (a GRE packet, an ESP

@@ -45,8 +45,7 @@
 //!  ip address 10.0.0.11 255.255.255.0            address: 10.0.0.11/24,
 //!  ipv6 address 2001:db8::11/64                  (an IPv6-only tunnel's address)
 //!  ip mtu 1400 / ipv6 mtu N                      mtu,
-//!  ip tcp adjust-mss 1360                        (needs TunnelConfig::adjust_mss: an error
-//!                                                 until the MTU support is in),
+//!  ip tcp adjust-mss 1360 (or ipv6 tcp …)       adjust_mss: Some(1360),
 //!  ip nhrp authentication K                      nhrp.authentication,
 //!  ip nhrp network-id 99                         nhrp.network_id,
 //!  ip nhrp holdtime 300                          nhrp.holdtime,
@@ -64,6 +63,9 @@
 //!  tunnel mode gre ip|ipv6 + tunnel destination  mode: PointToPoint { destination },
 //!  tunnel key 100000                             key: Some(100000),
 //!  tunnel protection ipsec profile DMVPN [shared] protection }],
+//! interface Ethernet0 (the tunnel source)      (its address: the source above,
+//!  ip address 172.16.1.1 255.255.255.0           `from_text` in Parsed::sources)
+//!  mtu 1492                                      underlay_mtu: 1492 }]
 //! interface Ethernet1                          networks: [192.168.1.0/24] (every interface
 //!  ip address 192.168.1.1 255.255.255.0          that is no tunnel's source)
 //! ip route 0.0.0.0 0.0.0.0 172.16.1.254 [D]    Parsed::routes
@@ -83,8 +85,12 @@
 //! only when a `crypto ikev2 policy` names them (otherwise the defaults of
 //! [`Ikev2Config::proposals`](crate::config::Ikev2Config::proposals) apply, and a note says
 //! so). `match identity remote` with anything but the wildcard is refused (restrict peers
-//! in the keyring instead). Defaults where IOS has none to copy: `ip mtu` 1400 (the seeds'
-//! value), hostname `Router`.
+//! in the keyring instead). Defaults where the text has none: `ip mtu` 1400 (the seeds' value;
+//! IOS computes one from the encapsulation), the underlay MTU 1500, hostname `Router`. No
+//! IOS line sets [`NhrpConfig::hub_resolution`](crate::config::NhrpConfig::hub_resolution)
+//! (it stays `Forward`, what IOS does); `ip nhrp registration no-unique` is a note (the
+//! configuration has no such field). Dual stack (`ip address` and `ipv6 address` on one
+//! tunnel) is refused as not supported yet.
 //!
 //! Lines may be indented with any white space or not at all (IOS's own parser ignores
 //! indentation): an unindented line that is a command of the block above continues the
