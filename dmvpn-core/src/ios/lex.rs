@@ -104,6 +104,9 @@ pub(crate) fn redact(words: &[&str]) -> String {
                 Some((j, true))
             }
             "authentication" if prev == "nhrp" => Some((i + 1, true)),
+            // `snmp-server user U G v3 auth sha K priv aes 128 K`: the rest.
+            "auth" | "priv" if kw(0) == "snmp-server" => Some((i + 1, true)),
+            "wpa-psk" => Some((i + 1, true)),
             "password" | "secret" | "key-string" | "authentication-key" | "message-digest-key"
             | "community" => Some((if is_type(i + 1) { i + 2 } else { i + 1 }, true)),
             // `crypto isakmp key K address A`: the key, then what it is for.
@@ -112,6 +115,7 @@ pub(crate) fn redact(words: &[&str]) -> String {
             // server block.
             "key"
                 if matches!(prev, "tacacs-server" | "radius-server" | "pre-share")
+                    || matches!(kw(0), "tacacs-server" | "radius-server" | "server-private")
                     || (i == 0 && is_type(1) && words.len() > 2) =>
             {
                 Some((if is_type(i + 1) { i + 2 } else { i + 1 }, true))
@@ -185,6 +189,15 @@ mod tests {
             ("ip nhrp network-id 99", "ip nhrp network-id 99"),
             ("pre-shared-key", "pre-shared-key"),
             ("key 7 0822455D", "key 7 <redacted>"),
+            (
+                "radius-server host 10.1.1.1 auth-port 1645 key s3",
+                "radius-server host 10.1.1.1 auth-port 1645 key <redacted>",
+            ),
+            (
+                "snmp-server user u g v3 auth sha pw1 priv aes 128 pw2",
+                "snmp-server user u g v3 auth <redacted>",
+            ),
+            ("wpa-psk ascii 0 pw", "wpa-psk <redacted>"),
             ("key chain EIGRP", "key chain EIGRP"),
         ] {
             assert_eq!(r(line), shown, "{line}");
