@@ -13,8 +13,8 @@ use super::parser::Parser;
 use super::tunnel::{Mode, NhrpDraft, Source, TunnelDraft};
 use super::{IosError, Note, Parsed, Problem, SourceInterface};
 use crate::config::{
-    CallAdmission, ConfigError, CryptoConfig, Ikev2Config, IpsecMode, IpsecProfile, KeyringPeer,
-    NhrpConfig, NodeConfig, TransformSet, TunnelConfig, TunnelMode,
+    CallAdmission, ConfigError, CryptoConfig, Ikev2Config, IpsecMode, IpsecProfile, Ipv6Overlay,
+    KeyringPeer, NhrpConfig, NodeConfig, TransformSet, TunnelConfig, TunnelMode,
 };
 use crate::crypto_config::ike_proposal;
 
@@ -165,6 +165,10 @@ impl Builder<'_> {
         for (j, t) in config.tunnels.iter().enumerate().rev() {
             if let Some(d) = drafts.iter().find(|d| d.name == t.name) {
                 message = message.replace(
+                    &format!("tunnels[{j}].ipv6"),
+                    &format!("the IPv6 overlay of {} (line {})", t.name, d.header),
+                );
+                message = message.replace(
                     &format!("tunnels[{j}]"),
                     &format!("{} (line {})", t.name, d.header),
                 );
@@ -190,7 +194,7 @@ impl Builder<'_> {
         let p = format!("tunnels[{index}]");
         let mut ok = true;
         self.path(p.clone(), t.header);
-        // The overlay: IPv4, or IPv6 alone (`ipv6 address` and `ipv6 nhrp`).
+        // The overlay: IPv4, IPv6 alone (`ipv6 address` and `ipv6 nhrp`), or both.
         let (address, addr_line, nd, v6_only) = match (&t.v4, &t.v6) {
             (Some((n, l)), None) => {
                 if let Some(f) = t.nhrp6.first {
@@ -206,14 +210,8 @@ impl Builder<'_> {
                 }
                 (IpNet::V6(*n), *l, &t.nhrp6, true)
             }
-            (Some((n, l)), Some((_, l6))) => {
-                self.error(
-                    *l6,
-                    "dual stack (ip address and ipv6 address on one tunnel interface) is not supported yet",
-                );
-                ok = false;
-                (IpNet::V4(*n), *l, &t.nhrp4, false)
-            }
+            // Dual stack: the IPv6 overlay beside the IPv4 one, with its own NHRP.
+            (Some((n, l)), Some(_)) => (IpNet::V4(*n), *l, &t.nhrp4, false),
             (None, None) => {
                 self.error(
                     t.header,
@@ -269,10 +267,33 @@ impl Builder<'_> {
             ok = false;
         }
         let nhrp = self.nhrp(nd, &format!("{p}.nhrp"), t.header);
-        let (mtu, other_mtu) = if v6_only {
-            (t.v6_mtu, t.mtu)
-        } else {
-            (t.mtu, t.v6_mtu)
+        let ipv6 = match (&t.v4, &t.v6) {
+            (Some(_), Some((n6, l6))) => {
+                let vp = format!("{p}.ipv6");
+                self.path(vp.clone(), *l6);
+                self.path(format!("{vp}.address"), *l6);
+                if let Some((_, l)) = t.v6_mtu {
+                    self.path(format!("{vp}.mtu"), l);
+                }
+                if t.nhrp6.network_id.is_none() {
+                    self.error(
+                        t.header,
+                        "no ipv6 nhrp network-id N: the IPv6 overlay of a dual-stack interface runs its own NHRP",
+                    );
+                    ok = false;
+                }
+                Some(Ipv6Overlay {
+                    address: IpNet::V6(*n6),
+                    mtu: t.v6_mtu.map(|(m, _)| m),
+                    nhrp: self.nhrp(&t.nhrp6, &format!("{vp}.nhrp"), *l6),
+                })
+            }
+            _ => None,
+        };
+        let (mtu, other_mtu) = match (v6_only, &ipv6) {
+            (true, _) => (t.v6_mtu, t.mtu),
+            (false, Some(_)) => (t.mtu, None),
+            (false, None) => (t.mtu, t.v6_mtu),
         };
         if let Some((_, l)) = other_mtu {
             self.note(
@@ -301,6 +322,7 @@ impl Builder<'_> {
             verify_unicast_source: t.verify_source.is_some(),
             nhrp,
             protection: t.protection.as_ref().map(|(p, _)| p.clone()),
+            ipv6,
         };
         ok &= self.mtu_support(t, &p, &mut cfg, phys);
         ok.then_some(cfg)

@@ -43,8 +43,10 @@
 //!  set security-association lifetime seconds N   lifetime_seconds / lifetime_kilobytes }]
 //! interface Tunnel0                            tunnels: [TunnelConfig { name: "Tunnel0",
 //!  ip address 10.0.0.11 255.255.255.0            address: 10.0.0.11/24,
-//!  ipv6 address 2001:db8::11/64                  (an IPv6-only tunnel's address)
-//!  ip mtu 1400 / ipv6 mtu N                      mtu,
+//!  ip mtu 1400                                   mtu,
+//!  ipv6 address 2001:db8::11/64                  with ip address: ipv6: Some(Ipv6Overlay {
+//!  ipv6 mtu 1400                                   address, mtu, nhrp (ipv6 nhrp …) });
+//!  ipv6 nhrp network-id 6 / nhs … / map …        alone: address, mtu, nhrp (IPv6-only),
 //!  ip tcp adjust-mss 1360 (or ipv6 tcp …)       adjust_mss: Some(1360),
 //!  ip nhrp authentication K                      nhrp.authentication,
 //!  ip nhrp network-id 99                         nhrp.network_id,
@@ -56,7 +58,6 @@
 //!  ip nhrp max-send 100 every 10                 nhrp.max_send,
 //!  ip nhrp registration timeout 100              nhrp.registration_timeout,
 //!  ip nhrp registration prefix P/L               nhrp.registration_prefixes (this crate's),
-//!  ipv6 nhrp …                                   nhrp of an IPv6-only tunnel,
 //!  ip verify unicast source reachable-via rx     verify_unicast_source: true,
 //!  tunnel source 172.16.1.1 | Ethernet0          source (an interface: its address),
 //!  tunnel mode gre multipoint [ipv6]             mode: Multipoint,
@@ -89,8 +90,9 @@
 //! IOS computes one from the encapsulation), the underlay MTU 1500, hostname `Router`. No
 //! IOS line sets [`NhrpConfig::hub_resolution`](crate::config::NhrpConfig::hub_resolution)
 //! (it stays `Forward`, what IOS does); `ip nhrp registration no-unique` is a note (the
-//! configuration has no such field). Dual stack (`ip address` and `ipv6 address` on one
-//! tunnel) is refused as not supported yet.
+//! configuration has no such field). A tunnel with both `ip address` and `ipv6 address` is
+//! dual stack: the `ipv6 …` lines make its [`Ipv6Overlay`](crate::config::Ipv6Overlay), which
+//! needs its own `ipv6 nhrp network-id`.
 //!
 //! Lines may be indented with any white space or not at all (IOS's own parser ignores
 //! indentation): an unindented line that is a command of the block above continues the

@@ -213,6 +213,32 @@ interface Tunnel0
     assert_eq!((t.mtu, t.nhrp.network_id), (1400, 6));
     assert_eq!(t.nhrp.nhs[0].address, ip("2001:db8::1"));
     assert_eq!(t.nhrp.maps[0].nbma, ip("172.17.0.1"));
+    // Dual stack: the IPv6 overlay beside the IPv4 one, each with its NHRP and MTU.
+    let t = tunnel(&spoke_with(&[
+        "ip mtu 1400",
+        "ipv6 address 2001:db8::11/64",
+        "ipv6 mtu 1300",
+        "ipv6 nhrp network-id 6",
+        "ipv6 nhrp holdtime 300",
+        "ipv6 nhrp nhs 2001:db8::1 nbma 172.17.0.1 multicast",
+    ]));
+    assert_eq!((t.address, t.mtu), ("10.0.0.11/24".parse().unwrap(), 1400));
+    assert_eq!(t.nhrp.network_id, 99);
+    let v6 = t.ipv6.as_ref().unwrap();
+    assert_eq!(
+        (v6.address, v6.mtu),
+        ("2001:db8::11/64".parse().unwrap(), Some(1300))
+    );
+    assert_eq!((v6.nhrp.network_id, v6.nhrp.holdtime), (6, 300));
+    assert_eq!(
+        v6.nhrp.nhs,
+        [NhsConfig {
+            address: ip("2001:db8::1"),
+            nbma: Some(ip("172.17.0.1"))
+        }]
+    );
+    assert_eq!(v6.nhrp.map_multicast, [ip("172.17.0.1")]);
+    assert!(tunnel(SPOKE).ipv6.is_none());
     // An IPv6 underlay.
     let t = tunnel(
         &SPOKE
@@ -225,8 +251,17 @@ interface Tunnel0
     for (text, line, why) in [
         (
             spoke_with(&["ipv6 address 2001:db8::11/64"]),
-            7,
-            "dual stack",
+            1,
+            "no ipv6 nhrp network-id N: the IPv6 overlay of a dual-stack interface",
+        ),
+        (
+            spoke_with(&[
+                "ipv6 address 2001:db8::11/64",
+                "ipv6 nhrp network-id 6",
+                "ipv6 nhrp nhs 2001:db8:9::1 nbma 172.17.0.1",
+            ]),
+            9,
+            "outside the tunnel subnet 2001:db8::11/64",
         ),
         (
             SPOKE.replace("gre multipoint", "gre multipoint ipv6"),
