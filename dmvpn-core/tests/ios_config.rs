@@ -812,3 +812,44 @@ proptest! {
         }
     }
 }
+
+/// The three example configurations, parsed, run: the spokes negotiate IKEv2 with the hub
+/// and register through their SAs, and the routes via tunnel next hops go into the nodes.
+#[test]
+fn the_examples_run_together() {
+    let now = std::time::Instant::now();
+    let parsed: Vec<Parsed> = ["hub.cfg", "spoke-a.cfg", "spoke-b.cfg"]
+        .iter()
+        .map(|f| parse(&example(f)))
+        .collect();
+    let mut w =
+        dmvpn_core::wired::Wired::new(now, parsed.iter().map(|p| p.config.clone()).collect(), 7)
+            .unwrap();
+    for (node, p) in w.nodes.iter_mut().zip(&parsed) {
+        for r in &p.routes {
+            if let RouteVia::NextHop(via) = r.via
+                && p.config.tunnels[0].address.contains(&via)
+            {
+                node.add_route(r.prefix, via).unwrap();
+            }
+        }
+    }
+    w.settle(now);
+    let hub = w.nodes[0].show_ip_nhrp(now);
+    for spoke in [
+        "10.0.0.11/32 via 10.0.0.11, Tunnel0",
+        "10.0.0.12/32 via 10.0.0.12, Tunnel0",
+    ] {
+        assert!(hub.contains(spoke), "{spoke}: {hub}");
+    }
+    for s in &w.nodes[1..] {
+        let crypto = s.crypto_status(now);
+        assert_eq!(crypto.len(), 1);
+        assert_eq!(
+            crypto[0].ike_sas.len(),
+            1,
+            "{}",
+            s.show_crypto_ikev2_sa(now)
+        );
+    }
+}
