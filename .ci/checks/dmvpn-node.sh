@@ -6,7 +6,9 @@
 # Checks: both spokes registered (dmvpnctl show dmvpn --json); the LAN hosts ping across; the
 # capture on the bridge holds IKE and ESP only (no cleartext GRE), ESP directly between the
 # spokes after the resolution; SIGTERM on a spoke purges it from the hub; the hub killed with
-# SIGKILL and restarted: the spokes register again and the ping works again. Then the NAT
+# SIGKILL and restarted: the spokes register again and the ping works again. Before that, three
+# broken configurations (an unknown line, a DES transform, an NHS without an address) must be
+# refused with their line and exit status 2. Then the NAT
 # variant: spoke B behind a NAT namespace (nftables masquerade, 172.18.0.2 outside): B
 # registers with its post-NAT address, and IKE and ESP go in UDP 4500, spoke to spoke too.
 # Bounded in time; cleans up its namespaces and processes (by PID and name) on every exit.
@@ -19,7 +21,7 @@ command -v tshark >/dev/null || { echo "dmvpn-node: FAIL: tshark is not installe
 cargo build --release -q -p dmvpn-examples --bin dmvpn-node --bin dmvpnctl
 bin="$(realpath "$target/release/dmvpn-node")"
 ctl="$(realpath "$target/release/dmvpnctl")"
-cfg="$(realpath examples/configs/json)"
+cfg="$(realpath examples/configs)"
 dir="$(mktemp -d /tmp/dmvpn-node-check.XXXXXX)"
 P=dmvpnck
 nss=(inet hub spa spb lana lanb natb)
@@ -78,7 +80,7 @@ setup() { # variant: plain | nat
 }
 
 start() { # name config; started directly (not through a shell function): $! is the node's PID
-    RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfg/$2.json" --socket "$dir/$1.sock" >>"$dir/$1.log" 2>&1 &
+    RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfg/$2.cfg" --socket "$dir/$1.sock" >>"$dir/$1.log" 2>&1 &
     pid[$1]=$!
 }
 stop_all() {
@@ -112,6 +114,23 @@ ping_across() { # log
     ns lanb ping -c 3 -i 0.3 -W 2 192.168.1.25 >"$dir/$1-ba.log" || fail "LAN B could not ping LAN A"
     echo "ping A->B: $(grep -o '[0-9]* received' "$dir/$1-ab.log"), B->A: $(grep -o '[0-9]* received' "$dir/$1-ba.log")"
 }
+
+# --- Refused configurations: exit status 2 and the line at fault.
+refused() { # description sed-expression expected-message-regex
+    local f="$dir/bad.cfg" out code=0
+    sed "$2" "$cfg/spoke-a.cfg" >"$f"
+    out="$("$bin" --config "$f" --check 2>&1)" || code=$?
+    ((code == 2)) || fail "$1: exit status $code, not 2: $out"
+    grep -qE "$3" <<<"$out" || fail "$1: the message does not say '$3': $out"
+    echo "refused ($1): $(grep -E "$3" <<<"$out" | head -1 | sed 's/^ *//')"
+}
+n_tunnel=$(grep -n '^interface Tunnel0' "$cfg/spoke-a.cfg" | cut -d: -f1)
+refused "an unknown line" "/^interface Tunnel0/a\\ ip nhrp frobnicate 7" "line $((n_tunnel + 1)): .*ip nhrp frobnicate"
+n_ts=$(grep -n '^crypto ipsec transform-set DMVPN-CBC' "$cfg/spoke-a.cfg" | cut -d: -f1)
+refused "a DES transform" "s/^crypto ipsec transform-set DMVPN-CBC .*/crypto ipsec transform-set DMVPN-CBC esp-des esp-sha-hmac/" "line $n_ts: .*DES"
+n_nhs=$(grep -n '^ ip nhrp nhs' "$cfg/spoke-a.cfg" | cut -d: -f1)
+refused "an NHS without an address" "s/^ ip nhrp nhs .*/ ip nhrp nhs/" "line $n_nhs: "
+"$bin" --config "$cfg/spoke-a.cfg" --check >/dev/null || fail "spoke-a.cfg itself is refused"
 
 # --- The plain network.
 setup plain

@@ -81,6 +81,61 @@ fn json(text: &str) -> Result<Loaded, String> {
     })
 }
 
-fn ios(_text: &str) -> Result<Loaded, String> {
-    Err("IOS configuration text is not read yet: give the configuration as JSON".into())
+fn ios(text: &str) -> Result<Loaded, String> {
+    let parsed = dmvpn_core::ios::parse(text, &system_address).map_err(|e| e.to_string())?;
+    let mut notes: Vec<String> = parsed
+        .notes
+        .iter()
+        .map(|n| format!("line {}: {}: {}", n.line, n.text, n.why))
+        .collect();
+    let node = parsed.config;
+    let in_tunnel = |a: IpAddr| {
+        node.tunnels.iter().any(|t| {
+            t.address.contains(&a) || t.ipv6.as_ref().is_some_and(|v| v.address.contains(&a))
+        })
+    };
+    let mut routes = Vec::new();
+    for r in &parsed.routes {
+        use dmvpn_core::ios::RouteVia;
+        let via = match &r.via {
+            RouteVia::NextHop(a) => Some(*a),
+            RouteVia::InterfaceNextHop { next_hop, .. } => Some(*next_hop),
+            RouteVia::Interface(_) => None,
+        };
+        match via {
+            Some(v) if in_tunnel(v) => routes.push((r.prefix, v)),
+            Some(v) => notes.push(format!(
+                "line {}: ip route {} {v}: an underlay route, left to the system's routing",
+                r.line, r.prefix
+            )),
+            None => notes.push(format!(
+                "line {}: ip route {} to an interface: not applied (the node routes into a \
+                 tunnel by next hop)",
+                r.line, r.prefix
+            )),
+        }
+    }
+    Ok(Loaded {
+        node,
+        routes,
+        notes,
+    })
+}
+
+/// The first address of a system interface (`tunnel source Ethernet0` when the file has no
+/// `ip address` for it), IPv4 first.
+fn system_address(name: &str) -> Option<IpAddr> {
+    let addrs = nix::ifaddrs::getifaddrs().ok()?;
+    let mut found: Vec<IpAddr> = addrs
+        .filter(|a| a.interface_name == name)
+        .filter_map(|a| {
+            let s = a.address?;
+            s.as_sockaddr_in()
+                .map(|v| IpAddr::V4(v.ip()))
+                .or_else(|| s.as_sockaddr_in6().map(|v| IpAddr::V6(v.ip())))
+        })
+        .filter(|a| !matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80))
+        .collect();
+    found.sort_by_key(|a| a.is_ipv6());
+    found.first().copied()
 }

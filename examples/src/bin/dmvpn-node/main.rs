@@ -14,8 +14,8 @@
 //!   start: the problems, exit status 2. A lost socket or device: an error naming it, exit 1.
 //!
 //! ```text
-//! dmvpn-node --config hub.json [--socket PATH] [--route 192.168.0.0/16=10.0.0.1]
-//! dmvpn-node --config spoke.json --check      # validate and exit
+//! dmvpn-node --config hub.cfg [--socket PATH] [--route 192.168.0.0/16=10.0.0.1]
+//! dmvpn-node --config spoke.cfg --check      # validate and exit
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
