@@ -843,6 +843,14 @@ fn the_examples_run_together() {
         assert!(hub.contains(spoke), "{spoke}: {hub}");
     }
     for s in &w.nodes[1..] {
+        // `ip nhrp nhs 10.0.0.1 nbma 172.17.0.1 multicast` is also the static map to the hub
+        // (IOS 15): the hub is the spoke's static peer.
+        let dmvpn = s.show_dmvpn(now);
+        assert!(dmvpn.contains("Type:Spoke, NHRP Peers:1,"), "{dmvpn}");
+        assert!(
+            dmvpn.contains("172.17.0.1        10.0.0.1    UP"),
+            "{dmvpn}"
+        );
         let crypto = s.crypto_status(now);
         assert_eq!(crypto.len(), 1);
         assert_eq!(

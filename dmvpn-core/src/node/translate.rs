@@ -68,7 +68,22 @@ pub(super) fn nhrp_configs(t: &TunnelConfig, networks: &[IpNet], limits: &Limits
         .map(|p| Secret::new(p.expose().to_vec()));
     common.max_send = t.nhrp.max_send.into();
     common.mtu = t.mtu;
-    let map: Vec<dmvpn_nhrp::StaticMap> = t.nhrp.maps.iter().map(|&m| m.into()).collect();
+    let mut map: Vec<dmvpn_nhrp::StaticMap> = t.nhrp.maps.iter().map(|&m| m.into()).collect();
+    // IOS 15's `ip nhrp nhs A nbma N` is also the static map `ip nhrp map A N` (one line for
+    // both); an explicit map for A wins.
+    for n in &t.nhrp.nhs {
+        if let Some(nbma) = n.nbma
+            && !map.iter().any(|m| m.protocol_addr == n.address)
+        {
+            map.push(
+                crate::config::StaticMap {
+                    address: n.address,
+                    nbma,
+                }
+                .into(),
+            );
+        }
+    }
     let nhs: Vec<dmvpn_nhrp::Nhs> = t
         .nhrp
         .nhs
@@ -255,6 +270,12 @@ mod tests {
                 prefix_len: 32,
                 nbma_addr: ip("172.17.0.9"),
             },
+            // `ip nhrp nhs 10.0.0.3 nbma 172.17.0.3` maps it too.
+            dmvpn_nhrp::StaticMap {
+                protocol_addr: ip("10.0.0.3"),
+                prefix_len: 32,
+                nbma_addr: ip("172.17.0.3"),
+            },
         ];
         assert_eq!(client.map, expected);
         assert_eq!(server.map, client.map);
@@ -347,7 +368,8 @@ mod tests {
         let c = nhrp_configs(&t, &[], &limits);
         let (client, server) = (c.client.unwrap(), c.server.unwrap());
         assert_eq!((client.max_cache, client.max_pending), (11, 5));
-        assert_eq!(server.max_registrations, 3);
+        // Three static maps (two `ip nhrp map`, one `ip nhrp nhs … nbma`) and one more.
+        assert_eq!(server.max_registrations, 4);
         assert!(server.map_multicast_dynamic);
         assert_eq!(server.resolution, dmvpn_nhrp::ResolutionMode::Forward);
     }
