@@ -76,6 +76,25 @@ impl<'a> Line<'a> {
     }
 }
 
+/// `message` with every word that the redaction of `words` hides (see [`redact`]) replaced
+/// by [`REDACTED`]: a message that quotes its line shows no more than the line as shown.
+pub(crate) fn scrub(message: &str, words: &[&str]) -> String {
+    let shown = redact(words);
+    let visible: std::collections::BTreeSet<&str> = shown.split(' ').collect();
+    let mut hidden: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !visible.contains(w) && !w.is_empty())
+        .collect();
+    // Longest first, so that a secret containing another is replaced whole.
+    hidden.sort_by_key(|w| core::cmp::Reverse(w.len()));
+    let mut out = message.to_string();
+    for w in hidden {
+        out = out.replace(w, REDACTED);
+    }
+    out
+}
+
 /// What replaces a secret in anything shown.
 pub(crate) const REDACTED: &str = "<redacted>";
 
@@ -109,8 +128,6 @@ pub(crate) fn redact(words: &[&str]) -> String {
             "wpa-psk" => Some((i + 1, true)),
             "password" | "secret" | "key-string" | "authentication-key" | "message-digest-key"
             | "community" => Some((if is_type(i + 1) { i + 2 } else { i + 1 }, true)),
-            // `crypto isakmp key K address A`: the key, then what it is for.
-            "key" if prev == "isakmp" => Some((if is_type(i + 1) { i + 2 } else { i + 1 }, false)),
             // `tacacs-server key K`, `authentication local pre-share key K`, `key 7 K` in a
             // server block.
             "key"
@@ -119,6 +136,15 @@ pub(crate) fn redact(words: &[&str]) -> String {
                     || (i == 0 && is_type(1) && words.len() > 2) =>
             {
                 Some((if is_type(i + 1) { i + 2 } else { i + 1 }, true))
+            }
+            // `crypto isakmp key K address A`: the key, then what it is for. So for any other
+            // `key K` (a mistyped `crypto itakmp key K …` included), but `tunnel key N` (the GRE
+            // key, a number on the wire) and the `key chain`/`key config-key` commands.
+            "key"
+                if !matches!(prev, "tunnel")
+                    && !matches!(kw(i + 1), "chain" | "config-key" | "generate" | "zeroize" | "") =>
+            {
+                Some((if is_type(i + 1) { i + 2 } else { i + 1 }, false))
             }
             _ => None,
         };
@@ -143,6 +169,19 @@ mod tests {
 
     fn r(s: &str) -> String {
         redact(&s.split_whitespace().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_message_quoting_its_line_shows_no_secret() {
+        let words: Vec<&str> = "crypto ipsec transform-set T esp-x key s3cret"
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            scrub("\"esp-x key s3cret\" is not a transform", &words),
+            "\"esp-x key <redacted>\" is not a transform"
+        );
+        let plain: Vec<&str> = "tunnel key 100000".split_whitespace().collect();
+        assert_eq!(scrub("key 100000 twice", &plain), "key 100000 twice");
     }
 
     #[test]
@@ -180,6 +219,13 @@ mod tests {
                 "ip ospf message-digest-key <redacted>",
             ),
             ("key-string s3cret", "key-string <redacted>"),
+            // A mistyped command still hides the word after `key`; the GRE key does not.
+            (
+                "crypto itakmp key s3cret address 0.0.0.0",
+                "crypto itakmp key <redacted> address 0.0.0.0",
+            ),
+            ("tunnel key 100000", "tunnel key 100000"),
+            ("key chain EIGRP", "key chain EIGRP"),
             ("tacacs-server key 7 0822", "tacacs-server key 7 <redacted>"),
             (
                 "authentication local pre-share key k",

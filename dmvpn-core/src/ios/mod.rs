@@ -166,11 +166,21 @@ mod tests;
 /// every problem [`NodeConfig::validate`] finds, mapped back to the line that configured it
 /// where there is one; all collected.
 pub fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<IpAddr>) -> Result<Parsed, IosError> {
+    let lines = lex::lines(text);
     let mut p = parser::Parser::default();
-    for line in lex::lines(text) {
-        p.line(&line);
+    for line in &lines {
+        p.line(line);
     }
-    build::build(p, resolve)
+    // A message may quote part of its line (a transform set that is not one, say): whatever
+    // the line's redaction hides stays hidden there too.
+    build::build(p, resolve).map_err(|mut e| {
+        for pr in &mut e.problems {
+            if let Some(l) = pr.line.and_then(|n| lines.iter().find(|l| l.no == n)) {
+                pr.message = lex::scrub(&pr.message, &l.words);
+            }
+        }
+        e
+    })
 }
 
 /// What [`parse`] made of a configuration.
