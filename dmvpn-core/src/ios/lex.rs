@@ -142,7 +142,10 @@ pub(crate) fn redact(words: &[&str]) -> String {
             // key, a number on the wire) and the `key chain`/`key config-key` commands.
             "key"
                 if !matches!(prev, "tunnel")
-                    && !matches!(kw(i + 1), "chain" | "config-key" | "generate" | "zeroize" | "") =>
+                    && !matches!(
+                        kw(i + 1),
+                        "chain" | "config-key" | "generate" | "zeroize" | ""
+                    ) =>
             {
                 Some((if is_type(i + 1) { i + 2 } else { i + 1 }, false))
             }
