@@ -26,15 +26,7 @@ fn napt_network(name: &'static str, seed: u64, filtering: Filtering) -> (Scenari
         nat.filtering = filtering;
         ids.push(s.sim.network_mut().add_napt(nat));
     }
-    let hub = s.add(ex.hub());
-    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
-        s.node(hub).add_route(net, via).unwrap();
-    }
-    s.hub = Some(hub);
-    for i in 1..=2 {
-        let id = s.add(ex.spoke(i));
-        s.spokes.push(id);
-    }
+    s.add_example_nodes();
     (s, [ids[0], ids[1]])
 }
 
@@ -156,15 +148,8 @@ fn spokes_behind_port_changing_napt_boxes_stay_on_the_hub() {
         nat.port_range = 20_000..=20_999;
         nats.push(s.sim.network_mut().add_napt(nat));
     }
-    let hub = s.add(ex.hub());
-    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
-        s.node(hub).add_route(net, via).unwrap();
-    }
-    s.hub = Some(hub);
-    for i in 1..=2 {
-        let id = s.add(ex.spoke(i));
-        s.spokes.push(id);
-    }
+    s.add_example_nodes();
+    let hub = s.hub();
     let a = s.spoke(1);
     s.run(secs(3));
     assert!(s.registered(hub, 1) && s.registered(hub, 2));
@@ -212,15 +197,8 @@ fn rebinding_mid_ping(name: &'static str, new_public: Option<&str>) {
     let mut nat = NaptConfig::new(ip(PUB1), vec![ex.spoke_nbma(1).into()]);
     nat.filtering = Filtering::EndpointIndependent;
     let nat = s.sim.network_mut().add_napt(nat);
-    let hub = s.add(ex.hub());
-    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
-        s.node(hub).add_route(net, via).unwrap();
-    }
-    s.hub = Some(hub);
-    for i in 1..=2 {
-        let id = s.add(ex.spoke(i));
-        s.spokes.push(id);
-    }
+    s.add_example_nodes();
+    let hub = s.hub();
     let (a, b) = (s.spoke(1), s.spoke(2));
     s.run(secs(3));
     s.route(1, 2);
@@ -414,15 +392,8 @@ fn two_spokes_behind_one_box(name: &'static str, seed: u64, hairpin: bool) -> (S
     nat.filtering = Filtering::EndpointIndependent;
     nat.hairpin = hairpin;
     let nat = s.sim.network_mut().add_napt(nat);
-    let hub = s.add(ex.hub());
-    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
-        s.node(hub).add_route(net, via).unwrap();
-    }
-    s.hub = Some(hub);
-    for i in 1..=2 {
-        let id = s.add(ex.spoke(i));
-        s.spokes.push(id);
-    }
+    s.add_example_nodes();
+    let hub = s.hub();
     let a = s.spoke(1);
     s.run(secs(3));
     // Each spoke went out on an address of its own (paired pooling): the hub sees both.

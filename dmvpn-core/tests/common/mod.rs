@@ -47,16 +47,22 @@ impl Scenario {
     /// The example's hub and spokes, with the hub's routes; traces on.
     pub fn new(name: &'static str, seed: u64, ex: Example) -> Scenario {
         let mut s = Scenario::empty(name, seed, ex);
-        let hub = s.add(s.ex.hub());
-        for (net, via) in s.ex.hub_routes().collect::<Vec<_>>() {
-            s.node(hub).add_route(net, via).unwrap();
-        }
-        s.hub = Some(hub);
-        for i in 1..=s.ex.spokes {
-            let id = s.add(s.ex.spoke(i));
-            s.spokes.push(id);
-        }
+        s.add_example_nodes();
         s
+    }
+
+    /// Adds the example's hub (with its routes) and spokes, as [`Scenario::new`] does, to a
+    /// network built with [`Scenario::empty`] (NAT boxes first, say).
+    pub fn add_example_nodes(&mut self) {
+        let hub = self.add(self.ex.hub());
+        for (net, via) in self.ex.hub_routes().collect::<Vec<_>>() {
+            self.node(hub).add_route(net, via).unwrap();
+        }
+        self.hub = Some(hub);
+        for i in 1..=self.ex.spokes {
+            let id = self.add(self.ex.spoke(i));
+            self.spokes.push(id);
+        }
     }
 
     pub fn add(&mut self, cfg: NodeConfig) -> HostId {
