@@ -279,6 +279,8 @@ pub use dmvpn_nhrp::{Event as NhrpEvent, RemoveReason};
 pub use entropy::Entropy;
 pub use error::Error;
 pub use event::{Event, EventKind};
-pub use node::{CryptoStats, Deliver, Input, Limits, Node, NodeStats, Output, Role, Transmit};
+pub use node::{
+    CryptoStats, DebugFlags, Deliver, Input, Limits, Node, NodeStats, Output, Role, Transmit,
+};
 pub use status::{PeerState, PeerStatus, Status, TunnelStatus};
 pub use status_crypto::{CryptoStatus, EspSaStatus, PeerCrypto, SessionState};

@@ -299,6 +299,11 @@ impl Node {
         self.status(now).show_ip_nhrp(now)
     }
 
+    /// `show ip nhrp brief` at `now`.
+    pub fn show_ip_nhrp_brief(&self, now: Instant) -> String {
+        self.status(now).show_ip_nhrp_brief()
+    }
+
     /// `show ip nhrp nhs` at `now`.
     pub fn show_ip_nhrp_nhs(&self, now: Instant) -> String {
         self.status(now).show_ip_nhrp_nhs()
@@ -333,6 +338,40 @@ impl Status {
         for t in &self.tunnels {
             for e in &t.entries {
                 let _ = write_entry(&mut s, e, &t.name, now);
+            }
+        }
+        s
+    }
+
+    /// `show ip nhrp brief`, in seed 004's layout: one line per static or dynamic entry
+    /// (incomplete, negative and local ones are not shown), the interface abbreviated as IOS
+    /// does (`Tu0`), and the NBMA address the peer claimed when it is behind a NAT.
+    pub fn show_ip_nhrp_brief(&self) -> String {
+        let mut s = String::from(
+            "   Target             Via            NBMA           Mode   Intfc   Claimed\n",
+        );
+        for t in &self.tunnels {
+            let intfc = t.name.replace("Tunnel", "Tu");
+            for e in &t.entries {
+                let mode = match e.kind {
+                    EntryType::Static => "static",
+                    EntryType::Dynamic => "dynamic",
+                    _ => continue,
+                };
+                let nbma = e.effective_nbma().map_or("-".into(), |a| a.to_string());
+                let claimed = match (e.nbma, e.nat_nbma) {
+                    (Some(c), Some(_)) => format!("<{c}>"),
+                    _ => "< >".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "{:<18} {:<15} {:<15} {:<7} {:<7} {claimed}",
+                    e.prefix.to_string(),
+                    e.next_hop,
+                    nbma,
+                    mode,
+                    intfc
+                );
             }
         }
         s

@@ -13,12 +13,14 @@
 //!   encapsulation overhead), fragmentation before encryption, ICMP "fragmentation needed" /
 //!   "packet too big" with their rate limit, and `ip tcp adjust-mss`.
 
+mod debug;
 mod dispatch;
 mod forward;
 mod mtu;
 mod nhrp_glue;
 mod protect;
 
+pub use debug::DebugFlags;
 pub use protect::CryptoStats;
 #[cfg(test)]
 mod testkit;
@@ -418,6 +420,8 @@ pub struct Node {
     rx_claim: Option<(usize, usize, usize)>,
     /// The ICMP error rate limit ([`Limits::icmp_error_interval`]).
     icmp_bucket: mtu::TokenBucket,
+    /// `debug nhrp` / `debug crypto` and their records not yet taken.
+    debug: debug::DebugLog,
 }
 
 /// The NHRP prefix of an overlay network.
@@ -494,6 +498,7 @@ impl Node {
             rx_window: None,
             rx_claim: None,
             icmp_bucket: mtu::TokenBucket::new(limits.icmp_error_burst),
+            debug: debug::DebugLog::default(),
         };
         for i in 0..node.ifaces.len() {
             // Static maps are mappings too: the GRE tunnels to the hubs are up from the start,
@@ -774,6 +779,16 @@ impl Node {
             self.drain_iface(now, i);
         }
         any
+    }
+
+    /// `clear crypto session [peer ADDR]`: closes the IKE SA (and with it the ESP SAs) with
+    /// `peer`, or with every peer (IKE Deletes go out). A peer this node keeps an SA up for
+    /// (a hub, a resolved spoke) is negotiated again at once, as IOS does with the next
+    /// packet; a peer that keeps the SA up (a spoke registered here) loses its registrations
+    /// and comes back by itself. Returns how many IKE SAs were closed.
+    pub fn clear_crypto_session(&mut self, now: Instant, peer: Option<IpAddr>) -> usize {
+        let now = self.clock(now);
+        self.crypto_clear(now, peer)
     }
 
     /// Graceful shutdown: every spoke interface purges its registrations from its NHSs and

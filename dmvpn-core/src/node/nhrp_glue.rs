@@ -15,6 +15,7 @@ use dmvpn_nhrp::wire::PacketType;
 use dmvpn_nhrp::{CacheEvent, EntryFlags, EntryType, RemoveReason};
 use dmvpn_wire::Proto;
 
+use super::debug::Dir;
 use super::{Node, PeerRef, Transmit, bump, net_of};
 use crate::error::Error;
 use crate::event::EventKind;
@@ -101,6 +102,7 @@ impl Node {
         bytes: &[u8],
     ) -> Result<bool, Error> {
         bump(&mut self.stats.nhrp_in);
+        self.debug_nhrp(Dir::Receive, t, from, bytes);
         let target = self.nhrp_target(t, from, bytes);
         let Some(f) = self.ifaces.get_mut(t) else {
             return Ok(false);
@@ -185,7 +187,10 @@ impl Node {
             ..
         } = tx;
         let r = match proto {
-            Proto::InGre(protocol) => self.emit(t, dst, Protocol(protocol), &payload, false),
+            Proto::InGre(protocol) => {
+                self.debug_nhrp(Dir::Send, t, dst, &payload);
+                self.emit(t, dst, Protocol(protocol), &payload, false)
+            }
             other => {
                 bump(&mut self.stats.encapsulation_errors);
                 Err(Error::UnsupportedProtocol(u16::from(other.ip_protocol().0)))

@@ -94,6 +94,24 @@ impl Client {
         }
     }
 
+    /// Registers now with the NHS(s) at NBMA address `nbma`, with a new request ID, and then
+    /// every registration interval: what IOS does when the path to an NHS comes back (its
+    /// IPsec SA is up again after it was cleared or lost), so that an NHS that dropped the
+    /// registration with the SA has it again at once rather than at the next refresh.
+    /// Returns whether `nbma` is an NHS of this client.
+    pub fn register_with(&mut self, now: Instant, nbma: IpAddr) -> bool {
+        let mut any = false;
+        for i in 0..self.nhs.len() {
+            if let Some(n) = self.nhs.get_mut(i).filter(|n| n.nbma == nbma) {
+                n.outstanding = None;
+                n.interval = self.config.registration_backoff.initial;
+                any = true;
+                self.send_registration(now, i);
+            }
+        }
+        any
+    }
+
     /// Sends (or retransmits, with the same request ID) the registration to NHS `i`.
     fn send_registration(&mut self, now: Instant, i: usize) {
         let Some(n) = self.nhs.get(i) else { return };

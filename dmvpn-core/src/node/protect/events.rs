@@ -8,9 +8,11 @@ use std::time::Instant;
 use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
 use dmvpn_esp::{InboundSa, OutboundSa, Policy};
 use dmvpn_ikev2::{DownReason, Event as IkeEvent, IkeSaId};
+use dmvpn_wire::Proto;
 
 use super::{Child, IKE_PORT};
 use crate::event::EventKind;
+use crate::node::debug::Dir;
 use crate::node::{Node, bump};
 
 impl Node {
@@ -21,6 +23,13 @@ impl Node {
                 return;
             };
             if let Some(t) = grp.ep.poll_transmit() {
+                if let Proto::Udp { src_port, dst_port } = t.proto {
+                    let (local, remote) = (
+                        SocketAddr::new(t.src, src_port),
+                        SocketAddr::new(t.dst, dst_port),
+                    );
+                    self.debug_ike(Dir::Send, local, remote, &t.payload);
+                }
                 let _ = self.push_transmit(t);
                 continue;
             }
@@ -361,8 +370,26 @@ impl Node {
                 rekey: rekey_of.is_some(),
             },
         );
+        let waited = !queued.is_empty();
         for p in queued {
             let _ = self.seal(g, peer, p, true);
+        }
+        if rekey_of.is_none() && !waited {
+            // A new SA with nothing waiting for it: if the peer is an NHS, the SA came back
+            // after it was lost or cleared, and the NHS may have dropped our registration
+            // with it: register now (IOS does when the crypto socket comes up).
+            let ifaces = self
+                .groups
+                .get(g)
+                .map(|g| g.ifaces.clone())
+                .unwrap_or_default();
+            for i in ifaces {
+                if let Some(c) = self.ifaces.get_mut(i).and_then(|f| f.client.as_mut())
+                    && c.register_with(now, peer)
+                {
+                    self.drain_iface(now, i);
+                }
+            }
         }
     }
 
@@ -397,7 +424,12 @@ impl Node {
             p.negotiating = None;
         }
         let (wanted, registered) = (p.wanted(), p.server_refs > 0);
-        let retry = if wanted {
+        let cleared = std::mem::take(&mut p.cleared);
+        let retry = if wanted && cleared {
+            // The operator cleared it: up again now, as the next packet would in IOS.
+            p.failures = 0;
+            Some(now)
+        } else if wanted {
             p.failures = if was_up {
                 1
             } else {
@@ -481,6 +513,35 @@ impl Node {
             }
             self.drain_ike(now, g);
         }
+    }
+
+    /// `clear crypto session [peer ADDR]` (see [`Node::clear_crypto_session`]).
+    pub(crate) fn crypto_clear(&mut self, now: Instant, peer: Option<IpAddr>) -> usize {
+        let mut closed = 0;
+        for g in 0..self.groups.len() {
+            let Some(grp) = self.groups.get_mut(g) else {
+                continue;
+            };
+            let mut sas = Vec::new();
+            for (addr, p) in grp.peers.iter_mut() {
+                if peer.is_some_and(|a| a != *addr) {
+                    continue;
+                }
+                let ids = p.ike.map(|(s, _)| s).into_iter().chain(p.negotiating);
+                let before = sas.len();
+                sas.extend(ids);
+                if sas.len() > before {
+                    p.cleared = true;
+                }
+            }
+            for sa in sas {
+                if grp.ep.close(now, sa).is_ok() {
+                    closed += 1;
+                }
+            }
+            self.drain_ike(now, g);
+        }
+        closed
     }
 
     /// Closes every IKE SA (shutdown).

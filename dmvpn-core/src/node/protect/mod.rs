@@ -42,6 +42,7 @@ use dmvpn_wire::Proto;
 mod events;
 mod nat;
 
+use super::debug::Dir;
 use super::{Node, Transmit, bump};
 use crate::config::{CryptoConfig, IpsecMode, NodeConfig};
 use crate::entropy::Entropy;
@@ -153,6 +154,8 @@ pub(crate) struct CryptoPeer {
     pub(crate) up_since: Option<Instant>,
     /// ESP goes in UDP to this port of the peer (RFC 3948: IKE found a NAT between us).
     pub(crate) udp_encap: Option<u16>,
+    /// `clear crypto session` closed its SA: when it is down, negotiate again at once.
+    cleared: bool,
 }
 
 impl CryptoPeer {
@@ -862,6 +865,10 @@ impl Node {
             return Err(Error::NotLocal(dst.ip()));
         };
         bump(&mut grp.stats.ike_in);
+        self.debug_ike(Dir::Receive, dst, src, payload);
+        let Some(grp) = self.groups.get_mut(g) else {
+            return Err(Error::NotLocal(dst.ip()));
+        };
         let r = grp.ep.handle_datagram(now, dst, src, payload);
         if r.is_err() {
             bump(&mut grp.stats.ike_dropped);
