@@ -23,7 +23,7 @@ bin="$(realpath "$target/release/dmvpn-node")"
 ctl="$(realpath "$target/release/dmvpnctl")"
 cfg="$(realpath examples/configs)"
 dir="$(mktemp -d /tmp/dmvpn-node-check.XXXXXX)"
-P=dmvpnck
+P=${DMVPN_CHECK_PREFIX:-dmvpnck}  # namespace names: $P-hub, …
 nss=(inet hub spa spb lana lanb natb)
 declare -A pid=()
 
@@ -79,8 +79,9 @@ setup() { # variant: plain | nat
     done
 }
 
-start() { # name config; started directly (not through a shell function): $! is the node's PID
-    RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfg/$2.cfg" --socket "$dir/$1.sock" >>"$dir/$1.log" 2>&1 &
+start() { # name config; started directly (not through a shell function): $! is the node's PID.
+    # The configurations are copies (in $cfgdir) of examples/configs/, which the checks edit.
+    RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfgdir/$2.cfg" --socket "$dir/$1.sock" >>"$dir/$1.log" 2>&1 &
     pid[$1]=$!
 }
 stop_all() {
@@ -132,7 +133,20 @@ n_nhs=$(grep -n '^ ip nhrp nhs' "$cfg/spoke-a.cfg" | cut -d: -f1)
 refused "an NHS without an address" "s/^ ip nhrp nhs .*/ ip nhrp nhs/" "line $n_nhs: "
 "$bin" --config "$cfg/spoke-a.cfg" --check >/dev/null || fail "spoke-a.cfg itself is refused"
 
+configs() { # directory [sed expression]: copies of examples/configs/ for one variant
+    cfgdir="$1"; mkdir -p "$cfgdir"
+    for c in hub spoke-a spoke-b; do sed "${2:-}" "$cfg/$c.cfg" >"$cfgdir/$c.cfg"; done
+}
+session_up() { # node peer: an UP-ACTIVE crypto session with the peer
+    q "$1" show crypto session --json | jq -e --arg p "$2" '[.groups[].peers[] | select(.peer == $p and .state == "UP-ACTIVE")] | length == 1' >/dev/null 2>&1
+}
+kernel_route() { # node prefix dev
+    ns "$1" ip route show "$2" | grep -q "dev $3"
+}
+logged() { grep -q -- "$2" "$dir/$1.log"; }
+
 # --- The plain network.
+configs "$dir/plain"
 setup plain
 capture plain
 bring_up
@@ -140,6 +154,42 @@ ping_across plain
 wait_for 10 "a direct spoke-to-spoke SA" direct_sa 172.16.2.1
 q spa show dmvpn
 q spa show crypto session
+
+# The operator's commands. `show ip nhrp brief`: the static map to the hub.
+q spa show ip nhrp brief | tee "$dir/brief.txt"
+grep -qE '^10\.0\.0\.1/32 +10\.0\.0\.1 +172\.17\.0\.1 +static +Tu0' "$dir/brief.txt" || fail "show ip nhrp brief lacks the static map to the hub"
+# --json on every show.
+for c in "show dmvpn detail" "show ip nhrp" "show ip nhrp brief" "show ip nhrp nhs" "show ip nhrp traffic" \
+         "show crypto ikev2 sa" "show crypto ipsec sa" "show crypto session" "show uptime"; do
+    # shellcheck disable=SC2086
+    q spa $c --json | jq -e '.hostname == "spoke-a"' >/dev/null || fail "$c --json is not JSON naming spoke-a"
+done
+q spa show ip nhrp traffic --json | jq -e '.tunnels[0].sent.registration_request > 0' >/dev/null || fail "no registration requests in show ip nhrp traffic --json"
+echo "show … --json: 9 commands give JSON"
+# Phase 3: the shortcut to spoke B's LAN is in the kernel's table too.
+wait_for 5 "the shortcut route 192.168.2.0/24 in spoke A's kernel" kernel_route spa 192.168.2.0/24 Tunnel0
+echo "kernel: $(ns spa ip route show 192.168.2.0/24)"
+# debug, clear ip nhrp and clear crypto session: the shortcut and the SA are made again.
+q spa debug all >/dev/null
+q spa clear crypto session peer 172.16.2.1 | grep -q "cleared 1" || fail "clear crypto session peer 172.16.2.1"
+wait_for 10 "the session with spoke B up again after clear crypto session" session_up spa 172.16.2.1
+q spa clear ip nhrp | grep -q cleared || fail "clear ip nhrp"
+ns lana ping -c 6 -i 0.5 -W 2 192.168.2.37 >"$dir/ping-clear.log" || fail "no ping after the clears"
+wait_for 10 "the session with spoke B up again after the new resolution" session_up spa 172.16.2.1
+wait_for 5 "debug nhrp records in the log" logged spa "dmvpn::debug: NHRP: Send Resolution Request via Tunnel0"
+wait_for 5 "debug crypto records in the log" logged spa "dmvpn::debug: IKEv2:Sending Packet \[To 172.16.2.1:500"
+q spa undebug all >/dev/null
+q spa show debugging | grep -q "NHRP protocol debugging is off" || fail "undebug all"
+echo "after clear ip nhrp + clear crypto session: $(grep -o '[0-9]* received' "$dir/ping-clear.log"), session with B up again; debug records logged"
+# SIGHUP: a new route is applied at once; a holdtime change is named as needing a restart.
+sed -i 's/^ip route 192.168.0.0 255.255.0.0 10.0.0.1$/&\nip route 10.99.0.0 255.255.0.0 10.0.0.1/' "$cfgdir/spoke-a.cfg"
+kill -HUP "${pid[spa]}"
+wait_for 5 "the reloaded route 10.99.0.0/16 in spoke A's kernel" kernel_route spa 10.99.0.0/16 Tunnel0
+sed -i 's/^ ip nhrp holdtime 300$/ ip nhrp holdtime 600/' "$cfgdir/spoke-a.cfg"
+kill -HUP "${pid[spa]}"
+wait_for 5 "the reload naming the holdtime change" logged spa "need a restart.*interface Tunnel0: nhrp.holdtime"
+session_up spa 172.17.0.1 || fail "the SA with the hub did not survive the reloads"
+echo "SIGHUP: route 10.99.0.0/16 added, holdtime change named for a restart, tunnels kept"
 
 # SIGTERM on spoke B: it purges itself from the hub (registration gone at once).
 kill -TERM "${pid[spb]}"
@@ -171,7 +221,9 @@ bad=$(count plain '_ws.malformed || _ws.expert.severity >= error')
 ((bad == 0)) || fail "$bad malformed frames"
 echo "capture: $n_ike IKE, $n_esp ESP ($n_direct directly spoke A -> spoke B), 0 GRE in clear"
 
-# --- Spoke B behind NAT.
+# --- Spoke B behind NAT, with a holdtime of 60 s so that the spoke-to-spoke mapping and its
+# SAs expire within the check.
+configs "$dir/nat" 's/^ ip nhrp holdtime 300$/ ip nhrp holdtime 60/'
 setup nat
 capture nat
 bring_up
@@ -180,6 +232,14 @@ q hub show dmvpn --json | jq -e '[.tunnels[].peers[] | select(.tunnel == "10.0.0
 ping_across nat
 wait_for 10 "a direct spoke-to-spoke SA through the NAT" direct_sa 172.18.0.2
 q spa show crypto session
+# No traffic: after the holdtime the mapping expires and takes the SAs and the shortcut route.
+t0=$SECONDS
+sa_gone() { ! session_up spa 172.18.0.2 && ! direct_sa 172.18.0.2; }
+wait_for 100 "the spoke-to-spoke SAs gone after the holdtime" sa_gone
+no_shortcut() { ! kernel_route spa 192.168.2.0/24 Tunnel0; }
+wait_for 5 "the shortcut route gone from spoke A's kernel" no_shortcut
+session_up spa 172.17.0.1 || fail "the SA with the hub went too"
+echo "idle: the spoke-to-spoke SAs and the shortcut route went after $((SECONDS - t0)) s; the hub's SA stays"
 sleep 1
 end_capture
 stop_all

@@ -45,7 +45,7 @@ enum Op {
     Timeout,
     /// Route LAN `l` via tunnel address `v` on the spoke (false) or hub.
     Route(bool, u8, u8),
-    /// `clear ip nhrp` for tunnel address `a`.
+    /// `clear ip nhrp` for tunnel address `a` (`a` ≥ 200: `clear crypto session`).
     Clear(bool, u8),
     /// Graceful shutdown of the hub or the spoke (purges, IKE deletes).
     Shutdown(bool),

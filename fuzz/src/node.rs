@@ -68,6 +68,11 @@ impl Side {
             Node::with_limits(start, cfg, Entropy::from_seed(seed), LIMITS).expect("valid example");
         let protected = ex.ipsec.is_some();
         node.set_tap(protected);
+        // `debug nhrp` / `debug crypto` on: their records describe hostile packets too.
+        node.set_debug(dmvpn_core::DebugFlags {
+            nhrp: true,
+            crypto: true,
+        });
         Side {
             node,
             queue: Vec::new(),
@@ -184,6 +189,9 @@ impl Side {
                     // The tap holds only the plaintext of ESP transmits (not of packets that
                     // failed to encrypt or did not fit in the queue).
                     assert_eq!(self.node.poll_tap(), None, "tapped GRE without its ESP");
+                    while let Some(r) = self.node.poll_debug() {
+                        assert!(!r.is_empty(), "an empty debug record");
+                    }
                     return t;
                 }
             }
@@ -239,6 +247,7 @@ impl Side {
         let _ = self.node.show_dmvpn(now);
         let _ = self.node.show_ip_nhrp(now);
         let _ = self.node.show_ip_nhrp_nhs(now);
+        let _ = self.node.show_ip_nhrp_brief(now);
         let _ = self.node.show_ip_nhrp_traffic(now);
         let _ = self.node.show_dmvpn_detail(now);
         let _ = self.node.show_crypto_ikev2_sa(now);
@@ -438,11 +447,24 @@ impl Pair {
     }
 
     /// `clear ip nhrp 10.0.0.a` on the hub or the spoke.
+    /// `clear ip nhrp 10.0.0.A`; for A ≥ 200, `clear crypto session` (A = 200: every
+    /// peer; otherwise peer 172.16.0.1 or the hub or spoke 1 by A's last bits).
     pub fn clear(&mut self, on_hub: bool, a: u8) {
         let now = self.now;
-        self.side(on_hub)
-            .node
-            .clear_nhrp(now, IpAddr::from(Ipv4Addr::new(10, 0, 0, a)));
+        let peer = match a {
+            0..200 => None,
+            200 => Some(None),
+            _ => Some(self.peers.get(usize::from(a % 4)).copied()),
+        };
+        let node = &mut self.side(on_hub).node;
+        match peer {
+            None => {
+                node.clear_nhrp(now, IpAddr::from(Ipv4Addr::new(10, 0, 0, a)));
+            }
+            Some(p) => {
+                node.clear_crypto_session(now, p);
+            }
+        }
     }
 
     /// After every operation: drains both nodes (checking their outputs) and their status.

@@ -2,10 +2,14 @@
 //! through its control socket.
 //!
 //! ```text
-//! dmvpnctl [--node HOSTNAME | --socket PATH] show dmvpn [--json]
-//! dmvpnctl --node spoke-a show crypto ikev2 sa
-//! dmvpnctl --node hub clear ip nhrp 10.0.0.11
+//! dmvpnctl [--node HOSTNAME | --socket PATH] show dmvpn [detail] [--json]
+//! dmvpnctl --node spoke-a show ip nhrp [brief|nhs|traffic] [--json]
+//! dmvpnctl --node spoke-a show crypto ikev2 sa | show crypto ipsec sa | show crypto session
+//! dmvpnctl --node hub clear ip nhrp [10.0.0.11]
+//! dmvpnctl --node hub clear crypto session [peer 172.16.1.1]
+//! dmvpnctl --node spoke-a debug nhrp | debug crypto | debug all | undebug all | show debugging
 //! ```
+//! `--json` works after every `show`. An answer that starts with `%` is an error (exit 1).
 //! Without `--node` or `--socket`, the only socket in /run/dmvpn-node is used.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -27,8 +31,8 @@ struct Args {
     /// The node's control socket.
     #[arg(long)]
     socket: Option<PathBuf>,
-    /// The command, as on a router: `show dmvpn`, `show ip nhrp`, `clear ip nhrp ADDR`, …
-    /// (`--json` after `show dmvpn` for JSON).
+    /// The command, as on a router: `show dmvpn`, `show ip nhrp brief`, `clear crypto
+    /// session`, `debug nhrp`, … (`--json` after any `show` for JSON).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     command: Vec<String>,
 }

@@ -8,10 +8,16 @@
 //!   for ESP (50) and UDP sockets on 500 and 4500 on a protected one.
 //! - Overlay routes (`ip route` lines, `--route PREFIX=VIA`) go into the node's table and into
 //!   the kernel's, through netlink, towards the TUN.
-//! - A control socket (`dmvpnctl`): the `show` and `clear` commands; root only (mode 0600).
-//! - Logs through `tracing` (`RUST_LOG`) in the seeds' `%DMVPN-…` / `%CRYPTO-…` style.
-//! - SIGTERM / SIGINT: NHRP purges and IKE deletes go out, then exit 0. A bad configuration at
-//!   start: the problems, exit status 2. A lost socket or device: an error naming it, exit 1.
+//! - Phase 3 shortcut routes go into the kernel's table as the node's events add and withdraw
+//!   them (towards the same TUN: the kernel's table shows what `show ip route` shows as `H`).
+//! - A control socket (`dmvpnctl`): `show` (`--json` on each), `clear`, `debug`; root only
+//!   (mode 0600), or a group's too with `--socket-group`.
+//! - Logs through `tracing` (`RUST_LOG`) in the seeds' `%DMVPN-…` / `%CRYPTO-…` style; `debug
+//!   nhrp` / `debug crypto` add a record per NHRP packet / IKE message (target `dmvpn::debug`).
+//! - SIGTERM / SIGINT: NHRP purges and IKE deletes go out, then exit 0. SIGHUP: the file is
+//!   read again; route changes are applied, other changes are named and need a restart
+//!   (`reload.rs`). A bad configuration at start: the problems, exit status 2. A lost socket or
+//!   device: an error naming it, exit 1.
 //!
 //! ```text
 //! dmvpn-node --config hub.cfg [--socket PATH] [--route 192.168.0.0/16=10.0.0.1]
@@ -22,16 +28,19 @@
 mod config;
 mod ctl;
 mod io;
+mod json;
+mod reload;
 mod routes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dmvpn_core::{Entropy, Input, Node, Output};
+use dmvpn_core::config::TunnelConfig;
+use dmvpn_core::{Entropy, EventKind, Input, Node, Output};
 use dmvpn_wire::{IpProtocol, Proto, Transmit};
 use ipnet::IpNet;
 use tokio::signal::unix::{SignalKind, signal};
@@ -57,6 +66,9 @@ struct Args {
     /// Check the configuration, print what it would run, and exit (0: good, 2: refused).
     #[arg(long)]
     check: bool,
+    /// A group whose members may use the control socket too (mode 0660).
+    #[arg(long)]
+    socket_group: Option<String>,
 }
 
 /// A tunnel source's sockets.
@@ -66,16 +78,140 @@ struct Source {
     udp: BTreeMap<u16, Udp>,
 }
 
+/// A change to the kernel's routing table the node's events asked for.
+enum RouteOp {
+    Add(IpNet, String),
+    Del(IpNet),
+}
+
 /// The running daemon.
 struct Daemon {
     node: Node,
+    /// The configured tunnel interfaces (the TUN devices' names).
+    tunnels: Vec<TunnelConfig>,
     tuns: Vec<Tun>,
     sources: BTreeMap<IpAddr, Source>,
     pool: Pool,
     start: Instant,
+    /// Kernel route changes from the node's events, applied after each drain.
+    route_ops: Vec<RouteOp>,
+    /// The overlay routes of the configuration (`ip route`, `--route`), as running.
+    routes: Vec<(IpNet, IpAddr)>,
+    /// Shortcut routes in the kernel's table.
+    shortcuts: BTreeSet<IpNet>,
+}
+
+/// The TUN device (tunnel interface name) that overlay next hop `via` is on.
+fn dev_for(node: &Node, tunnels: &[TunnelConfig], via: IpAddr) -> Option<String> {
+    let (t, _, _) = node.lookup(via)?;
+    let i = node.configured_tunnel(t)?;
+    tunnels.get(i).map(|c| c.name.clone())
 }
 
 impl Daemon {
+    /// A node event: logged; a shortcut route becomes a kernel route (unless a configured
+    /// route has that prefix).
+    fn on_event(&mut self, e: &dmvpn_core::Event) {
+        info!(target: "dmvpn", "{e}");
+        let configured = |p: &IpNet| self.routes.iter().any(|(r, _)| r == p);
+        match &e.kind {
+            EventKind::ShortcutAdded { prefix, .. } if !configured(prefix) => {
+                let dev = self
+                    .node
+                    .configured_tunnel(e.tunnel)
+                    .and_then(|i| self.tunnels.get(i))
+                    .map(|c| c.name.clone());
+                if let Some(dev) = dev {
+                    self.route_ops.push(RouteOp::Add(*prefix, dev));
+                }
+            }
+            EventKind::ShortcutRemoved { prefix, .. } if !configured(prefix) => {
+                self.route_ops.push(RouteOp::Del(*prefix));
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the kernel route changes the events asked for.
+    async fn apply_routes(&mut self, kernel: &routes::Kernel) {
+        for op in std::mem::take(&mut self.route_ops) {
+            match op {
+                RouteOp::Add(prefix, dev) => match kernel.add(prefix, &dev).await {
+                    Ok(()) => {
+                        debug!("kernel route {prefix} dev {dev} (NHRP shortcut)");
+                        self.shortcuts.insert(prefix);
+                    }
+                    Err(e) => warn!("kernel route {prefix} dev {dev}: {e}"),
+                },
+                RouteOp::Del(prefix) => {
+                    if self.shortcuts.remove(&prefix)
+                        && let Err(e) = kernel.del(prefix).await
+                    {
+                        warn!("kernel route {prefix}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// SIGHUP: reads the file again and applies what can be applied (see `reload.rs`).
+    async fn reload(&mut self, args: &Args, running: &mut config::Loaded, kernel: &routes::Kernel) {
+        let new = match config::load(&args.config, &args.routes) {
+            Ok(n) => n,
+            Err(e) => {
+                error!("reload: {e}; the running configuration stays");
+                return;
+            }
+        };
+        let plan = reload::plan(&running.node, &running.routes, &new.node, &new.routes);
+        for (prefix, via) in &plan.remove {
+            self.node.remove_route(*prefix);
+            if !self.shortcuts.contains(prefix)
+                && let Err(e) = kernel.del(*prefix).await
+            {
+                warn!("reload: kernel route {prefix}: {e}");
+            }
+            info!("reload: no ip route {prefix} {via}");
+        }
+        for (prefix, via) in &plan.add {
+            if let Err(e) = self.node.add_route(*prefix, *via) {
+                error!("reload: ip route {prefix} {via}: {e}");
+                continue;
+            }
+            match dev_for(&self.node, &self.tunnels, *via) {
+                Some(dev) => match kernel.add(*prefix, &dev).await {
+                    Ok(()) => info!("reload: ip route {prefix} {via} (dev {dev})"),
+                    Err(e) => warn!("reload: kernel route {prefix} dev {dev}: {e}"),
+                },
+                None => warn!("reload: ip route {prefix} {via}: {via} is on no tunnel"),
+            }
+        }
+        running.routes = self
+            .routes
+            .iter()
+            .filter(|r| !plan.remove.contains(r))
+            .chain(plan.add.iter())
+            .copied()
+            .collect();
+        self.routes = running.routes.clone();
+        if plan.restart.is_empty() {
+            info!(
+                "reload: {} route(s) added, {} removed; nothing else changed",
+                plan.add.len(),
+                plan.remove.len()
+            );
+        } else {
+            warn!(
+                "reload: these changes need a restart and are NOT applied (the running \
+                 configuration stays): {}",
+                plan.restart.join("; ")
+            );
+        }
+        for n in &new.notes {
+            info!("reload: {n}");
+        }
+    }
+
     /// Hands the node's output to the sockets and devices until it asks for a timer.
     fn drain(&mut self) -> Option<Instant> {
         loop {
@@ -92,8 +228,15 @@ impl Daemon {
                     }
                     self.node.recycle(d.into_buffer());
                 }
-                Output::Event(e) => info!(target: "dmvpn", "{e}"),
-                Output::Timeout(t) => return t,
+                Output::Event(e) => self.on_event(&e),
+                Output::Timeout(t) => {
+                    while let Some(r) = self.node.poll_debug() {
+                        for line in r.lines() {
+                            info!(target: "dmvpn::debug", "{line}");
+                        }
+                    }
+                    return t;
+                }
             }
         }
     }
@@ -255,14 +398,9 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
     // The kernel sends the overlay routes' traffic into the TUN devices.
     let kernel = routes::Kernel::new().map_err(|e| (1, format!("netlink: {e}")))?;
     for (prefix, via) in &loaded.routes {
-        if let Some((t, _, _)) = node.lookup(*via)
-            && let Some(dev) = node
-                .configured_tunnel(t)
-                .and_then(|i| cfg.tunnels.get(i))
-                .map(|c| &c.name)
-        {
+        if let Some(dev) = dev_for(&node, &cfg.tunnels, *via) {
             kernel
-                .add(*prefix, dev)
+                .add(*prefix, &dev)
                 .await
                 .map_err(|e| (1, format!("kernel route {prefix} dev {dev}: {e}")))?;
         }
@@ -271,7 +409,15 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
         .socket
         .clone()
         .unwrap_or_else(|| ctl::default_path(&cfg.hostname));
-    let ctl = ctl::Server::bind(&socket_path)
+    let group = match &args.socket_group {
+        Some(g) => match nix::unistd::Group::from_name(g) {
+            Ok(Some(g)) => Some(g.gid.as_raw()),
+            Ok(None) => return Err((2, format!("--socket-group {g}: no such group"))),
+            Err(e) => return Err((1, format!("--socket-group {g}: {e}"))),
+        },
+        None => None,
+    };
+    let ctl = ctl::Server::bind(&socket_path, group)
         .map_err(|e| (1, format!("{}: {e}", socket_path.display())))?;
     info!(
         hostname = %cfg.hostname,
@@ -281,17 +427,26 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
     );
     let mut d = Daemon {
         node,
+        tunnels: cfg.tunnels.clone(),
         tuns,
         sources,
         pool,
         start: now,
+        route_ops: Vec::new(),
+        routes: loaded.routes.clone(),
+        shortcuts: BTreeSet::new(),
     };
+    let mut running = loaded;
     let sig = |k: SignalKind| signal(k).map_err(|e| (1, format!("signal: {e}")));
     let (mut sigint, mut sigterm) = (sig(SignalKind::interrupt())?, sig(SignalKind::terminate())?);
+    let mut sighup = sig(SignalKind::hangup())?;
     let result = loop {
         let wake = d
             .drain()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        if !d.route_ops.is_empty() {
+            d.apply_routes(&kernel).await;
+        }
         tokio::select! {
             r = rx.recv() => match r {
                 Some(r) => {
@@ -318,6 +473,10 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
                     ctl::serve(&mut d.node, d.start, stream).await;
                 }
             }
+            _ = sighup.recv() => {
+                info!("SIGHUP: reading {} again", args.config.display());
+                d.reload(&args, &mut running, &kernel).await;
+            }
             _ = sigint.recv() => break Ok(()),
             _ = sigterm.recv() => break Ok(()),
         }
@@ -337,15 +496,21 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
         }
         d.drain();
     }
-    for (prefix, _) in &loaded.routes {
+    for (prefix, _) in &d.routes {
         let _ = kernel.del(*prefix).await;
+    }
+    for prefix in std::mem::take(&mut d.shortcuts) {
+        let _ = kernel.del(prefix).await;
     }
     ctl::unlink(&socket_path);
     result
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
+        // Escape codes only on a terminal: a log file is read by people and by grep.
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
