@@ -291,11 +291,64 @@ impl From<MaxSend> for dmvpn_nhrp::MaxSend {
     }
 }
 
-/// The NHRP password (`ip nhrp authentication`, at most 8 characters). Zeroized on drop and
-/// never shown by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+/// A secret of the configuration: the NHRP password (`ip nhrp authentication`, at most 8
+/// characters) or a pre-shared key. Zeroized on drop, never shown by `Debug`, and serialized
+/// as `"<redacted>"` unless the caller asks for the secrets explicitly with
+/// [`with_secrets_revealed`] (to write a configuration file, say). Reading `"<redacted>"` back
+/// is an error, so a redacted configuration cannot silently run with that word as its key.
+///
+/// ```
+/// use dmvpn_core::config::{Password, with_secrets_revealed};
+/// let p = Password::new("donttell");
+/// assert_eq!(serde_json::to_string(&p).unwrap(), r#""<redacted>""#);
+/// let clear = with_secrets_revealed(|| serde_json::to_string(&p).unwrap());
+/// assert_eq!(clear, r#""donttell""#);
+/// assert!(serde_json::from_str::<Password>(r#""<redacted>""#).is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Password(Zeroizing<String>);
+
+/// What a secret serializes as unless revealed.
+pub const REDACTED: &str = "<redacted>";
+
+thread_local! {
+    static REVEAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the configuration's secrets serialized in clear (on this thread, for the
+/// duration of `f`): the explicit opt-in [`Password`]'s serialization needs.
+pub fn with_secrets_revealed<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REVEAL.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REVEAL.with(|r| r.replace(true)));
+    f()
+}
+
+impl Serialize for Password {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if REVEAL.with(std::cell::Cell::get) {
+            s.serialize_str(&self.0)
+        } else {
+            s.serialize_str(REDACTED)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Password, D::Error> {
+        let s = Zeroizing::new(String::deserialize(d)?);
+        if s.as_str() == REDACTED {
+            return Err(serde::de::Error::custom(
+                "a redacted secret (\"<redacted>\"): write the password or key itself",
+            ));
+        }
+        Ok(Password(s))
+    }
+}
 
 impl Password {
     /// Wraps a password.
@@ -698,7 +751,7 @@ mod tests {
             crypto: Default::default(),
         };
         cfg.validate().unwrap();
-        let json = serde_json::to_string(&cfg).unwrap();
+        let json = with_secrets_revealed(|| serde_json::to_string(&cfg).unwrap());
         assert!(
             json.contains(r#""registration_prefixes":["192.168.0.0/16"]"#),
             "{json}"
@@ -719,10 +772,22 @@ mod tests {
             tunnels: vec![hub()],
             crypto: Default::default(),
         };
-        let json = serde_json::to_string(&cfg).unwrap();
+        let json = with_secrets_revealed(|| serde_json::to_string(&cfg).unwrap());
         let back: NodeConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, cfg);
         assert!(!format!("{cfg:?}").contains("donttell"));
+        // Without the opt-in the password is not in the output, and the output cannot be
+        // read back as if "<redacted>" were the password.
+        let redacted = serde_json::to_string(&cfg).unwrap();
+        assert!(
+            !redacted.contains("donttell") && redacted.contains(REDACTED),
+            "{redacted}"
+        );
+        let e = serde_json::from_str::<NodeConfig>(&redacted).unwrap_err();
+        assert!(e.to_string().contains("redacted secret"), "{e}");
+        // The opt-in ends with its closure, even when it unwinds.
+        let _ = std::panic::catch_unwind(|| with_secrets_revealed(|| panic!("inside")));
+        assert!(serde_json::to_string(&cfg).unwrap().contains(REDACTED));
         // Defaults fill in what an IOS config would leave out.
         let minimal = r#"{"hostname":"s","tunnels":[{"name":"Tunnel0","address":"10.0.0.11/24",
             "source":"172.16.1.1","mode":{"point_to_point":{"destination":"172.17.0.1"}},

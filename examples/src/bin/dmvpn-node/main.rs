@@ -69,6 +69,14 @@ struct Args {
     /// A group whose members may use the control socket too (mode 0660).
     #[arg(long)]
     socket_group: Option<String>,
+    /// Print the configuration as JSON (the `NodeConfig` with its `"routes"`, what `--config
+    /// FILE.json` reads) and exit. Secrets are printed as `"<redacted>"` (which is refused when
+    /// read back) unless `--reveal-secrets` is given too.
+    #[arg(long)]
+    to_json: bool,
+    /// With `--to-json`: print the pre-shared keys and NHRP passwords in clear.
+    #[arg(long, requires = "to_json")]
+    reveal_secrets: bool,
 }
 
 /// A tunnel source's sockets.
@@ -347,6 +355,10 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
         println!("{}", loaded.summary());
         return Ok(());
     }
+    if args.to_json {
+        println!("{}", loaded.to_json(args.reveal_secrets));
+        return Ok(());
+    }
     let cfg = loaded.node.clone();
     let now = Instant::now();
     let entropy = os_entropy().map_err(|e| (1, format!("/dev/urandom: {e}")))?;
@@ -510,7 +522,8 @@ fn main() -> ExitCode {
     use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         // Escape codes only on a terminal: a log file is read by people and by grep.
-        .with_ansi(std::io::stdout().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -78,8 +78,10 @@ pub fn plan(
     }
 }
 
+/// The configuration as JSON, secrets included: only the paths where two differ are ever
+/// printed, and a changed key must be seen to differ.
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+    dmvpn_core::config::with_secrets_revealed(|| serde_json::to_value(v)).unwrap_or(Value::Null)
 }
 
 /// The paths where `a` and `b` differ (objects key by key; anything else as a whole). Only
