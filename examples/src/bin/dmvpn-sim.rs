@@ -492,8 +492,18 @@ fn run(args: &Args) -> Result<(), String> {
                     .count()
             })
     };
+    // Checked after every event: the cache's size first (O(1)), the count of registrations
+    // (a walk over the cache) only once there can be enough of them, else the run is
+    // quadratic in the spokes.
+    let cache_len = |s: &Sim<SimNode>| {
+        s.host(hub)
+            .and_then(|h| h.node().nhrp_server(0))
+            .map_or(0, |srv| srv.cache().len())
+    };
     d.sim
-        .run_until_true(limit, |s| registered_count(s) >= n_spokes)
+        .run_until_true(limit, |s| {
+            cache_len(s) >= n_spokes && registered_count(s) >= n_spokes
+        })
         .map_err(|e| e.to_string())?;
     d.run_for(secs(1))?;
     let regs = registered_count(&d.sim);
