@@ -269,9 +269,13 @@ pub enum CacheEvent {
 /// ordered index, so [`Cache::next_expiry`] is `O(log n)`. Iteration ([`Cache::iter`], and so
 /// `show ip nhrp`, purges and the hub's multicast list) follows an ordered index of the
 /// prefixes, so it is in prefix order whatever the insertion order or the hasher.
+///
+/// The hash map uses foldhash, seeded per map, rather than SipHash: the lookup is on the data
+/// path of every packet a spoke sends (`mark_used`); the per-map seed keeps its layout out of
+/// an attacker's reach, and no output depends on it.
 #[derive(Debug, Clone)]
 pub struct Cache {
-    entries: HashMap<Prefix, Entry>,
+    entries: HashMap<Prefix, Entry, foldhash::fast::RandomState>,
     order: BTreeSet<Prefix>,
     lengths: BTreeMap<(bool, u8), usize>,
     expiry: BTreeSet<(Instant, Prefix)>,
@@ -286,7 +290,7 @@ impl Cache {
     /// `event_limit` events are queued (see the type docs).
     pub fn new(limit: usize, event_limit: usize) -> Cache {
         Cache {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: BTreeSet::new(),
             lengths: BTreeMap::new(),
             expiry: BTreeSet::new(),
