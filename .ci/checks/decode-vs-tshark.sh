@@ -8,13 +8,14 @@ command -v tshark >/dev/null || { echo "tshark is required"; exit 1; }
 cargo build -q -p dmvpn-examples --bin dmvpn-decode
 bin=${CARGO_TARGET_DIR:-${1:-target}}/debug/dmvpn-decode
 
-# layer json_field tshark_field  (one per line; later issues add NHRP, ESP and IKEv2 rows)
+# layer json_field tshark_field  (one per line; a layer "a|b" takes the field from either
+# layer: tshark's isakmp fields cover IKEv1 and IKEv2, our decoder has a layer for each)
 FIELDS='
 gre key gre.key
 gre protocol_type gre.proto
 gre sequence gre.sequence_number
-ikev2 exchange_type isakmp.exchangetype
-ikev2 message_id isakmp.messageid
+ikev1|ikev2 exchange_type isakmp.exchangetype
+ikev1|ikev2 message_id isakmp.messageid
 nhrp packet_type nhrp.hdr.op.type
 nhrp request_id nhrp.reqid
 nhrp hop_count nhrp.hdr.hopcnt
@@ -47,7 +48,7 @@ def norm(v):
 ours = []
 for line in open("/tmp/decode-vs-tshark.json"):
     f = json.loads(line)
-    vals = [norm(l.get(field)) for l in f["layers"] if l.get("proto") == layer]
+    vals = [norm(l.get(field)) for l in f["layers"] if l.get("proto") in layer.split("|")]
     ours.append([v for v in vals if v is not None])
 theirs = []
 for line in open("/tmp/decode-vs-tshark.tsv"):

@@ -50,15 +50,17 @@ fn every_capture_roundtrips() {
                 f.number,
                 f.errors
             );
+            // tcpdump's isakmp4500.pcap has ARP between its IKE and ESP frames.
+            let arp = f.layer("eth").and_then(|e| e["ethertype"].as_u64()) == Some(0x0806);
             assert!(
-                f.layer("ipv4").is_some() || f.layer("ipv6").is_some(),
+                arp || f.layer("ipv4").is_some() || f.layer("ipv6").is_some(),
                 "{name} frame {}: no IP",
                 f.number
             );
         }
         seen += 1;
     }
-    assert_eq!(seen, 7, "expected the seven fixture captures");
+    assert_eq!(seen, 11, "expected the eleven fixture captures");
 }
 
 #[test]
@@ -95,6 +97,81 @@ fn gre_fields_match_wireshark() {
     assert_eq!(
         nhrp.layer("gre").unwrap()["protocol_type"],
         Value::from(0x2001)
+    );
+}
+
+#[test]
+fn ikev1_fields_match_wireshark() {
+    // (file, isakmp.exchangetype and isakmp.messageid per ISAKMP frame, as tshark prints them)
+    let cases: &[(&str, &[(u64, u64)])] = &[
+        (
+            "wireshark-capture-ipsec-ikev1-isakmp-aggressive-mode.pcap",
+            &[
+                (4, 0),
+                (4, 0),
+                (4, 0),
+                (32, 0xe22a_74c1),
+                (32, 0xe22a_74c1),
+                (32, 0xe22a_74c1),
+            ],
+        ),
+        (
+            "tcpdump-isakmp4500.pcap",
+            &[
+                (2, 0),
+                (2, 0),
+                (2, 0),
+                (2, 0),
+                (2, 0),
+                (2, 0),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (32, 0x8b7e_8947),
+                (5, 0x02bd_c64f),
+            ],
+        ),
+    ];
+    for (file, expected) in cases {
+        let frames = decode(file);
+        let got: Vec<(u64, u64)> = frames
+            .iter()
+            .filter_map(|f| f.layer("ikev1"))
+            .map(|l| {
+                (
+                    l["exchange_type"].as_u64().unwrap(),
+                    l["message_id"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, *expected, "{file}");
+        assert!(frames.iter().all(|f| f.layer("ikev2").is_none()), "{file}");
+    }
+    // Payload contents of the first aggressive mode message: the ID and the known vendor IDs.
+    let first = &decode("wireshark-capture-ipsec-ikev1-isakmp-aggressive-mode.pcap")[0];
+    let payloads = first.layer("ikev1").unwrap()["payloads"]
+        .as_array()
+        .unwrap();
+    let id = payloads.iter().find(|p| p["name"] == "ID").unwrap();
+    assert_eq!(id["id"], "192.168.12.2 proto 17");
+    let known: Vec<&str> = payloads
+        .iter()
+        .filter_map(|p| p["known"].as_str())
+        .collect();
+    assert_eq!(
+        known,
+        [
+            "RFC 3947 NAT-T",
+            "draft-ietf-ipsec-nat-t-ike-07",
+            "draft-ietf-ipsec-nat-t-ike-03",
+            "draft-ietf-ipsec-nat-t-ike-02\\n",
+            "RFC 3706 DPD",
+            "XAUTH"
+        ]
     );
 }
 

@@ -312,6 +312,18 @@ def seeds_ikev2_parse(caps):
             yield m
 
 
+def seeds_ikev1_parse(caps):
+    # Every ISAKMP (major version 1) message, and each cleartext one's payload chain without
+    # its header, led by its first payload's type (the target's header-less chain input).
+    for c in caps:
+        for _, _, _, m in c.ike:
+            if len(m) < 28 or m[17] >> 4 != 1:
+                continue
+            yield m
+            if not m[19] & 1:
+                yield m[16:17] + m[28:]
+
+
 def seeds_gre_tunnel_rx(caps):
     # Input { key: Option<u32>, checksum, sequence, p2p, max_peers: u8,
     #         packets: Vec<(u8 who, bool with_ip, Vec<u8>)> }
@@ -897,6 +909,7 @@ TARGETS = {
     "nhrp_machines": seeds_nhrp_machines,
     "nhrp_machines_auth": seeds_nhrp_machines_auth,
     "ikev2_parse": seeds_ikev2_parse,
+    "ikev1_parse": seeds_ikev1_parse,
     "ikev2_sk_unprotect": seeds_ikev2_sk_unprotect,
     "ikev2_responder": seeds_ikev2_responder,
     "ikev2_initiator": seeds_ikev2_initiator,

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 mod esp;
 mod gre;
+mod ikev1;
 mod ikev2;
 mod ip;
 mod link;
@@ -215,10 +216,19 @@ fn dispatch_udp(frame: &mut Frame, src_port: u16, dst_port: u16, payload: &[u8])
         esp::decode_udp_encap(frame, payload);
         // IKE behind the non-ESP marker (RFC 3948 §2.2).
         if let Some(ike) = payload.strip_prefix(&[0u8; 4][..]) {
-            ikev2::decode(frame, ike);
+            dispatch_ike(frame, ike);
         }
     } else if src_port == 500 || dst_port == 500 {
-        ikev2::decode(frame, payload);
+        dispatch_ike(frame, payload);
+    }
+}
+
+/// Dispatches an IKE message by its major version (the high nibble of byte 17): 1 is ISAKMP /
+/// IKEv1, anything else goes to IKEv2 (which reports a version it does not speak).
+fn dispatch_ike(frame: &mut Frame, message: &[u8]) {
+    match message.get(17).map(|v| v >> 4) {
+        Some(1) => ikev1::decode(frame, message),
+        _ => ikev2::decode(frame, message),
     }
 }
 
