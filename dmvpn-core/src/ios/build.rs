@@ -73,10 +73,7 @@ impl Builder<'_> {
 }
 
 /// Assembles, validates and maps the problems back to lines.
-pub(crate) fn build(
-    p: Parser,
-    resolve: &dyn Fn(&str) -> Option<IpAddr>,
-) -> Result<Parsed, IosError> {
+pub(crate) fn build(p: Parser, resolve: &dyn Fn(&str) -> Vec<IpAddr>) -> Result<Parsed, IosError> {
     let mut b = Builder {
         problems: p.problems,
         notes: p.notes,
@@ -189,7 +186,7 @@ impl Builder<'_> {
         t: &TunnelDraft,
         index: usize,
         phys: &[PhysDraft],
-        resolve: &dyn Fn(&str) -> Option<IpAddr>,
+        resolve: &dyn Fn(&str) -> Vec<IpAddr>,
     ) -> Option<TunnelConfig> {
         let p = format!("tunnels[{index}]");
         let mut ok = true;
@@ -804,12 +801,13 @@ fn family_hint(a: IpAddr) -> String {
     }
 }
 
-/// The address of interface `name`: its static address in the text, else the system's.
+/// The address of interface `name`: its static address in the text, else the system's first
+/// of the tunnel's family (`v6`) that is not link-local.
 fn source_address(
     name: &str,
     v6: bool,
     phys: &[PhysDraft],
-    resolve: &dyn Fn(&str) -> Option<IpAddr>,
+    resolve: &dyn Fn(&str) -> Vec<IpAddr>,
 ) -> Result<(IpAddr, bool), String> {
     let canon = iface::canon(name);
     let ph = phys.iter().find(|p| p.canon == canon);
@@ -824,21 +822,34 @@ fn source_address(
         return Ok((a, true));
     }
     let family = if v6 { "IPv6" } else { "IPv4" };
-    match resolve(name) {
-        Some(a) if a.is_ipv6() == v6 => Ok((a, false)),
-        Some(a) => Err(format!(
-            "the system gives {a} for {name}, and the tunnel needs an {family} source"
-        )),
-        None => Err(match ph {
-            Some(p) if !p.dynamic.is_empty() => {
-                format!(
-                    "{name} gets its address from the system (DHCP, PPP), which has none for it yet"
-                )
-            }
-            Some(_) => {
-                format!("{name} has no static {family} address here and the system has none for it")
-            }
-            None => format!("no interface {name} here and the system has no address for it"),
-        }),
+    let link_local = |a: &IpAddr| matches!(a, IpAddr::V6(v) if v.is_unicast_link_local());
+    let system = resolve(name);
+    let mut same = system.iter().filter(|a| a.is_ipv6() == v6);
+    if let Some(a) = same.clone().find(|a| !link_local(a)) {
+        return Ok((*a, false));
     }
+    if let Some(a) = same.next() {
+        return Err(format!(
+            "the system has only the link-local {a} on {name}, and a tunnel source needs a \
+             global IPv6 address (a link-local one has no meaning beyond the link)"
+        ));
+    }
+    if !system.is_empty() {
+        let gives: Vec<String> = system.iter().map(IpAddr::to_string).collect();
+        return Err(format!(
+            "the system gives {} for {name}, and the tunnel needs an {family} source",
+            gives.join(", ")
+        ));
+    }
+    Err(match ph {
+        Some(p) if !p.dynamic.is_empty() => {
+            format!(
+                "{name} gets its address from the system (DHCP, PPP), which has none for it yet"
+            )
+        }
+        Some(_) => {
+            format!("{name} has no static {family} address here and the system has none for it")
+        }
+        None => format!("no interface {name} here and the system has no address for it"),
+    })
 }

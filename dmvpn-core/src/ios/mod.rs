@@ -166,6 +166,23 @@ mod tests;
 /// every problem [`NodeConfig::validate`] finds, mapped back to the line that configured it
 /// where there is one; all collected.
 pub fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<IpAddr>) -> Result<Parsed, IosError> {
+    parse_with_addresses(text, &|name| resolve(name).into_iter().collect())
+}
+
+/// [`parse`], with every address the system has for an interface: `addresses` gives them
+/// all, in the system's order, and a tunnel source takes the first of its tunnel's family
+/// that is not link-local (`fe80::/10`, which means nothing beyond the link). What a daemon
+/// on a dual-stack interface needs: an IPv4 tunnel there takes the IPv4 address, an IPv6
+/// one (`tunnel mode gre multipoint ipv6`) the global IPv6 address.
+///
+/// # Errors
+///
+/// As [`parse`]; a tunnel source interface with no address of its tunnel's family, or only
+/// a link-local one, is a problem on its `tunnel source` line.
+pub fn parse_with_addresses(
+    text: &str,
+    addresses: &dyn Fn(&str) -> Vec<IpAddr>,
+) -> Result<Parsed, IosError> {
     let lines = lex::lines(text);
     let mut p = parser::Parser::default();
     for line in &lines {
@@ -173,7 +190,7 @@ pub fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<IpAddr>) -> Result<Par
     }
     // A message may quote part of its line (a transform set that is not one, say): whatever
     // the line's redaction hides stays hidden there too.
-    build::build(p, resolve).map_err(|mut e| {
+    build::build(p, addresses).map_err(|mut e| {
         for pr in &mut e.problems {
             if let Some(l) = pr.line.and_then(|n| lines.iter().find(|l| l.no == n)) {
                 pr.message = lex::scrub(&pr.message, &l.words);
