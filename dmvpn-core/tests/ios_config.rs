@@ -861,3 +861,133 @@ fn the_examples_run_together() {
         );
     }
 }
+
+/// `examples/configs/ipv6/` is `examples/configs/` over an IPv6 underlay (IOS's "DMVPN over
+/// IPv6 transport", `tunnel mode gre multipoint ipv6`): the same tunnels, LANs, NHRP and
+/// protection, with IPv6 NBMA addresses and `address ::/0` in the keyring; and they run
+/// together.
+#[test]
+fn the_ipv6_examples_are_the_ipv4_ones_over_ipv6() {
+    let (hub6, hub4) = (ip("2001:db8:17::1"), ip("172.17.0.1"));
+    let mut parsed = Vec::new();
+    for (file, nbma4, nbma6) in [
+        ("hub.cfg", hub4, hub6),
+        ("spoke-a.cfg", ip("172.16.1.1"), ip("2001:db8:16:1::1")),
+        ("spoke-b.cfg", ip("172.16.2.1"), ip("2001:db8:16:2::1")),
+    ] {
+        let v6 = parse(&example(&format!("ipv6/{file}")));
+        let mut want = parse(&example(file)).config;
+        let t = &mut want.tunnels[0];
+        assert_eq!(t.source, nbma4);
+        t.source = nbma6;
+        let n = &mut t.nhrp;
+        for nhs in &mut n.nhs {
+            if let Some(a) = nhs.nbma.as_mut() {
+                assert_eq!(*a, hub4);
+                *a = hub6;
+            }
+        }
+        for m in &mut n.maps {
+            assert_eq!(m.nbma, hub4);
+            m.nbma = hub6;
+        }
+        for a in &mut n.map_multicast {
+            assert_eq!(*a, hub4);
+            *a = hub6;
+        }
+        let ike = &mut want.crypto.ikev2;
+        assert_eq!(ike.keyring[0].address, Some("0.0.0.0/0".parse().unwrap()));
+        ike.keyring[0].address = Some("::/0".parse().unwrap());
+        if let Some(dmvpn_core::config::IdentityConfig::Address(Some(a))) =
+            ike.local_identity.as_mut()
+        {
+            assert_eq!(*a, hub4);
+            *a = hub6;
+        }
+        assert_eq!(v6.config, want, "ipv6/{file}");
+        assert_eq!(
+            (v6.sources[0].address, v6.sources[0].from_text),
+            (nbma6, true)
+        );
+        // The `ipv6 route ::/0` to the provider is an underlay route; the overlay's are the
+        // IPv4 file's.
+        assert_eq!(v6.routes[0].prefix, "::/0".parse().unwrap(), "ipv6/{file}");
+        parsed.push(v6);
+    }
+    let now = std::time::Instant::now();
+    let mut w =
+        dmvpn_core::wired::Wired::new(now, parsed.iter().map(|p| p.config.clone()).collect(), 7)
+            .unwrap();
+    for (node, p) in w.nodes.iter_mut().zip(&parsed) {
+        for r in &p.routes {
+            if let RouteVia::NextHop(via) = r.via
+                && p.config.tunnels[0].address.contains(&via)
+            {
+                node.add_route(r.prefix, via).unwrap();
+            }
+        }
+    }
+    w.settle(now);
+    let hub = w.nodes[0].show_ip_nhrp(now);
+    for spoke in ["2001:db8:16:1::1", "2001:db8:16:2::1"] {
+        assert!(hub.contains(spoke), "{spoke}: {hub}");
+    }
+    for s in &w.nodes[1..] {
+        let crypto = s.crypto_status(now);
+        assert_eq!(crypto.len(), 1);
+        assert_eq!(
+            crypto[0].ike_sas.len(),
+            1,
+            "{}",
+            s.show_crypto_ikev2_sa(now)
+        );
+    }
+}
+
+/// `tunnel source wan0` with no address for it in the text: the system's addresses of the
+/// interface, the first of the tunnel's family that is not link-local.
+#[test]
+fn a_tunnel_source_interface_gives_its_address_of_the_tunnels_family() {
+    let spoke = |v6: bool| {
+        let text = example(if v6 {
+            "ipv6/spoke-a.cfg"
+        } else {
+            "spoke-a.cfg"
+        });
+        text.replace(" tunnel source Ethernet0\n", " tunnel source wan0\n")
+    };
+    let dual = |name: &str| {
+        assert_eq!(name, "wan0");
+        vec![ip("fe80::1"), ip("192.0.2.1"), ip("2001:db8:99::1")]
+    };
+    for (v6, want) in [(false, "192.0.2.1"), (true, "2001:db8:99::1")] {
+        let p = ios::parse_with_addresses(&spoke(v6), &dual).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.config.tunnels[0].source, ip(want));
+        assert_eq!(
+            (p.sources[0].interface.as_str(), p.sources[0].from_text),
+            ("wan0", false)
+        );
+    }
+    let line = line_no(&spoke(true), "tunnel source wan0");
+    for (addresses, why) in [
+        (
+            vec![ip("192.0.2.1"), ip("fe80::1")],
+            "the system has only the link-local fe80::1 on wan0",
+        ),
+        (
+            vec![ip("192.0.2.1")],
+            "the system gives 192.0.2.1 for wan0, and the tunnel needs an IPv6 source",
+        ),
+        (vec![], "the system has no address for it"),
+    ] {
+        let err = ios::parse_with_addresses(&spoke(true), &|_| addresses.clone()).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].line, Some(line));
+        assert!(err.problems[0].message.contains(why), "{err}");
+    }
+    // `parse`'s one address: a link-local one is no tunnel source either.
+    let err = ios::parse(&spoke(true), &|_| Some(ip("fe80::1"))).unwrap_err();
+    assert!(err.problems[0].message.contains("link-local"), "{err}");
+    let p = ios::parse(&spoke(true), &|_| Some(ip("2001:db8:99::1"))).unwrap();
+    assert_eq!(p.config.tunnels[0].source, ip("2001:db8:99::1"));
+}

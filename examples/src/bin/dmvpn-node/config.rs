@@ -102,7 +102,8 @@ fn json(text: &str) -> Result<Loaded, String> {
 }
 
 fn ios(text: &str) -> Result<Loaded, String> {
-    let parsed = dmvpn_core::ios::parse(text, &system_address).map_err(|e| e.to_string())?;
+    let parsed = dmvpn_core::ios::parse_with_addresses(text, &system_addresses)
+        .map_err(|e| e.to_string())?;
     let mut notes: Vec<String> = parsed
         .notes
         .iter()
@@ -125,8 +126,14 @@ fn ios(text: &str) -> Result<Loaded, String> {
         match via {
             Some(v) if in_tunnel(v) => routes.push((r.prefix, v)),
             Some(v) => notes.push(format!(
-                "line {}: ip route {} {v}: an underlay route, left to the system's routing",
-                r.line, r.prefix
+                "line {}: {} {} {v}: an underlay route, left to the system's routing",
+                r.line,
+                if r.prefix.addr().is_ipv6() {
+                    "ipv6 route"
+                } else {
+                    "ip route"
+                },
+                r.prefix
             )),
             None => notes.push(format!(
                 "line {}: ip route {} to an interface: not applied (the node routes into a \
@@ -142,11 +149,15 @@ fn ios(text: &str) -> Result<Loaded, String> {
     })
 }
 
-/// The first address of a system interface (`tunnel source Ethernet0` when the file has no
-/// `ip address` for it), IPv4 first.
-fn system_address(name: &str) -> Option<IpAddr> {
-    let addrs = nix::ifaddrs::getifaddrs().ok()?;
-    let mut found: Vec<IpAddr> = addrs
+/// Every address of a system interface, in the system's order (`tunnel source Ethernet0`
+/// when the file has no address for it): the parser takes the first of the tunnel's family,
+/// link-local ones left out, so an IPv6 tunnel on a dual-stack interface gets its global
+/// IPv6 address.
+fn system_addresses(name: &str) -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
         .filter(|a| a.interface_name == name)
         .filter_map(|a| {
             let s = a.address?;
@@ -154,10 +165,7 @@ fn system_address(name: &str) -> Option<IpAddr> {
                 .map(|v| IpAddr::V4(v.ip()))
                 .or_else(|| s.as_sockaddr_in6().map(|v| IpAddr::V6(v.ip())))
         })
-        .filter(|a| !matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80))
-        .collect();
-    found.sort_by_key(|a| a.is_ipv6());
-    found.first().copied()
+        .collect()
 }
 
 #[cfg(test)]

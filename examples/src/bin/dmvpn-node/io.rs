@@ -1,14 +1,23 @@
 //! The node's sockets and devices: per tunnel source a raw IP socket for GRE (protocol 47) and
 //! one for ESP (50), UDP sockets on 500 and 4500 for a protected source; per tunnel interface a
-//! TUN device. Each one has a reader task that hands whole datagrams to the main loop through
+//! TUN device. An IPv6 raw socket reads the payload alone (the kernel keeps the IPv6 header):
+//! the source comes from `recvmsg`, the destination from `IPV6_PKTINFO` (a socket bound to an
+//! address still reads multicast of the groups the host joined, so the bound address is not
+//! always the destination). Each one has a reader task that hands whole datagrams to the main loop through
 //! one channel, in buffers of one shared pool that the main loop gives back after use (no
 //! allocation per packet once the pool is warm). Sends are non-blocking: a full socket buffer drops the packet (counted), as
 //! a router's output queue would.
 
-use std::net::{IpAddr, SocketAddr};
+use std::io::IoSliceMut;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex};
 
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt::Ipv6RecvPacketInfo,
+};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -23,6 +32,14 @@ pub enum Rx {
     Tun { buf: Vec<u8> },
     /// An IPv4 packet (header included) of protocol `proto` from a raw socket.
     Raw { proto: u8, buf: Vec<u8> },
+    /// The payload of an IPv6 packet of protocol `proto` from `src` to `dst` (an IPv6 raw
+    /// socket reads no header).
+    Raw6 {
+        proto: u8,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        buf: Vec<u8>,
+    },
     /// A UDP datagram to `local` from `from`.
     Udp {
         local: SocketAddr,
@@ -62,33 +79,37 @@ impl Pool {
 }
 
 /// A raw IP socket of one protocol bound to a tunnel source. Tokio has no raw sockets; a raw
-/// socket reads and writes datagrams just as a UDP socket does (`recvfrom`/`sendto`), so it is
-/// driven through [`UdpSocket`] (whose methods are the system calls, whatever the socket type).
+/// socket reads and writes datagrams just as a UDP socket does (`recvfrom`/`sendto`,
+/// `recvmsg`), so it is driven through [`UdpSocket`] (whose methods are the system calls,
+/// whatever the socket type).
 pub struct RawSocket {
     sock: Arc<UdpSocket>,
+    /// An IPv6 socket: it reads payloads, with the addresses beside them.
+    v6: bool,
     /// Datagrams the kernel would not take (socket buffer full or an error).
     pub dropped: u64,
 }
 
 impl RawSocket {
-    /// A raw socket for `proto` bound to `source` (IPv4 only: IPv6 raw sockets do not give
-    /// the IP header, which the node needs for the destination).
+    /// A raw socket for `proto` bound to `source`.
     pub fn open(source: IpAddr, proto: u8) -> std::io::Result<RawSocket> {
-        if source.is_ipv6() {
-            return Err(std::io::Error::other(format!(
-                "tunnel source {source}: IPv6 underlays are not supported by dmvpn-node yet"
-            )));
-        }
-        let s = Socket::new(
-            Domain::IPV4,
-            Type::RAW,
-            Some(Protocol::from(i32::from(proto))),
-        )?;
+        let domain = if source.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
+        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(proto))))?;
         s.bind(&SockAddr::from(SocketAddr::new(source, 0)))?;
+        if source.is_ipv6() {
+            // The destination of each packet, and no multicast of groups others joined.
+            setsockopt(&s, Ipv6RecvPacketInfo, &true)?;
+            s.set_multicast_all_v6(false)?;
+        }
         s.set_nonblocking(true)?;
         let sock = UdpSocket::from_std(std::net::UdpSocket::from(s))?;
         Ok(RawSocket {
             sock: Arc::new(sock),
+            v6: source.is_ipv6(),
             dropped: 0,
         })
     }
@@ -104,20 +125,46 @@ impl RawSocket {
         }
     }
 
-    /// Starts the reader task: whole IPv4 packets, header included.
+    /// Starts the reader task: whole IPv4 packets, header included ([`Rx::Raw`]), or IPv6
+    /// payloads with their addresses ([`Rx::Raw6`]).
     pub fn spawn_reader(&self, proto: u8, tx: mpsc::Sender<Rx>, pool: &Pool) {
         let pool = pool.clone();
         let sock = self.sock.clone();
+        let v6 = self.v6;
         tokio::spawn(async move {
+            // One control buffer for the task's life (IPV6_PKTINFO).
+            let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
             loop {
                 let mut buf = pool.take();
-                match sock.recv_from(&mut buf).await {
-                    Ok((n, _)) => {
+                let rx = if v6 {
+                    let fd = sock.as_raw_fd();
+                    sock.async_io(Interest::READABLE, || recv6(fd, &mut buf, &mut cmsg))
+                        .await
+                        .map(|r| {
+                            r.map(|(n, src, dst)| {
+                                buf.truncate(n);
+                                (src, dst)
+                            })
+                        })
+                } else {
+                    sock.recv_from(&mut buf).await.map(|(n, _)| {
                         buf.truncate(n);
-                        if tx.send(Rx::Raw { proto, buf }).await.is_err() {
-                            return;
-                        }
+                        None
+                    })
+                };
+                let msg = match rx {
+                    Ok(None) if v6 => {
+                        // Truncated, or without its addresses: not one to hand on.
+                        pool.give(buf);
+                        continue;
                     }
+                    Ok(None) => Rx::Raw { proto, buf },
+                    Ok(Some((src, dst))) => Rx::Raw6 {
+                        proto,
+                        src,
+                        dst,
+                        buf,
+                    },
                     Err(error) => {
                         let _ = tx
                             .send(Rx::Lost {
@@ -127,10 +174,37 @@ impl RawSocket {
                             .await;
                         return;
                     }
+                };
+                if tx.send(msg).await.is_err() {
+                    return;
                 }
             }
         });
     }
+}
+
+/// One datagram from an IPv6 raw socket into `buf`: its length, source and destination;
+/// `None` when it was truncated or came without its `IPV6_PKTINFO`.
+fn recv6(
+    fd: RawFd,
+    buf: &mut [u8],
+    cmsg: &mut [u8],
+) -> std::io::Result<Option<(usize, Ipv6Addr, Ipv6Addr)>> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let m = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(cmsg), MsgFlags::empty())?;
+    if m.flags.contains(MsgFlags::MSG_TRUNC) {
+        return Ok(None);
+    }
+    let dst = m.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|c| match c {
+            ControlMessageOwned::Ipv6PacketInfo(i) => Some(Ipv6Addr::from(i.ipi6_addr.s6_addr)),
+            _ => None,
+        })
+    });
+    Ok(match (m.address.map(|a| a.ip()), dst) {
+        (Some(src), Some(dst)) => Some((m.bytes, src, dst)),
+        _ => None,
+    })
 }
 
 /// A UDP socket (IKE on 500, IKE and ESP in UDP on 4500).
@@ -143,10 +217,19 @@ pub struct Udp {
 }
 
 impl Udp {
-    /// Binds `local`.
+    /// Binds `local` (an IPv6 one with `IPV6_V6ONLY`: no IPv4-mapped peers).
     pub async fn bind(local: SocketAddr) -> std::io::Result<Udp> {
+        let sock = if local.is_ipv6() {
+            let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+            s.set_only_v6(true)?;
+            s.bind(&SockAddr::from(local))?;
+            s.set_nonblocking(true)?;
+            UdpSocket::from_std(std::net::UdpSocket::from(s))?
+        } else {
+            UdpSocket::bind(local).await?
+        };
         Ok(Udp {
-            sock: Arc::new(UdpSocket::bind(local).await?),
+            sock: Arc::new(sock),
             local,
             dropped: 0,
         })
@@ -169,6 +252,9 @@ impl Udp {
                 match sock.recv_from(&mut buf).await {
                     Ok((n, from)) => {
                         buf.truncate(n);
+                        // The address alone (an IPv6 peer's flow label and scope are not its
+                        // identity).
+                        let from = SocketAddr::new(from.ip(), from.port());
                         if tx.send(Rx::Udp { local, from, buf }).await.is_err() {
                             return;
                         }

@@ -4,8 +4,9 @@
 //!
 //! - A TUN device per tunnel interface, named after it (`Tunnel0`), with its overlay address
 //!   and `ip mtu`.
-//! - Per tunnel source: a raw IP socket for GRE (protocol 47) on an unprotected interface, one
-//!   for ESP (50) and UDP sockets on 500 and 4500 on a protected one.
+//! - Per tunnel source (IPv4, or IPv6 with `tunnel mode gre multipoint ipv6`): a raw IP socket
+//!   for GRE (protocol 47) on an unprotected interface, one for ESP (50) and UDP sockets on 500
+//!   and 4500 on a protected one.
 //! - Overlay routes (`ip route` lines, `--route PREFIX=VIA`) go into the node's table and into
 //!   the kernel's, through netlink, towards the TUN.
 //! - Phase 3 shortcut routes go into the kernel's table as the node's events add and withdraw
@@ -286,25 +287,17 @@ impl Daemon {
             }
             Rx::Raw { proto, buf } => {
                 if let Some((src, dst, payload)) = ipv4_payload(&buf) {
-                    let r = if proto == IpProtocol::ESP.0 {
-                        self.node.handle_input(Input::Esp {
-                            now,
-                            src,
-                            dst,
-                            payload,
-                        })
-                    } else {
-                        self.node.handle_input(Input::Underlay {
-                            now,
-                            src,
-                            dst,
-                            payload,
-                        })
-                    };
-                    if let Err(e) = r {
-                        debug!("from {src}: {e}");
-                    }
+                    self.raw_input(now, proto, src, dst, payload);
                 }
+                self.pool.give(buf);
+            }
+            Rx::Raw6 {
+                proto,
+                src,
+                dst,
+                buf,
+            } => {
+                self.raw_input(now, proto, src.into(), dst.into(), &buf);
                 self.pool.give(buf);
             }
             Rx::Udp { local, from, buf } => {
@@ -322,6 +315,28 @@ impl Daemon {
             Rx::Lost { what, error } => return Err(format!("{what}: {error}")),
         }
         Ok(())
+    }
+
+    /// A GRE or ESP payload from a raw socket.
+    fn raw_input(&mut self, now: Instant, proto: u8, src: IpAddr, dst: IpAddr, payload: &[u8]) {
+        let r = if proto == IpProtocol::ESP.0 {
+            self.node.handle_input(Input::Esp {
+                now,
+                src,
+                dst,
+                payload,
+            })
+        } else {
+            self.node.handle_input(Input::Underlay {
+                now,
+                src,
+                dst,
+                payload,
+            })
+        };
+        if let Err(e) = r {
+            debug!("from {src}: {e}");
+        }
     }
 }
 
