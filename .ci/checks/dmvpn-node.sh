@@ -11,6 +11,10 @@
 # refused with their line and exit status 2. Then the NAT
 # variant: spoke B behind a NAT namespace (nftables masquerade, 172.18.0.2 outside): B
 # registers with its post-NAT address, and IKE and ESP go in UDP 4500, spoke to spoke too.
+# Then the IPv6 variant: the same network with IPv6 NBMA addresses on the bridge and
+# examples/configs/ipv6/ (the IPv4 overlay and LANs as before): the same checks, and nothing
+# but IPv6 (IKE, ESP, ICMPv6) on the bridge; before it, `tunnel source` by interface name picks
+# the interface's address of the tunnel's family (a global IPv6 one for an IPv6 tunnel).
 # Bounded in time; cleans up its namespaces and processes (by PID and name) on every exit.
 # Usage: .ci/checks/dmvpn-node.sh [TARGET_DIR]   (default: target)
 set -euo pipefail
@@ -249,4 +253,112 @@ n_direct=$(count nat 'esp && udp.port == 4500 && ip.src == 172.16.1.1 && ip.dst 
 ((n_raw == 0)) || fail "$n_raw GRE or raw ESP frames to or from the NATed spoke"
 ((n_direct > 0)) || fail "no ESP in UDP directly from spoke A to spoke B's NAT"
 echo "NAT capture: $n_udp ESP-in-UDP frames of spoke B ($n_direct directly from spoke A), no GRE or raw ESP"
+
+# --- An IPv6 underlay: the same routers, LANs and IPv4 overlay with IPv6 NBMA addresses on the
+# bridge (2001:db8::/32: hub 2001:db8:17::1, spoke A 2001:db8:16:1::1, spoke B
+# 2001:db8:16:2::1; no IPv4 there) and examples/configs/ipv6/ (tunnel mode gre multipoint
+# ipv6). First `tunnel source` by interface name on a dual-stack interface (a veth pair of
+# its own in the bridge's namespace, off the bridge): the IPv4 tunnel takes its IPv4 address,
+# the IPv6 tunnel its global IPv6 address, and an interface with only a link-local IPv6
+# address is refused.
+v6_source_check() {
+    local f="$dir/v6-src.cfg" out code c want
+    ns inet ip link add wan0 type veth peer name wan1
+    ns inet ip addr add 192.0.2.1/24 dev wan0
+    ns inet ip addr add 2001:db8:99::1/64 dev wan0 nodad
+    ns inet ip link set wan0 up
+    ns inet ip link set wan1 up
+    for c in spoke-a ipv6/spoke-a; do
+        sed 's/^ tunnel source Ethernet0$/ tunnel source wan0/' "$cfg/$c.cfg" >"$f"
+        out="$(ns inet "$bin" --config "$f" --check 2>&1)" || fail "$c.cfg with tunnel source wan0 refused: $out"
+        want=192.0.2.1; [[ $c == ipv6/* ]] && want=2001:db8:99::1
+        grep -q "source $want " <<<"$out" || fail "$c.cfg with tunnel source wan0: not source $want: $(grep '^interface' <<<"$out")"
+        echo "tunnel source wan0 ($c.cfg): $(grep -o "source [^ ]*" <<<"$out")"
+    done
+    ns inet ip addr del 2001:db8:99::1/64 dev wan0
+    code=0
+    out="$(ns inet "$bin" --config "$f" --check 2>&1)" || code=$?
+    ((code == 2)) || fail "an IPv6 tunnel source with only a link-local address: exit status $code, not 2: $out"
+    grep -q "link-local" <<<"$out" || fail "an IPv6 tunnel source with only a link-local address: the message does not say so: $out"
+    echo "refused (only a link-local IPv6 address): $(grep -o 'the system has only the link-local.*' <<<"$out" | head -1)"
+    ns inet ip link del wan0
+}
+v6_setup() {
+    for n in "${nss[@]}"; do ip netns del "$P-$n" 2>/dev/null || true; ip netns add "$P-$n"; ns "$n" ip link set lo up; done
+    # No multicast snooping: the bridge's own IGMP join (224.0.0.106) would be the one IPv4
+    # frame on the bridge.
+    ns inet ip link add br0 type bridge mcast_snooping 0
+    ns inet ip link set br0 up
+    for r in hub=2001:db8:17::1 spa=2001:db8:16:1::1 spb=2001:db8:16:2::1; do
+        name="${r%%=*}" addr="${r#*=}"
+        ip link add "u-$name" netns "$P-inet" type veth peer name eth0 netns "$P-$name"
+        # No duplicate address detection anywhere (the link-local addresses either): nothing
+        # waits for it.
+        ns inet sysctl -qw "net.ipv6.conf.u-$name.accept_dad=0"
+        ns "$name" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+        ns inet ip link set "u-$name" master br0 up
+        ns "$name" ip addr add "$addr/32" dev eth0 nodad
+        ns "$name" ip link set eth0 up
+        ns "$name" sysctl -qw net.ipv4.ip_forward=1
+    done
+    for l in a:1:25 b:2:37; do
+        s="sp${l%%:*}" rest="${l#*:}" i="${rest%%:*}" h="${rest#*:}"
+        ip link add lan0 netns "$P-$s" type veth peer name eth0 netns "$P-lan${l%%:*}"
+        ns "$s" ip addr add "192.168.$i.1/24" dev lan0
+        ns "$s" ip link set lan0 up
+        ns "lan${l%%:*}" ip addr add "192.168.$i.$h/24" dev eth0
+        ns "lan${l%%:*}" ip link set eth0 up
+        ns "lan${l%%:*}" ip route add default via "192.168.$i.1"
+    done
+}
+v6_nbma() { # tunnel nbma: the hub has the spoke at that IPv6 NBMA address
+    q hub show dmvpn --json | jq -e --arg t "$1" --arg n "$2" '[.tunnels[].peers[] | select(.tunnel == $t and .nbma == $n and .state == "UP")] | length == 1' >/dev/null
+}
+cfgdir="$dir/v6"; mkdir -p "$cfgdir"; cp "$cfg"/ipv6/{hub,spoke-a,spoke-b}.cfg "$cfgdir/"
+v6_setup
+v6_source_check
+capture v6
+start hub hub
+sleep 0.5
+start spa spoke-a
+start spb spoke-b
+wait_for 30 "spoke A's NHS up (IPv6 underlay)" nhs_up spa
+wait_for 30 "spoke B's NHS up (IPv6 underlay)" nhs_up spb
+wait_for 10 "both spokes registered at the hub (IPv6 underlay)" both_registered
+echo "registered (IPv6 underlay): $(q hub show dmvpn --json | jq -c '[.tunnels[].peers[] | {tunnel, nbma, state}]')"
+v6_nbma 10.0.0.11 2001:db8:16:1::1 || fail "the hub does not have spoke A at 2001:db8:16:1::1"
+v6_nbma 10.0.0.12 2001:db8:16:2::1 || fail "the hub does not have spoke B at 2001:db8:16:2::1"
+ping_across v6
+wait_for 10 "a direct spoke-to-spoke SA over IPv6" direct_sa 2001:db8:16:2::1
+q spa show dmvpn
+q spa show crypto session
+kill -TERM "${pid[spb]}"
+wait "${pid[spb]}" || fail "spoke B did not exit 0 on SIGTERM (IPv6 underlay)"
+unset 'pid[spb]'
+wait_for 5 "spoke B purged from the hub (IPv6 underlay)" gone
+echo "spoke B exited on SIGTERM and is gone from the hub (IPv6 underlay)"
+kill -9 "${pid[hub]}"; wait "${pid[hub]}" 2>/dev/null || true; unset 'pid[hub]'
+start hub hub
+start spb spoke-b
+wait_for 150 "spoke A registered again after the hub restart (IPv6 underlay)" registered 10.0.0.11
+wait_for 30 "spoke B registered again (IPv6 underlay)" registered 10.0.0.12
+ns lana ping -c 4 -i 0.5 -W 2 192.168.2.37 >"$dir/v6-ping3.log" || fail "no ping after the hub restart (IPv6 underlay)"
+echo "after the hub restart (IPv6 underlay): $(grep -o '[0-9]* received' "$dir/v6-ping3.log")"
+sleep 1
+end_capture
+stop_all
+n_v4=$(count v6 'ip || arp')
+n_gre=$(count v6 'gre || ipv6.nxt == 47')
+n_other=$(count v6 'ipv6 && !(esp || isakmp || icmpv6)')
+n_esp=$(count v6 'esp && ipv6')
+n_ike=$(count v6 'isakmp && ipv6')
+n_direct=$(count v6 'esp && ipv6.src == 2001:db8:16:1::1 && ipv6.dst == 2001:db8:16:2::1')
+((n_v4 == 0)) || fail "$n_v4 IPv4 or ARP frames on the IPv6 underlay"
+((n_gre == 0)) || fail "$n_gre cleartext GRE frames on the bridge (IPv6 underlay)"
+((n_other == 0)) || fail "$n_other IPv6 frames other than IKE, ESP and ICMPv6 on the bridge"
+((n_esp > 0 && n_ike > 0)) || fail "no ESP ($n_esp) or no IKE ($n_ike) over IPv6 on the bridge"
+((n_direct > 0)) || fail "no ESP directly from spoke A to spoke B over IPv6"
+bad=$(count v6 '_ws.malformed || _ws.expert.severity >= error')
+((bad == 0)) || fail "$bad malformed frames (IPv6 underlay)"
+echo "IPv6 capture: $n_ike IKE, $n_esp ESP ($n_direct directly spoke A -> spoke B), no IPv4, 0 GRE in clear"
 echo "dmvpn-node: OK"
