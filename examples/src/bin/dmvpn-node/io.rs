@@ -26,25 +26,51 @@ pub const MTU_MAX: usize = 65_535;
 /// Buffers the pool keeps.
 const POOL: usize = 256;
 
+/// A datagram in a pool buffer: the buffer stays [`MTU_MAX`] bytes long (so that taking it
+/// again costs no zeroing), the datagram is its first `len` bytes.
+pub struct Buf {
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl Buf {
+    fn new(data: Vec<u8>, len: usize) -> Buf {
+        let len = len.min(data.len());
+        Buf { data, len }
+    }
+
+    /// The buffer, for the pool.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+impl std::ops::Deref for Buf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.data.get(..self.len).unwrap_or_default()
+    }
+}
+
 /// What a reader read.
 pub enum Rx {
     /// An IP packet from a tunnel interface's TUN device (the node routes it by destination).
-    Tun { buf: Vec<u8> },
+    Tun { buf: Buf },
     /// An IPv4 packet (header included) of protocol `proto` from a raw socket.
-    Raw { proto: u8, buf: Vec<u8> },
+    Raw { proto: u8, buf: Buf },
     /// The payload of an IPv6 packet of protocol `proto` from `src` to `dst` (an IPv6 raw
     /// socket reads no header).
     Raw6 {
         proto: u8,
         src: Ipv6Addr,
         dst: Ipv6Addr,
-        buf: Vec<u8>,
+        buf: Buf,
     },
     /// A UDP datagram to `local` from `from`.
     Udp {
         local: SocketAddr,
         from: SocketAddr,
-        buf: Vec<u8>,
+        buf: Buf,
     },
     /// A reader stopped: the socket or device is gone.
     Lost { what: String, error: std::io::Error },
@@ -56,7 +82,8 @@ pub enum Rx {
 pub struct Pool(Arc<Mutex<Vec<Vec<u8>>>>);
 
 impl Pool {
-    /// A buffer of [`MTU_MAX`] bytes.
+    /// A buffer of [`MTU_MAX`] bytes: one given back (at full length: no zeroing, which was a
+    /// 64 KB memset per packet, 16 % of a spoke's CPU), or a new one.
     fn take(&self) -> Vec<u8> {
         let mut b = self
             .0
@@ -64,17 +91,37 @@ impl Pool {
             .ok()
             .and_then(|mut v| v.pop())
             .unwrap_or_default();
-        b.resize(MTU_MAX, 0);
+        if b.len() != MTU_MAX {
+            b.resize(MTU_MAX, 0);
+        }
         b
     }
 
     /// Gives a buffer back (at most [`POOL`] are kept).
-    pub fn give(&self, buf: Vec<u8>) {
+    pub fn give(&self, buf: Buf) {
+        let buf = buf.into_inner();
         if let Ok(mut v) = self.0.lock()
             && v.len() < POOL
         {
             v.push(buf);
         }
+    }
+}
+
+/// Socket buffers for a burst: the default (about 200 KB) holds some 140 full-size packets,
+/// which a TCP stream through the tunnel overruns while the loop is busy with the other
+/// direction; each drop is a retransmission. Root may exceed `net.core.rmem_max` /
+/// `wmem_max` (`SO_RCVBUFFORCE`); otherwise the kernel caps the size. Best effort: a socket
+/// with the default size still works.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+fn big_buffers(s: &Socket) {
+    use nix::sys::socket::sockopt::{RcvBufForce, SndBufForce};
+    if setsockopt(s, RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    }
+    if setsockopt(s, SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = s.set_send_buffer_size(SOCKET_BUFFER);
     }
 }
 
@@ -105,6 +152,7 @@ impl RawSocket {
             setsockopt(&s, Ipv6RecvPacketInfo, &true)?;
             s.set_multicast_all_v6(false)?;
         }
+        big_buffers(&s);
         s.set_nonblocking(true)?;
         let sock = UdpSocket::from_std(std::net::UdpSocket::from(s))?;
         Ok(RawSocket {
@@ -135,35 +183,32 @@ impl RawSocket {
             // One control buffer for the task's life (IPV6_PKTINFO).
             let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
             loop {
-                let mut buf = pool.take();
+                let mut data = pool.take();
                 let rx = if v6 {
                     let fd = sock.as_raw_fd();
-                    sock.async_io(Interest::READABLE, || recv6(fd, &mut buf, &mut cmsg))
+                    sock.async_io(Interest::READABLE, || recv6(fd, &mut data, &mut cmsg))
                         .await
-                        .map(|r| {
-                            r.map(|(n, src, dst)| {
-                                buf.truncate(n);
-                                (src, dst)
-                            })
-                        })
+                        .map(|r| r.map(|(n, src, dst)| (n, Some((src, dst)))))
                 } else {
-                    sock.recv_from(&mut buf).await.map(|(n, _)| {
-                        buf.truncate(n);
-                        None
-                    })
+                    sock.recv_from(&mut data)
+                        .await
+                        .map(|(n, _)| Some((n, None)))
                 };
                 let msg = match rx {
-                    Ok(None) if v6 => {
+                    Ok(None) => {
                         // Truncated, or without its addresses: not one to hand on.
-                        pool.give(buf);
+                        pool.give(Buf::new(data, 0));
                         continue;
                     }
-                    Ok(None) => Rx::Raw { proto, buf },
-                    Ok(Some((src, dst))) => Rx::Raw6 {
+                    Ok(Some((n, None))) => Rx::Raw {
+                        proto,
+                        buf: Buf::new(data, n),
+                    },
+                    Ok(Some((n, Some((src, dst))))) => Rx::Raw6 {
                         proto,
                         src,
                         dst,
-                        buf,
+                        buf: Buf::new(data, n),
                     },
                     Err(error) => {
                         let _ = tx
@@ -223,10 +268,15 @@ impl Udp {
             let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
             s.set_only_v6(true)?;
             s.bind(&SockAddr::from(local))?;
+            big_buffers(&s);
             s.set_nonblocking(true)?;
             UdpSocket::from_std(std::net::UdpSocket::from(s))?
         } else {
-            UdpSocket::bind(local).await?
+            let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+            s.bind(&SockAddr::from(local))?;
+            big_buffers(&s);
+            s.set_nonblocking(true)?;
+            UdpSocket::from_std(std::net::UdpSocket::from(s))?
         };
         Ok(Udp {
             sock: Arc::new(sock),
@@ -248,10 +298,10 @@ impl Udp {
         let (sock, local) = (self.sock.clone(), self.local);
         tokio::spawn(async move {
             loop {
-                let mut buf = pool.take();
-                match sock.recv_from(&mut buf).await {
+                let mut data = pool.take();
+                match sock.recv_from(&mut data).await {
                     Ok((n, from)) => {
-                        buf.truncate(n);
+                        let buf = Buf::new(data, n);
                         // The address alone (an IPv6 peer's flow label and scope are not its
                         // identity).
                         let from = SocketAddr::new(from.ip(), from.port());
@@ -274,6 +324,9 @@ impl Udp {
     }
 }
 
+/// The TUN device's transmit queue (packets).
+const TUN_QUEUE: u32 = 2000;
+
 /// A tunnel interface's TUN device.
 pub struct Tun {
     dev: Arc<tun_rs::AsyncDevice>,
@@ -286,7 +339,12 @@ pub struct Tun {
 impl Tun {
     /// Creates the device `name` with the tunnel's overlay address and MTU.
     pub fn create(name: &str, address: ipnet::IpNet, mtu: u16) -> std::io::Result<Tun> {
-        let b = tun_rs::DeviceBuilder::new().name(name).mtu(mtu);
+        // A longer queue than TUN's default 500: a TCP burst into the tunnel waits there while
+        // the loop encrypts, rather than being dropped.
+        let b = tun_rs::DeviceBuilder::new()
+            .name(name)
+            .mtu(mtu)
+            .tx_queue_len(TUN_QUEUE);
         let b = match address {
             ipnet::IpNet::V4(n) => b.ipv4(n.addr(), n.prefix_len(), None),
             ipnet::IpNet::V6(n) => b.ipv6(n.addr(), n.prefix_len()),
@@ -312,10 +370,10 @@ impl Tun {
         let (dev, name) = (self.dev.clone(), self.name.clone());
         tokio::spawn(async move {
             loop {
-                let mut buf = pool.take();
-                match dev.recv(&mut buf).await {
+                let mut data = pool.take();
+                match dev.recv(&mut data).await {
                     Ok(n) => {
-                        buf.truncate(n);
+                        let buf = Buf::new(data, n);
                         if tx.send(Rx::Tun { buf }).await.is_err() {
                             return;
                         }
