@@ -152,7 +152,7 @@ stop() { # key...
 }
 
 # Watchdog: everything from here on is bounded.
-(sleep "$BENCH_TIMEOUT" && kill -TERM $$ 2>/dev/null) &
+(sleep "$BENCH_TIMEOUT" && kill -TERM $$) 2>/dev/null &
 pid[watchdog]=$!
 disown "${pid[watchdog]}"
 
@@ -193,6 +193,10 @@ proc_ticks() { # pids... -> utime + stime summed
         t=$((t + $(awk '{print $12 + $13}' <<<"$s")))
     done
     echo "$t"
+}
+proc_wait_ns() { # pids... -> nanoseconds their threads spent runnable but waiting for a CPU
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{s += $2} END {printf "%d\n", s}'
 }
 link_bytes() { ns "$1" ip -j -s link show dev "$2" | jq '.[0].stats64.rx.bytes + .[0].stats64.tx.bytes'; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -235,14 +239,14 @@ measure() {
     pid[iperf3s]=$!
     logs+=("$OUT/$name.iperf3-server.log")
     wait_for 10 "$name" "the iperf3 server" listening "$dst"
-    local veth0 hubl0 hubr0 cpu0 proc0 veth1 hubl1 hubr1 cpu1 proc1 t0 t1
+    local veth0 hubl0 hubr0 cpu0 proc0 wait0 veth1 hubl1 hubr1 cpu1 proc1 wait1 t0 t1
     veth0=$(link_bytes left vl) hubl0=$(link_bytes left hub0) hubr0=$(link_bytes right hub0)
     snap "$OUT/$name.counters-before.json"
-    t0=$(date +%s.%N) cpu0=$(cpu_busy) proc0=$(proc_ticks "${pids[@]}")
+    t0=$(date +%s.%N) cpu0=$(cpu_busy) proc0=$(proc_ticks "${pids[@]}") wait0=$(proc_wait_ns "${pids[@]}")
     if ! ns left timeout $((DURATION + 30)) iperf3 -c "$dst" -B "$src" -t "$DURATION" -J >"$OUT/$name.json" 2>"$OUT/$name.iperf3-client.err"; then
         fail "$name" "iperf3 failed: $(jq -r '.error // empty' "$OUT/$name.json" 2>/dev/null)" "$OUT/$name.iperf3-client.err" "${logs[@]}"
     fi
-    cpu1=$(cpu_busy) proc1=$(proc_ticks "${pids[@]}") t1=$(date +%s.%N)
+    cpu1=$(cpu_busy) proc1=$(proc_ticks "${pids[@]}") wait1=$(proc_wait_ns "${pids[@]}") t1=$(date +%s.%N)
     veth1=$(link_bytes left vl) hubl1=$(link_bytes left hub0) hubr1=$(link_bytes right hub0)
     snap "$OUT/$name.counters-after.json"
     wait "${pid[iperf3s]}" 2>/dev/null || true
@@ -251,6 +255,7 @@ measure() {
     jq -n --arg case "$case" --argjson round "$round" --argjson iperf "$(jq '{bps: .end.sum_received.bits_per_second, bytes: .end.sum_received.bytes, seconds: .end.sum_received.seconds, retransmits: .end.sum_sent.retransmits}' "$OUT/$name.json")" \
         --argjson wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
         --argjson cpu_jiffies $((cpu1 - cpu0)) --argjson proc_jiffies $((proc1 - proc0)) --argjson hz "$hz" \
+        --argjson wait_ns $((wait1 - wait0)) \
         --argjson veth_bytes $((veth1 - veth0)) --argjson hub_link_bytes $((hubl1 - hubl0 + hubr1 - hubr0)) \
         --argjson drops "$(drops "$OUT/$name.counters-before.json" "$OUT/$name.counters-after.json")" \
         --arg pids "${pids[*]}" --arg load_before "$(loadavg)" --arg uptime_before "$up_before" --arg uptime_after "$up_after" \
@@ -258,6 +263,7 @@ measure() {
           wall_seconds: $wall, machine_cpu_seconds: ($cpu_jiffies / $hz), vpn_cpu_seconds: ($proc_jiffies / $hz),
           machine_cpu_s_per_gb: (($cpu_jiffies / $hz) / ($iperf.bytes / 1e9)),
           vpn_cpu_s_per_gb: (($proc_jiffies / $hz) / ($iperf.bytes / 1e9)),
+          vpn_runqueue_wait_seconds: ($wait_ns / 1e9),
           drops: $drops, vpn_pids: $pids, veth_bytes_both_ways: $veth_bytes, hub_links_bytes: $hub_link_bytes,
           uptime_before: $uptime_before, uptime_after: $uptime_after}' >"$OUT/$name.summary.json"
     log "$name: $(jq -r '"\(.mbps | floor) Mbit/s, machine \(.machine_cpu_s_per_gb * 100 | round / 100) s/GB, VPN processes \(.vpn_cpu_s_per_gb * 100 | round / 100) s/GB"' "$OUT/$name.summary.json"); $up_after"
@@ -430,10 +436,22 @@ done
 if [[ "$PERF" == 1 ]] && want dmvpn; then
     dmvpn_up "$prof_bin" dmvpn-perf.r1
     log "perf: profiling build, perf record -g on both spokes for ${PERF_SECONDS}s inside an iperf3 run"
+    # Alongside the profile: system calls and context switches of each spoke (perf stat), and
+    # the packets the measured veth carried meanwhile (each spoke handles every one of them).
+    events=task-clock,raw_syscalls:sys_enter,context-switches
+    for e in read write readv writev sendto recvfrom sendmsg recvmsg sendmmsg recvmmsg epoll_wait epoll_pwait futex; do
+        events+=",syscalls:sys_enter_$e"
+    done
     (
         sleep 2
-        timeout $((PERF_SECONDS + 20)) perf record -q -g -p "${pid[spa]}" -o "$OUT/perf-left.data" -- sleep "$PERF_SECONDS" >"$OUT/perf-left.log" 2>&1 &
-        timeout $((PERF_SECONDS + 20)) perf record -q -g -p "${pid[spb]}" -o "$OUT/perf-right.data" -- sleep "$PERF_SECONDS" >"$OUT/perf-right.log" 2>&1 &
+        for s in left:spa:vl right:spb:vr; do
+            IFS=: read -r side k dev <<<"$s"
+            timeout $((PERF_SECONDS + 20)) perf record -q -g -p "${pid[$k]}" -o "$OUT/perf-$side.data" -- sleep "$PERF_SECONDS" >"$OUT/perf-$side.log" 2>&1 &
+            # perf stat's window is its command's: the veth's counters at its start and end.
+            timeout $((PERF_SECONDS + 20)) perf stat -x, -e "$events" -p "${pid[$k]}" -o "$OUT/perf-stat-$side.csv" -- \
+                sh -c "ip -n '$P-$side' -j -s link show dev $dev >'$OUT/perf-veth-$side.before.json'; sleep $PERF_SECONDS; ip -n '$P-$side' -j -s link show dev $dev >'$OUT/perf-veth-$side.after.json'" \
+                >>"$OUT/perf-$side.log" 2>&1 &
+        done
         wait
     ) &
     pid[perf]=$!
@@ -487,12 +505,31 @@ jq -s '.' "$OUT"/*.summary.json >"$OUT/results.json"
     echo
     echo "Losses during each run (both namespaces): TCP retransmitted segments (nstat); drops of raw sockets and UDP sockets (/proc/net/raw, /proc/net/udp), UDP receive/send buffer errors, link drops (TUN, veth):"
     echo
-    echo "| run | TCP retrans. segs | raw socket drops (left / right) | UDP socket drops (left / right) | UDP rcvbuf / sndbuf errors | link drops |"
-    echo "|---|---|---|---|---|---|"
+    echo "| run | TCP retrans. segs | raw socket drops (left / right) | UDP socket drops (left / right) | UDP rcvbuf / sndbuf errors | link drops | VPN CPU s | VPN threads' run-queue wait s |"
+    echo "|---|---|---|---|---|---|---|---|"
     jq -r '{veth: 0, dmvpn: 1, strongswan: 2, boringtun: 3, "dmvpn-perf": 4} as $o | sort_by(.round, $o[.case]) | .[] | .drops as $d
-      | "| \(.case) r\(.round) | \($d.tcp_retrans_segs) | \($d.raw_socket_drops_left_right | join(" / ")) | \($d.udp_socket_drops_left_right | join(" / ")) | \($d.udp_rcvbuf_errors) / \($d.udp_sndbuf_errors) | \($d.link_drops | to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" then "0" else . end) |"' "$OUT/results.json"
+      | "| \(.case) r\(.round) | \($d.tcp_retrans_segs) | \($d.raw_socket_drops_left_right | join(" / ")) | \($d.udp_socket_drops_left_right | join(" / ")) | \($d.udp_rcvbuf_errors) / \($d.udp_sndbuf_errors) | \($d.link_drops | to_entries | map("\(.key) \(.value)") | join(", ") | if . == "" then "0" else . end) | \(.vpn_cpu_seconds) | \(.vpn_runqueue_wait_seconds * 100 | round / 100) |"' "$OUT/results.json"
     echo
+    echo "Run-queue wait: the VPN processes' threads' time runnable but not running (/proc/PID/task/*/schedstat), a measure of the machine's contention as the VPN saw it."
     echo "Machine CPU: busy jiffies of /proc/stat (every process on the machine, other work included) over the iperf3 client's run, per GB received; VPN processes: utime + stime of the VPN daemons (dmvpn: both spokes and the hub; strongswan: both charons; boringtun: both boringtun-cli), per GB; \"× veth machine\" divides that by the bare veth's machine CPU s/GB."
     echo "raw JSON: $OUT/results.json (per run: $OUT/CASE.rN.json is iperf3 -J, CASE.rN.summary.json the figures, CASE.rN.counters-*.json the counters)"
-    if [[ "$PERF" == 1 ]]; then echo "perf: $OUT/perf-{left,right}.txt (sender spoke A, receiver spoke B; also .flat.txt, .children.txt)"; fi
+    if [[ "$PERF" == 1 && -e "$OUT/perf-stat-right.csv" ]]; then
+        echo
+        echo "perf window (${PERF_SECONDS} s, profiling build, perf record attached): per packet on the measured veth (both ways; each spoke handles every one), each spoke's system calls and context switches (perf stat):"
+        echo
+        echo "| spoke | veth packets | CPU in the window (task-clock) | syscalls / packet | context switches / packet | syscalls / packet by kind |"
+        echo "|---|---|---|---|---|---|"
+        for s in left right; do
+            pk=$(jq -n --slurpfile a "$OUT/perf-veth-$s.before.json" --slurpfile b "$OUT/perf-veth-$s.after.json" \
+                '($b[0][0].stats64 | .rx.packets + .tx.packets) - ($a[0][0].stats64 | .rx.packets + .tx.packets)')
+            awk -F, -v pk="$pk" -v s="$s" -v w="$PERF_SECONDS" '
+                $3 == "task-clock" {tc = $1}
+                $3 == "raw_syscalls:sys_enter" {sys = $1}
+                $3 == "context-switches" {cs = $1}
+                $3 ~ /^syscalls:sys_enter_/ && $1 > 0 {n = $3; sub("syscalls:sys_enter_", "", n); top = top sprintf("%s%s %.2f", (top == "" ? "" : ", "), n, $1 / pk)}
+                END {printf "| %s | %d | %.2f s (%.0f %% of a core) | %.2f | %.2f | %s |\n", s, pk, tc / 1000, tc / 10 / w, sys / pk, cs / pk, top}' "$OUT/perf-stat-$s.csv"
+        done
+        echo
+        echo "perf: $OUT/perf-{left,right}.txt (sender spoke A, receiver spoke B; also .flat.txt, .children.txt); perf stat: $OUT/perf-stat-{left,right}.csv"
+    fi
 } | tee "$OUT/table.md"
