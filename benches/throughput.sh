@@ -196,7 +196,7 @@ proc_ticks() { # pids... -> utime + stime summed
 }
 proc_wait_ns() { # pids... -> nanoseconds their threads spent runnable but waiting for a CPU
     local p
-    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{s += $2} END {printf "%d\n", s}'
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{s += $2} END {printf "%.0f\n", s}'
 }
 link_bytes() { ns "$1" ip -j -s link show dev "$2" | jq '.[0].stats64.rx.bytes + .[0].stats64.tx.bytes'; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
