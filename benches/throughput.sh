@@ -40,6 +40,9 @@
 #                     during an extra dmvpn run with a frame-pointer build, profile "profiling";
 #                     perf report --no-children --stdio into OUT/perf-*.txt)
 #   BENCH_TIMEOUT=900 seconds for everything after the installs and builds
+#   RCVBUF=BYTES      an experiment, not the daemons' own setting: before each run, the receive
+#                     buffer of every raw and UDP socket of the VPN processes is set to BYTES
+#                     (SO_RCVBUFFORCE on a pidfd_getfd duplicate, benches/rcvbuf.py)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -50,6 +53,7 @@ ONLY=${ONLY:-veth,dmvpn,strongswan,boringtun}
 PERF=${PERF:-0}
 PERF_SECONDS=${PERF_SECONDS:-5}
 ROUNDS=${ROUNDS:-1}
+RCVBUF=${RCVBUF:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 target="${CARGO_TARGET_DIR:-$here/target}"
 [[ "$(id -u)" == 0 ]] || { echo "throughput: run as root (namespaces, TUN, raw sockets)" >&2; exit 1; }
@@ -233,6 +237,15 @@ measure() {
     local name="$case.r$round"
     shift 4
     local pids=("$@") up_before up_after
+    if [[ -n "$RCVBUF" && ${#pids[@]} -gt 0 ]]; then
+        local p inodes
+        inodes="$(for n in left right hub; do ns "$n" awk 'NR > 1 {print $10}' /proc/net/raw /proc/net/udp; done)"
+        for p in "${pids[@]}"; do
+            # shellcheck disable=SC2086
+            python3 benches/rcvbuf.py "$p" "$RCVBUF" $inodes >>"$OUT/$name.rcvbuf.txt" ||
+                fail "$case" "could not set RCVBUF=$RCVBUF on PID $p" "$OUT/$name.rcvbuf.txt"
+        done
+    fi
     up_before="$(uptime)"
     log "$name: iperf3 -t $DURATION $src -> $dst; $up_before"
     ns right timeout $((DURATION + 40)) iperf3 -s -1 -B "$dst" >"$OUT/$name.iperf3-server.log" 2>&1 &
@@ -474,7 +487,7 @@ fi
 jq -s '.' "$OUT"/*.summary.json >"$OUT/results.json"
 {
     echo
-    echo "### Throughput, one TCP stream, $DURATION s per run, $ROUNDS round(s), medians ($(date -u +%F), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "### Throughput, one TCP stream, $DURATION s per run, $ROUNDS round(s), medians${RCVBUF:+, RCVBUF=$RCVBUF on the raw and UDP sockets of the VPN processes} ($(date -u +%F), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
     echo
     echo "| case | Mbit/s | × veth | per round | TCP retransmits | machine CPU s/GB | × veth | VPN processes CPU s/GB | × veth machine | 1-min load before → after |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
