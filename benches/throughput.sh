@@ -480,6 +480,7 @@ if [[ "$PERF" == 1 ]] && want dmvpn; then
         timeout 300 perf report -i "$OUT/perf-$s.data" --no-children --stdio >"$OUT/perf-$s.txt" 2>/dev/null || true
         timeout 300 perf report -i "$OUT/perf-$s.data" --no-children --stdio -g none --percent-limit 0.5 >"$OUT/perf-$s.flat.txt" 2>/dev/null || true
         timeout 300 perf report -i "$OUT/perf-$s.data" --children --stdio -g none --percent-limit 2 >"$OUT/perf-$s.children.txt" 2>/dev/null || true
+        timeout 300 python3 benches/perf-categories.py "$OUT/perf-$s.data" >"$OUT/perf-$s.categories.md" 2>&1 || true
     done
 fi
 
@@ -541,6 +542,12 @@ jq -s '.' "$OUT"/*.summary.json >"$OUT/results.json"
                 $3 == "context-switches" {cs = $1}
                 $3 ~ /^syscalls:sys_enter_/ && $1 > 0 {n = $3; sub("syscalls:sys_enter_", "", n); top = top sprintf("%s%s %.2f", (top == "" ? "" : ", "), n, $1 / pk)}
                 END {printf "| %s | %d | %.2f s (%.0f %% of a core) | %.2f | %.2f | %s |\n", s, pk, tc / 1000, tc / 10 / w, sys / pk, cs / pk, top}' "$OUT/perf-stat-$s.csv"
+        done
+        for s in left right; do
+            echo
+            echo "Where spoke $([[ $s == left ]] && echo "A's (sender)" || echo "B's (receiver)") samples go (benches/perf-categories.py):"
+            echo
+            cat "$OUT/perf-$s.categories.md"
         done
         echo
         echo "perf: $OUT/perf-{left,right}.txt (sender spoke A, receiver spoke B; also .flat.txt, .children.txt); perf stat: $OUT/perf-stat-{left,right}.csv"
