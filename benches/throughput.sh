@@ -11,8 +11,9 @@
 #               192.168.1.1 -> 192.168.2.1 (on lo), routed by the spokes' kernels into Tunnel0.
 #               The hub is a third namespace linked to each spoke by its own veth (NHRP
 #               registration and resolution, IKE to the hub); the spoke-to-spoke data must cross
-#               the measured veth: the script checks the direct dynamic peer in dmvpnctl show
-#               dmvpn --json and the byte counters of the hub's links during the run.
+#               the measured veth: the script checks the direct dynamic peer and the NHRP
+#               shortcut for the far LAN (dmvpnctl show dmvpn --json, show ip nhrp) before the run
+#               and the byte counters of the hub's links during it.
 #   strongswan  charon (kernel-libipsec, ESP in UDP: encap = yes), esp_proposals aes128gcm16,
 #               tunnel mode between 10.230.0.1 and 10.230.0.2 (on lo), charon in each namespace.
 #   boringtun   boringtun-cli (user-space WireGuard over TUN, default 4 threads) configured with
