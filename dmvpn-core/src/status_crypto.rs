@@ -548,6 +548,7 @@ fn life_pair(sa: Option<&EspSaStatus>) -> String {
 fn transform(suite: Suite) -> String {
     let enc = match suite.encryption {
         EncryptionAlgorithm::AesCbc128 => "esp-aes",
+        EncryptionAlgorithm::AesCbc192 => "esp-192-aes",
         EncryptionAlgorithm::AesCbc256 => "esp-256-aes",
         EncryptionAlgorithm::AesGcm128 => "esp-gcm",
         EncryptionAlgorithm::AesGcm256 => "esp-gcm 256",
@@ -603,6 +604,7 @@ fn write_ikev2_sa(s: &mut String, groups: &[CryptoStatus]) -> fmt::Result {
                 Some(suite) => {
                     let (encr, bits) = match suite.encryption {
                         EncryptionAlgorithm::AesCbc128 => ("AES-CBC", 128),
+                        EncryptionAlgorithm::AesCbc192 => ("AES-CBC", 192),
                         EncryptionAlgorithm::AesCbc256 => ("AES-CBC", 256),
                         EncryptionAlgorithm::AesGcm128 => ("AES-GCM", 128),
                         EncryptionAlgorithm::AesGcm256 => ("AES-GCM", 256),

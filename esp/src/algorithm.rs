@@ -8,9 +8,9 @@ use crate::Error;
 
 /// An ESP encryption transform (IKEv2 transform type 1).
 ///
-/// Supported: AES-GCM with a 16-octet ICV (RFC 4106), AES-CBC (RFC 3602) and NULL (RFC 2410,
-/// only together with an integrity algorithm). DES and 3DES are refused: see
-/// [`EncryptionAlgorithm::from_ikev2`] and the [`FromStr`] impl.
+/// Supported: AES-GCM with a 16-octet ICV (RFC 4106), AES-CBC with 128-, 192- and 256-bit
+/// keys (RFC 3602) and NULL (RFC 2410, only together with an integrity algorithm). DES and
+/// 3DES are refused: see [`EncryptionAlgorithm::from_ikev2`] and the [`FromStr`] impl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EncryptionAlgorithm {
     /// AES-128-GCM, 16-octet ICV, 4-byte salt (RFC 4106). Combined mode: no integrity algorithm.
@@ -19,6 +19,9 @@ pub enum EncryptionAlgorithm {
     AesGcm256,
     /// AES-128-CBC with an explicit 16-byte IV (RFC 3602).
     AesCbc128,
+    /// AES-192-CBC with an explicit 16-byte IV (RFC 3602): Cisco's `esp-aes 192` and IKEv1's
+    /// `encryption aes 192`.
+    AesCbc192,
     /// AES-256-CBC with an explicit 16-byte IV (RFC 3602).
     AesCbc256,
     /// No encryption (RFC 2410): integrity only, for debugging.
@@ -27,10 +30,11 @@ pub enum EncryptionAlgorithm {
 
 impl EncryptionAlgorithm {
     /// All supported encryption algorithms.
-    pub const ALL: [EncryptionAlgorithm; 5] = [
+    pub const ALL: [EncryptionAlgorithm; 6] = [
         Self::AesGcm128,
         Self::AesGcm256,
         Self::AesCbc128,
+        Self::AesCbc192,
         Self::AesCbc256,
         Self::Null,
     ];
@@ -44,6 +48,7 @@ impl EncryptionAlgorithm {
     pub const fn key_len(self) -> usize {
         match self {
             Self::AesGcm128 | Self::AesCbc128 => 16,
+            Self::AesCbc192 => 24,
             Self::AesGcm256 | Self::AesCbc256 => 32,
             Self::Null => 0,
         }
@@ -62,7 +67,7 @@ impl EncryptionAlgorithm {
     pub const fn iv_len(self) -> usize {
         match self {
             Self::AesGcm128 | Self::AesGcm256 => 8,
-            Self::AesCbc128 | Self::AesCbc256 => 16,
+            Self::AesCbc128 | Self::AesCbc192 | Self::AesCbc256 => 16,
             Self::Null => 0,
         }
     }
@@ -71,7 +76,7 @@ impl EncryptionAlgorithm {
     /// (RFC 4303 §2.4: at least 4).
     pub const fn block_len(self) -> usize {
         match self {
-            Self::AesCbc128 | Self::AesCbc256 => 16,
+            Self::AesCbc128 | Self::AesCbc192 | Self::AesCbc256 => 16,
             _ => 4,
         }
     }
@@ -87,6 +92,7 @@ impl EncryptionAlgorithm {
             Self::AesGcm128 => (20, Some(128)),
             Self::AesGcm256 => (20, Some(256)),
             Self::AesCbc128 => (12, Some(128)),
+            Self::AesCbc192 => (12, Some(192)),
             Self::AesCbc256 => (12, Some(256)),
             Self::Null => (11, None),
         }
@@ -100,6 +106,7 @@ impl EncryptionAlgorithm {
             (3, _) => Err(reject_3des()),
             (11, None) => Ok(Self::Null),
             (12, Some(128)) => Ok(Self::AesCbc128),
+            (12, Some(192)) => Ok(Self::AesCbc192),
             (12, Some(256)) => Ok(Self::AesCbc256),
             (20, Some(128)) => Ok(Self::AesGcm128),
             (20, Some(256)) => Ok(Self::AesGcm256),
@@ -113,7 +120,7 @@ impl EncryptionAlgorithm {
     pub const fn wireshark_name(self) -> &'static str {
         match self {
             Self::AesGcm128 | Self::AesGcm256 => "AES-GCM with 16 octet ICV [RFC4106]",
-            Self::AesCbc128 | Self::AesCbc256 => "AES-CBC [RFC3602]",
+            Self::AesCbc128 | Self::AesCbc192 | Self::AesCbc256 => "AES-CBC [RFC3602]",
             Self::Null => "NULL",
         }
     }
@@ -124,6 +131,7 @@ impl EncryptionAlgorithm {
             Self::AesGcm128 => "aes128gcm16",
             Self::AesGcm256 => "aes256gcm16",
             Self::AesCbc128 => "aes128",
+            Self::AesCbc192 => "aes192",
             Self::AesCbc256 => "aes256",
             Self::Null => "null",
         }
@@ -158,15 +166,17 @@ fn reject_md5() -> Error {
 impl FromStr for EncryptionAlgorithm {
     type Err = Error;
 
-    /// Accepts strongSwan proposal keywords (`aes128`, `aes256`, `aes128gcm16`, `aes256gcm16`,
-    /// `null`) and Cisco transform names (`esp-aes`, `esp-aes 256`, `esp-gcm`, `esp-gcm 256`,
-    /// `esp-null`). `des`, `3des`, `esp-des`, `esp-3des` are rejected with the reason.
+    /// Accepts strongSwan proposal keywords (`aes128`, `aes192`, `aes256`, `aes128gcm16`,
+    /// `aes256gcm16`, `null`) and Cisco transform names (`esp-aes`, `esp-aes 192`,
+    /// `esp-aes 256`, `esp-gcm`, `esp-gcm 256`, `esp-null`). `des`, `3des`, `esp-des`,
+    /// `esp-3des` are rejected with the reason.
     fn from_str(s: &str) -> Result<Self, Error> {
         let norm = s.trim().to_ascii_lowercase();
         match norm.as_str() {
             "aes128gcm16" | "aes128gcm" | "esp-gcm" | "esp-gcm 128" => Ok(Self::AesGcm128),
             "aes256gcm16" | "aes256gcm" | "esp-gcm 256" => Ok(Self::AesGcm256),
             "aes128" | "aes" | "esp-aes" | "esp-aes 128" => Ok(Self::AesCbc128),
+            "aes192" | "esp-aes 192" => Ok(Self::AesCbc192),
             "aes256" | "esp-aes 256" => Ok(Self::AesCbc256),
             "null" | "esp-null" => Ok(Self::Null),
             "des" | "esp-des" => Err(reject_des()),

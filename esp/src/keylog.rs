@@ -162,6 +162,7 @@ mod tests {
         ];
         for e in [
             EncryptionAlgorithm::AesCbc128,
+            EncryptionAlgorithm::AesCbc192,
             EncryptionAlgorithm::AesCbc256,
             EncryptionAlgorithm::Null,
         ] {

@@ -7,7 +7,7 @@
 //!   §2.2, NAT keepalives, §2.3).
 //! - **Suites** ([`Suite`]): AES-GCM with a 16-byte ICV, 128/256-bit keys (RFC 4106: 4-byte
 //!   salt, §8.1; the 8-byte IV is the 64-bit sequence number so it never repeats, §3.1; AAD is
-//!   SPI + sequence number or SPI + 64-bit ESN, §5); AES-CBC-128/256 (RFC 3602, a random IV
+//!   SPI + sequence number or SPI + 64-bit ESN, §5); AES-CBC-128/192/256 (RFC 3602, a random IV
 //!   per packet from the provider) with HMAC-SHA-256-128, HMAC-SHA-384-192, HMAC-SHA-512-256
 //!   (RFC 4868) or HMAC-SHA-1-96 (RFC 2404, Cisco's `esp-sha-hmac`); NULL encryption with
 //!   integrity (RFC 2410) for debugging. **DES, 3DES and MD5 are refused** with an error that

@@ -277,7 +277,9 @@ impl Transform {
                     salt: Zeroizing::new(salt),
                 }
             }
-            EncryptionAlgorithm::AesCbc128 | EncryptionAlgorithm::AesCbc256 => Transform::CbcHmac {
+            EncryptionAlgorithm::AesCbc128
+            | EncryptionAlgorithm::AesCbc192
+            | EncryptionAlgorithm::AesCbc256 => Transform::CbcHmac {
                 cipher: p.cipher(suite.encryption)?.new_key(ek)?,
                 mac: mac()?,
             },

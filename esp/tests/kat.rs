@@ -1,5 +1,6 @@
 //! Known-answer tests for the primitives behind every backend: AES-GCM (test cases of the
-//! GCM specification, McGrew & Viega), AES-CBC (RFC 3602 §4), HMAC-SHA-2 truncated as in
+//! GCM specification, McGrew & Viega), AES-CBC (RFC 3602 §4; AES-192 and AES-256 from NIST
+//! SP 800-38A, Appendix F.2), HMAC-SHA-2 truncated as in
 //! RFC 4868 (vectors of RFC 4231) and HMAC-SHA-1 (RFC 2202) truncated to 96 bits (RFC 2404);
 //! and cross-backend ESP interoperability.
 
@@ -153,6 +154,45 @@ fn aes_cbc_rfc3602_vectors() {
             k.decrypt(iv, &mut buf).unwrap();
             assert_eq!(&buf, pt);
             assert_eq!(k.encrypt(iv, &mut [0u8; 15]), Err(Error::InvalidPadding));
+        }
+    }
+}
+
+#[test]
+fn aes_cbc_192_and_256_sp800_38a_vectors() {
+    // NIST SP 800-38A F.2.3 (CBC-AES192.Encrypt) and F.2.5 (CBC-AES256.Encrypt).
+    const IV: [u8; 16] = hex!("000102030405060708090a0b0c0d0e0f");
+    const PT: [u8; 64] = hex!(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+        "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+    );
+    let cases: [(EncryptionAlgorithm, &[u8], [u8; 64]); 2] = [
+        (
+            EncryptionAlgorithm::AesCbc192,
+            &hex!("8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b"),
+            hex!(
+                "4f021db243bc633d7178183a9fa071e8b4d9ada9ad7dedf4e5e738763f69145a"
+                "571b242012fb7ae07fa9baac3df102e008b0e27988598881d920a9e64f5615cd"
+            ),
+        ),
+        (
+            EncryptionAlgorithm::AesCbc256,
+            &hex!("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"),
+            hex!(
+                "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
+                "39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b"
+            ),
+        ),
+    ];
+    for p in providers() {
+        for (alg, key, ct) in &cases {
+            let k = p.cipher(*alg).unwrap().new_key(key).unwrap();
+            let mut buf = PT;
+            k.encrypt(&IV, &mut buf).unwrap();
+            assert_eq!(&buf, ct, "{} {alg}", p.name);
+            k.decrypt(&IV, &mut buf).unwrap();
+            assert_eq!(buf, PT);
+            assert!(p.cipher(*alg).unwrap().new_key(&key[1..]).is_err());
         }
     }
 }

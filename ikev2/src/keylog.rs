@@ -56,6 +56,7 @@ pub fn ike_sa_row(spi_i: u64, spi_r: u64, suite: &IkeSuite, keys: &IkeSaKeys) ->
 fn wireshark_encr(e: EncryptionAlgorithm) -> &'static str {
     match e {
         EncryptionAlgorithm::AesCbc128 => "AES-CBC-128 [RFC3602]",
+        EncryptionAlgorithm::AesCbc192 => "AES-CBC-192 [RFC3602]",
         EncryptionAlgorithm::AesCbc256 => "AES-CBC-256 [RFC3602]",
         EncryptionAlgorithm::AesGcm128 => "AES-GCM-128 with 16 octet ICV [RFC5282]",
         EncryptionAlgorithm::AesGcm256 => "AES-GCM-256 with 16 octet ICV [RFC5282]",
@@ -95,6 +96,7 @@ mod tests {
             use dmvpn_esp::EncryptionAlgorithm as E;
             match s.encryption {
                 E::AesCbc128 => "AES-CBC-128 [RFC3602]",
+                E::AesCbc192 => "AES-CBC-192 [RFC3602]",
                 E::AesCbc256 => "AES-CBC-256 [RFC3602]",
                 E::AesGcm128 => "AES-GCM-128 with 16 octet ICV [RFC5282]",
                 E::AesGcm256 => "AES-GCM-256 with 16 octet ICV [RFC5282]",

@@ -110,6 +110,7 @@ fn wireshark_encr(suite: &IkeSuite) -> &'static str {
     use dmvpn_esp::EncryptionAlgorithm as E;
     match suite.encryption {
         E::AesCbc128 => "AES-CBC-128 [RFC3602]",
+        E::AesCbc192 => "AES-CBC-192 [RFC3602]",
         E::AesCbc256 => "AES-CBC-256 [RFC3602]",
         E::AesGcm128 => "AES-GCM-128 with 16 octet ICV [RFC5282]",
         E::AesGcm256 => "AES-GCM-256 with 16 octet ICV [RFC5282]",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use aes::{Aes128Dec, Aes128Enc, Aes256Dec, Aes256Enc};
+use aes::{Aes128Dec, Aes128Enc, Aes192Dec, Aes192Enc, Aes256Dec, Aes256Enc};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
 use cbc::cipher::{
@@ -35,6 +35,7 @@ pub static AEADS: &[&dyn AeadAlgorithm] = &[
 /// RustCrypto's AES-CBC implementations.
 pub static CIPHERS: &[&dyn CbcCipher] = &[
     &Cbc(EncryptionAlgorithm::AesCbc128),
+    &Cbc(EncryptionAlgorithm::AesCbc192),
     &Cbc(EncryptionAlgorithm::AesCbc256),
 ];
 /// RustCrypto's HMAC implementations.
@@ -144,6 +145,10 @@ impl CbcCipher for Cbc {
             EncryptionAlgorithm::AesCbc128 => Ok(Box::new(CbcKeyImpl {
                 enc: Aes128Enc::new_from_slice(key).map_err(bad)?,
                 dec: Aes128Dec::new_from_slice(key).map_err(bad)?,
+            })),
+            EncryptionAlgorithm::AesCbc192 => Ok(Box::new(CbcKeyImpl {
+                enc: Aes192Enc::new_from_slice(key).map_err(bad)?,
+                dec: Aes192Dec::new_from_slice(key).map_err(bad)?,
             })),
             EncryptionAlgorithm::AesCbc256 => Ok(Box::new(CbcKeyImpl {
                 enc: Aes256Enc::new_from_slice(key).map_err(bad)?,
