@@ -1,10 +1,11 @@
 //! The crate's error type.
 
-use crate::wire::PayloadType;
+use crate::wire::{GroupDescription, PayloadType};
 
-/// Everything that can go wrong in this crate: parsing and building ISAKMP messages.
+/// Everything that can go wrong in this crate: parsing and building ISAKMP messages, mapping
+/// the negotiated algorithms, key derivation, and encrypting and decrypting message bodies.
 ///
-/// Parsers return these as values whatever the bytes; they never panic.
+/// Parsers and decryption return these as values whatever the bytes; they never panic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -80,4 +81,43 @@ pub enum Error {
         /// Its length.
         len: usize,
     },
+    /// An algorithm this crate refuses, with the reason (DES, 3DES, MD5).
+    #[error("algorithm {name} rejected: {reason}")]
+    RejectedAlgorithm {
+        /// The algorithm's name.
+        name: &'static str,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// An algorithm (or key length) this crate does not implement.
+    #[error("{0} is not supported")]
+    UnsupportedAlgorithm(String),
+    /// A Diffie-Hellman group the crypto provider does not implement (the MODP groups below
+    /// 2048 bits, 1, 2 and 5, among them).
+    #[error("group {0} is not supported")]
+    UnsupportedGroup(GroupDescription),
+    /// The `esp` crypto provider failed or lacks an algorithm (ciphers, HMACs, random bytes).
+    #[error("crypto provider: {0}")]
+    Crypto(#[from] dmvpn_esp::Error),
+    /// The key exchange (the groups of `dmvpn-ikev2`'s provider) failed: an invalid peer
+    /// public value, or the provider.
+    #[error("key exchange: {0}")]
+    KeyExchange(dmvpn_ikev2::Error),
+    /// An encrypted body that is not a whole, non-zero number of cipher blocks (RFC 2409
+    /// Appendix B).
+    #[error("ciphertext of {len} bytes is not a non-empty multiple of the {block}-byte block")]
+    CiphertextLength {
+        /// The ciphertext's length.
+        len: usize,
+        /// The cipher's block length.
+        block: usize,
+    },
+    /// A HASH payload that does not match what this side computes (HASH_I, HASH_R, Quick
+    /// Mode's HASH(1)–HASH(3), an Informational HASH): a wrong key, or a forged or corrupted
+    /// message.
+    #[error("{0} does not verify")]
+    HashMismatch(&'static str),
+    /// A message that must begin with a HASH payload (RFC 2409 §5.5, §5.7) does not.
+    #[error("the first payload is {0}, not HASH")]
+    MissingHash(PayloadType),
 }

@@ -1,12 +1,15 @@
-//! Sans-IO IKEv1 for DMVPN: the ISAKMP wire format, so far, of the IKEv1 that existing Cisco
-//! DMVPN clouds configured with `crypto isakmp` speak.
+//! Sans-IO IKEv1 for DMVPN: the ISAKMP wire format, the keys and the message encryption, so
+//! far, of the IKEv1 that existing Cisco DMVPN clouds configured with `crypto isakmp` speak.
 //!
 //! IKEv1 is deprecated (RFC 9395, "Deprecation of the Internet Key Exchange Version 1
 //! (IKEv1) Protocol and Obsoleted Algorithms"). This crate exists to join such clouds and to
 //! migrate them: new deployments use IKEv2, `dmvpn-ikev2`
 //! (<https://docs.rs/dmvpn-ikev2>), which is what `dmvpn-core` negotiates. The aim is Main
-//! Mode and Quick Mode with pre-shared keys, as IOS hubs and spokes run them; this first part
-//! is the wire layer ([`wire`]):
+//! Mode and Quick Mode with pre-shared keys, as IOS hubs and spokes run them. Two parts are
+//! here: the wire layer ([`wire`]) and the keys and encryption ([`keys`], [`cipher`], [`iv`],
+//! [`algorithm`]); the exchanges come next.
+//!
+//! # The wire layer
 //!
 //! - **ISAKMP** (RFC 2408): the header (§3.1: cookies, next payload, version 1.0, exchange
 //!   type — Base, Identity Protection (Main Mode), Authentication Only, Aggressive,
@@ -37,15 +40,45 @@
 //!   strongSwan, racoon; by exact match or by prefix where the ID carries version or
 //!   capability bytes.
 //!
-//! Not here yet: phase 1 and Quick Mode key derivation (RFC 2409 §5, §5.5), encryption and
-//! decryption of message bodies (Appendix B), the exchanges and the IKE SA state machine.
-//! As in the rest of the family, DES, 3DES and MD5 will not be negotiated; the wire layer
-//! parses their code points like any other, so that what a peer proposes can be shown and
-//! refused.
-//!
 //! Views with `new_checked`, Reprs with `parse`/`buffer_len`/`emit` and `parse(emit(r)) == r`,
-//! open code points. Parsers never panic, whatever the bytes. There are no sockets, clocks,
-//! threads or global randomness here.
+//! open code points. Parsers never panic, whatever the bytes.
+//!
+//! # Keys and encryption
+//!
+//! On the family's crypto provider, not a copy of it: [`IkeCryptoProvider`] (re-exported from
+//! `dmvpn-ikev2`) with `esp`'s ciphers, HMACs and random source and IKEv2's Diffie-Hellman
+//! groups, which IKEv1 numbers the same; keys for ESP come out as `esp`'s
+//! [`SaKeys`](dmvpn_esp::SaKeys); [`Secret`] and [`Psk`] are IKEv2's.
+//!
+//! - **Algorithms** ([`algorithm`]): the phase 1 hash ([`algorithm::Hash`]: SHA-1, SHA2-256,
+//!   -384, -512; its HMAC is the PRF, RFC 2409 §4), the phase 1 cipher (AES-CBC with 128-,
+//!   192- or 256-bit keys, RFC 2409 Appendix A), the groups the provider implements under
+//!   their common numbers (14–16, 19–21, 31), and a Quick Mode transform as an `esp` suite
+//!   (RFC 2407 §4.4.4, §4.5: AES-CBC with HMAC-SHA-1 or HMAC-SHA2, AES-GCM-16, NULL with an
+//!   HMAC).
+//! - **Phase 1 keys** ([`keys::Phase1Keys`]) for pre-shared keys (RFC 2409 §5, §5.4): SKEYID,
+//!   SKEYID_d, SKEYID_a, SKEYID_e, the encryption key expanded as Appendix B says when
+//!   SKEYID_e is shorter than the cipher's key, HASH_I and HASH_R.
+//! - **Phase 2** (§5.5, §5.7): Quick Mode's HASH(1), HASH(2), HASH(3), the Informational HASH,
+//!   KEYMAT with and without PFS, and the keys of both ESP SAs with their SPIs
+//!   ([`keys::QuickModeKeys`]).
+//! - **IVs** ([`iv`], Appendix B): hash(g^xi | g^xr) for phase 1, hash(last phase 1 block |
+//!   M-ID) for each phase 2 exchange, the chaining on each message's last ciphertext block,
+//!   and [`iv::IvTracker`], the chains of one ISAKMP SA by message ID.
+//! - **Encryption** ([`cipher::IsakmpCipher`]): message bodies encrypted and decrypted on the
+//!   wire layer's [`wire::EncryptedBody`] and [`wire::parse_decrypted_chain`]; any padding is
+//!   accepted, and what is sent suits readers that ignore padding (strongSwan, libreswan) and
+//!   those that count it (racoon) alike (see [`cipher`]).
+//!
+//! Checked against vectors computed independently (Python's hashlib/hmac and `cryptography`,
+//! `tests/vectors/gen.py`). As in the rest of the family, DES, 3DES and MD5 are refused with
+//! the reason ([`Error::RejectedAlgorithm`]); the wire layer still parses their code points,
+//! so that what a peer proposes can be shown and refused. Secrets are zeroized on drop and
+//! never shown by `Debug`. Decryption never panics, whatever the bytes. There are no sockets,
+//! clocks, threads or global randomness here.
+//!
+//! Not here yet: the Main Mode, Quick Mode and Informational exchanges and the IKE SA state
+//! machine that will use all this.
 //!
 //! # Example
 //!
@@ -109,7 +142,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod algorithm;
+pub mod cipher;
 mod error;
+pub mod iv;
+pub mod keys;
 pub mod wire;
 
+pub use dmvpn_ikev2::Secret;
+pub use dmvpn_ikev2::auth::Psk;
+pub use dmvpn_ikev2::crypto::IkeCryptoProvider;
 pub use error::Error;

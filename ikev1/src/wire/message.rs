@@ -268,6 +268,15 @@ pub fn parse_decrypted_chain(
     Ok((payloads, it.rest().len()))
 }
 
+/// A payload chain as a new vector ([`emit_chain`]): the bytes a Quick Mode or Informational
+/// HASH covers when they follow the HASH payload (RFC 2409 §5.5, §5.7), or the plaintext of an
+/// encrypted body.
+pub fn chain_to_vec(payloads: &[Payload]) -> Result<Vec<u8>, Error> {
+    let mut v = vec![0u8; chain_len(payloads)];
+    emit_chain(payloads, &mut v)?;
+    Ok(v)
+}
+
 /// Length of a payload chain on the wire.
 pub fn chain_len(payloads: &[Payload]) -> usize {
     payloads

@@ -34,8 +34,8 @@ pub use codes::{
 pub use header::{HEADER_LEN, Header, HeaderRepr};
 pub use id::{IP_PROTOCOL_GRE, IdPayload, IdValue};
 pub use message::{
-    Body, BodyView, EncryptedBody, Message, MessageView, chain_len, emit_chain, parse_chain,
-    parse_decrypted_chain,
+    Body, BodyView, EncryptedBody, Message, MessageView, chain_len, chain_to_vec, emit_chain,
+    parse_chain, parse_decrypted_chain,
 };
 pub use nat::{NatDPayload, NatOaPayload, NatTNumbering};
 pub use notify::{DeletePayload, NotifyPayload, isakmp_spi};

@@ -71,3 +71,33 @@ pub fn unhex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// A random source that hands out fixed bytes in order (then zeros): private values from
+/// test vectors.
+#[derive(Debug)]
+pub struct FixedRandom(std::sync::Mutex<std::collections::VecDeque<u8>>);
+
+impl FixedRandom {
+    pub fn new(chunks: &[&[u8]]) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(FixedRandom(std::sync::Mutex::new(
+            chunks.iter().flat_map(|c| c.iter().copied()).collect(),
+        )))
+    }
+}
+
+impl dmvpn_esp::crypto::SecureRandom for FixedRandom {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), dmvpn_esp::Error> {
+        let mut q = self.0.lock().unwrap();
+        for b in dest {
+            *b = q.pop_front().unwrap_or(0);
+        }
+        Ok(())
+    }
+}
+
+/// The RustCrypto provider with a seeded random source.
+pub fn seeded_provider(seed: u8) -> dmvpn_ikev1::IkeCryptoProvider {
+    dmvpn_ikev1::IkeCryptoProvider::rustcrypto(std::sync::Arc::new(
+        dmvpn_esp::crypto::ChaChaRandom::from_seed([seed; 32]),
+    ))
+}
