@@ -412,6 +412,31 @@ def seeds_ikev2_sk_unprotect(caps):
                 yield e.data()
 
 
+def seeds_ikev1_decrypt(caps):
+    # Case { input: Input::Body { iv: [u8; 16], first: u8, ciphertext }
+    #                | Message(Vec<u8>) | Genuine { message_id: u32, nonce, notify: Option<Vec<u8>>,
+    #                                              flip: Option<(u16, u8)> },
+    #        suite: u8 }
+    # The encrypted ISAKMP messages of the captures (their keys are not published: they decrypt
+    # to garbage here, which is the point), whole and as bare bodies; and scripted genuine
+    # messages under every suite.
+    msgs = [m for c in caps for _, _, _, m in c.ike if len(m) > 28 and m[17] >> 4 == 1 and m[19] & 1]
+    for i, m in enumerate(msgs):
+        suite = i % 6
+        yield Enc().variant(1, 3).bytes(m).u8(suite).data()
+        e = Enc().variant(0, 3)
+        for b in m[-16:]:  # iv: [u8; 16], raw (here the message's last block)
+            e.u8(b)
+        yield e.u8(m[16]).bytes(m[28:]).u8(suite).data()
+    for suite in range(6):
+        for nonce_len, notify, flip in ((16, None, None), (20, b"\0\0\0\x2a", None),
+                                        (32, None, (45, 3)), (20, None, (30, 0)), (24, b"", (18, 0))):
+            e = Enc().variant(2, 3).u32(0x1234_5678 + suite).bytes(bytes(range(nonce_len)))
+            e.option(notify, e.bytes)
+            e.option(flip, lambda f: (e.u16(f[0]), e.u8(f[1])))
+            yield e.u8(suite).data()
+
+
 IKE_OPS_RESP = ["Raw", "Deliver", "Drop", "Advance", "Command"]
 IKE_OPS_INIT = ["Raw", "Forged", "Deliver", "Drop", "Advance", "Command"]
 
@@ -910,6 +935,7 @@ TARGETS = {
     "nhrp_machines_auth": seeds_nhrp_machines_auth,
     "ikev2_parse": seeds_ikev2_parse,
     "ikev1_parse": seeds_ikev1_parse,
+    "ikev1_decrypt": seeds_ikev1_decrypt,
     "ikev2_sk_unprotect": seeds_ikev2_sk_unprotect,
     "ikev2_responder": seeds_ikev2_responder,
     "ikev2_initiator": seeds_ikev2_initiator,
