@@ -314,7 +314,9 @@ v6_setup() {
 v6_nbma() { # tunnel nbma: the hub has the spoke at that IPv6 NBMA address
     q hub show dmvpn --json | jq -e --arg t "$1" --arg n "$2" '[.tunnels[].peers[] | select(.tunnel == $t and .nbma == $n and .state == "UP")] | length == 1' >/dev/null
 }
-cfgdir="$dir/v6"; mkdir -p "$cfgdir"; cp "$cfg"/ipv6/{hub,spoke-a,spoke-b}.cfg "$cfgdir/"
+# A holdtime of 60 s, as in the NAT run, so that the spoke-to-spoke SAs expire within the check.
+cfgdir="$dir/v6"; mkdir -p "$cfgdir"
+for c in hub spoke-a spoke-b; do sed 's/^ ip nhrp holdtime 300$/ ip nhrp holdtime 60/' "$cfg/ipv6/$c.cfg" >"$cfgdir/$c.cfg"; done
 v6_setup
 v6_source_check
 capture v6
@@ -332,6 +334,11 @@ ping_across v6
 wait_for 10 "a direct spoke-to-spoke SA over IPv6" direct_sa 2001:db8:16:2::1
 q spa show dmvpn
 q spa show crypto session
+t0=$SECONDS
+v6_sa_gone() { ! session_up spa 2001:db8:16:2::1 && ! direct_sa 2001:db8:16:2::1; }
+wait_for 100 "the spoke-to-spoke SAs gone after the holdtime (IPv6 underlay)" v6_sa_gone
+session_up spa 2001:db8:17::1 || fail "the SA with the hub went too (IPv6 underlay)"
+echo "idle (IPv6 underlay): the spoke-to-spoke SAs went after $((SECONDS - t0)) s; the hub's SA stays"
 kill -TERM "${pid[spb]}"
 wait "${pid[spb]}" || fail "spoke B did not exit 0 on SIGTERM (IPv6 underlay)"
 unset 'pid[spb]'
