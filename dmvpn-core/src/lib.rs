@@ -274,6 +274,7 @@ pub mod route;
 pub mod sim;
 mod status;
 mod status_crypto;
+mod status_isakmp;
 #[cfg(feature = "sim")]
 pub mod wired;
 
@@ -288,3 +289,4 @@ pub use node::{
 };
 pub use status::{PeerState, PeerStatus, Status, TunnelStatus};
 pub use status_crypto::{CryptoStatus, EspSaStatus, PeerCrypto, SessionState};
+pub use status_isakmp::{IsakmpSaRow, IsakmpSaState, IsakmpSaStatus, show_crypto_isakmp_sa};
