@@ -21,6 +21,9 @@
 //!                                                  profile: "DMVPN", shared: false }) }
 //! ```
 //!
+//! IKEv1 (`crypto isakmp …`, for the profiles without `set ikev2-profile`) is
+//! [`IsakmpConfig`], in `crypto_config/isakmp.rs`.
+//!
 //! The protected traffic needs no ACL: it is GRE (IP protocol 47) between the tunnel source
 //! and each peer's NBMA address (seed 003), in transport mode by default.
 
@@ -30,6 +33,14 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Password, TunnelMode};
+
+mod isakmp;
+
+pub use isakmp::{
+    DpdMode, IkeVersion, IsakmpAuthentication, IsakmpConfig, IsakmpEncryption, IsakmpHash,
+    IsakmpKeepalive, IsakmpKey, IsakmpPolicy, is_legacy_group,
+};
+pub(crate) use isakmp::{GroupLine, group_refusal};
 
 /// Every `crypto ...` setting of a node. The default (no profile) protects nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +54,10 @@ pub struct CryptoConfig {
     /// `crypto ikev2 ...`: proposals, identity, keyring, DPD, lifetime.
     #[serde(default)]
     pub ikev2: Ikev2Config,
+    /// `crypto isakmp ...` (IKEv1): policies, keys, keepalives, for the profiles whose
+    /// [`IpsecProfile::ike`] is [`IkeVersion::Ikev1`].
+    #[serde(default)]
+    pub isakmp: IsakmpConfig,
     /// `crypto call admission limit` / `crypto ikev2 limit`.
     #[serde(default)]
     pub call_admission: CallAdmission,
@@ -92,6 +107,17 @@ pub struct IpsecProfile {
     /// `set pfs groupN`: a fresh key exchange of this group for every child SA rekey.
     #[serde(default)]
     pub pfs: Option<u16>,
+    /// Which IKE negotiates the profile's SAs: IKEv2 (the default; IOS: `set ikev2-profile
+    /// NAME`) or IKEv1 (IOS: no `set ikev2-profile`), with [`CryptoConfig::isakmp`].
+    #[serde(default)]
+    pub ike: IkeVersion,
+}
+
+impl IpsecProfile {
+    /// Which IKE version negotiates the profile's SAs.
+    pub fn ike_version(&self) -> IkeVersion {
+        self.ike
+    }
 }
 
 /// `crypto ikev2 ...` settings.
@@ -503,7 +529,24 @@ impl CryptoConfig {
                     format!("IPsec profile {:?} defined twice", pr.name),
                 );
             }
-            if let Err(es) = self.esp_of(pr) {
+            // The PFS group by the profile's IKE version (IKEv1 takes the legacy groups with
+            // `crypto isakmp legacy-groups`); the ESP proposals are then checked without it.
+            let pfs_problem = pr.pfs.and_then(|g| match pr.ike {
+                IkeVersion::Ikev2 => group_keyword(g).err(),
+                IkeVersion::Ikev1 => group_refusal(g, self.isakmp.legacy_groups, GroupLine::Pfs),
+            });
+            if let Some(e) = &pfs_problem {
+                report(format!("{p}.pfs"), e.clone());
+            }
+            let esp = if pfs_problem.is_some() || pr.ike == IkeVersion::Ikev1 {
+                IpsecProfile {
+                    pfs: None,
+                    ..pr.clone()
+                }
+            } else {
+                pr.clone()
+            };
+            if let Err(es) = self.esp_of(&esp) {
                 for e in es {
                     report(p.clone(), e);
                 }
@@ -525,6 +568,7 @@ impl CryptoConfig {
                 );
             }
         }
+        self.isakmp.validate(report);
         let ike = &self.ikev2;
         for (i, prop) in ike.proposals.iter().enumerate() {
             if let Err(e) = ike_proposal(prop) {
@@ -578,12 +622,33 @@ impl CryptoConfig {
                     format!("no crypto ipsec profile {:?}", prot.profile),
                 );
             }
-            if ike.keyring.is_empty() {
-                report(
+            match self.profile(&prot.profile).map(IpsecProfile::ike_version) {
+                Some(IkeVersion::Ikev1) => {
+                    if self.isakmp.policies.is_empty() {
+                        report(
+                            p.clone(),
+                            format!(
+                                "IPsec profile {:?} negotiates IKEv1, which needs a phase 1 policy: add crypto isakmp policy 10 (encryption aes 256, hash sha256, authentication pre-share, group 14)",
+                                prot.profile
+                            ),
+                        );
+                    }
+                    if self.isakmp.keys.is_empty() {
+                        report(
+                            p.clone(),
+                            format!(
+                                "IPsec profile {:?} negotiates IKEv1, which needs pre-shared keys: add crypto isakmp key KEY address 0.0.0.0 0.0.0.0",
+                                prot.profile
+                            ),
+                        );
+                    }
+                }
+                _ if ike.keyring.is_empty() => report(
                     p.clone(),
                     "tunnel protection needs pre-shared keys: add a crypto ikev2 keyring peer"
                         .into(),
-                );
+                ),
+                _ => {}
             }
             if let TunnelMode::PointToPoint { .. } = t.mode {
                 // Protected point-to-point GRE works the same way (one peer).
@@ -612,6 +677,33 @@ impl CryptoConfig {
                 }
             }
         }
+    }
+}
+
+impl CryptoConfig {
+    /// The problems of tunnels whose IPsec profile negotiates IKEv1, which the node does not
+    /// run yet: the configuration is valid (and `ios::parse` accepts it), but the node would
+    /// otherwise protect such a tunnel with IKEv2. Empty when every protected tunnel uses
+    /// IKEv2.
+    pub(crate) fn ikev1_not_in_node(
+        &self,
+        tunnels: &[crate::config::TunnelConfig],
+    ) -> Vec<crate::config::ConfigProblem> {
+        tunnels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let prot = t.protection.as_ref()?;
+                let pr = self.profile(&prot.profile)?;
+                (pr.ike_version() == IkeVersion::Ikev1).then(|| crate::config::ConfigProblem {
+                    path: format!("tunnels[{i}].protection"),
+                    message: format!(
+                        "IPsec profile {:?} negotiates IKEv1, which the node does not run yet: protect the tunnel with an IKEv2 profile",
+                        pr.name
+                    ),
+                })
+            })
+            .collect()
     }
 }
 

@@ -112,9 +112,12 @@
 //! keyring, profile, proposal and policy, `crypto ipsec` transform sets and profiles, `ip
 //! route`, `hostname`) into a validated [`config::NodeConfig`], the static routes, and a note
 //! for every line of another subsystem (`router eigrp`, physical interface settings, …). What
-//! it does not understand in its own blocks, and what it refuses (IKEv1, crypto maps, DES,
-//! 3DES, MD5, small groups), is an error with its line number and what to use instead;
-//! secrets never appear in them. `examples/configs/*.cfg` are seed 003's hub and spokes.
+//! it does not understand in its own blocks, and what it refuses (crypto maps, certificates,
+//! DES, 3DES, MD5, small groups), is an error with its line number and what to use instead;
+//! secrets never appear in them. IKEv1 configuration (`crypto isakmp policy`, `crypto isakmp
+//! key`, an IPsec profile without `set ikev2-profile`) is read into
+//! [`config::IsakmpConfig`] and [`config::IkeVersion::Ikev1`]; [`Node::new`] refuses a tunnel
+//! protected with IKEv1 until the IKEv1 machine (`dmvpn-ikev1`) is part of the node. `examples/configs/*.cfg` are seed 003's hub and spokes.
 //!
 //! # The loop (ARCHITECTURE.md, "The machine shape")
 //!
@@ -149,7 +152,7 @@
 //! use std::net::IpAddr;
 //! use std::time::Instant;
 //! use dmvpn_core::config::{
-//!     CryptoConfig, Ikev2Config, IpsecMode, IpsecProfile, KeyringPeer, NhrpConfig, NhsConfig,
+//!     CryptoConfig, IkeVersion, Ikev2Config, IpsecMode, IpsecProfile, KeyringPeer, NhrpConfig, NhsConfig,
 //!     NodeConfig, Password, StaticMap, TransformSet, TunnelConfig, TunnelMode, TunnelProtection,
 //! };
 //! use dmvpn_core::{Entropy, EventKind, Input, Node, Output};
@@ -167,6 +170,7 @@
 //!         lifetime_seconds: None,
 //!         lifetime_kilobytes: None,
 //!         pfs: None,
+//!         ike: IkeVersion::Ikev2,
 //!     }],
 //!     ikev2: Ikev2Config {
 //!         keyring: vec![KeyringPeer {
@@ -270,6 +274,7 @@ pub mod route;
 pub mod sim;
 mod status;
 mod status_crypto;
+mod status_isakmp;
 #[cfg(feature = "sim")]
 pub mod wired;
 
@@ -284,3 +289,4 @@ pub use node::{
 };
 pub use status::{PeerState, PeerStatus, Status, TunnelStatus};
 pub use status_crypto::{CryptoStatus, EspSaStatus, PeerCrypto, SessionState};
+pub use status_isakmp::{IsakmpSaRow, IsakmpSaState, IsakmpSaStatus, show_crypto_isakmp_sa};

@@ -600,7 +600,7 @@ fn every_problem_is_collected() {
         .replace(" ip mtu 1400\n", " ip mtu 1400\n tunnel bogus\n")
         .replace(
             "crypto ikev2 nat keepalive 20\n",
-            "crypto isakmp policy 1\n authentication pre-share\n",
+            "crypto isakmp policy 1\n encryption des\n authentication pre-share\n group 14\n",
         )
         .replace(" ip nhrp holdtime 300\n", " ip nhrp holdtime 0\n");
     let err = ios::parse(&text, &|_| None).unwrap_err();
@@ -612,10 +612,7 @@ fn every_problem_is_collected() {
     assert_eq!(
         got,
         [
-            (
-                Some(line_no(&text, "crypto isakmp policy 1")),
-                "crypto isakmp policy 1"
-            ),
+            (Some(line_no(&text, "encryption des")), "encryption des"),
             (Some(line_no(&text, "tunnel bogus")), "tunnel bogus"),
             (
                 Some(line_no(&text, "ip nhrp holdtime 0")),
@@ -626,7 +623,7 @@ fn every_problem_is_collected() {
     );
     assert_eq!(err.to_string().lines().count(), 3);
     assert!(err.to_string().contains(
-        "crypto isakmp policy 1: IKEv1 is not supported: use crypto ikev2 (keyring, profile, proposal)"
+        "encryption des: encryption des is refused (DES is broken, RFC 8247): use encryption aes 256"
     ));
     assert!(
         err.problems[2].message.contains("outside 1..=65535"),

@@ -30,8 +30,10 @@ use zeroize::Zeroizing;
 mod validate;
 
 pub use crate::crypto_config::{
-    CallAdmission, CryptoConfig, Dpd, IdentityConfig, Ikev2Config, IpsecMode, IpsecProfile,
-    KeyringPeer, TransformSet, TunnelProtection,
+    CallAdmission, CryptoConfig, Dpd, DpdMode, IdentityConfig, IkeVersion, Ikev2Config, IpsecMode,
+    IpsecProfile, IsakmpAuthentication, IsakmpConfig, IsakmpEncryption, IsakmpHash,
+    IsakmpKeepalive, IsakmpKey, IsakmpPolicy, KeyringPeer, TransformSet, TunnelProtection,
+    is_legacy_group,
 };
 
 /// A whole node: one or more tunnel interfaces (two for dual DMVPN, seed 003).

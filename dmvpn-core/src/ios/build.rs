@@ -1,6 +1,7 @@
 //! The drafts of [`super::parser`] into a [`NodeConfig`]: tunnel sources resolved, networks
-//! from the other interfaces, the one IKEv2 configuration from the IKEv2 profile in use,
-//! then [`NodeConfig::validate`], its problems mapped back to the lines that configured them.
+//! from the other interfaces, the one IKEv2 configuration from the IKEv2 profile in use, the
+//! IKEv1 one from the `crypto isakmp` lines ([`super::isakmp`]), then
+//! [`NodeConfig::validate`], its problems mapped back to the lines that configured them.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -13,10 +14,10 @@ use super::parser::Parser;
 use super::tunnel::{Mode, NhrpDraft, Source, TunnelDraft};
 use super::{IosError, Note, Parsed, Problem, SourceInterface};
 use crate::config::{
-    CallAdmission, ConfigError, CryptoConfig, Ikev2Config, IpsecMode, IpsecProfile, Ipv6Overlay,
-    KeyringPeer, NhrpConfig, NodeConfig, TransformSet, TunnelConfig, TunnelMode,
+    CallAdmission, ConfigError, CryptoConfig, IkeVersion, Ikev2Config, IpsecMode, IpsecProfile,
+    Ipv6Overlay, KeyringPeer, NhrpConfig, NodeConfig, TransformSet, TunnelConfig, TunnelMode,
 };
-use crate::crypto_config::ike_proposal;
+use crate::crypto_config::{GroupLine, esp_proposal, group_refusal, ike_proposal};
 
 /// IOS's host name when the text has none.
 const DEFAULT_HOSTNAME: &str = "Router";
@@ -36,6 +37,8 @@ struct Builder<'a> {
     failed_sets: Vec<String>,
     /// A problem of the keyring in use was reported.
     keyring_problem: bool,
+    /// A `crypto isakmp policy` line, a `crypto isakmp key` line was refused.
+    isakmp_refused: (bool, bool),
 }
 
 impl Builder<'_> {
@@ -84,6 +87,7 @@ pub(crate) fn build(p: Parser, resolve: &dyn Fn(&str) -> Vec<IpAddr>) -> Result<
         dropped_tunnels: false,
         failed_sets: Vec::new(),
         keyring_problem: false,
+        isakmp_refused: (p.crypto.isakmp.refused_policy, p.crypto.isakmp.refused_key),
     };
     let mut tunnels = Vec::new();
     for t in &p.tunnels {
@@ -149,6 +153,13 @@ impl Builder<'_> {
             return;
         }
         if self.keyring_problem && message.starts_with("tunnel protection needs pre-shared keys") {
+            return;
+        }
+        // A refused `crypto isakmp policy` or `key` line says why there is none.
+        if (self.isakmp_refused.0 && message.contains("negotiates IKEv1, which needs a phase 1"))
+            || (self.isakmp_refused.1
+                && message.contains("negotiates IKEv1, which needs pre-shared"))
+        {
             return;
         }
         let line = self.line_of(&path);
@@ -555,6 +566,28 @@ impl Builder<'_> {
             if let Some((_, l)) = kilobytes {
                 self.path(format!("{pp}.lifetime_kilobytes"), l);
             }
+            // IOS negotiates IKEv1 for a profile without `set ikev2-profile`.
+            let ike = match p.ikev2_profile {
+                Some(_) => IkeVersion::Ikev2,
+                None => IkeVersion::Ikev1,
+            };
+            if let Some((g, l)) = p.pfs {
+                self.path(format!("{pp}.pfs"), l);
+                let refused = match ike {
+                    IkeVersion::Ikev2 => esp_proposal("aes256gcm16", Some(g)).err(),
+                    IkeVersion::Ikev1 => group_refusal(g, c.isakmp.legacy(), GroupLine::Pfs),
+                };
+                if let Some(e) = refused {
+                    self.error(
+                        l,
+                        if p.pfs_implicit {
+                            format!("set pfs without a group is group 1: {e}")
+                        } else {
+                            e
+                        },
+                    );
+                }
+            }
             out.ipsec_profiles.push(IpsecProfile {
                 name: p.name.clone(),
                 transform_sets: p
@@ -564,10 +597,28 @@ impl Builder<'_> {
                 lifetime_seconds: seconds.map(|x| x.0),
                 lifetime_kilobytes: kilobytes.map(|x| x.0),
                 pfs: p.pfs.map(|x| x.0),
+                ike,
             });
         }
         let chosen = self.ike_profile(c, tunnels);
         out.ikev2 = self.ikev2(c, chosen);
+        let ikev1_used = tunnels.iter().any(|t| {
+            t.protection.as_ref().is_some_and(|prot| {
+                out.profile(&prot.profile)
+                    .is_some_and(|p| p.ike_version() == IkeVersion::Ikev1)
+            })
+        });
+        let isakmp = c.isakmp.build(ikev1_used);
+        for (path, l) in isakmp.paths {
+            self.path(path, l);
+        }
+        for (l, e) in isakmp.errors {
+            self.error(l, e);
+        }
+        for (l, n) in isakmp.notes {
+            self.note(l, n);
+        }
+        out.isakmp = isakmp.config;
         out.call_admission = CallAdmission {
             max_sa: c.max_sa.map(|x| x.0),
             max_in_negotiation: c.max_in_negotiation.map(|x| x.0),
@@ -593,13 +644,8 @@ impl Builder<'_> {
                 continue;
             };
             match &pd.ikev2_profile {
-                None => self.error(
-                    pd.header,
-                    format!(
-                        "no set ikev2-profile: IOS negotiates IKEv1 for such a profile, which is not supported; add set ikev2-profile NAME to crypto ipsec profile {}",
-                        pd.name
-                    ),
-                ),
+                // IKEv1, with the `crypto isakmp` settings (validation checks there are some).
+                None => {}
                 Some((name, line)) => match c.ike_profiles.iter().position(|x| &x.name == name) {
                     None => self.error(*line, format!("no crypto ikev2 profile {name}")),
                     Some(k) => match chosen {

@@ -1,20 +1,21 @@
 //! The `crypto …` lines: transform sets and IPsec profiles, the IKEv2 proposal, policy,
-//! keyring and profile blocks, the global IKEv2 and call admission lines, and the refusals
-//! (IKEv1, crypto maps, certificates). Transforms and groups are checked with
-//! `crypto_config`'s own translation, so its refusals read the same here.
+//! keyring and profile blocks, the global IKEv2 and call admission lines, `crypto isakmp`
+//! (IKEv1, in [`super::isakmp`]), and the refusals (`crypto keyring`, crypto maps,
+//! certificates). Transforms and groups are checked with `crypto_config`'s own translation,
+//! so its refusals read the same here.
 
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net};
 
+use super::isakmp::IsakmpDraft;
 use super::lex::Line;
 use super::parser::{At, Ctx, Done, VRF, addr, number, put, with_mask};
 use crate::config::{Dpd, IdentityConfig, Password};
 use crate::crypto_config::{esp_proposal, ike_proposal};
 
-/// The refusal of every IKEv1 line.
-pub(crate) const IKEV1: &str =
-    "IKEv1 is not supported: use crypto ikev2 (keyring, profile, proposal)";
+/// The refusal of `crypto keyring` (IKEv1's keyrings).
+const KEYRING: &str = "crypto keyring is not supported: give IKEv1 keys as crypto isakmp key KEY address A MASK (or use crypto ikev2 keyring)";
 /// The refusal of crypto maps.
 pub(crate) const CRYPTO_MAP: &str =
     "crypto maps are not supported: protect the tunnel with tunnel protection ipsec profile NAME";
@@ -37,6 +38,8 @@ pub(crate) struct ProfileDraft {
     pub transform_sets: At<Vec<String>>,
     pub ikev2_profile: At<String>,
     pub pfs: At<u16>,
+    /// `set pfs` without a group (IOS's group 1).
+    pub pfs_implicit: bool,
     pub seconds: At<u32>,
     pub kilobytes: At<u64>,
 }
@@ -96,6 +99,8 @@ pub(crate) struct CryptoDraft {
     pub policies: Vec<PolicyDraft>,
     pub keyrings: Vec<KeyringDraft>,
     pub ike_profiles: Vec<IkeProfileDraft>,
+    /// `crypto isakmp …`.
+    pub isakmp: IsakmpDraft,
     /// `crypto ikev2 dpd`.
     pub dpd: At<Dpd>,
     /// `crypto ikev2 nat keepalive`.
@@ -232,7 +237,11 @@ impl CryptoDraft {
             Ok(l.need(3, "name")?.to_owned())
         };
         match (l.kw(1), l.kw(2)) {
-            ("isakmp", _) | ("keyring", _) => Err(IKEV1.into()),
+            ("isakmp", _) => {
+                let (done, policy) = self.isakmp.global(l)?;
+                Ok((done, policy.map(Ctx::IsakmpPolicy)))
+            }
+            ("keyring", _) => Err(KEYRING.into()),
             ("map" | "dynamic-map", _) => Err(CRYPTO_MAP.into()),
             ("pki" | "ca" | "key", _) => Err(CERTS.into()),
             ("ipsec", "transform-set") => {
@@ -273,6 +282,7 @@ impl CryptoDraft {
                         transform_sets: None,
                         ikev2_profile: None,
                         pfs: None,
+                        pfs_implicit: false,
                         seconds: None,
                         kilobytes: None,
                     },
@@ -485,6 +495,7 @@ impl CryptoDraft {
                 let p = self.ike_profiles.get_mut(i).ok_or_else(missing)?;
                 ike_profile_line(p, l)
             }
+            Ctx::IsakmpPolicy(i) => self.isakmp.policy_line(i, l),
             _ => Err(missing()),
         }
     }
@@ -499,26 +510,24 @@ fn profile_line(p: &mut ProfileDraft, l: &Line) -> Result<Done, String> {
         ("set", "ikev2-profile") if l.len() == 3 => {
             put(&mut p.ikev2_profile, l.need(2, "profile")?.to_owned(), l.no)
         }
-        ("set", "isakmp-profile") => Err(IKEV1.into()),
+        ("set", "isakmp-profile") => Err(
+            "set isakmp-profile is not supported: IKEv1 uses the global crypto isakmp policies and keys; remove the line"
+                .into(),
+        ),
+        // The group is checked once the whole text is read: which IKE the profile uses (`set
+        // ikev2-profile` may follow) and whether IKEv1 accepts the legacy groups.
         ("set", "pfs") if l.len() <= 3 => {
-            let (g, dflt) = match l.word(2) {
-                None => (1, true),
-                Some(w) => {
-                    let n = w
-                        .to_ascii_lowercase()
-                        .strip_prefix("group")
-                        .and_then(|n| n.parse::<u16>().ok())
-                        .ok_or_else(|| format!("{w:?} is not groupN (group14, group19, …)"))?;
-                    (n, false)
+            let g = match l.word(2) {
+                None => {
+                    p.pfs_implicit = true;
+                    1
                 }
+                Some(w) => w
+                    .to_ascii_lowercase()
+                    .strip_prefix("group")
+                    .and_then(|n| n.parse::<u16>().ok())
+                    .ok_or_else(|| format!("{w:?} is not groupN (group14, group19, …)"))?,
             };
-            if let Err(e) = esp_proposal("aes256gcm16", Some(g)) {
-                return Err(if dflt {
-                    format!("set pfs without a group is group 1: {e}")
-                } else {
-                    e
-                });
-            }
             put(&mut p.pfs, g, l.no)
         }
         ("set", "security-association") if l.len() == 5 && l.kw(2) == "lifetime" => {

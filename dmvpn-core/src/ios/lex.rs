@@ -147,7 +147,9 @@ pub(crate) fn redact(words: &[&str]) -> String {
                         "chain" | "config-key" | "generate" | "zeroize" | ""
                     ) =>
             {
-                Some((if is_type(i + 1) { i + 2 } else { i + 1 }, false))
+                // `crypto isakmp key 0 address A`: the key is `0`, not a type.
+                let typed = is_type(i + 1) && kw(i + 2) != "address";
+                Some((if typed { i + 2 } else { i + 1 }, false))
             }
             _ => None,
         };
@@ -223,6 +225,22 @@ mod tests {
             ),
             ("key-string s3cret", "key-string <redacted>"),
             // A mistyped command still hides the word after `key`; the GRE key does not.
+            (
+                "crypto isakmp key 0 cisco47 address 0.0.0.0 0.0.0.0",
+                "crypto isakmp key 0 <redacted> address 0.0.0.0 0.0.0.0",
+            ),
+            (
+                "crypto isakmp key 0 address 0.0.0.0",
+                "crypto isakmp key <redacted> address 0.0.0.0",
+            ),
+            (
+                "crypto isakmp key cisco address ipv6 ::/0",
+                "crypto isakmp key <redacted> address ipv6 ::/0",
+            ),
+            (
+                "crypto isakmp keepalive 10 3 periodic",
+                "crypto isakmp keepalive 10 3 periodic",
+            ),
             (
                 "crypto itakmp key s3cret address 0.0.0.0",
                 "crypto itakmp key <redacted> address 0.0.0.0",

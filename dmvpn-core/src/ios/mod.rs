@@ -32,13 +32,33 @@
 //! crypto call admission limit ike
 //!   in-negotiation-sa N                        crypto.call_admission.max_in_negotiation
 //!   (also crypto ikev2 limit max-in-negotiation-sa N)
+//! crypto isakmp policy 10                     crypto.isakmp.policies: [IsakmpPolicy {
+//!  encryption aes [128|192|256]                  priority: 10, encryption (IOS's default
+//!                                                  des, refused: add encryption aes 256),
+//!  hash sha|sha256|sha384|sha512                 hash (default sha),
+//!  authentication pre-share                      authentication (default rsa-sig, refused),
+//!  group 14|15|16|19|20|21                       group (default 1: needs legacy-groups),
+//!  lifetime 86400                                lifetime_seconds }] (IKEv1)
+//! crypto isakmp key K address A [MASK]         crypto.isakmp.keys: [IsakmpKey { address: A/MASK
+//!   (address 0.0.0.0 [0.0.0.0]: every peer;      (0.0.0.0/0, ::/0), key }]
+//!   address ipv6 P/LEN; [no-xauth])
+//! crypto isakmp keepalive S [R] [periodic|     crypto.isakmp.keepalive: Some(IsakmpKeepalive
+//!   on-demand]                                   { interval: S, retry: R (2), mode })
+//! crypto isakmp nat keepalive S                crypto.isakmp.nat_keepalive_seconds: Some(S)
+//! crypto isakmp legacy-groups (this crate's    crypto.isakmp.legacy_groups: true (groups 1, 2
+//!   line, not IOS's)                             and 5 in policies and IKEv1 `set pfs`)
+//! crypto isakmp identity address               (the default: the node's identity is its
+//!                                                address)
+//! crypto isakmp aggressive-mode disable        (a note: the node never uses aggressive mode)
+//! no crypto isakmp default policy              (a note: the node has no default policies)
 //! crypto ipsec transform-set TS esp-gcm 256    crypto.transform_sets: [TransformSet {
 //!  mode transport                                name: "TS", transforms: "esp-gcm 256", mode }]
 //! crypto ipsec security-association
 //!   lifetime seconds|kilobytes N               every profile's default lifetime
 //! crypto ipsec profile DMVPN                   crypto.ipsec_profiles: [IpsecProfile {
 //!  set transform-set TS                          transform_sets: ["TS"],
-//!  set ikev2-profile IKE                         (which IKEv2 profile: one per node)
+//!  set ikev2-profile IKE                         ike: Ikev2 (which IKEv2 profile: one per
+//!                                                  node); without it ike: Ikev1 (IOS's IKEv1)
 //!  set pfs group19                               pfs: Some(19),
 //!  set security-association lifetime seconds N   lifetime_seconds / lifetime_kilobytes }]
 //! interface Tunnel0                            tunnels: [TunnelConfig { name: "Tunnel0",
@@ -72,14 +92,30 @@
 //! ip route 0.0.0.0 0.0.0.0 172.16.1.254 [D]    Parsed::routes
 //! ```
 //!
-//! Refused, with what to use instead: `crypto isakmp …` and `crypto keyring` ("IKEv1 is not
-//! supported: use crypto ikev2 (keyring, profile, proposal)"), `crypto map` (tunnel
-//! protection), certificates (`crypto pki`), DES, 3DES, MD5 and Diffie-Hellman groups 1, 2
-//! and 5 (in `crypto_config`'s words), `shutdown` on a tunnel (running an interface the
+//! Refused, with what to use instead: `crypto keyring` (give IKEv1 keys as `crypto isakmp
+//! key`), `crypto isakmp profile`, `set isakmp-profile`, `crypto isakmp identity` other than
+//! `address`, `crypto isakmp key … hostname`, encrypted keys (type 6, 7), `crypto isakmp
+//! invalid-spi-recovery` and every other `crypto isakmp` or `no crypto isakmp` line not listed
+//! above, `crypto map` (tunnel protection), certificates (`crypto pki`, `authentication
+//! rsa-sig`/`rsa-encr`), DES, 3DES, MD5 (in ESP, IKEv2 and ISAKMP policies alike, e.g.
+//! "encryption des is refused (DES is broken, RFC 8247): use encryption aes 256"),
+//! Diffie-Hellman groups 1, 2 and 5 in IKEv2 and, without `crypto isakmp legacy-groups`, in
+//! IKEv1 ("group 2 is a legacy group (1024-bit MODP, too small for today, RFC 8247): use group
+//! 14 or 19, or add the line crypto isakmp legacy-groups to accept it"), group 24 (not in the
+//! crypto provider: use group 14), and `shutdown` on a tunnel (running an interface the
 //! configuration turned off would register, negotiate IKE and carry traffic the operator
 //! stopped; leaving it out silently would change the network: remove the interface or the
-//! line), and an IPsec profile of a protected tunnel without `set ikev2-profile` (IOS would
-//! negotiate IKEv1 with it).
+//! line). A `crypto isakmp policy` whose `encryption`, `authentication` or `group` line is
+//! missing takes IOS's default (DES, rsa-sig, group 1), which is refused on the policy's
+//! first line with the line to add.
+//!
+//! An IPsec profile without `set ikev2-profile` negotiates IKEv1, as on IOS
+//! ([`IkeVersion::Ikev1`](crate::config::IkeVersion::Ikev1)): a tunnel protected with it needs
+//! a `crypto isakmp policy` and a `crypto isakmp key`. `crypto isakmp legacy-groups` is this
+//! crate's own line (IOS has no such switch): the explicit opt-in for groups 1, 2 and 5, with
+//! a warning at every negotiation. The `crypto isakmp` lines are notes when no protected
+//! tunnel uses IKEv1. ([`Node::new`](crate::Node::new) refuses a tunnel protected with IKEv1
+//! until the IKEv1 machine is part of the node.)
 //!
 //! The node has one IKEv2 configuration: every protected tunnel's IPsec profile must name the
 //! same IKEv2 profile, whose keyring becomes the node's. IKEv2 proposals count, as in IOS,
@@ -129,9 +165,13 @@
 //! let noted: Vec<usize> = parsed.notes.iter().map(|n| n.line).collect();
 //! assert_eq!(noted, [11, 12, 13]);
 //!
+//! // IOS's default encryption of an ISAKMP policy is DES.
 //! let err = ios::parse("interface Tunnel0\n tunnel bogus\ncrypto isakmp policy 1\n", &|_| None)
 //!     .unwrap_err();
-//! assert!(err.to_string().contains("line 3: crypto isakmp policy 1: IKEv1 is not supported"));
+//! assert!(err.to_string().contains(
+//!     "line 3: crypto isakmp policy 1: no encryption line: IOS's default is encryption des, \
+//!      and encryption des is refused (DES is broken, RFC 8247): add encryption aes 256"
+//! ));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -145,6 +185,7 @@ use crate::config::NodeConfig;
 mod build;
 mod crypto;
 mod iface;
+mod isakmp;
 mod lex;
 mod parser;
 mod tunnel;

@@ -102,6 +102,8 @@ pub(crate) enum Ctx {
     Peer(usize, usize),
     /// `crypto ikev2 profile`.
     IkeProfile(usize),
+    /// `crypto isakmp policy` (an index into the ISAKMP policy drafts).
+    IsakmpPolicy(usize),
 }
 
 /// Everything read so far.
@@ -211,6 +213,10 @@ impl Parser {
                     | "description"
                     | "virtual-template"
             ),
+            Ctx::IsakmpPolicy(_) => matches!(
+                k,
+                "encryption" | "hash" | "authentication" | "group" | "lifetime"
+            ),
         }
     }
 
@@ -262,6 +268,10 @@ impl Parser {
                     self.error(l, e);
                 }
             },
+            "no" if l.starts_at(1, &["crypto", "isakmp"]) => {
+                let r = self.crypto.isakmp.no_line(l);
+                self.done(l, r);
+            }
             "ip" | "ipv6" if l.kw(1) == "route" => {
                 let r = self.route(l);
                 self.done(l, r);

@@ -32,9 +32,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::config::{
-    CallAdmission, CryptoConfig, HubResolution, Ikev2Config, IpsecMode, IpsecProfile, Ipv6Overlay,
-    KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap, TransformSet,
-    TunnelConfig, TunnelMode, TunnelProtection,
+    CallAdmission, CryptoConfig, HubResolution, IkeVersion, Ikev2Config, IpsecMode, IpsecProfile,
+    Ipv6Overlay, IsakmpConfig, KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password,
+    StaticMap, TransformSet, TunnelConfig, TunnelMode, TunnelProtection,
 };
 
 /// The hub's NBMA address.
@@ -179,6 +179,7 @@ impl Example {
                 lifetime_seconds: None,
                 lifetime_kilobytes: None,
                 pfs: None,
+                ike: IkeVersion::Ikev2,
             }],
             ikev2: Ikev2Config {
                 keyring: vec![KeyringPeer {
@@ -193,6 +194,7 @@ impl Example {
                 ..Ikev2Config::default()
             },
             call_admission: CallAdmission::default(),
+            isakmp: IsakmpConfig::default(),
         }
     }
 

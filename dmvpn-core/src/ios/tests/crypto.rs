@@ -253,21 +253,21 @@ fn crypto_refusals_say_what_to_use() {
     for (replace, by, line, why) in [
         (
             "crypto ikev2 policy POL",
-            "crypto isakmp policy 1\n authentication pre-share\n hash md5\ncrypto ikev2 policy POL",
-            "crypto isakmp policy 1",
-            "IKEv1 is not supported: use crypto ikev2 (keyring, profile, proposal)",
+            "crypto isakmp policy 1\n encryption aes 256\n authentication pre-share\n group 14\n hash md5\ncrypto ikev2 policy POL",
+            "hash md5",
+            "hash md5 is refused (MD5 is broken, RFC 8247): use hash sha256",
         ),
         (
             "crypto ikev2 policy POL",
-            "crypto isakmp key cisco47 address 0.0.0.0\ncrypto ikev2 policy POL",
-            "crypto isakmp key <redacted> address 0.0.0.0",
-            "IKEv1 is not supported",
+            "crypto isakmp key cisco47 hostname spoke1\ncrypto ikev2 policy POL",
+            "crypto isakmp key <redacted> hostname spoke1",
+            "a key by host name is not supported",
         ),
         (
             "crypto ikev2 policy POL",
             "crypto keyring OLD\n pre-shared-key address 0.0.0.0 key x\ncrypto ikev2 policy POL",
             "crypto keyring OLD",
-            "IKEv1 is not supported",
+            "crypto keyring is not supported: give IKEv1 keys as crypto isakmp key KEY address A MASK",
         ),
         (
             "crypto ikev2 policy POL",
@@ -333,13 +333,7 @@ fn crypto_refusals_say_what_to_use() {
             " set ikev2-profile IKE\n",
             " set ikev2-profile IKE\n set isakmp-profile OLD\n",
             "set isakmp-profile OLD",
-            "IKEv1 is not supported",
-        ),
-        (
-            " set ikev2-profile IKE\n",
-            "",
-            "crypto ipsec profile DMVPN",
-            "no set ikev2-profile: IOS negotiates IKEv1",
+            "set isakmp-profile is not supported",
         ),
         (
             " set ikev2-profile IKE\n",

@@ -48,6 +48,7 @@ fn tunnel(text: &str) -> TunnelConfig {
 }
 
 mod crypto;
+mod isakmp;
 
 #[test]
 fn each_tunnel_line_sets_its_field() {
