@@ -680,33 +680,6 @@ impl CryptoConfig {
     }
 }
 
-impl CryptoConfig {
-    /// The problems of tunnels whose IPsec profile negotiates IKEv1, which the node does not
-    /// run yet: the configuration is valid (and `ios::parse` accepts it), but the node would
-    /// otherwise protect such a tunnel with IKEv2. Empty when every protected tunnel uses
-    /// IKEv2.
-    pub(crate) fn ikev1_not_in_node(
-        &self,
-        tunnels: &[crate::config::TunnelConfig],
-    ) -> Vec<crate::config::ConfigProblem> {
-        tunnels
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                let prot = t.protection.as_ref()?;
-                let pr = self.profile(&prot.profile)?;
-                (pr.ike_version() == IkeVersion::Ikev1).then(|| crate::config::ConfigProblem {
-                    path: format!("tunnels[{i}].protection"),
-                    message: format!(
-                        "IPsec profile {:?} negotiates IKEv1, which the node does not run yet: protect the tunnel with an IKEv2 profile",
-                        pr.name
-                    ),
-                })
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

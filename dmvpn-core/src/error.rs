@@ -77,4 +77,7 @@ pub enum Error {
     /// IKE refused a datagram.
     #[error("IKE: {0}")]
     Ike(dmvpn_ikev2::Error),
+    /// An IKEv1 datagram was dropped.
+    #[error("IKEv1: {0}")]
+    Ikev1(dmvpn_ikev1::Error),
 }

@@ -180,6 +180,14 @@ pub enum EventKind {
         /// Whether ESP, IKE and NHRP now go to `to`.
         followed: bool,
     },
+    /// `%CRYPTO-4-IKMP_WARNING`: a warning of the IKE machine (an IKEv1 negotiation used a
+    /// legacy Diffie-Hellman group, allowed by `crypto isakmp legacy-groups`).
+    CryptoWarning {
+        /// The peer, when known.
+        peer: Option<IpAddr>,
+        /// What happened.
+        message: String,
+    },
     /// `%IKEV2-3-REFUSED`: a peer's IKE request was refused (authentication failed, no
     /// proposal chosen, call admission, …) or refused ours.
     CryptoRefused {
@@ -309,6 +317,10 @@ impl fmt::Display for Event {
                 f,
                 "%IKEV2-5-DPD: {i} peer {peer} stopped answering liveness checks"
             ),
+            EventKind::CryptoWarning { peer, message } => match peer {
+                Some(p) => write!(f, "%CRYPTO-4-IKMP_WARNING: {i} peer {p}: {message}"),
+                None => write!(f, "%CRYPTO-4-IKMP_WARNING: {i} {message}"),
+            },
             EventKind::CryptoRefused {
                 peer,
                 exchange,

@@ -139,8 +139,10 @@ pub struct CryptoStatus {
     pub interfaces: Vec<String>,
     /// The profile's ESP proposals (strongSwan syntax).
     pub proposals: String,
-    /// Every IKE SA of the group's endpoint, by id.
+    /// Every IKE SA of the group's endpoint, by id (IKEv2 groups).
     pub ike_sas: Vec<IkeSaStatus>,
+    /// Every ISAKMP SA of the group's endpoint, by id (IKEv1 groups: `crypto isakmp`).
+    pub isakmp_sas: Vec<dmvpn_ikev1::IsakmpSaStatus>,
     /// The configured IKE SA lifetime.
     pub ike_lifetime: Duration,
     /// The MTU of the underlay interface the tunnel source is on (the smallest
@@ -199,8 +201,9 @@ impl Node {
                     names
                 }),
             proposals: grp.transform.clone(),
-            ike_sas: grp.ep.status(now),
-            ike_lifetime: grp.ep.config().ike_lifetime,
+            ike_sas: grp.ep.v2().map(|e| e.status(now)).unwrap_or_default(),
+            isakmp_sas: grp.ep.v1().map(|e| e.status(now)).unwrap_or_default(),
+            ike_lifetime: grp.ep.ike_lifetime(),
             underlay_mtu: grp
                 .ifaces
                 .iter()
@@ -217,8 +220,8 @@ impl Node {
         let Some(grp) = self.groups.get(g) else {
             return Vec::new();
         };
-        let ike_lifetime = grp.ep.config().ike_lifetime;
-        let dpd = grp.ep.config().liveness_idle.is_some();
+        let ike_lifetime = grp.ep.ike_lifetime();
+        let dpd = grp.ep.dpd();
         let name = |i: usize| self.ifaces.get(i).map(|f| f.cfg.name.clone());
         // One pass over the child SAs (keyed by inbound SPI), so a hub with many spokes costs
         // O(n log n), not a scan per peer.
@@ -271,15 +274,15 @@ impl Node {
                 let negotiating = p.and_then(|p| p.negotiating);
                 let ike = established
                     .or(negotiating)
-                    .and_then(|sa| grp.ep.sa_status(now, sa));
-                let up = established.is_some()
-                    && ike.as_ref().is_some_and(|s| s.state == IkeState::Ready);
+                    .and_then(|sa| grp.ep.v2().and_then(|e| e.sa_status(now, sa)));
+                let up = established.is_some_and(|sa| grp.ep.is_established(now, sa));
+                let negotiating_v1 = grp.ep.is_v1() && negotiating.is_some();
                 let any_sa = !(inbound.is_empty() && outbound.is_empty());
                 let state = match (up, any_sa) {
                     (true, true) => SessionState::UpActive,
                     (true, false) => SessionState::UpIdle,
                     (false, true) => SessionState::UpNoIke,
-                    (false, false) if negotiating.is_some() || ike.is_some() => {
+                    (false, false) if negotiating.is_some() || ike.is_some() || negotiating_v1 => {
                         SessionState::DownNegotiating
                     }
                     (false, false) => SessionState::Down,

@@ -1,13 +1,14 @@
-//! Sans-IO IKEv1 for DMVPN: the ISAKMP wire format, the keys and the message encryption, so
-//! far, of the IKEv1 that existing Cisco DMVPN clouds configured with `crypto isakmp` speak.
+//! Sans-IO IKEv1 for DMVPN: the ISAKMP wire format, the keys, the message encryption and the
+//! [`Endpoint`] (Main Mode, Quick Mode, Informational) of the IKEv1 that existing Cisco DMVPN
+//! clouds configured with `crypto isakmp` speak.
 //!
 //! IKEv1 is deprecated (RFC 9395, "Deprecation of the Internet Key Exchange Version 1
 //! (IKEv1) Protocol and Obsoleted Algorithms"). This crate exists to join such clouds and to
 //! migrate them: new deployments use IKEv2, `dmvpn-ikev2`
 //! (<https://docs.rs/dmvpn-ikev2>), which is what `dmvpn-core` negotiates. The aim is Main
-//! Mode and Quick Mode with pre-shared keys, as IOS hubs and spokes run them. Two parts are
-//! here: the wire layer ([`wire`]) and the keys and encryption ([`keys`], [`cipher`], [`iv`],
-//! [`algorithm`]); the exchanges come next.
+//! Mode and Quick Mode with pre-shared keys, as IOS hubs and spokes run them. Three parts:
+//! the wire layer ([`wire`]), the keys and encryption ([`keys`], [`cipher`], [`iv`],
+//! [`algorithm`]) and the machine ([`Endpoint`], [`Config`], [`Event`]).
 //!
 //! # The wire layer
 //!
@@ -77,8 +78,50 @@
 //! never shown by `Debug`. Decryption never panics, whatever the bytes. There are no sockets,
 //! clocks, threads or global randomness here.
 //!
-//! Not here yet: the Main Mode, Quick Mode and Informational exchanges and the IKE SA state
-//! machine that will use all this.
+//! # The endpoint
+//!
+//! [`Endpoint`] follows the family's handle/poll contract (`handle_datagram`,
+//! `handle_timeout`, `poll_transmit`, `poll_event`, `poll_timeout`):
+//!
+//! - **Main Mode** with pre-shared keys (RFC 2409 §5, §5.4), initiator and responder; the key
+//!   is chosen by the peer's address, longest prefix first, then the wildcard ([`KeyTable`],
+//!   as `crypto isakmp key K address A [MASK]`), since Main Mode must pick it before it sees
+//!   the peer's identity. The responder takes the first of the initiator's transforms that
+//!   matches one of its policies ([`Policy`], `crypto isakmp policy`) and echoes it as
+//!   offered; the shorter lifetime wins.
+//! - **Quick Mode** (§5.5) with or without PFS, transport or tunnel mode, the two ESP SAs
+//!   handed out as `dmvpn-ikev2`'s [`ChildSaUp`] (the same shape the node installs for
+//!   IKEv2); RESPONDER-LIFETIME (RFC 2407 §4.6.3.1) sent when our lifetime is shorter and
+//!   honoured when received; the commit bit honoured (the SAs are used after CONNECTED).
+//!   Without a NAT, transport-mode IDs must be the two peers' addresses.
+//! - **Informational** (§5.7): Delete of the ISAKMP SA and of IPsec SAs, INITIAL-CONTACT
+//!   (sent in message 5 to a peer we have no SA with; received, it retires the peer's older
+//!   SAs), DPD R-U-THERE / R-U-THERE-ACK (RFC 3706, on demand or periodic), error
+//!   notifications failing our Quick Mode. Cleartext Informationals are believed only while
+//!   Main Mode runs.
+//! - **NAT-T** (RFC 3947): the vendor IDs (RFC 3947 and draft-02, which IOS 12.x knows), NAT-D
+//!   in messages 3 and 4, the float to port 4500 with message 5, the UDP-encapsulated modes
+//!   and NAT-OA in Quick Mode, keepalives while behind a NAT, an authenticated peer followed
+//!   to a new address; `force_encap` as strongSwan's `encap = yes`.
+//! - **Retransmission** with back-off ([`Retransmit`]); a retransmitted peer message is
+//!   recognised by its bytes before anything is decrypted and answered with our last
+//!   message, so the CBC IV chains (Appendix B) stay in step; an IV moves only after the
+//!   message's HASH verified.
+//! - **Lifetimes and rekeys**: IPsec SAs are rekeyed ahead of their lifetime (a new Quick
+//!   Mode with the same IDs, the old pair then deleted); the ISAKMP SA that started Main Mode
+//!   starts a new one ahead of its lifetime when it has IPsec SAs, which move to the new SA
+//!   ([`Event::IsakmpReplaced`]). An ISAKMP SA that goes while another one with the peer is
+//!   up hands its IPsec SAs over (IKEv1's IPsec SAs outlive their ISAKMP SA).
+//! - **Aggressive Mode** is refused and never answered ([`Error::AggressiveModeRefused`],
+//!   [`Counters::aggressive_refused`]): with a pre-shared key, its second message lets an
+//!   eavesdropper test guesses of the key offline (seed 002). The wire layer decodes it.
+//! - **Legacy groups** 1, 2 and 5 only with [`Config::allow_legacy_groups`], and an
+//!   [`Event::LegacyGroup`] warning at every negotiation that uses one; DES, 3DES and MD5
+//!   are refused with the replacement named.
+//! - Wrong keys: a message 5 or 6 whose HASH does not verify is counted
+//!   ([`Counters::auth_failures`]) and reported ([`Event::Refused`]), and the SA waits for a
+//!   genuine message until it times out (so that a forged message cannot end a genuine
+//!   negotiation).
 //!
 //! # Example
 //!

@@ -461,11 +461,6 @@ impl Node {
         limits: Limits,
     ) -> Result<Node, Error> {
         config.validate()?;
-        // Until the IKEv1 machine is part of the node, a tunnel it would protect is refused.
-        let pending = config.crypto.ikev1_not_in_node(&config.tunnels);
-        if !pending.is_empty() {
-            return Err(crate::config::ConfigError(pending).into());
-        }
         // A dual-stack interface's IPv6 overlay is an interface of its own after the
         // configured ones (config::Ipv6Overlay), in the crypto group of its source.
         let config = NodeConfig {

@@ -33,8 +33,9 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::config::{
     CallAdmission, CryptoConfig, HubResolution, IkeVersion, Ikev2Config, IpsecMode, IpsecProfile,
-    Ipv6Overlay, IsakmpConfig, KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password,
-    StaticMap, TransformSet, TunnelConfig, TunnelMode, TunnelProtection,
+    Ipv6Overlay, IsakmpAuthentication, IsakmpConfig, IsakmpEncryption, IsakmpHash, IsakmpKey,
+    IsakmpPolicy, KeyringPeer, MaxSend, NhrpConfig, NhsConfig, NodeConfig, Password, StaticMap,
+    TransformSet, TunnelConfig, TunnelMode, TunnelProtection,
 };
 
 /// The hub's NBMA address.
@@ -87,6 +88,8 @@ pub struct Example {
     /// (`overlay` stays [`Family::V4`]) and an IPv6 one ([`TunnelConfig::ipv6`]), every LAN
     /// both families.
     pub dual_stack: bool,
+    /// IPsec with IKEv1 ([`Example::protected_ikev1`]) instead of IKEv2.
+    pub ikev1: bool,
 }
 
 impl Example {
@@ -105,6 +108,7 @@ impl Example {
             overlay: Family::V4,
             underlay: Family::V4,
             dual_stack: false,
+            ikev1: false,
         }
     }
 
@@ -160,6 +164,16 @@ impl Example {
         self
     }
 
+    /// The same network protected by IPsec negotiated with IKEv1, as the seeds configure it
+    /// (with the algorithms made current): `crypto isakmp policy 10` with `encryption aes
+    /// 256`, `hash sha256`, `authentication pre-share`, `group 14`; `crypto isakmp key
+    /// cisco123 address 0.0.0.0 0.0.0.0`; the IPsec profile without `set ikev2-profile`.
+    pub fn protected_ikev1(mut self) -> Example {
+        self.ipsec = Some("cisco123".into());
+        self.ikev1 = true;
+        self
+    }
+
     /// The crypto configuration of every node (seed 004's): transform set `esp-aes 256
     /// esp-sha256-hmac`, `mode transport`, IPsec profile DMVPN, an IKEv2 keyring with one
     /// wildcard key.
@@ -179,7 +193,11 @@ impl Example {
                 lifetime_seconds: None,
                 lifetime_kilobytes: None,
                 pfs: None,
-                ike: IkeVersion::Ikev2,
+                ike: if self.ikev1 {
+                    IkeVersion::Ikev1
+                } else {
+                    IkeVersion::Ikev2
+                },
             }],
             ikev2: Ikev2Config {
                 keyring: vec![KeyringPeer {
@@ -194,7 +212,27 @@ impl Example {
                 ..Ikev2Config::default()
             },
             call_admission: CallAdmission::default(),
-            isakmp: IsakmpConfig::default(),
+            isakmp: if self.ikev1 {
+                IsakmpConfig {
+                    policies: vec![IsakmpPolicy {
+                        encryption: IsakmpEncryption::Aes256,
+                        hash: IsakmpHash::Sha256,
+                        authentication: IsakmpAuthentication::PreShare,
+                        group: 14,
+                        ..IsakmpPolicy::new(10)
+                    }],
+                    keys: vec![IsakmpKey {
+                        address: match self.underlay {
+                            Family::V4 => IpNet::V4(Ipv4Net::default()),
+                            Family::V6 => IpNet::V6(Ipv6Net::default()),
+                        },
+                        key: Password::new(psk.clone()),
+                    }],
+                    ..IsakmpConfig::default()
+                }
+            } else {
+                IsakmpConfig::default()
+            },
         }
     }
 

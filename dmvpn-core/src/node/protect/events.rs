@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use dmvpn_esp::wire::udp_encap::NAT_T_PORT;
 use dmvpn_esp::{InboundSa, OutboundSa, Policy};
-use dmvpn_ikev2::{DownReason, Event as IkeEvent, IkeSaId};
+use dmvpn_ikev2::{DownReason, IkeSaId};
 use dmvpn_wire::Proto;
 
+use super::ike::IkeEvent;
 use super::{Child, IKE_PORT};
 use crate::event::EventKind;
 use crate::node::debug::Dir;
@@ -33,7 +34,9 @@ impl Node {
                 let _ = self.push_transmit(t);
                 continue;
             }
-            let Some(e) = grp.ep.poll_event() else { break };
+            let Some(e) = grp.ep.poll_event(self.keylog_on) else {
+                break;
+            };
             self.on_ike_event(now, g, e);
         }
         self.drain_sadb(now, g);
@@ -90,16 +93,14 @@ impl Node {
         };
         let t = grp.ifaces.first().copied().unwrap_or(0);
         match e {
-            IkeEvent::IkeUp {
+            IkeEvent::Up {
                 sa,
                 local,
                 remote,
                 initiator,
-                spi_i,
-                spi_r,
-                suite,
+                spis: (spi_i, spi_r),
                 peer_id,
-                keys,
+                keylog,
                 nat,
                 behind_nat,
             } => {
@@ -107,9 +108,8 @@ impl Node {
                 // Behind a NAT, new SAs start on port 4500 (RFC 7296 §2.23 allows it): the
                 // NAT's mapping for 4500 is the one the keepalives keep open.
                 grp.behind_nat = behind_nat;
-                if self.keylog_on {
-                    self.keylog
-                        .push_back(dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, &suite, &keys));
+                if let Some(row) = keylog {
+                    self.keylog.push_back(row);
                 }
                 let Some(grp) = self.groups.get_mut(g) else {
                     return;
@@ -160,23 +160,20 @@ impl Node {
                     EventKind::CryptoUp {
                         peer: remote,
                         local,
-                        peer_id: peer_id.to_string(),
+                        peer_id,
                         initiator,
                         nat,
                     },
                 );
             }
-            IkeEvent::IkeRekeyed {
+            IkeEvent::Rekeyed {
                 old,
                 new,
-                spi_i,
-                spi_r,
-                suite,
-                keys,
+                spis,
+                keylog,
             } => {
-                if self.keylog_on {
-                    self.keylog
-                        .push_back(dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, &suite, &keys));
+                if let Some(row) = keylog {
+                    self.keylog.push_back(row);
                 }
                 let Some(grp) = self.groups.get_mut(g) else {
                     return;
@@ -191,7 +188,9 @@ impl Node {
                         && sa == old
                     {
                         p.ike = Some((new, init));
-                        p.ike_spis = (spi_i, spi_r);
+                        if let Some(spis) = spis {
+                            p.ike_spis = spis;
+                        }
                     }
                 }
             }
@@ -203,7 +202,6 @@ impl Node {
             IkeEvent::ChildDeleted {
                 inbound_spi,
                 outbound_spi,
-                ..
             } => {
                 grp.children.remove(&inbound_spi);
                 grp.sadb.remove_inbound(inbound_spi);
@@ -215,7 +213,7 @@ impl Node {
                     grp.sadb.remove_outbound(outbound_spi);
                 }
             }
-            IkeEvent::IkeDown { sa, reason } => self.ike_down(now, g, sa, reason),
+            IkeEvent::Down { sa, reason } => self.ike_down(now, g, sa, reason),
             IkeEvent::PeerDead { sa, remote } => {
                 let ifaces = grp.ifaces.clone();
                 self.event(t, EventKind::CryptoPeerDead { peer: remote });
@@ -243,15 +241,14 @@ impl Node {
                 remote,
                 exchange,
                 reason,
-                ..
             } => {
                 bump(&mut grp.stats.refused);
                 self.event(
                     t,
                     EventKind::CryptoRefused {
                         peer: remote,
-                        exchange: exchange.to_string(),
-                        reason: reason.to_string(),
+                        exchange,
+                        reason,
                     },
                 );
             }
@@ -261,16 +258,29 @@ impl Node {
                     .iter()
                     .find(|(_, p)| p.ike.map(|(s, _)| s) == Some(sa))
                     .map_or(grp.source, |(a, _)| *a);
+                let exchange = if grp.ep.is_v1() {
+                    "QUICK_MODE"
+                } else {
+                    "CREATE_CHILD_SA"
+                };
                 self.event(
                     t,
                     EventKind::CryptoRefused {
                         peer: SocketAddr::new(peer, IKE_PORT),
-                        exchange: "CREATE_CHILD_SA".into(),
-                        reason: error.to_string(),
+                        exchange: exchange.into(),
+                        reason: error,
                     },
                 );
             }
-            _ => {}
+            IkeEvent::Warning { remote, message } => {
+                self.event(
+                    t,
+                    EventKind::CryptoWarning {
+                        peer: remote,
+                        message,
+                    },
+                );
+            }
         }
     }
 

@@ -37,9 +37,12 @@ use dmvpn_ikev2::crypto::IkeCryptoProvider;
 use dmvpn_ikev2::reinit::Backoff;
 use dmvpn_ikev2::wire::{Identity, TrafficSelector};
 use dmvpn_ikev2::{Endpoint, IkeSaId};
+
 use dmvpn_wire::Proto;
+use ike::Ike;
 
 mod events;
+pub(crate) mod ike;
 mod nat;
 
 use super::debug::Dir;
@@ -177,7 +180,7 @@ pub(crate) struct Group {
     pub(crate) source: IpAddr,
     pub(crate) profile: Arc<str>,
     pub(crate) ifaces: Vec<usize>,
-    pub(crate) ep: Endpoint,
+    pub(crate) ep: Ike,
     pub(crate) sadb: SaDatabase,
     pub(crate) children: BTreeMap<u32, Child>,
     pub(crate) peers: BTreeMap<IpAddr, CryptoPeer>,
@@ -296,28 +299,30 @@ pub(crate) fn build_groups(
             of_iface.push(Some(g));
             continue;
         }
-        let (cfg, transform) = ike_config(
-            &config.crypto,
-            &prot.profile,
-            t.source,
-            entropy.crypto_seed(groups.len()),
-        )
-        .map_err(|message| {
+        let problem = |message: String| {
             Error::Config(crate::config::ConfigError(vec![
                 crate::config::ConfigProblem {
                     path: format!("tunnels[{i}].protection"),
                     message,
                 },
             ]))
-        })?;
-        let ep = Endpoint::new(cfg).map_err(|e| {
-            Error::Config(crate::config::ConfigError(vec![
-                crate::config::ConfigProblem {
-                    path: format!("tunnels[{i}].protection"),
-                    message: e.to_string(),
-                },
-            ]))
-        })?;
+        };
+        let seed = entropy.crypto_seed(groups.len());
+        let v1 = config
+            .crypto
+            .profile(&prot.profile)
+            .is_some_and(|p| p.ike_version() == crate::config::IkeVersion::Ikev1);
+        let (ep, transform) = if v1 {
+            let (cfg, transform) =
+                ike::ikev1_config(&config.crypto, &prot.profile, seed).map_err(problem)?;
+            let ep = dmvpn_ikev1::Endpoint::new(cfg).map_err(|e| problem(e.to_string()))?;
+            (Ike::V1(Box::new(ep)), transform)
+        } else {
+            let (cfg, transform) =
+                ike_config(&config.crypto, &prot.profile, t.source, seed).map_err(problem)?;
+            let ep = Endpoint::new(cfg).map_err(|e| problem(e.to_string()))?;
+            (Ike::V2(Box::new(ep)), transform)
+        };
         of_iface.push(Some(groups.len()));
         groups.push(Group {
             source: t.source,
@@ -516,7 +521,7 @@ impl Node {
             vec![TrafficSelector::host(grp.source, GRE)],
             vec![TrafficSelector::host(peer, GRE)],
         );
-        match grp.ep.initiate(now, local, remote, None, Some(ts)) {
+        match grp.ep.initiate(now, local, remote, ts) {
             Ok(sa) => {
                 bump(&mut grp.stats.initiated);
                 if let Some(p) = grp.peers.get_mut(&peer) {
@@ -874,7 +879,7 @@ impl Node {
             bump(&mut grp.stats.ike_dropped);
         }
         self.drain_ike(now, g);
-        r.map_err(Error::Ike)
+        r
     }
 
     /// Turns on the key log ([`Node::poll_keylog`]): from now on every IKE and ESP SA's keys
@@ -907,9 +912,16 @@ impl Node {
         self.groups.iter().map(|g| (g.source, g.stats)).collect()
     }
 
-    /// The IKEv2 endpoint of tunnel interface `t`'s crypto group, for inspection.
+    /// The IKEv2 endpoint of tunnel interface `t`'s crypto group, for inspection (`None`
+    /// for an IKEv1 group).
     pub fn ike_endpoint(&self, t: usize) -> Option<&Endpoint> {
-        self.groups.get(self.group_of(t)?).map(|g| &g.ep)
+        self.groups.get(self.group_of(t)?).and_then(|g| g.ep.v2())
+    }
+
+    /// The IKEv1 endpoint of tunnel interface `t`'s crypto group, for inspection (`None` for
+    /// an IKEv2 group).
+    pub fn ikev1_endpoint(&self, t: usize) -> Option<&dmvpn_ikev1::Endpoint> {
+        self.groups.get(self.group_of(t)?).and_then(|g| g.ep.v1())
     }
 
     /// Child SAs of tunnel interface `t`'s crypto group: (peer, inbound SPI, outbound SPI), in

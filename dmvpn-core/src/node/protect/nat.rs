@@ -89,7 +89,7 @@ impl Node {
         to: SocketAddr,
     ) {
         if let Some(grp) = self.groups.get_mut(g) {
-            let _ = grp.ep.peer_moved(ike, to);
+            grp.ep.peer_moved(ike, to);
         }
         self.drain_ike(now, g);
     }
