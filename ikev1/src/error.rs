@@ -120,4 +120,32 @@ pub enum Error {
     /// A message that must begin with a HASH payload (RFC 2409 §5.5, §5.7) does not.
     #[error("the first payload is {0}, not HASH")]
     MissingHash(PayloadType),
+    /// A configuration that cannot work (no policy, a legacy group not allowed, …).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// No pre-shared key for this peer address (`crypto isakmp key … address`).
+    #[error("no pre-shared key for peer {0}")]
+    NoKey(core::net::IpAddr),
+    /// Over a Call Admission Control limit (half-open or total ISAKMP SAs).
+    #[error("refused by call admission control: {0}")]
+    AdmissionRefused(&'static str),
+    /// No ISAKMP SA with this id, or not in a state that can do it.
+    #[error("no such ISAKMP SA, or it is not established")]
+    UnknownSa,
+    /// No IPsec SA with this inbound SPI.
+    #[error("no IPsec SA with inbound SPI {0:#010x}")]
+    UnknownChild(u32),
+    /// A datagram that is not for this endpoint or that its state does not expect, dropped
+    /// (and counted): what it was.
+    #[error("dropped: {0}")]
+    Dropped(&'static str),
+    /// An Aggressive Mode request, refused: with a pre-shared key it hands an eavesdropper
+    /// what an offline dictionary attack on the key needs (seed 002).
+    #[error(
+        "aggressive mode is refused (a pre-shared key in aggressive mode is open to an offline dictionary attack)"
+    )]
+    AggressiveModeRefused,
+    /// A proposal with nothing acceptable in it.
+    #[error("no proposal chosen: {0}")]
+    NoProposalChosen(String),
 }

@@ -144,12 +144,23 @@
 
 pub mod algorithm;
 pub mod cipher;
+pub mod config;
+mod endpoint;
 mod error;
+pub mod event;
 pub mod iv;
 pub mod keys;
+mod sa;
 pub mod wire;
 
+pub use config::{Config, Dpd, EspTransform, KeyTable, Policy, Retransmit};
 pub use dmvpn_ikev2::Secret;
 pub use dmvpn_ikev2::auth::Psk;
 pub use dmvpn_ikev2::crypto::IkeCryptoProvider;
+pub use dmvpn_wire::Transmit;
+pub use endpoint::Endpoint;
 pub use error::Error;
+pub use event::{
+    ChildSaUp, Counters, DownReason, Event, IkeSaId, IsakmpSaStatus, IsakmpState, Phase1KeyLog,
+    Phase1Suite,
+};
