@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # IKEv1 interop with strongSwan: charon "sun" (swanctl `version = 1`, Main Mode with a pre-shared
 # key, `aggressive = no`, kernel-libipsec, `encap = yes`, tunnel mode, DPD) in one network
-# namespace and the side under test in another, joined by a veth pair. The side under test is
-# PEER=charon: a second charon ("moon", the same configuration mirrored). This validates the
-#   harness itself: the swanctl configuration, the proofs read from charon's log and
-#   the tshark decryption of IKEv1 and ESP, with keys read from charon's level-4 log
-#   (.ci/strongswan/charon-ikev1-keylog.py: Debian's strongSwan has no save-keys plugin).
+# namespace and the side under test ("moon") in another, joined by a veth pair. The side under
+# test is
+#   PEER=ours (default): our ipsec-peer --ike-version 1 (dmvpn_ikev1::Endpoint and esp through
+#     a TUN device; --force-encap, like encap = yes; --dpd 2; SIGUSR1 rekeys phase 2, SIGTERM
+#     deletes the ISAKMP SA), whose --keylog gives the tshark rows; they must equal the rows
+#     computed from sun's own keys (the same keys derived on both sides);
+#   PEER=charon: a second charon (the same configuration mirrored). This validates the harness
+#     itself: the swanctl configuration, the proofs read from charon's log and the tshark
+#     decryption of IKEv1 and ESP, with the keys read from sun's level-4 log
+#     (.ci/strongswan/charon-ikev1-keylog.py: Debian's strongSwan has no save-keys plugin).
 # For each proposal (phase 1 and phase 2 alike: aes128-sha256-modp2048, aes256-sha1-ecp256, the
-# phase 2 group meaning PFS) and with the side under test as initiator and as responder: phase 1
-# (Main Mode) and phase 2 (Quick Mode) come up, pings pass through the tunnel both ways, DPD
-# R-U-THERE is answered both ways, phase 2 is rekeyed by each side (charon deletes the SA it
-# rekeyed, charon.delete_rekeyed = yes), sun deletes the child SA (Informational DELETE for
-# ESP), and the side under test deletes the ISAKMP SA at sun. A capture on the veth, decrypted
-# by tshark with the keys (`uat:ikev1_decryption_table`, `uat:esp_sa`), must have no malformed
-# frame, no expert warning, every encrypted ISAKMP message decrypted (Main Mode 5/6 with their
-# ID and HASH, Quick Mode, Informational with HASH), the DPD notifications and both deletes,
-# and every ESP frame with a good ICV.
-# Usage: [PEER=charon] .ci/checks/strongswan-ikev1.sh [TARGET_DIR]   (default: target)
+# phase 2 group meaning PFS) and with moon as initiator and as responder: phase 1 (Main Mode)
+# and phase 2 (Quick Mode) come up, pings pass through the tunnel both ways, DPD R-U-THERE is
+# answered both ways, phase 2 is rekeyed by each side (and the rekeying side deletes the old SA:
+# charon.delete_rekeyed = yes), sun deletes the IPsec SA (Informational DELETE for ESP), and
+# moon deletes the ISAKMP SA at sun. The charon log lines that prove each step are printed. A
+# capture on the veth, decrypted by tshark with the keys (`uat:ikev1_decryption_table`,
+# `uat:esp_sa`), must have no malformed frame, no expert warning, every encrypted ISAKMP
+# message decrypted (Main Mode 5/6 with their ID and HASH, Quick Mode, Informational with HASH),
+# the DPD notifications and both deletes, and every ESP frame with a good ICV.
+# Usage: [PEER=ours|charon] .ci/checks/strongswan-ikev1.sh [TARGET_DIR]   (default: target)
 #        KEEP_INTEROP_LOGS=1 keeps the logs and captures.
 set -euo pipefail
 
 target="${1:-target}"
-peer_kind="${PEER:-charon}"
+peer_kind="${PEER:-ours}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 charon=/usr/lib/ipsec/charon
 fail() { echo "strongswan-ikev1: FAIL: $*" >&2; exit 1; }
@@ -33,10 +38,17 @@ command -v dumpcap >/dev/null || fail "dumpcap is missing"
 command -v ping >/dev/null || fail "ping is missing (iputils-ping)"
 command -v python3 >/dev/null || fail "python3 is missing"
 case "$peer_kind" in
+    ours)
+        peer_bin="$target/debug/ipsec-peer"
+        if [[ ! -x "$peer_bin" ]]; then
+            CARGO_TARGET_DIR="$target" cargo build -q -p dmvpn-examples --bin ipsec-peer
+        fi
+        [[ -x "$peer_bin" ]] || fail "$peer_bin was not built"
+        peer_bin="$(cd "$(dirname "$peer_bin")" && pwd)/ipsec-peer"
+        ;;
     charon) ;;
-    *) fail "PEER=$peer_kind: expected charon" ;;
+    *) fail "PEER=$peer_kind: expected ours or charon" ;;
 esac
-: "$target"
 
 # Our own namespaces and addresses only.
 ns_a="ikv1i-sun-$$"
@@ -70,7 +82,7 @@ wait_for() {
     until "$@" >/dev/null 2>&1; do
         if ((SECONDS >= end)); then
             echo "--- sun's charon log (tail)"; tail -40 "$work/a/charon.log" 2>/dev/null || true
-            echo "--- moon's log (tail)"; tail -40 "$work/b/charon.log" 2>/dev/null || true
+            echo "--- moon's log (tail)"; tail -40 "$work/b/charon.log" "$work/peer.log" 2>/dev/null || true
             fail "timed out after ${secs}s waiting for $what"
         fi
         sleep 0.2
@@ -91,7 +103,8 @@ ip netns exec "$ns_b" ip addr add "$b_addr/24" dev "$veth_b"
 ip netns exec "$ns_a" ip link set "$veth_a" up
 ip netns exec "$ns_b" ip link set "$veth_b" up
 ip netns exec "$ns_a" ip addr add "$a_host/32" dev lo
-ip netns exec "$ns_b" ip addr add "$b_host/32" dev lo
+# (ipsec-peer puts moon's inner address on its TUN device.)
+[[ "$peer_kind" == charon ]] && ip netns exec "$ns_b" ip addr add "$b_host/32" dev lo
 
 sw_a() { swanctl "$@" --uri "unix://$work/a/charon.vici"; }
 sw_b() { swanctl "$@" --uri "unix://$work/b/charon.vici"; }
@@ -162,6 +175,65 @@ EOF
     wait_for 10 "swanctl --load-all in $dir" swanctl --load-all --file "$dir/swanctl.conf" --uri "unix://$dir/charon.vici"
 }
 
+# The side under test: start, state, commands.
+start_b() {
+    local ike=$1 esp=$2 role=$3
+    if [[ "$peer_kind" == charon ]]; then
+        start_charon "$work/b" "$ns_b" "$b_addr" "$a_addr" "$b_net" "$a_net" "$ike" "$esp"
+        b_pid=$last_pid
+        return
+    fi
+    rm -f "$work/peer.log" "$work/keylog"
+    echo "$psk" >"$work/psk"
+    local init=()
+    [[ "$role" == initiator ]] && init=(--initiate)
+    ip netns exec "$ns_b" env RUST_LOG=info "$peer_bin" --ike-version 1 \
+        --local "$b_addr" --remote "$a_addr" --local-id "$b_addr" --remote-id "$a_addr" \
+        --psk-file "$work/psk" --ike "$ike" --esp "$esp" --tun ikv1p0 \
+        --local-ts "$b_host/${b_net#*/}" --remote-ts "$a_net" --force-encap --dpd 2 \
+        --keylog "$work/keylog" "${init[@]}" >"$work/peer.log" 2>&1 &
+    b_pid=$!
+    pids+=("$b_pid")
+    wait_for 10 "ipsec-peer's TUN" grep -q "TUN up" "$work/peer.log"
+}
+b_initiate() {
+    # ipsec-peer --initiate starts by itself.
+    if [[ "$peer_kind" == charon ]]; then
+        timeout 30 swanctl --initiate --uri "unix://$work/b/charon.vici" --child net >"$work/initiate.out" 2>&1 \
+            || { cat "$work/initiate.out"; fail "moon's swanctl --initiate failed"; }
+    fi
+}
+b_child_up() {
+    if [[ "$peer_kind" == charon ]]; then sas_b | grep -q INSTALLED; else grep -q "child SA up" "$work/peer.log"; fi
+}
+b_no_child() {
+    if [[ "$peer_kind" == charon ]]; then
+        ! sas_b | grep -q INSTALLED
+    else
+        [[ "$(grep -c "child SA up" "$work/peer.log")" == "$(grep -c "child SA deleted" "$work/peer.log")" ]]
+    fi
+}
+b_rekey() {
+    if [[ "$peer_kind" == charon ]]; then
+        timeout 20 swanctl --rekey --uri "unix://$work/b/charon.vici" --child net >/dev/null || fail "moon's swanctl --rekey failed"
+    else
+        kill -USR1 "$b_pid"
+    fi
+}
+b_close() {
+    if [[ "$peer_kind" == charon ]]; then
+        timeout 20 swanctl --terminate --uri "unix://$work/b/charon.vici" --ike peer >/dev/null || fail "moon's swanctl --terminate --ike failed"
+        return
+    fi
+    kill -TERM "$b_pid"
+}
+b_exited() {
+    [[ "$peer_kind" == charon ]] && return
+    wait_for 10 "ipsec-peer to exit" bash -c "! kill -0 $b_pid"
+    wait "$b_pid" || fail "ipsec-peer exited with an error: $(tail -5 "$work/peer.log")"
+    grep -q "bye" "$work/peer.log" || fail "ipsec-peer did not shut down cleanly"
+}
+
 # proof LOG LABEL PATTERN: the first line of LOG matching PATTERN, printed as evidence.
 proof() {
     local line
@@ -178,25 +250,22 @@ run_case() {
     echo "--- sun $ike / $esp, $peer_kind as $role"
     start_charon "$work/a" "$ns_a" "$a_addr" "$b_addr" "$a_net" "$b_net" "$ike" "$esp"
     local a_pid=$last_pid
-    start_charon "$work/b" "$ns_b" "$b_addr" "$a_addr" "$b_net" "$a_net" "$ike" "$esp"
-    local b_pid=$last_pid
-
     local pcap="$work/$tag.pcapng"
     ip netns exec "$ns_b" dumpcap -q -i "$veth_b" -f udp -w "$pcap" >"$work/dumpcap.out" 2>&1 &
     local dump_pid=$!
     pids+=("$dump_pid")
     wait_for 10 "dumpcap to start" test -s "$pcap"
+    start_b "$ike" "$esp" "$role"
 
     if [[ "$role" == initiator ]]; then
-        timeout 30 swanctl --initiate --uri "unix://$work/b/charon.vici" --child net >"$work/initiate.out" 2>&1 \
-            || { cat "$work/initiate.out"; fail "moon's swanctl --initiate failed"; }
+        b_initiate
     else
         timeout 30 swanctl --initiate --uri "unix://$work/a/charon.vici" --child net >"$work/initiate.out" 2>&1 \
             || { cat "$work/initiate.out"; fail "sun's swanctl --initiate failed"; }
     fi
     wait_for 30 "ISAKMP SA established at sun" ike_up
     wait_for 30 "IPsec SA installed at sun" child_up
-    wait_for 10 "IPsec SA installed at moon" bash -c "swanctl --list-sas --uri unix://$work/b/charon.vici | grep -q INSTALLED"
+    wait_for 10 "IPsec SA installed at moon" b_child_up
     local cky
     cky="$(cookie_i)"
     [[ "$cky" =~ ^[0-9a-f]{16}$ ]] || fail "no initiator cookie in swanctl --list-sas: '$cky'"
@@ -220,16 +289,17 @@ run_case() {
     wait_for 20 "ping after sun's rekey" ping_b
     # Phase 2 rekey started by the side under test.
     spi="$(child_in_spi)"
-    timeout 20 swanctl --rekey --uri "unix://$work/b/charon.vici" --child net >/dev/null || fail "moon's swanctl --rekey failed"
+    b_rekey
     wait_for 20 "phase 2 rekey by $peer_kind" spi_changed "$spi"
     wait_for 20 "the rekeyed SA deleted by moon" one_child
     wait_for 20 "ping after $peer_kind's rekey" ping_a
     # Child delete by sun, then the side under test deletes the ISAKMP SA.
     timeout 20 swanctl --terminate --uri "unix://$work/a/charon.vici" --child net >/dev/null || fail "sun's swanctl --terminate --child failed"
     wait_for 20 "IPsec SA deleted at sun" child_gone
-    wait_for 10 "IPsec SA deleted at moon" bash -c "! swanctl --list-sas --uri unix://$work/b/charon.vici | grep -q INSTALLED"
-    timeout 20 swanctl --terminate --uri "unix://$work/b/charon.vici" --ike peer >/dev/null || fail "moon's swanctl --terminate --ike failed"
+    wait_for 10 "IPsec SA deleted at moon" b_no_child
+    b_close
     wait_for 10 "ISAKMP SA deleted at sun" no_sas
+    b_exited
 
     sleep 0.3
     kill "$dump_pid" 2>/dev/null || true
@@ -248,11 +318,20 @@ run_case() {
     proof "$la" "rekey by $peer_kind, old SA" 'received DELETE for ESP CHILD_SA with SPI'
     proof "$la" "child delete by sun" 'closing CHILD_SA net\{3\} with SPIs'
     proof "$la" "ISAKMP delete by $peer_kind" 'received DELETE for IKE_SA peer\[[0-9]+\]'
-    kill "$a_pid" "$b_pid" 2>/dev/null || true
+    kill "$a_pid" 2>/dev/null || true
+    [[ "$peer_kind" == charon ]] && kill "$b_pid" 2>/dev/null
     wait "$a_pid" "$b_pid" 2>/dev/null || true
 
     python3 "$here/strongswan/charon-ikev1-keylog.py" "$work/a/charon-keys.log" "$cky" "$a_addr" "$b_addr" \
-        >"$work/keylog" || fail "$tag: no keys from sun's log"
+        >"$work/sun-keylog" || fail "$tag: no keys from sun's log"
+    if [[ "$peer_kind" == charon ]]; then
+        cp "$work/sun-keylog" "$work/keylog"
+    elif ! diff <(sort "$work/sun-keylog") <(sort "$work/keylog") >"$work/keylog.diff"; then
+        cat "$work/keylog.diff" >&2
+        fail "$tag: ipsec-peer's --keylog differs from the keys in sun's log (< sun, > ours)"
+    else
+        echo "    ipsec-peer's --keylog: $(wc -l <"$work/keylog") rows, the same keys as sun's"
+    fi
     check_capture "$pcap" "$tag"
     cases=$((cases + 1))
 }

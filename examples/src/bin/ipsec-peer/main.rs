@@ -16,14 +16,18 @@
 //! strongSwan's `encap = yes`), and logs every SA event and refusal; with `--initiate` it
 //! re-initiates after a failure with an exponential back-off (3 s doubling up to 5 min). SIGINT/SIGTERM delete the SAs and exit;
 //! SIGUSR1 rekeys the child SAs, SIGUSR2 the IKE SAs. `--keylog FILE` appends the derived IKE and
-//! ESP keys as tshark `-o` option values (`uat:ikev2_decryption_table:…`, `uat:esp_sa:…`): the
-//! one place keys are ever written, and only on request.
+//! ESP keys as tshark `-o` option values (`uat:ikev2_decryption_table:…` or
+//! `uat:ikev1_decryption_table:…`, `uat:esp_sa:…`): the one place keys are ever written, and
+//! only on request.
 //!
 //! The data plane (TUN, ESP, child SAs, the loop) is this file's and is the same for both IKE
-//! versions; each version's machine sits behind [`KeyExchange`] (`v2.rs`).
+//! versions; each version's machine sits behind [`KeyExchange`] (`v2.rs`, `v1.rs`: Main Mode
+//! and Quick Mode with the pre-shared key, one policy and one transform set from `--ike` and
+//! `--esp`, the traffic selectors as Quick Mode IDs).
 #![forbid(unsafe_code)]
 
 mod routes;
+mod v1;
 mod v2;
 
 use std::collections::BTreeMap;
@@ -113,6 +117,10 @@ pub(crate) struct Args {
     /// Pretend a NAT so that ESP goes in UDP (like strongSwan's `encap = yes`).
     #[arg(long)]
     pub(crate) force_encap: bool,
+    /// IKEv1: dead peer detection on demand (RFC 3706; IOS `crypto isakmp keepalive`) after
+    /// this many seconds without traffic from the peer; 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) dpd: u64,
 }
 
 impl Args {
@@ -479,6 +487,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_os()?));
     match args.ike_version {
+        1 => {
+            let ike = v1::V1::new(&args, provider, &psk)?;
+            serve(args, ike).await
+        }
         2 => {
             let ike = v2::V2::new(&args, provider, &psk)?;
             serve(args, ike).await
