@@ -96,7 +96,7 @@ list_sas() { sw --list-sas 2>/dev/null; }
 ike_up() { list_sas | grep -q ESTABLISHED; }
 child_up() { list_sas | grep -q INSTALLED; }
 no_sas() { ! list_sas | grep -q ESTABLISHED; }
-child_in_spi() { list_sas | awk '/INSTALLED/ {f=1} f && / in  / {print $3; exit}'; }
+child_in_spi() { list_sas | awk '/INSTALLED/ {f=1} f && $1 == "in" {sub(",", "", $2); print $2; exit}'; }
 peer_alive() { kill -0 "$peer_pid" 2>/dev/null; }
 ping_us() { ip netns exec "$ns_us" ping -c 2 -i 0.3 -W 2 -I "$ts_us" "$ts_ss"; }
 ping_ss() { ip netns exec "$ns_ss" ping -c 2 -i 0.3 -W 2 -I "$ts_ss" "$ts_us"; }

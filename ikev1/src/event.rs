@@ -74,7 +74,10 @@ impl fmt::Debug for Phase1KeyLog {
 }
 
 impl Phase1KeyLog {
-    /// The row of tshark's `uat:ikev1_decryption_table` (`"cookie","key"`, both in hex).
+    /// The row of tshark's `uat:ikev1_decryption_table` (`cookie,key`, both in hex and
+    /// unquoted: both are byte-buffer fields of that table, and tshark 4.0 reads a quoted
+    /// field as the string's bytes, refusing `"<16 hex digits>"` as "Length of Initiator's
+    /// COOKIE must be 8 octets").
     pub fn tshark_row(&self) -> String {
         let key: String = self
             .encryption_key
@@ -82,7 +85,7 @@ impl Phase1KeyLog {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        format!("\"{:016x}\",\"{key}\"", self.cookie_i)
+        format!("{:016x},{key}", self.cookie_i)
     }
 }
 
@@ -287,4 +290,18 @@ pub struct IsakmpSaStatus {
     pub dpd: bool,
     /// The IPsec SAs (our inbound SPIs).
     pub children: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tshark_row_is_unquoted_hex() {
+        let k = Phase1KeyLog {
+            cookie_i: 0x62c7_a7bd_f1db_b346,
+            encryption_key: Secret::new(vec![0xec, 0xbd, 0x00, 0x0f]),
+        };
+        assert_eq!(k.tshark_row(), "62c7a7bdf1dbb346,ecbd000f");
+    }
 }

@@ -1,5 +1,6 @@
-//! `ipsec-peer`: a small IKEv2 + ESP endpoint over UDP 500/4500 with a TUN device for the inner
-//! traffic — the `ikev2` state machines and `esp` SAs driven by a real socket and clock.
+//! `ipsec-peer`: a small IKE + ESP endpoint over UDP 500/4500 with a TUN device for the inner
+//! traffic — the `ikev2` (or, with `--ike-version 1`, the `ikev1`) state machines and `esp` SAs
+//! driven by a real socket and clock.
 //!
 //! ```text
 //! ipsec-peer --local 10.99.0.1 --remote 10.99.0.2 --local-id moon --remote-id sun \
@@ -10,14 +11,24 @@
 //! It creates the TUN device with the local traffic selector's address and a route to the
 //! remote one (when the remote selector holds the peer's own address — transport mode, or a
 //! host-to-host tunnel — a routing rule instead that UDP 500/4500 and ESP skip, so IKE and ESP
-//! stay on the underlay), negotiates (or answers) an IKE SA with a child SA, carries the TUN's packets in
+//! stay on the underlay, `routes.rs`), negotiates (or answers) an IKE SA with a child SA, carries the TUN's packets in
 //! ESP (UDP-encapsulated on port 4500, RFC 3948, when NAT traversal is in use — always with
 //! strongSwan's `encap = yes`), and logs every SA event and refusal; with `--initiate` it
 //! re-initiates after a failure with an exponential back-off (3 s doubling up to 5 min). SIGINT/SIGTERM delete the SAs and exit;
 //! SIGUSR1 rekeys the child SAs, SIGUSR2 the IKE SAs. `--keylog FILE` appends the derived IKE and
-//! ESP keys as tshark `-o` option values (`uat:ikev2_decryption_table:…`, `uat:esp_sa:…`): the
-//! one place keys are ever written, and only on request.
+//! ESP keys as tshark `-o` option values (`uat:ikev2_decryption_table:…` or
+//! `uat:ikev1_decryption_table:…`, `uat:esp_sa:…`): the one place keys are ever written, and
+//! only on request.
+//!
+//! The data plane (TUN, ESP, child SAs, the loop) is this file's and is the same for both IKE
+//! versions; each version's machine sits behind [`KeyExchange`] (`v2.rs`, `v1.rs`: Main Mode
+//! and Quick Mode with the pre-shared key, one policy and one transform set from `--ike` and
+//! `--esp`, the traffic selectors as Quick Mode IDs).
 #![forbid(unsafe_code)]
+
+mod routes;
+mod v1;
+mod v2;
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -31,18 +42,16 @@ use clap::Parser;
 use dmvpn_esp::crypto::ChaChaRandom;
 use dmvpn_esp::wire::udp_encap::{NAT_T_PORT, UdpPayload};
 use dmvpn_esp::{Direction, InboundSa, Mode, OutboundSa, Policy, SaDatabase};
-use dmvpn_ikev2::auth::{Psk, PskTable};
+use dmvpn_ikev2::ChildSaUp;
 use dmvpn_ikev2::crypto::IkeCryptoProvider;
-use dmvpn_ikev2::keys::IkeSaKeys;
-use dmvpn_ikev2::negotiate::ts_prefix;
-use dmvpn_ikev2::reinit::{Backoff, Reinitiator};
-use dmvpn_ikev2::transform::IkeSuite;
 use dmvpn_ikev2::wire::Identity;
-use dmvpn_ikev2::{ChildSaUp, Config, Endpoint, Event, IkeSaId};
+use dmvpn_wire::Transmit;
 use dmvpn_wire::ip::{self, HeaderOptions, IpProtocol};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{debug, info, warn};
+
+use routes::{Routes, prefix_contains};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -50,59 +59,79 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "IKEv2 + ESP peer over UDP 500/4500 with a TUN device"
+    about = "IKEv2 (or IKEv1) + ESP peer over UDP 500/4500 with a TUN device"
 )]
-struct Args {
+pub(crate) struct Args {
+    /// IKE version: 2 (RFC 7296), or 1 (RFC 2409: Main Mode and Quick Mode with the pre-shared
+    /// key; --ike and --esp then name one phase 1 policy and one phase 2 transform set, the
+    /// --esp group meaning PFS).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub(crate) ike_version: u8,
     /// Our underlay address (bound on UDP 500 and 4500).
     #[arg(long)]
-    local: IpAddr,
+    pub(crate) local: IpAddr,
     /// The peer's underlay address.
     #[arg(long)]
-    remote: IpAddr,
+    pub(crate) remote: IpAddr,
     /// Our identity (an IP address, else an FQDN).
     #[arg(long)]
-    local_id: String,
+    pub(crate) local_id: String,
     /// The peer's identity (an IP address, else an FQDN).
     #[arg(long)]
-    remote_id: String,
+    pub(crate) remote_id: String,
     /// File whose first line is the pre-shared key.
     #[arg(long)]
-    psk_file: PathBuf,
+    pub(crate) psk_file: PathBuf,
     /// IKE proposals (strongSwan syntax), e.g. aes128-sha256-modp2048, or a comma-separated
     /// list in order of preference: aes128-sha256-modp3072,aes128-sha256-modp2048.
     #[arg(long)]
-    ike: String,
+    pub(crate) ike: String,
     /// ESP proposals (strongSwan syntax), e.g. aes256gcm16-x25519 (a group means PFS on rekey),
     /// or a comma-separated list in order of preference.
     #[arg(long)]
-    esp: String,
+    pub(crate) esp: String,
     /// Name of the TUN device to create.
     #[arg(long)]
-    tun: String,
+    pub(crate) tun: String,
     /// Local traffic selector, a prefix (its address goes on the TUN device).
     #[arg(long)]
-    local_ts: String,
+    pub(crate) local_ts: String,
     /// Remote traffic selector, a prefix (routed into the TUN device).
     #[arg(long)]
-    remote_ts: String,
+    pub(crate) remote_ts: String,
     /// Start the IKE SA (else wait for the peer).
     #[arg(long)]
-    initiate: bool,
+    pub(crate) initiate: bool,
     /// ESP mode.
     #[arg(long, default_value = "tunnel")]
-    mode: String,
+    pub(crate) mode: String,
     /// Append the derived keys as tshark decryption table rows to this file.
     #[arg(long)]
-    keylog: Option<PathBuf>,
+    pub(crate) keylog: Option<PathBuf>,
     /// Child SA lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
-    child_lifetime: u64,
+    pub(crate) child_lifetime: u64,
     /// IKE SA lifetime in seconds.
     #[arg(long, default_value_t = 14400)]
-    ike_lifetime: u64,
+    pub(crate) ike_lifetime: u64,
     /// Pretend a NAT so that ESP goes in UDP (like strongSwan's `encap = yes`).
     #[arg(long)]
-    force_encap: bool,
+    pub(crate) force_encap: bool,
+    /// IKEv1: dead peer detection on demand (RFC 3706; IOS `crypto isakmp keepalive`) after
+    /// this many seconds without traffic from the peer; 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) dpd: u64,
+}
+
+impl Args {
+    /// `--mode`: the ESP mode of the child SAs.
+    fn esp_mode(&self) -> Result<Mode, BoxError> {
+        match self.mode.as_str() {
+            "tunnel" => Ok(Mode::Tunnel),
+            "transport" => Ok(Mode::Transport),
+            other => Err(format!("--mode {other}: tunnel or transport").into()),
+        }
+    }
 }
 
 fn identity(s: &str) -> Identity {
@@ -117,36 +146,79 @@ fn prefix(s: &str) -> Result<(IpAddr, u8), BoxError> {
     Ok((a.parse()?, l.parse()?))
 }
 
-/// The explicit, opt-in key log (`--keylog FILE`): rows from `dmvpn_ikev2::keylog` and
-/// `dmvpn_esp::keylog`, formatted only when a file was given.
-struct KeyLog(Option<std::fs::File>);
+/// The explicit, opt-in key log (`--keylog FILE`): rows from the IKE crates' `keylog` modules
+/// and `dmvpn_esp::keylog`, formatted only when a file was given.
+pub(crate) struct KeyLog(Option<std::fs::File>);
 
 impl KeyLog {
-    fn line(&mut self, l: &str) {
-        if let Some(f) = self.0.as_mut()
-            && let Err(e) = writeln!(f, "{l}").and_then(|()| f.flush())
+    /// Appends the row `f` makes, if there is a key log (`f` is not called otherwise).
+    pub(crate) fn row(&mut self, f: impl FnOnce() -> String) {
+        if let Some(file) = self.0.as_mut()
+            && let Err(e) = writeln!(file, "{}", f()).and_then(|()| file.flush())
         {
             warn!("keylog: {e}");
         }
     }
 
-    fn ike(&mut self, spi_i: u64, spi_r: u64, suite: &IkeSuite, k: &IkeSaKeys) {
-        if self.0.is_some() {
-            self.line(&dmvpn_ikev2::keylog::ike_sa_row(spi_i, spi_r, suite, k));
-        }
-    }
-
     fn esp(&mut self, src: IpAddr, dst: IpAddr, sa: &dmvpn_esp::SaConfig) {
-        if self.0.is_some() {
-            self.line(&dmvpn_esp::keylog::esp_sa_row(src, dst, sa));
-        }
+        self.row(|| dmvpn_esp::keylog::esp_sa_row(src, dst, sa));
     }
+}
+
+/// What the data plane acts on, from either IKE version's events (the rest the
+/// [`KeyExchange`] logs itself).
+pub(crate) enum Update<S> {
+    /// A child SA (IKEv1: a Quick Mode SA pair) to install; `rekey_of` names the inbound SPI
+    /// of the one it replaces.
+    ChildUp {
+        sa: S,
+        child: Box<ChildSaUp>,
+        rekey_of: Option<u32>,
+    },
+    /// A child SA to remove.
+    ChildDeleted {
+        sa: S,
+        inbound_spi: u32,
+        outbound_spi: u32,
+    },
+    /// The child SAs of IKE SA `old` now belong to `new`.
+    IkeRekeyed { old: S, new: S },
+}
+
+/// One IKE version's endpoint as the loop drives it: the handle/poll contract of the family's
+/// machines, the commands the signals give, and the events the data plane needs.
+pub(crate) trait KeyExchange {
+    /// The IKE SA handle.
+    type Sa: Copy + Eq + std::fmt::Display;
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), BoxError>;
+    /// Timers, and with `--initiate` (re-)initiation when due.
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The next event the data plane acts on; every event before it is logged (and its keys
+    /// written to `keylog`).
+    fn poll_update(&mut self, keylog: &mut KeyLog) -> Option<Update<Self::Sa>>;
+    fn rekey_child(&mut self, now: Instant, sa: Self::Sa, inbound_spi: u32)
+    -> Result<(), BoxError>;
+    /// SIGUSR2.
+    fn rekey_ikes(&mut self, now: Instant);
+    /// ESP arrived on a child SA of `sa` (liveness checks need not ask).
+    fn note_activity(&mut self, now: Instant, sa: Self::Sa);
+    fn close_all(&mut self, now: Instant);
+    fn sa_count(&self) -> usize;
+    fn counters(&self) -> String;
 }
 
 /// One installed child SA. Its two ESP SAs live in the [`SaDatabase`]: the inbound one under
 /// the key of [`Peer::children`], the outbound one under `outbound_spi`.
-struct Child {
-    ike: IkeSaId,
+struct Child<S> {
+    ike: S,
     outbound_spi: u32,
     remote: SocketAddr,
     udp_encap: bool,
@@ -171,27 +243,24 @@ fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Option<Vec<
     Some(packet)
 }
 
-struct Peer {
-    args: Args,
-    ep: Endpoint,
+struct Peer<K: KeyExchange> {
+    ike: K,
+    local: IpAddr,
     start: Instant,
     sock500: UdpSocket,
     sock4500: UdpSocket,
     tun: tun_rs::AsyncDevice,
     /// The child SAs by inbound SPI.
-    children: BTreeMap<u32, Child>,
+    children: BTreeMap<u32, Child<K::Sa>>,
     /// Every child SA's inbound and outbound ESP SA.
     sadb: SaDatabase,
     keylog: KeyLog,
-    established: bool,
-    /// With `--initiate`: when to (re-)initiate, backing off after failures.
-    reinit: Option<Reinitiator>,
     installed: u64,
 }
 
-impl Peer {
+impl<K: KeyExchange> Peer<K> {
     async fn flush(&mut self) {
-        while let Some(t) = self.ep.poll_transmit() {
+        while let Some(t) = self.ike.poll_transmit() {
             let sock = if t.local().port() == NAT_T_PORT {
                 &self.sock4500
             } else {
@@ -201,98 +270,35 @@ impl Peer {
                 warn!("send to {}: {e}", t.remote());
             }
         }
-        while let Some(e) = self.ep.poll_event() {
-            self.event(e);
-        }
-    }
-
-    fn event(&mut self, e: Event) {
-        if let Some(r) = self.reinit.as_mut()
-            && !matches!(e, Event::IkeDown { .. })
-        {
-            r.handle_event(Instant::now(), &e);
-        }
-        match e {
-            Event::IkeUp {
-                sa,
-                local,
-                remote,
-                initiator,
-                spi_i,
-                spi_r,
-                suite,
-                peer_id,
-                keys,
-                nat,
-                behind_nat,
-            } => {
-                info!(
-                    %sa, %local, %remote, initiator, %suite, %peer_id, nat, behind_nat,
-                    "IKE SA established {spi_i:016x}/{spi_r:016x}"
-                );
-                self.keylog.ike(spi_i, spi_r, &suite, &keys);
-                self.established = true;
-            }
-            Event::IkeRekeyed {
-                old,
-                new,
-                spi_i,
-                spi_r,
-                suite,
-                keys,
-            } => {
-                info!(%old, %new, %suite, "IKE SA rekeyed {spi_i:016x}/{spi_r:016x}");
-                self.keylog.ike(spi_i, spi_r, &suite, &keys);
-                for c in self.children.values_mut() {
-                    if c.ike == old {
-                        c.ike = new;
+        while let Some(u) = self.ike.poll_update(&mut self.keylog) {
+            match u {
+                Update::ChildUp {
+                    sa,
+                    child,
+                    rekey_of,
+                } => self.child_up(sa, &child, rekey_of),
+                Update::ChildDeleted {
+                    sa,
+                    inbound_spi,
+                    outbound_spi,
+                } => {
+                    info!(%sa, "child SA deleted in {inbound_spi:08x} out {outbound_spi:08x}");
+                    if let Some(c) = self.children.remove(&inbound_spi) {
+                        self.remove_child_sas(inbound_spi, c.outbound_spi);
+                    }
+                }
+                Update::IkeRekeyed { old, new } => {
+                    for c in self.children.values_mut() {
+                        if c.ike == old {
+                            c.ike = new;
+                        }
                     }
                 }
             }
-            Event::IkeDown { sa, reason } => {
-                info!(%sa, ?reason, "IKE SA down");
-                self.established = self.ep.ike_sa_count() > 0;
-                if let Some(r) = self.reinit.as_mut()
-                    && let Some(retry) = r.handle_event(Instant::now(), &e)
-                {
-                    warn!(
-                        sa = %retry.sa, reason = ?retry.reason, failures = retry.failures,
-                        "IKE SA failed; re-initiating in {:?}", retry.wait
-                    );
-                }
-            }
-            Event::PeerDead { sa, remote } => warn!(%sa, %remote, "peer dead"),
-            Event::ChildUp {
-                sa,
-                child,
-                rekey_of,
-            } => self.child_up(sa, &child, rekey_of),
-            Event::ChildDeleted {
-                sa,
-                inbound_spi,
-                outbound_spi,
-            } => {
-                info!(%sa, "child SA deleted in {inbound_spi:08x} out {outbound_spi:08x}");
-                if let Some(c) = self.children.remove(&inbound_spi) {
-                    self.remove_child_sas(inbound_spi, c.outbound_spi);
-                }
-            }
-            Event::ChildFailed { sa, error } => warn!(%sa, %error, "child SA failed"),
-            Event::Refused {
-                sa,
-                remote,
-                exchange,
-                reason,
-            } => warn!(
-                sa = %sa.map_or_else(|| "-".to_owned(), |s| s.to_string()),
-                %remote, %exchange, %reason,
-                "refused the peer's request"
-            ),
-            other => debug!(?other, "event"),
         }
     }
 
-    fn child_up(&mut self, sa: IkeSaId, c: &ChildSaUp, rekey_of: Option<u32>) {
+    fn child_up(&mut self, sa: K::Sa, c: &ChildSaUp, rekey_of: Option<u32>) {
         info!(
             %sa,
             mode = ?c.inbound.mode,
@@ -317,7 +323,7 @@ impl Peer {
                 if !c.udp_encap {
                     warn!("no NAT detected: plain ESP needs kernel support; use --force-encap");
                 }
-                let policy = Policy::any_protocol(self.args.local, c.remote.ip());
+                let policy = Policy::any_protocol(self.local, c.remote.ip());
                 let outbound_spi = outbound.spi();
                 let replaced = self.children.insert(
                     c.inbound.spi,
@@ -356,7 +362,7 @@ impl Peer {
     }
 
     /// The newest child SA carries outbound traffic.
-    fn outbound_child(&self) -> Option<&Child> {
+    fn outbound_child(&self) -> Option<&Child<K::Sa>> {
         self.children.values().max_by_key(|c| c.order)
     }
 
@@ -379,7 +385,7 @@ impl Peer {
             },
         };
         let mut wire = vec![0u8; payload.len() + 128];
-        let local = self.args.local;
+        let local = self.local;
         match self
             .sadb
             .encapsulate(now, local, remote.ip(), nh, payload, &mut wire)
@@ -400,8 +406,8 @@ impl Peer {
         match UdpPayload::classify(data) {
             Ok(UdpPayload::NatKeepalive) => {}
             Ok(UdpPayload::Ike(_)) => {
-                let local = SocketAddr::new(self.args.local, NAT_T_PORT);
-                if let Err(e) = self.ep.handle_datagram(now, local, from, data) {
+                let local = SocketAddr::new(self.local, NAT_T_PORT);
+                if let Err(e) = self.ike.handle_datagram(now, local, from, data) {
                     debug!("IKE from {from}: {e}");
                 }
                 self.flush().await;
@@ -416,7 +422,7 @@ impl Peer {
                 let ike = c.ike;
                 let mode = c.mode;
                 let peer = c.remote.ip();
-                let local = self.args.local;
+                let local = self.local;
                 let out = match self
                     .sadb
                     .decapsulate(now, from.ip(), local, data, &mut plain)
@@ -430,7 +436,7 @@ impl Peer {
                         None
                     }
                 };
-                self.ep.note_activity(now, ike);
+                self.ike.note_activity(now, ike);
                 if let Some(pkt) = out
                     && let Err(e) = self.tun.send(&pkt).await
                 {
@@ -443,7 +449,7 @@ impl Peer {
 
     /// esp lifetime events: a soft (kilobyte) limit asks for a rekey of the child SA (named by
     /// its IKE SA and inbound SPI) whose inbound or outbound ESP SA reached it.
-    fn esp_events(&mut self) -> Vec<(IkeSaId, u32)> {
+    fn esp_events(&mut self) -> Vec<(K::Sa, u32)> {
         let mut due = Vec::new();
         while let Some(e) = self.sadb.poll_event() {
             let child = match e.sa.direction {
@@ -464,152 +470,10 @@ impl Peer {
 
     fn rekey_children(&mut self) {
         let now = Instant::now();
-        let list: Vec<(IkeSaId, u32)> = self.children.iter().map(|(s, c)| (c.ike, *s)).collect();
+        let list: Vec<(K::Sa, u32)> = self.children.iter().map(|(s, c)| (c.ike, *s)).collect();
         for (ike, spi) in list {
-            if let Err(e) = self.ep.rekey_child(now, ike, spi) {
+            if let Err(e) = self.ike.rekey_child(now, ike, spi) {
                 warn!("rekey child {spi:08x}: {e}");
-            }
-        }
-    }
-
-    fn rekey_ikes(&mut self) {
-        let now = Instant::now();
-        for s in self.ep.status(now) {
-            if let Err(e) = self.ep.rekey_ike(now, s.sa) {
-                warn!("rekey {}: {e}", s.sa);
-            }
-        }
-    }
-
-    fn initiate(&mut self) {
-        let now = Instant::now();
-        let local = SocketAddr::new(self.args.local, 500);
-        let remote = SocketAddr::new(self.args.remote, 500);
-        let started = self.ep.initiate(
-            now,
-            local,
-            remote,
-            Some(identity(&self.args.remote_id)),
-            None,
-        );
-        let Some(r) = self.reinit.as_mut() else {
-            return;
-        };
-        match started {
-            Ok(sa) => {
-                info!(%sa, %remote, "initiating");
-                r.started(sa);
-            }
-            Err(e) => {
-                let at = r.start_failed(now);
-                warn!(
-                    "initiate: {e}; again in {:?}",
-                    at.saturating_duration_since(now)
-                );
-            }
-        }
-    }
-}
-
-/// Whether `addr` lies in the IPv4 prefix `net/len`.
-fn prefix_contains(net: IpAddr, len: u8, addr: IpAddr) -> bool {
-    match (net, addr) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(len.min(32)))
-                .unwrap_or(0);
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(len.min(128)))
-                .unwrap_or(0);
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
-    }
-}
-
-/// The routing that sends the remote selector's traffic into the TUN device; removed again on
-/// drop.
-struct Routes {
-    /// `ip` argument lists that undo what was installed, in order.
-    undo: Vec<Vec<String>>,
-}
-
-/// The routing table and rule priorities used when the peer's address is inside the remote
-/// selector.
-const TABLE: &str = "4242";
-const PRIO_UNDERLAY: &str = "4240";
-const PRIO_INNER: &str = "4241";
-
-fn ip_cmd(args: &[String]) -> Result<(), BoxError> {
-    let status = std::process::Command::new("ip").args(args).status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("ip {} failed", args.join(" ")).into())
-    }
-}
-
-impl Routes {
-    fn install(args: &Args, rts: IpAddr, rlen: u8, peer_inside: bool) -> Result<Self, BoxError> {
-        let net = format!("{rts}/{rlen}");
-        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
-        let mut routes = Routes { undo: Vec::new() };
-        if !peer_inside {
-            ip_cmd(&s(&["route", "replace", &net, "dev", &args.tun]))?;
-            routes
-                .undo
-                .push(s(&["route", "del", &net, "dev", &args.tun]));
-            return Ok(routes);
-        }
-        let local = args.local.to_string();
-        let peer = format!("{}", args.remote);
-        ip_cmd(&s(&[
-            "route", "replace", &net, "dev", &args.tun, "src", &local, "table", TABLE,
-        ]))?;
-        routes.undo.push(s(&["route", "flush", "table", TABLE]));
-        // IKE and ESP to the peer stay on the main table (our IKE always leaves from port 500
-        // or 4500; the peer's may listen elsewhere behind a NAT).
-        let underlay: [&[&str]; 5] = [
-            &["ipproto", "udp", "sport", "500"],
-            &["ipproto", "udp", "sport", "4500"],
-            &["ipproto", "udp", "dport", "500"],
-            &["ipproto", "udp", "dport", "4500"],
-            &["ipproto", "esp"],
-        ];
-        for sel in underlay {
-            let mut rule = s(&["rule", "add", "priority", PRIO_UNDERLAY, "to", &peer]);
-            rule.extend(s(sel));
-            rule.extend(s(&["lookup", "main"]));
-            ip_cmd(&rule)?;
-            let mut del = rule.clone();
-            if let Some(verb) = del.get_mut(1) {
-                *verb = "del".to_owned();
-            }
-            routes.undo.push(del);
-        }
-        let rule = s(&[
-            "rule", "add", "priority", PRIO_INNER, "to", &net, "lookup", TABLE,
-        ]);
-        ip_cmd(&rule)?;
-        routes.undo.push(s(&[
-            "rule", "del", "priority", PRIO_INNER, "to", &net, "lookup", TABLE,
-        ]));
-        info!(
-            table = TABLE,
-            "peer address inside the remote selector: inner traffic through the TUN by policy, IKE and ESP on the underlay"
-        );
-        Ok(routes)
-    }
-}
-
-impl Drop for Routes {
-    fn drop(&mut self) {
-        for args in self.undo.iter().rev() {
-            if let Err(e) = ip_cmd(args) {
-                debug!("undo routing: {e}");
             }
         }
     }
@@ -621,26 +485,24 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if psk.is_empty() {
         return Err("empty pre-shared key".into());
     }
-    let mut psks = PskTable::new();
-    psks.insert(identity(&args.remote_id), Psk::from(psk.as_str()));
     let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_os()?));
+    match args.ike_version {
+        1 => {
+            let ike = v1::V1::new(&args, provider, &psk)?;
+            serve(args, ike).await
+        }
+        2 => {
+            let ike = v2::V2::new(&args, provider, &psk)?;
+            serve(args, ike).await
+        }
+        v => Err(format!("--ike-version {v}: 1 or 2").into()),
+    }
+}
+
+/// The TUN device, the sockets and the loop around one IKE version's endpoint.
+async fn serve<K: KeyExchange>(args: Args, ike: K) -> Result<(), BoxError> {
     let (lts, llen) = prefix(&args.local_ts)?;
     let (rts, rlen) = prefix(&args.remote_ts)?;
-    let mut cfg = Config::new(provider, identity(&args.local_id), psks)
-        .with_ike_proposals(&[args.ike.as_str()])?
-        .with_esp_proposals(&[args.esp.as_str()])?;
-    cfg.mode = match args.mode.as_str() {
-        "tunnel" => Mode::Tunnel,
-        "transport" => Mode::Transport,
-        other => return Err(format!("--mode {other}: tunnel or transport").into()),
-    };
-    cfg.local_ts = Some(vec![ts_prefix(lts, llen)]);
-    cfg.remote_ts = Some(vec![ts_prefix(rts, rlen)]);
-    cfg.child_lifetime = Duration::from_secs(args.child_lifetime);
-    cfg.ike_lifetime = Duration::from_secs(args.ike_lifetime);
-    cfg.force_encap = args.force_encap;
-    let ep = Endpoint::new(cfg)?;
-
     // The peer's own address inside the remote selector (transport mode, or a host-to-host
     // tunnel): a plain route would send IKE and ESP into the TUN, where they never reach the
     // wire. The inner traffic then goes through a table of its own, chosen by a rule that
@@ -662,19 +524,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
         None => None,
     });
     let mut peer = Peer {
+        ike,
+        local: args.local,
         start: Instant::now(),
-        reinit: args
-            .initiate
-            .then(|| Reinitiator::new(Backoff::default(), Instant::now())),
-        args,
-        ep,
         sock500,
         sock4500,
         tun,
         children: BTreeMap::new(),
         sadb: SaDatabase::new(),
         keylog,
-        established: false,
         installed: 0,
     };
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -685,30 +543,23 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let mut b4500 = vec![0u8; 65536];
     let mut btun = vec![0u8; 65536];
     loop {
-        if peer.reinit.as_mut().is_some_and(|r| r.due(Instant::now())) {
-            peer.initiate();
-        }
-        let due: Vec<(IkeSaId, u32)> = peer.esp_events();
+        let due = peer.esp_events();
         for (ike, spi) in due {
-            let _ = peer.ep.rekey_child(Instant::now(), ike, spi);
+            let _ = peer.ike.rekey_child(Instant::now(), ike, spi);
         }
         peer.flush().await;
-        let wake = [
-            peer.ep.poll_timeout(),
-            peer.sadb.poll_timeout(),
-            peer.reinit.as_ref().and_then(Reinitiator::poll_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let wake = [peer.ike.poll_timeout(), peer.sadb.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
         tokio::select! {
             r = peer.sock500.recv_from(&mut b500) => {
                 let (n, from) = r?;
                 let now = Instant::now();
-                let local = SocketAddr::new(peer.args.local, 500);
+                let local = SocketAddr::new(peer.local, 500);
                 if let Some(d) = b500.get(..n)
-                    && let Err(e) = peer.ep.handle_datagram(now, local, from, d)
+                    && let Err(e) = peer.ike.handle_datagram(now, local, from, d)
                 {
                     debug!("IKE from {from}: {e}");
                 }
@@ -725,40 +576,43 @@ async fn run(args: Args) -> Result<(), BoxError> {
             }
             () = tokio::time::sleep_until(wake.into()) => {
                 let now = Instant::now();
-                peer.ep.handle_timeout(now);
+                peer.ike.handle_timeout(now);
                 peer.sadb.handle_timeout(now);
             }
             _ = usr1.recv() => { info!("SIGUSR1: rekeying child SAs"); peer.rekey_children(); }
-            _ = usr2.recv() => { info!("SIGUSR2: rekeying IKE SAs"); peer.rekey_ikes(); }
+            _ = usr2.recv() => { info!("SIGUSR2: rekeying IKE SAs"); peer.ike.rekey_ikes(Instant::now()); }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         }
     }
     info!("shutting down: deleting SAs");
-    peer.ep.close_all(Instant::now());
+    peer.ike.close_all(Instant::now());
     peer.flush().await;
     let deadline = Instant::now() + Duration::from_secs(3);
-    while peer.ep.ike_sa_count() > 0 && Instant::now() < deadline {
-        let wake = peer.ep.poll_timeout().map_or(deadline, |t| t.min(deadline));
+    while peer.ike.sa_count() > 0 && Instant::now() < deadline {
+        let wake = peer
+            .ike
+            .poll_timeout()
+            .map_or(deadline, |t| t.min(deadline));
         tokio::select! {
             r = peer.sock500.recv_from(&mut b500) => {
                 let (n, from) = r?;
-                let local = SocketAddr::new(peer.args.local, 500);
-                let _ = peer.ep.handle_datagram(Instant::now(), local, from, b500.get(..n).unwrap_or(&[]));
+                let local = SocketAddr::new(peer.local, 500);
+                let _ = peer.ike.handle_datagram(Instant::now(), local, from, b500.get(..n).unwrap_or(&[]));
             }
             r = peer.sock4500.recv_from(&mut b4500) => {
                 let (n, from) = r?;
                 let d = b4500.get(..n).unwrap_or(&[]).to_vec();
                 peer.on_4500(from, &d).await;
             }
-            () = tokio::time::sleep_until(wake.into()) => peer.ep.handle_timeout(Instant::now()),
+            () = tokio::time::sleep_until(wake.into()) => peer.ike.handle_timeout(Instant::now()),
         }
         peer.flush().await;
     }
     drop(routes);
     info!(
         uptime_s = peer.start.elapsed().as_secs(),
-        counters = ?peer.ep.counters(),
+        counters = %peer.ike.counters(),
         "bye"
     );
     Ok(())
