@@ -55,7 +55,10 @@ fn endpoint(seed: u8, pfs: bool) -> Option<Endpoint> {
         Policy::parse("aes256-sha1-modp2048").ok()?,
     ];
     cfg.pfs = pfs.then_some(GroupDescription::ECP_256);
-    cfg.dpd = Some(Dpd::on_demand(Duration::from_secs(10), Duration::from_secs(2)));
+    cfg.dpd = Some(Dpd::on_demand(
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+    ));
     cfg.force_encap = seed % 2 == 0;
     cfg.ipsec_lifetime = Duration::from_secs(120);
     Endpoint::new(cfg).ok()
@@ -157,7 +160,11 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                 }
             }
             Op::Drop { to_initiator } => {
-                let queue = if to_initiator { &mut to_init } else { &mut to_resp };
+                let queue = if to_initiator {
+                    &mut to_init
+                } else {
+                    &mut to_resp
+                };
                 if !queue.is_empty() {
                     queue.remove(0);
                 }

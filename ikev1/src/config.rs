@@ -213,7 +213,8 @@ pub struct Config {
     /// (`crypto isakmp nat keepalive`, 20 s by default here).
     pub nat_keepalive: Duration,
     /// Allow the legacy groups 1, 2 and 5 (a warning event at every negotiation that uses
-    /// one, [`Event::LegacyGroup`](crate::Event::LegacyGroup)).
+    /// one, [`Event::LegacyGroup`](crate::Event::LegacyGroup)); the provider must implement
+    /// them ([`IkeCryptoProvider::with_legacy_groups`]).
     pub allow_legacy_groups: bool,
     /// Retransmission of Main Mode, Quick Mode and Informational requests.
     pub retransmit: Retransmit,

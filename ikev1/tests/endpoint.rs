@@ -485,11 +485,36 @@ fn phase_1_is_rekeyed_and_the_ipsec_sas_move_to_the_new_sa() {
 fn legacy_groups_need_the_opt_in_and_warn() {
     let mut a = config(25, "k");
     a.policies = vec![Policy::parse("aes128-sha1-modp1024").unwrap()];
-    assert!(Endpoint::new(a.clone()).is_err());
+    a.pfs = Some(GroupDescription::MODP_1024);
+    let e = Endpoint::new(a.clone()).unwrap_err().to_string();
+    assert!(e.contains("legacy"), "{e}");
     a.allow_legacy_groups = true;
-    // The provider does not implement group 2: refused with the group named, not a panic.
-    let e = Endpoint::new(a).unwrap_err();
-    assert!(e.to_string().contains("group"), "{e}");
+    // The default provider does not carry them: refused with the group named, not a panic.
+    let e = Endpoint::new(a.clone()).unwrap_err().to_string();
+    assert!(e.contains("group"), "{e}");
+    a.provider = a.provider.with_legacy_groups();
+    let mut b = config(28, "k");
+    b.policies = a.policies.clone();
+    b.pfs = a.pfs;
+    b.allow_legacy_groups = true;
+    b.provider = b.provider.with_legacy_groups();
+    let mut net = Net::new(a, b);
+    net.start();
+    assert_pair(&net);
+    // A warning at every negotiation that used one: phase 1 and the Quick Mode's PFS.
+    for events in [&net.a_events, &net.b_events] {
+        let warnings: Vec<bool> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::LegacyGroup { group, pfs, .. } => {
+                    assert_eq!(*group, GroupDescription::MODP_1024);
+                    Some(*pfs)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warnings, [false, true], "{events:?}");
+    }
 }
 
 #[test]
@@ -502,4 +527,39 @@ fn des_3des_and_md5_are_refused_with_the_replacement() {
         let e = Policy::parse(p).unwrap_err().to_string();
         assert!(e.contains("use") || e.contains("MUST NOT"), "{p}: {e}");
     }
+}
+
+#[test]
+fn the_responder_of_a_rekey_keeps_the_old_pair_until_the_peer_deletes_it_or_it_expires() {
+    let mut a = config(26, "k");
+    let mut b = config(27, "k");
+    a.ipsec_lifetime = Duration::from_secs(200);
+    b.ipsec_lifetime = Duration::from_secs(200);
+    let mut net = Net::new(a, b);
+    // A's Informationals (its Delete of the old pair) never arrive, as with a peer that keeps
+    // replaced SAs to their end.
+    net.filter = Box::new(|from_a, t| !(from_a && t.payload.get(18) == Some(&5)));
+    net.start();
+    net.run_for(Duration::from_secs(195));
+    let sb = net.b.sa_for_peer(A).unwrap();
+    // B answered A's rekey: the new pair and the old one, which B did not rekey again.
+    assert_eq!(net.b.child_spis(sb).len(), 2, "{:?}", net.b_events);
+    let quick_modes_by_b = net
+        .b_events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::ChildUp {
+                    rekey_of: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(quick_modes_by_b, 1);
+    assert_eq!(net.b.counters().quick_modes, 2);
+    // At its end the old pair goes (and B says so).
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.b.child_spis(sb).len(), 1);
 }

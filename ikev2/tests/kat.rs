@@ -439,3 +439,53 @@ fn psk_auth_matches_independent_implementation() {
     )
     .unwrap();
 }
+/// (group, private_i, private_r, public_i, public_r, shared), computed with Python's pow()
+/// over the primes as derived from their RFC 2409 / RFC 3526 formulas (pi by Machin's formula).
+const LEGACY: &[(u16, &str, &str, &str, &str, &str)] = &[
+    (
+        1,
+        "6fd9cfbd3c1ecd9e25b1ef4d515dfc384ff23e5c440336bc2d08004ea36f91f6",
+        "02fd709e3770b5c49e203161b7bcf3ebd6b5b67de773ecc4ee3ed0c2ea5d22fa",
+        "498caf7b2b4bca7ab495c0229afdabfdbd3643d7c98419a18d4b686cd73b2ba652d88226758a45e92a16f4b8a79f9161e489dc9f34b644cb85b38ffb091cdcf0e56eac176e668880d66c72bea2382332cd6c64c5d61bb366783d11be78660e19",
+        "edb03bda5b7d5054edb1c1532696e3a80c14a7cc4418e996dddd0076b789dca816fba753c6617d799ed94d92acf98c11dab39b2643f53e5effd688db6bb2acfcf63205818c4d52f2b55e5afe301f7b071dff0d5ee77dd664dd0dfc1bd1d29793",
+        "568841f13a7c89ab686278e5c2b53f16a7b6083b5bb141668f3d547c0379420e1f3b3c89fc6a3c602ae4b3bd175258a8ba9dc6a01710e3edb32c374df5ddaa923829d08c6915f00fdd355feb2fd5e2b2eee5c0982c94badd52adfcc6a1fdf4c1",
+    ),
+    (
+        2,
+        "2745635658dc5155714b19f0e01741d76c32b880c7223b2456350c5ca5ecd503",
+        "a8c0a58fe7282ba759be8062aa72ab89a05a74e0ffb80b831c783bbf0f1d9094",
+        "6226714c7ff9630ce620ab3e0259016c86720e994f8e9933979076b4b028d4dd48b20798670207ccab7920ece1639aa2b46b77830533024d765c639a63614943cfdc75ccab3fb463d51091db46f6e139fe5e5843c94fd8e0fbca8f5c2ff504add1a936f4aabd53f21fe91eee857ca1672e6e5576e2518a4771afdea1923bc22b",
+        "5aa872de1113fff469a21ca1189c62cb0842d0f5f2c30d16452984688e46e89cc77647838fa29ef089b14c0777adec1267e6cfbdc9e7f0eaf1ee1eea37b86f9c2ac88f80a03b5d767eabb8298ac48e673dc3d0b2b3ad69450990c172954a298822cd1e39b299da93fe42fab0c3cdc2068cb7b4e450322305378e3a5b99354d8d",
+        "adc4815b59de29a247af105603e11e9f9f6ab3ec2ed98ba97d7fe8da0a34c77716c70c73fd94fb24d4775c2c09482fdb318e6abba062746d059e695600c15ed5f3ed0538f80434c9999be2e5ad1b14e3784c10afe61cc4a51a2481039c1df7e96e6129001d15cc51f44743b40150b410105d64941675c5b6cf932348db796942",
+    ),
+    (
+        5,
+        "4f1b1efe80d8097a3e429676dc315686d6b44797073082e144acd4ad37006771",
+        "1bc125bec5b65bff5b44f20e03c7de168b6876b82d6f6b3958b8cb47d6e2018c",
+        "5b80c4cd7f6bc6853ef7ace73d3a8a484db68e89d4ce5b68e3c69656193727fffed808f644dc78e4471a903ccc2f971fa3cfd430ef3720bc40fce3e67e6f710d0959b8562a22f82709cf07c6de7a4d5ea5e684c0ece99f94fa02029076802a1a5442239abb6b5333a0a54d067ac90fc6c8e14ac34fab2f8224096fb2a8bc1a1657dcbf1d2bc8acddd29f6f0cc42d6a8ad530b376be900924d64890ea687e1a1afa4b615b0a2394c8a20d12e26c53aa813dca102c74008760480903361a027b79",
+        "68ddd9501f7d2f253110df386f4508f9e5a5e4f0271549c2004df56b9a85cf5bc2f61a3f127cf4a5af104de894b479556621f5a10297af8d9aa4f31680f1652365aac6f3d80a9b0c0851449991531c7f7c75a5334497f7f39302d65f10dc61984f8aac29f6061be6cd5acce7db10f28f75abb99c203fe81889f6ab6dca50b31af7ee6483b2134e894b6988b41d9b21bdd68d630d68ff75c61985711a0786db346d6c2107fc581f79c9389abd2a465e37fadad263b1c79e2a2410dadc2f4be31c",
+        "0ba03e4f88df6e5f7bc1918f4da1c831f98efb2b55bdd6e1a7912c4cf79a82d873686cd92d76f900b9d3a6327e80d90ce953db6f86d131d4d88927d2f1e68b0d8f35a72b923d45a781a4ae7d100e97f14d41e1e650e4c1afddde6567c0ff9c552e70c6b76824859e25838162286351c957ba37a536c50973e6b45553511de917b6c3b2ffed1e6449deedc4bd038916ffe9b43d91bd18e3300cd109a20166de94fb4e230780d0b1e061afef26f4230bd86b65ba2f43c7fc173dc63afce1f266d3",
+    ),
+];
+
+#[test]
+fn legacy_modp_groups_only_on_request_and_match_python() {
+    let plain = seeded_provider(3);
+    for (g, xi, xr, yi, yr, shared) in LEGACY {
+        let group = KeGroup(*g);
+        assert!(!plain.supports(group), "group {g} without the request");
+        let (xi, xr) = (unhex(xi), unhex(xr));
+        let p = provider_with(FixedRandom::new(&[&xi, &xr])).with_legacy_groups();
+        let ki = p.start_key_exchange(group).unwrap();
+        let kr = p.start_key_exchange(group).unwrap();
+        assert_eq!(ki.public_value(), unhex(yi), "group {g} public_i");
+        assert_eq!(kr.public_value(), unhex(yr), "group {g} public_r");
+        let s = unhex(shared);
+        assert_eq!(ki.complete(kr.public_value()).unwrap().as_bytes(), s);
+        assert_eq!(kr.complete(ki.public_value()).unwrap().as_bytes(), s);
+        let mut one = vec![0u8; s.len()];
+        *one.last_mut().unwrap() = 1;
+        assert!(ki.complete(&one).is_err(), "y = 1 refused");
+        assert!(ki.complete(&s[1..]).is_err(), "short refused");
+    }
+}

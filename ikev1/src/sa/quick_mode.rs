@@ -798,7 +798,17 @@ impl IsakmpSa {
             rekey_of,
         });
         if let Some(old) = rekey_of {
-            self.delete_children(now, cx, &[old]);
+            if initiator {
+                // Our rekey: the old pair goes now (RFC 2409 has no rule; strongSwan and IOS
+                // delete the replaced SA once the new one is up).
+                self.delete_children(now, cx, &[old]);
+            } else if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old) {
+                // The peer's rekey: the peer deletes the old pair when it is done with it
+                // (or keeps it to its end, strongSwan's `delete_rekeyed = no`); we keep
+                // receiving on it until then, and never rekey it again.
+                c.rekeying = true;
+                c.rekey_at = None;
+            }
         }
         Ok(())
     }

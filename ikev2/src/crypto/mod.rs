@@ -25,7 +25,7 @@ mod modp;
 mod x25519;
 
 pub use ecp::{Ecp256, Ecp384, Ecp521};
-pub use modp::{Modp2048, Modp3072, Modp4096};
+pub use modp::{Modp768, Modp1024, Modp1536, Modp2048, Modp3072, Modp4096};
 pub use x25519::Curve25519;
 
 /// A key exchange group (IKEv2 transform type 4).
@@ -63,6 +63,22 @@ pub static DEFAULT_GROUPS: &[&dyn KeyExchangeGroup] = &[
     &Modp4096,
 ];
 
+/// [`DEFAULT_GROUPS`] and the legacy MODP groups 1, 2 and 5 (768, 1024 and 1536 bits): for
+/// IKEv1 peers of old clouds only, on explicit request
+/// ([`IkeCryptoProvider::with_legacy_groups`]); IKEv2 configurations never offer them.
+pub static LEGACY_GROUPS: &[&dyn KeyExchangeGroup] = &[
+    &Curve25519,
+    &Ecp256,
+    &Ecp384,
+    &Ecp521,
+    &Modp2048,
+    &Modp3072,
+    &Modp4096,
+    &Modp768,
+    &Modp1024,
+    &Modp1536,
+];
+
 /// The crypto provider for IKE: esp's provider plus key exchange groups.
 #[derive(Clone)]
 pub struct IkeCryptoProvider {
@@ -84,6 +100,13 @@ impl IkeCryptoProvider {
     /// The RustCrypto provider with `random` as its random source.
     pub fn rustcrypto(random: Arc<dyn SecureRandom>) -> Self {
         Self::new(dmvpn_esp::crypto::rustcrypto::provider(random))
+    }
+
+    /// The same provider with the legacy MODP groups 1, 2 and 5 as well ([`LEGACY_GROUPS`]),
+    /// for IKEv1's `crypto isakmp legacy-groups`.
+    pub fn with_legacy_groups(mut self) -> Self {
+        self.groups = LEGACY_GROUPS;
+        self
     }
 
     /// The random source.

@@ -454,6 +454,11 @@ pub(crate) fn ikev1_config(
             keys.insert_prefix(k.address.addr(), k.address.prefix_len(), psk);
         }
     }
+    let provider = if isakmp.legacy_groups {
+        provider.with_legacy_groups()
+    } else {
+        provider
+    };
     let mut cfg = dmvpn_ikev1::Config::new(provider, keys);
     cfg.policies = isakmp
         .policies_by_priority()
