@@ -138,6 +138,49 @@ fn write_isakmp_sa(s: &mut String, rows: &[IsakmpSaRow]) -> fmt::Result {
     Ok(())
 }
 
+impl IsakmpSaRow {
+    /// The row of an ISAKMP SA of the node's IKEv1 machine: `dst` the responder, `src` the
+    /// initiator, the SA's number as conn-id.
+    pub fn of(st: &dmvpn_ikev1::IsakmpSaStatus) -> IsakmpSaRow {
+        use dmvpn_ikev1::IsakmpState as S;
+        let (dst, src) = if st.initiator {
+            (st.remote.ip(), st.local.ip())
+        } else {
+            (st.local.ip(), st.remote.ip())
+        };
+        let (state, status) = match st.state {
+            S::MmNoState => (IsakmpSaState::MmNoState, IsakmpSaStatus::Active),
+            S::MmSaSetup => (IsakmpSaState::MmSaSetup, IsakmpSaStatus::Active),
+            S::MmKeyExch => (IsakmpSaState::MmKeyExch, IsakmpSaStatus::Active),
+            S::QmIdle => (IsakmpSaState::QmIdle, IsakmpSaStatus::Active),
+            S::Deleted => (IsakmpSaState::MmNoState, IsakmpSaStatus::Deleted),
+        };
+        IsakmpSaRow {
+            dst,
+            src,
+            state,
+            conn_id: u32::try_from(st.sa.0).unwrap_or(u32::MAX),
+            status,
+        }
+    }
+}
+
+impl crate::Node {
+    /// The rows of `show crypto isakmp sa`: every ISAKMP SA of the node's IKEv1 crypto
+    /// groups, by group and then by conn-id.
+    pub fn isakmp_sa_rows(&self, now: std::time::Instant) -> Vec<IsakmpSaRow> {
+        self.crypto_status(now)
+            .iter()
+            .flat_map(|g| g.isakmp_sas.iter().map(IsakmpSaRow::of))
+            .collect()
+    }
+
+    /// `show crypto isakmp sa`.
+    pub fn show_crypto_isakmp_sa(&self, now: std::time::Instant) -> String {
+        show_crypto_isakmp_sa(&self.isakmp_sa_rows(now))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,10 +135,13 @@ fn ikev1_phase2_spoke_to_spoke_on_demand_then_expiry() {
     assert_eq!(isakmp_sas_with(&s, b, s.nbma(1)), 1);
     assert_eq!(child_sas_with(&s, a, s.nbma(2)), 1);
     assert_eq!(child_sas_with(&s, b, s.nbma(1)), 1);
-    // `show crypto isakmp sa` lists them.
+    // `show crypto isakmp sa` lists them: A initiated to the hub (dst the hub), and the
+    // spoke-to-spoke SA, QM_IDLE.
     let now = s.now();
-    let st = s.get(a).node().crypto_status(now);
-    assert!(st[0].isakmp_sas.len() >= 2, "{:?}", st[0].isakmp_sas);
+    let text = s.get(a).node().show_crypto_isakmp_sa(now);
+    let hub_row = format!("{:<16}{:<16}QM_IDLE", HUB_NBMA, s.nbma(1));
+    assert!(text.contains(&hub_row), "{text}");
+    assert_eq!(text.matches("QM_IDLE").count(), 2, "{text}");
 
     s.run(secs(400));
     assert!(s.has(a, |k| matches!(k, EventKind::MappingRemoved { .. })));
