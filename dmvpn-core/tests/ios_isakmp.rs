@@ -327,14 +327,15 @@ fn the_seeds_with_aes_sha256_and_group_14_run_ikev1() {
             p.notes
         );
         assert!(!format!("{p:?}").contains(key), "{name}");
-        // The node does not run IKEv1 yet, and says so rather than speaking IKEv2.
-        let e = Node::new(std::time::Instant::now(), p.config, Entropy::new([1; 32]))
-            .err()
-            .unwrap_or_else(|| panic!("{name}: a node protecting with IKEv1"));
-        assert!(
-            e.to_string()
-                .contains("negotiates IKEv1, which the node does not run yet"),
-            "{name}: {e}"
+        // The node runs it: its crypto group is an IKEv1 endpoint with the seed's policy.
+        let node = Node::new(std::time::Instant::now(), p.config, Entropy::new([1; 32]))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ep = node.ikev1_endpoint(0).unwrap_or_else(|| panic!("{name}: no IKEv1"));
+        assert!(node.ike_endpoint(0).is_none(), "{name}");
+        assert_eq!(ep.config().policies.len(), 1, "{name}");
+        assert_eq!(
+            ep.config().policies[0].group,
+            dmvpn_ikev1::wire::GroupDescription::MODP_2048
         );
     }
 }
@@ -360,6 +361,16 @@ fn group_2_needs_the_opt_in() {
         let p = parse(&opted).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(p.config.crypto.isakmp.legacy_groups);
         assert_eq!(p.config.crypto.isakmp.policies[0].group, 2);
+        // And the node runs it (the provider then carries the legacy groups).
+        let node = Node::new(std::time::Instant::now(), p.config, Entropy::new([1; 32]))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ep = node.ikev1_endpoint(0).unwrap();
+        assert!(ep.config().allow_legacy_groups);
+        assert!(
+            ep.config()
+                .provider
+                .supports(dmvpn_ikev2::transform::KeGroup::MODP_1024)
+        );
     }
 }
 

@@ -369,3 +369,65 @@ fn ikev1_an_aggressive_mode_initiator_is_refused() {
     assert!(s.registered(hub, 1));
     s.finish();
 }
+
+fn rekeys(s: &Scenario, id: HostId, peer: IpAddr) -> usize {
+    s.count(
+        id,
+        |k| matches!(k, EventKind::IpsecUp { peer: p, rekey: true, .. } if *p == peer),
+    )
+}
+
+/// Schedules `n` echo requests from host 25 on spoke `i` to host 37 on spoke `j`, one every
+/// `every`, from sequence number `first`, of `len` data bytes.
+fn stream(s: &mut Scenario, i: u32, j: u32, first: u16, n: u16, every: Duration, len: usize) {
+    let (src, dst) = (s.ex.lan_host(i, 25), s.ex.lan_host(j, 37));
+    let now = s.now();
+    let id = s.spoke(i);
+    for k in 0..n {
+        s.node(id)
+            .schedule_ping_sized(now + every * u32::from(k), src, dst, 1, first + k, len);
+    }
+}
+
+use std::time::Duration;
+
+/// `set security-association lifetime seconds 120` (seed 004) and `lifetime 600` in the
+/// `crypto isakmp policy`: under a continuous ping the IPsec SAs are rekeyed by Quick Mode
+/// again and again, and the ISAKMP SAs by new Main Modes that take the IPsec SAs over, with
+/// no echo lost.
+#[test]
+fn ikev1_quick_mode_and_main_mode_rekeys_under_a_continuous_ping_without_loss() {
+    let mut ex = Example::new(2).protected_ikev1();
+    ex.holdtime = 900;
+    let mut s = network("ikev1-rekeys", 46, ex, |_, cfg| {
+        cfg.crypto.ipsec_profiles[0].lifetime_seconds = Some(120);
+        cfg.crypto.isakmp.policies[0].lifetime_seconds = 600;
+    });
+    let (hub, a, b) = (s.hub(), s.spoke(1), s.spoke(2));
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    stream(&mut s, 1, 2, 1, 800, Duration::from_millis(1000), 56);
+    s.run(secs(805));
+    assert_eq!(s.get(a).replies().len(), 800, "{:?}", s.get(a).errors());
+    assert!(rekeys(&s, a, s.nbma(2)) >= 5, "{:?}", s.events(a));
+    assert!(rekeys(&s, a, HUB_NBMA.into()) >= 5);
+    assert!(rekeys(&s, hub, s.nbma(1)) >= 5);
+    let established = |id: HostId| {
+        s.get(id)
+            .node()
+            .ikev1_endpoint(0)
+            .unwrap()
+            .counters()
+            .isakmp_sas_established
+    };
+    // The hub's and the spoke-to-spoke ISAKMP SAs were each replaced at least once.
+    assert!(established(a) >= 4, "{}", established(a));
+    assert_eq!(isakmp_sas_with(&s, a, s.nbma(2)), 1);
+    assert_eq!(isakmp_sas_with(&s, b, s.nbma(1)), 1);
+    assert_eq!(isakmp_sas_with(&s, a, HUB_NBMA.into()), 1);
+    // Old IPsec SAs do not pile up.
+    assert!(child_sas_with(&s, a, s.nbma(2)) <= 2);
+    assert!(child_sas_with(&s, hub, s.nbma(1)) <= 2);
+    s.finish();
+}

@@ -117,6 +117,9 @@ pub enum Event {
         nat: bool,
         /// Whether the NAT is in front of us (we send the keepalives).
         behind_nat: bool,
+        /// The older ISAKMP SA with the peer this one replaces (a phase 1 rekey we started;
+        /// [`Event::IsakmpReplaced`] follows once its IPsec SAs moved).
+        replaces: Option<IkeSaId>,
     },
     /// An ISAKMP SA replaced an older one with the same peer (a phase 1 rekey): the old SA's
     /// IPsec SAs belong to `new` from now on.

@@ -745,6 +745,7 @@ impl IsakmpSa {
             }),
             nat: self.nat,
             behind_nat: self.behind_nat,
+            replaces: self.replaces,
         });
         Ok(())
     }

@@ -185,6 +185,8 @@ pub(crate) struct Child {
     pub ids: (IdPayload, IdPayload),
     pub rekey_at: Option<Instant>,
     pub expire_at: Instant,
+    /// Replaced by our rekey: deleted then.
+    pub delete_at: Option<Instant>,
     /// A rekey is under way (or done): do not start another.
     pub rekeying: bool,
 }
@@ -418,6 +420,7 @@ impl IsakmpSa {
         }
         for c in &self.children {
             take(c.rekey_at);
+            take(c.delete_at);
             take(Some(c.expire_at));
         }
         take(self.dpd_deadline());

@@ -34,6 +34,9 @@ use crate::{Error, Secret};
 use super::main_mode::nonce_of;
 use super::{Child, Cx, IsakmpSa, NONCE_LEN, Retx, linger};
 
+/// How long the IPsec SA pair replaced by our rekey stays for the peer's packets in flight.
+const REKEY_GRACE: Duration = Duration::from_secs(3);
+
 /// A Quick Mode to run: its IDs (ours, the peer's) and the IPsec SA it replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct QmRequest {
@@ -781,6 +784,7 @@ impl IsakmpSa {
             ids,
             rekey_at,
             expire_at: now + secs,
+            delete_at: None,
             rekeying: false,
         });
         cx.counters.quick_modes += 1;
@@ -799,9 +803,15 @@ impl IsakmpSa {
         });
         if let Some(old) = rekey_of {
             if initiator {
-                // Our rekey: the old pair goes now (RFC 2409 has no rule; strongSwan and IOS
-                // delete the replaced SA once the new one is up).
-                self.delete_children(now, cx, &[old]);
+                // Our rekey: the old pair goes shortly (strongSwan and IOS delete the
+                // replaced SA once the new one is up). Not at once: the peer switches to the
+                // new pair only when message 3 reaches it, so what it sent on the old one
+                // before is still on its way to us.
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old) {
+                    c.rekeying = true;
+                    c.rekey_at = None;
+                    c.delete_at = Some((now + REKEY_GRACE).min(c.expire_at));
+                }
             } else if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old) {
                 // The peer's rekey: the peer deletes the old pair when it is done with it
                 // (or keeps it to its end, strongSwan's `delete_rekeyed = no`); we keep
@@ -938,7 +948,7 @@ impl IsakmpSa {
         let expired: Vec<u32> = self
             .children
             .iter()
-            .filter(|c| c.expire_at <= now)
+            .filter(|c| c.expire_at <= now || c.delete_at.is_some_and(|t| t <= now))
             .map(|c| c.spi_in)
             .collect();
         if !expired.is_empty() {

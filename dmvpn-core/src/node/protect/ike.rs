@@ -353,6 +353,20 @@ fn v1_event(e: dmvpn_ikev1::Event, keylog: bool) -> Option<IkeEvent> {
     Some(match e {
         E::IsakmpUp {
             sa,
+            cookie_i,
+            cookie_r,
+            keys,
+            replaces: Some(old),
+            ..
+        } => IkeEvent::Rekeyed {
+            // A phase 1 rekey: the new SA takes the old one's place (its IPsec SAs follow).
+            old,
+            new: sa,
+            spis: Some((cookie_i, cookie_r)),
+            keylog: keylog.then(|| format!("uat:ikev1_decryption_table:{}", keys.tshark_row())),
+        },
+        E::IsakmpUp {
+            sa,
             local,
             remote,
             initiator,
