@@ -330,7 +330,9 @@ fn the_seeds_with_aes_sha256_and_group_14_run_ikev1() {
         // The node runs it: its crypto group is an IKEv1 endpoint with the seed's policy.
         let node = Node::new(std::time::Instant::now(), p.config, Entropy::new([1; 32]))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let ep = node.ikev1_endpoint(0).unwrap_or_else(|| panic!("{name}: no IKEv1"));
+        let ep = node
+            .ikev1_endpoint(0)
+            .unwrap_or_else(|| panic!("{name}: no IKEv1"));
         assert!(node.ike_endpoint(0).is_none(), "{name}");
         assert_eq!(ep.config().policies.len(), 1, "{name}");
         assert_eq!(
