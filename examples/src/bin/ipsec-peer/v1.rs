@@ -139,6 +139,7 @@ impl KeyExchange for V1 {
                     keys,
                     nat,
                     behind_nat,
+                    ..
                 } => {
                     info!(
                         %sa, %local, %remote, initiator, %suite, %peer_id, nat, behind_nat,
