@@ -8,6 +8,8 @@
 #   in ESP directly between spoke A (172.16.1.1) and spoke B (172.16.2.1) after the resolution,
 #   both ways, and the first request went in ESP through the hub;
 # - in clear: the same echoes inside GRE directly between the spokes;
+# - protected with --ikev1 (the seeds' crypto isakmp): as protected, with every encrypted
+#   ISAKMP message decrypting (the key log's phase 1 keys) to a HASH payload;
 # - protected with --nat (each spoke behind its own port-translating NAT that passes UDP only):
 #   the same as protected, with every ESP packet in UDP 4500 (not one IP protocol 47 or 50
 #   frame), the direct echoes between the spokes' public addresses (198.18.0.1, 198.18.0.2).
@@ -27,7 +29,7 @@ mkdir -p "$dir"
 fail() { echo "dmvpn-sim: FAIL: $*" >&2; exit 1; }
 count() { tshark -r "$1" "${opts[@]}" -Y "$2" -T fields -e frame.number 2>/dev/null | wc -l; }
 
-for mode in ipsec clear nat; do
+for mode in ipsec clear nat ikev1; do
     for phase in 2 3; do
         tag="phase $phase, $mode"
         pcap="$dir/dmvpn-sim-phase$phase-$mode.pcap"
@@ -38,6 +40,7 @@ for mode in ipsec clear nat; do
             ipsec) args+=(--keylog "$keys") ;;
             clear) args+=(--no-ipsec) ;;
             nat) args+=(--nat --keylog "$keys"); a=198.18.0.1 b=198.18.0.2 ;;
+            ikev1) args+=(--ikev1 --keylog "$keys") ;;
         esac
         out="$("$sim" "${args[@]}")"
         summary="$(tail -n 1 <<<"$out")"
@@ -79,12 +82,22 @@ for mode in ipsec clear nat; do
             ((n_inner == n_esp)) || fail "$tag: only $n_inner of $n_esp ESP frames decrypted to GRE"
             n_nhrp="$(count "$pcap" 'esp && nhrp')"
             ((n_nhrp >= 4)) || fail "$tag: only $n_nhrp NHRP packets decrypted from ESP"
-            verdicts="$(tshark -r "$pcap" "${opts[@]}" -V 2>/dev/null | grep 'Integrity Checksum Data:' || true)"
-            correct="$(grep -c '\[correct\]' <<<"$verdicts" || true)"
-            incorrect="$(grep -vc '\[correct\]' <<<"$verdicts" || true)"
-            [[ -z "$verdicts" ]] && incorrect=0
-            ((correct >= 4 && incorrect == 0)) || fail "$tag: IKE decryption: $correct correct, $incorrect incorrect"
-            echo "  $tag: $n_esp ESP frames, all with a good ICV and GRE inside ($n_nhrp NHRP); $correct IKE SK payloads with correct checksums; no cleartext GRE"
+            if [[ $mode == ikev1 ]]; then
+                # IKEv1 has no integrity checksum tshark checks: every encrypted ISAKMP message
+                # must decrypt (with the key log's phase 1 keys) to a HASH payload first.
+                n_enc="$(count "$pcap" 'isakmp.flags & 1')"
+                correct="$(count "$pcap" '(isakmp.flags & 1) && isakmp.hash')"
+                ((n_enc >= 4 && correct == n_enc)) || fail "$tag: IKEv1 decryption: $correct of $n_enc encrypted ISAKMP messages decrypted"
+                n_qm="$(count "$pcap" 'isakmp.exchangetype == 32')"
+                echo "  $tag: $n_esp ESP frames, all with a good ICV and GRE inside ($n_nhrp NHRP); $correct of $n_enc encrypted ISAKMP messages decrypted ($n_qm Quick Mode); no cleartext GRE"
+            else
+                verdicts="$(tshark -r "$pcap" "${opts[@]}" -V 2>/dev/null | grep 'Integrity Checksum Data:' || true)"
+                correct="$(grep -c '\[correct\]' <<<"$verdicts" || true)"
+                incorrect="$(grep -vc '\[correct\]' <<<"$verdicts" || true)"
+                [[ -z "$verdicts" ]] && incorrect=0
+                ((correct >= 4 && incorrect == 0)) || fail "$tag: IKE decryption: $correct correct, $incorrect incorrect"
+                echo "  $tag: $n_esp ESP frames, all with a good ICV and GRE inside ($n_nhrp NHRP); $correct IKE SK payloads with correct checksums; no cleartext GRE"
+            fi
         fi
         direct="$carrier && icmp && ip.src == $a && ip.dst == $b && ip.src == 192.168.1.25 && ip.dst == 192.168.2.37 && icmp.type == 8"
         back="$carrier && icmp && ip.src == $b && ip.dst == $a && ip.src == 192.168.2.37 && ip.dst == 192.168.1.25 && icmp.type == 0"

@@ -93,8 +93,14 @@ struct Args {
     /// tunnel with IKEv2 + ESP, transport mode, as the seeds configure it).
     #[arg(long)]
     no_ipsec: bool,
+    /// IPsec with IKEv1, as the seeds configure it (`crypto isakmp policy 10` with AES-256,
+    /// SHA-256, pre-shared keys and group 14; `crypto isakmp key … address 0.0.0.0 0.0.0.0`;
+    /// the profile without `set ikev2-profile`) instead of IKEv2.
+    #[arg(long, conflicts_with = "no_ipsec")]
+    ikev1: bool,
     /// Write the IKE and ESP keys of every SA to this file, one tshark `-o` argument per line
-    /// (`uat:esp_sa:…`, `uat:ikev2_decryption_table:…`), to decrypt the `--pcap` capture:
+    /// (`uat:esp_sa:…`, `uat:ikev2_decryption_table:…` or `uat:ikev1_decryption_table:…`), to
+    /// decrypt the `--pcap` capture:
     /// `tshark -r F $(sed 's/^/-o /' K)`. The file holds secret keys.
     #[arg(long)]
     keylog: Option<PathBuf>,
@@ -299,7 +305,11 @@ fn run(args: &Args) -> Result<(), String> {
     ex.hub_resolution = hub_resolution(args);
     let ipsec = !args.no_ipsec;
     if ipsec {
-        ex = ex.protected();
+        ex = if args.ikev1 {
+            ex.protected_ikev1()
+        } else {
+            ex.protected()
+        };
     }
     if args.keylog.is_some() && !ipsec {
         return Err("--keylog needs IPsec (no --no-ipsec)".into());
@@ -394,9 +404,14 @@ fn run(args: &Args) -> Result<(), String> {
     );
     if ipsec {
         println!(
-            "  IPsec: tunnel protection ipsec profile DMVPN on every node: IKEv2 with a wildcard \
+            "  IPsec: tunnel protection ipsec profile DMVPN on every node: {} with a wildcard \
              pre-shared key, transform set esp-aes 256 esp-sha256-hmac, mode transport (GRE only \
-             inside ESP; --no-ipsec: GRE in clear)"
+             inside ESP; --no-ipsec: GRE in clear)",
+            if args.ikev1 {
+                "IKEv1 (crypto isakmp policy 10: aes 256, sha256, group 14; Main Mode, Quick Mode)"
+            } else {
+                "IKEv2"
+            }
         );
         if args.nat {
             println!(
