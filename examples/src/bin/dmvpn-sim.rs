@@ -101,7 +101,8 @@ struct Args {
     /// Write the IKE and ESP keys of every SA to this file, one tshark `-o` argument per line
     /// (`uat:esp_sa:…`, `uat:ikev2_decryption_table:…` or `uat:ikev1_decryption_table:…`), to
     /// decrypt the `--pcap` capture:
-    /// `tshark -r F $(sed 's/^/-o /' K)`. The file holds secret keys.
+    /// `sed 's/^/-o\n/' K | tr '\n' '\0' | xargs -0 tshark -r F` (the rows hold spaces); the
+    /// file starts with tshark's ESP decryption preferences. The file holds secret keys.
     #[arg(long)]
     keylog: Option<PathBuf>,
 }
@@ -807,12 +808,16 @@ fn run(args: &Args) -> Result<(), String> {
                 }
             }
         }
-        let mut text = rows.join("\n");
+        let n = rows.len();
+        // tshark's ESP preferences first, so that the file alone decrypts the capture.
+        let mut text = String::from(
+            "esp.enable_encryption_decode:TRUE\nesp.enable_authentication_check:TRUE\n",
+        );
+        text.push_str(&rows.join("\n"));
         text.push('\n');
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         println!(
-            "wrote {} key log rows to {} (secret keys: tshark -r PCAP $(sed 's/^/-o /' {}))",
-            rows.len(),
+            "wrote {n} key log rows to {} (secret keys; one tshark -o value per line, some with spaces: sed 's/^/-o\\n/' {} | tr '\\n' '\\0' | xargs -0 tshark -r PCAP)",
             path.display(),
             path.display()
         );
