@@ -15,6 +15,10 @@
 # examples/configs/ipv6/ (the IPv4 overlay and LANs as before): the same checks, and nothing
 # but IPv6 (IKE, ESP, ICMPv6) on the bridge; before it, `tunnel source` by interface name picks
 # the interface's address of the tunnel's family (a global IPv6 one for an IPv6 tunnel).
+# Last the IKEv1 variant: the plain network with examples/configs/ikev1/ (crypto isakmp, a
+# profile without set ikev2-profile): registration, pings, ESP spoke to spoke, `show crypto
+# isakmp sa` on the hub with both spokes QM_IDLE, ISAKMP and ESP only on the bridge, and the
+# capture decrypted by tshark with the nodes' --keylog (no malformed frame, every ICV good).
 # Bounded in time; cleans up its namespaces and processes (by PID and name) on every exit.
 # Usage: .ci/checks/dmvpn-node.sh [TARGET_DIR]   (default: target)
 set -euo pipefail
@@ -85,7 +89,10 @@ setup() { # variant: plain | nat
 
 start() { # name config; started directly (not through a shell function): $! is the node's PID.
     # The configurations are copies (in $cfgdir) of examples/configs/, which the checks edit.
-    RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfgdir/$2.cfg" --socket "$dir/$1.sock" >>"$dir/$1.log" 2>&1 &
+    # With keylog=1, each node appends its SAs' keys to $dir/NAME.keys (--keylog).
+    local extra=()
+    if [[ "${keylog:-}" == 1 ]]; then extra=(--keylog "$dir/$1.keys"); fi
+    RUST_LOG=info ip netns exec "$P-$1" "$bin" --config "$cfgdir/$2.cfg" --socket "$dir/$1.sock" "${extra[@]}" >>"$dir/$1.log" 2>&1 &
     pid[$1]=$!
 }
 stop_all() {
@@ -104,20 +111,22 @@ registered() { q hub show dmvpn --json 2>/dev/null | jq -e --arg a "$1" '[.tunne
 both_registered() { registered 10.0.0.11 && registered 10.0.0.12; }
 count() { tshark -r "$dir/$1.pcapng" -n -Y "$2" -T fields -e frame.number 2>/dev/null | wc -l; }
 direct_sa() { q spa show crypto session | grep -q "$1"; }
-bring_up() {
+bring_up() { # [label]: named in the messages, "registered (LABEL): …"
+    local l="${1:+ ($1)}"
     start hub hub
     sleep 0.5
     start spa spoke-a
     start spb spoke-b
-    wait_for 30 "spoke A's NHS up" nhs_up spa
-    wait_for 30 "spoke B's NHS up" nhs_up spb
-    wait_for 10 "both spokes registered at the hub" both_registered
-    echo "registered: $(q hub show dmvpn --json | jq -c '[.tunnels[].peers[] | {tunnel, nbma, state, attributes}]')"
+    wait_for 30 "spoke A's NHS up$l" nhs_up spa
+    wait_for 30 "spoke B's NHS up$l" nhs_up spb
+    wait_for 10 "both spokes registered at the hub$l" both_registered
+    echo "registered$l: $(q hub show dmvpn --json | jq -c '[.tunnels[].peers[] | {tunnel, nbma, state, attributes}]')"
 }
-ping_across() { # log
-    ns lana ping -c 6 -i 0.5 -W 2 192.168.2.37 >"$dir/$1-ab.log" || fail "LAN A could not ping LAN B: $(cat "$dir/$1-ab.log")"
-    ns lanb ping -c 3 -i 0.3 -W 2 192.168.1.25 >"$dir/$1-ba.log" || fail "LAN B could not ping LAN A"
-    echo "ping A->B: $(grep -o '[0-9]* received' "$dir/$1-ab.log"), B->A: $(grep -o '[0-9]* received' "$dir/$1-ba.log")"
+ping_across() { # log [label]
+    local l="${2:+ ($2)}"
+    ns lana ping -c 6 -i 0.5 -W 2 192.168.2.37 >"$dir/$1-ab.log" || fail "LAN A could not ping LAN B$l: $(cat "$dir/$1-ab.log")"
+    ns lanb ping -c 3 -i 0.3 -W 2 192.168.1.25 >"$dir/$1-ba.log" || fail "LAN B could not ping LAN A$l"
+    echo "ping A->B$l: $(grep -o '[0-9]* received' "$dir/$1-ab.log"), B->A: $(grep -o '[0-9]* received' "$dir/$1-ba.log")"
 }
 
 # --- Refused configurations: exit status 2 and the line at fault.
@@ -137,9 +146,9 @@ n_nhs=$(grep -n '^ ip nhrp nhs' "$cfg/spoke-a.cfg" | cut -d: -f1)
 refused "an NHS without an address" "s/^ ip nhrp nhs .*/ ip nhrp nhs/" "line $n_nhs: "
 "$bin" --config "$cfg/spoke-a.cfg" --check >/dev/null || fail "spoke-a.cfg itself is refused"
 
-configs() { # directory [sed expression]: copies of examples/configs/ for one variant
+configs() { # directory [sed expression [subdirectory]]: copies of examples/configs/[SUB/] for one variant
     cfgdir="$1"; mkdir -p "$cfgdir"
-    for c in hub spoke-a spoke-b; do sed "${2:-}" "$cfg/$c.cfg" >"$cfgdir/$c.cfg"; done
+    for c in hub spoke-a spoke-b; do sed "${2:-}" "$cfg/${3:+$3/}$c.cfg" >"$cfgdir/$c.cfg"; done
 }
 session_up() { # node peer: an UP-ACTIVE crypto session with the peer
     q "$1" show crypto session --json | jq -e --arg p "$2" '[.groups[].peers[] | select(.peer == $p and .state == "UP-ACTIVE")] | length == 1' >/dev/null 2>&1
@@ -164,12 +173,12 @@ q spa show ip nhrp brief | tee "$dir/brief.txt"
 grep -qE '^10\.0\.0\.1/32 +10\.0\.0\.1 +172\.17\.0\.1 +static +Tu0' "$dir/brief.txt" || fail "show ip nhrp brief lacks the static map to the hub"
 # --json on every show.
 for c in "show dmvpn detail" "show ip nhrp" "show ip nhrp brief" "show ip nhrp nhs" "show ip nhrp traffic" \
-         "show crypto ikev2 sa" "show crypto ipsec sa" "show crypto session" "show uptime"; do
+         "show crypto ikev2 sa" "show crypto isakmp sa" "show crypto ipsec sa" "show crypto session" "show uptime"; do
     # shellcheck disable=SC2086
     q spa $c --json | jq -e '.hostname == "spoke-a"' >/dev/null || fail "$c --json is not JSON naming spoke-a"
 done
 q spa show ip nhrp traffic --json | jq -e '.tunnels[0].sent.registration_request > 0' >/dev/null || fail "no registration requests in show ip nhrp traffic --json"
-echo "show … --json: 9 commands give JSON"
+echo "show … --json: 10 commands give JSON"
 # Phase 3: the shortcut to spoke B's LAN is in the kernel's table too.
 wait_for 5 "the shortcut route 192.168.2.0/24 in spoke A's kernel" kernel_route spa 192.168.2.0/24 Tunnel0
 echo "kernel: $(ns spa ip route show 192.168.2.0/24)"
@@ -368,4 +377,78 @@ n_direct=$(count v6 'esp && ipv6.src == 2001:db8:16:1::1 && ipv6.dst == 2001:db8
 bad=$(count v6 '_ws.malformed || _ws.expert.severity >= error')
 ((bad == 0)) || fail "$bad malformed frames (IPv6 underlay)"
 echo "IPv6 capture: $n_ike IKE, $n_esp ESP ($n_direct directly spoke A -> spoke B), no IPv4, 0 GRE in clear"
+
+# --- IKEv1: the same network protected with IKEv1 (Main Mode and Quick Mode, pre-shared key)
+# from examples/configs/ikev1/, in clear configurations as in the plain run. Registration, pings
+# both ways, ESP directly between the spokes, `show crypto isakmp sa` on the hub with both
+# spokes in QM_IDLE; on the bridge ISAKMP (UDP 500) and ESP, no cleartext GRE; the capture
+# decrypted by tshark with the nodes' --keylog (uat:ikev1_decryption_table, uat:esp_sa): no
+# malformed frame, every encrypted ISAKMP message decrypted, every ESP ICV good.
+isakmp_qm_idle() { # node peer: an ACTIVE QM_IDLE ISAKMP SA with the peer
+    q "$1" show crypto isakmp sa --json | jq -e --arg p "$2" \
+        '[.sas[] | select((.src == $p or .dst == $p) and .state == "QM_IDLE" and .status == "ACTIVE")] | length >= 1' >/dev/null 2>&1
+}
+ikev1_run() {
+    local c t0=$SECONDS row n_gre n_esp n_isakmp n_500 n_direct bad enc dec qm esp_good icv_bad inner
+    local opts=(-n -o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE)
+    for c in hub spoke-a spoke-b; do
+        "$bin" --config "$cfg/ikev1/$c.cfg" --check >/dev/null 2>&1 || fail "ikev1/$c.cfg is refused: $("$bin" --config "$cfg/ikev1/$c.cfg" --check 2>&1 | tail -3)"
+    done
+    keylog=0
+    if "$bin" --help | grep -q -- --keylog; then keylog=1; rm -f "$dir"/*.keys; fi
+    configs "$dir/ikev1" "" ikev1
+    setup plain
+    capture ikev1
+    bring_up IKEv1
+    q hub show ip nhrp --json | jq -e '[.tunnels[].entries[] | select(.type == "dynamic" and (.prefix == "10.0.0.11/32" or .prefix == "10.0.0.12/32"))] | length == 2' >/dev/null \
+        || fail "show ip nhrp --json on the hub lacks the dynamic entries of both spokes (IKEv1)"
+    ping_across ikev1 IKEv1
+    wait_for 10 "a direct spoke-to-spoke SA (IKEv1)" direct_sa 172.16.2.1
+    q spa show crypto session
+    wait_for 5 "QM_IDLE ISAKMP SAs of both spokes at the hub" isakmp_qm_idle hub 172.16.1.1
+    isakmp_qm_idle hub 172.16.2.1 || fail "no QM_IDLE ISAKMP SA with spoke B at the hub"
+    isakmp_qm_idle spa 172.16.2.1 || fail "no QM_IDLE ISAKMP SA between spoke A and spoke B"
+    q hub show crypto isakmp sa | tee "$dir/isakmp.txt"
+    grep -qE '^172\.17\.0\.1 +172\.16\.1\.1 +QM_IDLE +[0-9]+ ACTIVE$' "$dir/isakmp.txt" || fail "show crypto isakmp sa on the hub has no QM_IDLE row of spoke A"
+    grep -qE '^172\.17\.0\.1 +172\.16\.2\.1 +QM_IDLE +[0-9]+ ACTIVE$' "$dir/isakmp.txt" || fail "show crypto isakmp sa on the hub has no QM_IDLE row of spoke B"
+    echo "isakmp (IKEv1): the hub has QM_IDLE with 172.16.1.1 and 172.16.2.1, spoke A with 172.16.2.1"
+    sleep 1
+    end_capture
+    stop_all
+    n_gre=$(count ikev1 'ip.proto == 47')
+    n_esp=$(count ikev1 'esp')
+    n_isakmp=$(count ikev1 'isakmp')
+    n_500=$(count ikev1 'isakmp && udp.port == 500')
+    n_direct=$(count ikev1 'esp && ip.src == 172.16.1.1 && ip.dst == 172.16.2.1')
+    ((n_gre == 0)) || fail "$n_gre cleartext GRE frames on the bridge (IKEv1)"
+    ((n_esp > 0 && n_isakmp > 0 && n_500 > 0)) || fail "no ESP ($n_esp) or no ISAKMP on UDP 500 ($n_500 of $n_isakmp) on the bridge (IKEv1)"
+    ((n_direct > 0)) || fail "no ESP directly from spoke A to spoke B (IKEv1)"
+    bad=$(count ikev1 '_ws.malformed || _ws.expert.severity >= error')
+    ((bad == 0)) || fail "$bad malformed frames (IKEv1)"
+    echo "capture (IKEv1): $n_isakmp ISAKMP, $n_esp ESP ($n_direct directly spoke A -> spoke B), 0 GRE in clear"
+    if ((keylog != 1)); then
+        echo "capture (IKEv1): not decrypted (dmvpn-node has no --keylog)"
+        return
+    fi
+    # Both ends log each SA: every row once.
+    while IFS= read -r row; do
+        [[ -n "$row" ]] && opts+=(-o "$row")
+    done < <(sort -u "$dir"/hub.keys "$dir"/spa.keys "$dir"/spb.keys)
+    dcount() { tshark -r "$dir/ikev1.pcapng" "${opts[@]}" -Y "$1" -T fields -e frame.number 2>/dev/null | wc -l; }
+    bad=$(dcount '_ws.malformed || _ws.expert.severity >= error')
+    enc=$(dcount 'isakmp.flag_e == 1')
+    dec=$(dcount 'isakmp.flag_e == 1 && isakmp.hash')
+    qm=$(dcount 'isakmp.exchangetype == 32 && isakmp.hash')
+    esp_good=$(dcount 'esp.icv_good == 1')
+    icv_bad=$(dcount 'esp.icv_bad == 1')
+    inner=$(dcount 'esp && gre && (nhrp || icmp)')
+    ((bad == 0)) || fail "$bad malformed frames in the decrypted capture (IKEv1)"
+    ((enc > 0 && enc == dec)) || fail "$((enc - dec)) of $enc encrypted ISAKMP messages did not decrypt to a HASH payload (IKEv1)"
+    ((qm >= 6)) || fail "only $qm decrypted Quick Mode messages (IKEv1)"
+    ((icv_bad == 0 && esp_good == n_esp)) || fail "ESP: $n_esp frames, $esp_good good ICVs, $icv_bad bad (IKEv1)"
+    ((inner > 0)) || fail "no GRE with NHRP or ICMP inside the decrypted ESP (IKEv1)"
+    echo "capture (IKEv1) decrypted with $(sort -u "$dir"/*.keys | wc -l) --keylog rows: $dec/$enc ISAKMP messages ($qm Quick Mode), $esp_good/$n_esp ESP ICVs good, $inner GRE (NHRP, ICMP) inside, 0 malformed"
+    echo "IKEv1 run: $((SECONDS - t0)) s"
+}
+ikev1_run
 echo "dmvpn-node: OK"

@@ -5,6 +5,7 @@
 //! dmvpnctl [--node HOSTNAME | --socket PATH] show dmvpn [detail] [--json]
 //! dmvpnctl --node spoke-a show ip nhrp [brief|nhs|traffic] [--json]
 //! dmvpnctl --node spoke-a show crypto ikev2 sa | show crypto ipsec sa | show crypto session
+//! dmvpnctl --node hub show crypto isakmp sa      # the IKEv1 (ISAKMP) SAs
 //! dmvpnctl --node hub clear ip nhrp [10.0.0.11]
 //! dmvpnctl --node hub clear crypto session [peer 172.16.1.1]
 //! dmvpnctl --node spoke-a debug nhrp | debug crypto | debug all | undebug all | show debugging
@@ -31,8 +32,8 @@ struct Args {
     /// The node's control socket.
     #[arg(long)]
     socket: Option<PathBuf>,
-    /// The command, as on a router: `show dmvpn`, `show ip nhrp brief`, `clear crypto
-    /// session`, `debug nhrp`, … (`--json` after any `show` for JSON).
+    /// The command, as on a router: `show dmvpn`, `show ip nhrp brief`, `show crypto isakmp
+    /// sa`, `clear crypto session`, `debug nhrp`, … (`--json` after any `show` for JSON).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     command: Vec<String>,
 }

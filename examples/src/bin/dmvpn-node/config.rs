@@ -185,6 +185,25 @@ mod tests {
         }
     }
 
+    /// `configs/ikev1/` is `configs/` with IKEv1 crypto: the same tunnels (the same profile
+    /// name) and routes, the profile negotiated by IKEv1 with one `crypto isakmp` policy.
+    #[test]
+    fn the_ikev1_examples_are_the_ikev2_ones_with_isakmp() {
+        use dmvpn_core::config::IkeVersion;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        for name in ["hub", "spoke-a", "spoke-b"] {
+            let v2 = load(&dir.join(format!("{name}.cfg")), &[]).unwrap();
+            let v1 = load(&dir.join("ikev1").join(format!("{name}.cfg")), &[]).unwrap();
+            assert_eq!(v1.node.hostname, v2.node.hostname, "{name}");
+            assert_eq!(v1.node.tunnels, v2.node.tunnels, "{name}");
+            assert_eq!(v1.routes, v2.routes, "{name}");
+            let profile = |l: &Loaded| l.node.crypto.profile("DMVPN").unwrap().ike_version();
+            assert_eq!(profile(&v2), IkeVersion::Ikev2, "{name}");
+            assert_eq!(profile(&v1), IkeVersion::Ikev1, "{name}");
+            assert_eq!(v1.node.crypto.isakmp.policies.len(), 1, "{name}");
+        }
+    }
+
     /// `--to-json` without `--reveal-secrets` prints no secret, and what it prints is refused
     /// when read back; with it, the JSON loads as the same node.
     #[test]

@@ -76,7 +76,8 @@ pub async fn serve(node: &mut Node, start: Instant, stream: UnixStream) {
 
 /// The commands, for the error that answers an unknown one.
 const USAGE: &str = "show dmvpn [detail] | show ip nhrp [brief|nhs|traffic] \
-                     | show crypto ikev2 sa | show crypto ipsec sa | show crypto session \
+                     | show crypto ikev2 sa | show crypto isakmp sa | show crypto ipsec sa \
+                     | show crypto session \
                      | show uptime (--json after any show) | clear ip nhrp [ADDR] \
                      | clear crypto session [peer ADDR] | [no|undebug] debug nhrp|crypto|all";
 
@@ -90,7 +91,7 @@ pub fn answer(node: &mut Node, start: Instant, cmd: &str) -> String {
         return format!("% --json is for show commands: {cmd:?}\n");
     }
     let as_json = |what: Show, node: &Node| {
-        let crypto = if what == Show::Crypto {
+        let crypto = if matches!(what, Show::Crypto | Show::Isakmp) {
             node.crypto_status(now)
         } else {
             Vec::new()
@@ -116,7 +117,9 @@ pub fn answer(node: &mut Node, start: Instant, cmd: &str) -> String {
         {
             as_json(Show::Crypto, node)
         }
+        ["show", "crypto", "isakmp", "sa"] if json => as_json(Show::Isakmp, node),
         ["show", "crypto", "ikev2", "sa"] => node.show_crypto_ikev2_sa(now),
+        ["show", "crypto", "isakmp", "sa"] => node.show_crypto_isakmp_sa(now),
         ["show", "crypto", "ipsec", "sa"] => node.show_crypto_ipsec_sa(now),
         ["show", "crypto", "session"] => node.show_crypto_session(now),
         ["show", "uptime"] => {

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use dmvpn_core::{CryptoStatus, EspSaStatus, PeerStatus, Status, TunnelStatus};
+use dmvpn_core::{CryptoStatus, EspSaStatus, IsakmpSaRow, PeerStatus, Status, TunnelStatus};
 use dmvpn_nhrp::{Entry, EntryType};
 use serde_json::{Value, json};
 
@@ -24,6 +24,9 @@ pub enum Show {
     /// `show crypto ikev2 sa`, `show crypto ipsec sa`, `show crypto session`: the crypto
     /// groups with their IKE SAs, peers and ESP SAs.
     Crypto,
+    /// `show crypto isakmp sa`: the ISAKMP (IKEv1) SAs of every crypto group, as the rows of
+    /// `Node::isakmp_sa_rows` (by group, then by conn-id) with what else the SA's status says.
+    Isakmp,
 }
 
 /// The JSON text of `show` (one line, newline-terminated).
@@ -47,6 +50,7 @@ pub fn show(what: Show, st: &Status, crypto: &[CryptoStatus], now: Instant) -> S
         Show::Nhs => json!({ "tunnels": tunnels(&nhs) }),
         Show::Traffic => json!({ "tunnels": tunnels(&traffic) }),
         Show::Crypto => json!({ "groups": crypto.iter().map(group).collect::<Vec<_>>() }),
+        Show::Isakmp => json!({ "sas": isakmp_sas(crypto) }),
     };
     let mut v = json!({ "hostname": st.hostname });
     if let (Value::Object(m), Value::Object(b)) = (&mut v, body) {
@@ -234,4 +238,35 @@ fn group(g: &CryptoStatus) -> Value {
             "refused": st.refused, "nat_moves": st.nat_moves,
         },
     })
+}
+
+/// The ISAKMP SAs: each a row of `show crypto isakmp sa` (`dst` the responder, `src` the
+/// initiator, IOS's state and status) with the SA's tunnel source, ports, cookies, suite and
+/// timers.
+fn isakmp_sas(crypto: &[CryptoStatus]) -> Vec<Value> {
+    crypto
+        .iter()
+        .flat_map(|g| g.isakmp_sas.iter().map(move |s| (g, s)))
+        .map(|(g, s)| {
+            let row = IsakmpSaRow::of(s);
+            json!({
+                "source": g.source.to_string(),
+                "dst": row.dst.to_string(),
+                "src": row.src.to_string(),
+                "state": row.state.to_string(),
+                "conn_id": row.conn_id,
+                "status": row.status.to_string(),
+                "local": s.local.to_string(),
+                "remote": s.remote.to_string(),
+                "initiator": s.initiator,
+                "cookie_i": format!("{:016x}", s.cookie_i),
+                "cookie_r": format!("{:016x}", s.cookie_r),
+                "suite": s.suite.as_ref().map(|x| x.to_string()),
+                "remaining_seconds": s.remaining.map(|d| d.as_secs()),
+                "nat": s.nat,
+                "dpd": s.dpd,
+                "ipsec_sas": s.children.len(),
+            })
+        })
+        .collect()
 }

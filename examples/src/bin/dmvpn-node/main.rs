@@ -23,6 +23,7 @@
 //! ```text
 //! dmvpn-node --config hub.cfg [--socket PATH] [--route 192.168.0.0/16=10.0.0.1]
 //! dmvpn-node --config spoke.cfg --check      # validate and exit
+//! dmvpn-node --config hub.cfg --keylog keys.txt   # SA keys for tshark (secret!)
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -78,6 +79,12 @@ struct Args {
     /// With `--to-json`: print the pre-shared keys and NHRP passwords in clear.
     #[arg(long, requires = "to_json")]
     reveal_secrets: bool,
+    /// Append the IKE and ESP keys of every SA to this file (created mode 0600), one tshark
+    /// `-o` argument per line (`uat:esp_sa:…`, `uat:ikev2_decryption_table:…`,
+    /// `uat:ikev1_decryption_table:…`), to decrypt a capture: `tshark -r F $(sed 's/^/-o /'
+    /// FILE)`. The file holds secret keys: for debugging only.
+    #[arg(long)]
+    keylog: Option<PathBuf>,
 }
 
 /// A tunnel source's sockets.
@@ -108,6 +115,8 @@ struct Daemon {
     routes: Vec<(IpNet, IpAddr)>,
     /// Shortcut routes in the kernel's table.
     shortcuts: BTreeSet<IpNet>,
+    /// `--keylog`: the file the node's key-log rows go to.
+    keylog: Option<std::fs::File>,
 }
 
 /// The TUN device (tunnel interface name) that overlay next hop `via` is on.
@@ -244,8 +253,23 @@ impl Daemon {
                             info!(target: "dmvpn::debug", "{line}");
                         }
                     }
+                    self.write_keylog();
                     return t;
                 }
+            }
+        }
+    }
+
+    /// The node's new key-log rows into the `--keylog` file (none without one: the node
+    /// keeps no rows then).
+    fn write_keylog(&mut self) {
+        use std::io::Write as _;
+        let Some(f) = self.keylog.as_mut() else {
+            return;
+        };
+        while let Some(row) = self.node.poll_keylog() {
+            if let Err(e) = writeln!(f, "{row}").and_then(|()| f.flush()) {
+                warn!("keylog: {e}");
             }
         }
     }
@@ -378,6 +402,24 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
     let now = Instant::now();
     let entropy = os_entropy().map_err(|e| (1, format!("/dev/urandom: {e}")))?;
     let mut node = Node::new(now, cfg.clone(), entropy).map_err(|e| (2, e.to_string()))?;
+    let keylog = match &args.keylog {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| (1, format!("--keylog {}: {e}", path.display())))?;
+            warn!(
+                "--keylog {}: the keys of every SA are written there",
+                path.display()
+            );
+            node.enable_keylog();
+            Some(f)
+        }
+        None => None,
+    };
     for (prefix, via) in &loaded.routes {
         node.add_route(*prefix, *via)
             .map_err(|e| (2, format!("ip route {prefix} {via}: {e}")))?;
@@ -462,6 +504,7 @@ async fn run(args: Args) -> Result<(), (u8, String)> {
         route_ops: Vec::new(),
         routes: loaded.routes.clone(),
         shortcuts: BTreeSet::new(),
+        keylog,
     };
     let mut running = loaded;
     let sig = |k: SignalKind| signal(k).map_err(|e| (1, format!("signal: {e}")));
