@@ -116,8 +116,10 @@
 //! DES, 3DES, MD5, small groups), is an error with its line number and what to use instead;
 //! secrets never appear in them. IKEv1 configuration (`crypto isakmp policy`, `crypto isakmp
 //! key`, an IPsec profile without `set ikev2-profile`) is read into
-//! [`config::IsakmpConfig`] and [`config::IkeVersion::Ikev1`]; [`Node::new`] refuses a tunnel
-//! protected with IKEv1 until the IKEv1 machine (`dmvpn-ikev1`) is part of the node. `examples/configs/*.cfg` are seed 003's hub and spokes.
+//! [`config::IsakmpConfig`] and [`config::IkeVersion::Ikev1`], and the node protects such a
+//! tunnel with `dmvpn-ikev1`'s Main Mode and Quick Mode (IKEv1 is deprecated, RFC 9395: it is
+//! there to join and migrate existing clouds). `examples/configs/*.cfg` are seed 003's hub
+//! and spokes, `examples/configs/ikev1/*.cfg` the same with the seeds' `crypto isakmp`.
 //!
 //! # The loop (ARCHITECTURE.md, "The machine shape")
 //!

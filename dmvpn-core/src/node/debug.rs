@@ -99,6 +99,31 @@ fn ike_record(dir: Dir, local: SocketAddr, remote: SocketAddr, datagram: &[u8]) 
         Dir::Send => ("Sending", format!("To {remote}/From {local}")),
         Dir::Receive => ("Received", format!("From {remote}/To {local}")),
     };
+    // IKEv1 (ISAKMP version 1.0, the version byte's high nibble): `debug crypto isakmp` style.
+    if msg.get(17).is_some_and(|v| v >> 4 == 1) {
+        return match dmvpn_ikev1::wire::Header::new_checked(msg)
+            .and_then(|h| dmvpn_ikev1::wire::HeaderRepr::parse(&h))
+        {
+            Ok(h) => format!(
+                "ISAKMP:{verb} Packet [{path}]\n\
+                 Initiator cookie : {:016X} - Responder cookie : {:016X} Message id: {}\n\
+                 ISAKMP {} Exchange{}",
+                h.cookie_i,
+                h.cookie_r,
+                h.message_id,
+                h.exchange_type.name().unwrap_or("unknown"),
+                if h.flags.encryption() {
+                    ", encrypted"
+                } else {
+                    ""
+                },
+            ),
+            Err(e) => format!(
+                "ISAKMP:{verb} Packet [{path}]: not ISAKMP ({} bytes: {e})",
+                msg.len()
+            ),
+        };
+    }
     match dmvpn_ikev2::wire::Header::new_checked(msg) {
         Ok(h) => format!(
             "IKEv2:{verb} Packet [{path}/VRF i0:f0]\n\
@@ -198,6 +223,24 @@ mod tests {
         assert!(r.starts_with("IKEv2:Sending Packet [To 172.17.0.1:500/From 172.16.1.1:500"));
         assert!(r.contains("Initiator SPI : 1122334455667788 - Responder SPI : 0000000000000000"));
         assert!(r.ends_with("IKEv2 IKE_SA_INIT Exchange REQUEST"), "{r}");
+        // IKEv1: Main Mode message 1 (version 1.0, exchange 2).
+        hdr[16] = 1; // SA
+        hdr[17] = 0x10;
+        hdr[18] = 2;
+        hdr[19] = 0;
+        let r = ike_record(Dir::Receive, a, b, &hdr);
+        assert!(
+            r.starts_with("ISAKMP:Received Packet [From 172.17.0.1:500/To 172.16.1.1:500]"),
+            "{r}"
+        );
+        assert!(
+            r.contains("Initiator cookie : 1122334455667788 - Responder cookie : 0000000000000000"),
+            "{r}"
+        );
+        assert!(
+            r.ends_with("ISAKMP Identity Protection (Main Mode) Exchange"),
+            "{r}"
+        );
         // Garbage says so, without panicking.
         let r = ike_record(Dir::Receive, a, b, &[1, 2, 3]);
         assert!(r.contains("not IKE (3 bytes"), "{r}");

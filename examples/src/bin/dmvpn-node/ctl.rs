@@ -164,14 +164,7 @@ pub fn answer(node: &mut Node, start: Instant, cmd: &str) -> String {
         },
         ["debug", what] => debug(node, what, true),
         ["no" | "undebug", "debug", what] | ["undebug", what] => debug(node, what, false),
-        ["show", "debugging"] => {
-            let f = node.debug_flags();
-            format!(
-                "NHRP protocol debugging is {}\nCrypto IKEv2 debugging is {}\n",
-                on_off(f.nhrp),
-                on_off(f.crypto)
-            )
-        }
+        ["show", "debugging"] => debugging(node),
         _ => format!("% unknown command {cmd:?}: {USAGE}\n"),
     }
 }
@@ -195,9 +188,24 @@ fn debug(node: &mut Node, what: &str, on: bool) -> String {
         other => return format!("% debug {other}: nhrp, crypto or all\n"),
     }
     node.set_debug(f);
-    format!(
-        "NHRP protocol debugging is {}\nCrypto IKEv2 debugging is {}\n",
-        on_off(f.nhrp),
-        on_off(f.crypto)
-    )
+    debugging(node)
+}
+
+/// `show debugging`: NHRP, and the crypto of the IKE version(s) the node runs (IOS names
+/// IKEv1's `Crypto ISAKMP`).
+fn debugging(node: &Node) -> String {
+    let f = node.debug_flags();
+    let v1 = (0..node.tunnels()).any(|t| node.ikev1_endpoint(t).is_some());
+    let v2 = (0..node.tunnels()).any(|t| node.ike_endpoint(t).is_some());
+    let mut out = format!("NHRP protocol debugging is {}\n", on_off(f.nhrp));
+    if v1 {
+        out.push_str(&format!(
+            "Crypto ISAKMP debugging is {}\n",
+            on_off(f.crypto)
+        ));
+    }
+    if v2 || !v1 {
+        out.push_str(&format!("Crypto IKEv2 debugging is {}\n", on_off(f.crypto)));
+    }
+    out
 }
