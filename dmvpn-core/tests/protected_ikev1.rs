@@ -431,3 +431,76 @@ fn ikev1_quick_mode_and_main_mode_rekeys_under_a_continuous_ping_without_loss() 
     assert!(child_sas_with(&s, hub, s.nbma(1)) <= 2);
     s.finish();
 }
+
+/// Seed 002's NAT-Transparency Aware DMVPN with IKEv1: each spoke behind its own NAPT box
+/// (port-dependent filtering, UDP only); both register with their post-NAT addresses (NAT-D,
+/// NAT-T on 4500), and the spoke-to-spoke Main Mode and Quick Mode, started from port 4500 by
+/// both at once, punch through both boxes: the echoes then go directly between the public
+/// addresses in ESP in UDP. Nothing but UDP crosses the boxes.
+#[test]
+fn ikev1_spokes_behind_two_napt_boxes_go_direct_in_udp() {
+    use dmvpn_netsim::{Filtering, NaptConfig};
+    let (pub1, pub2) = ("198.51.100.1", "203.0.113.2");
+    let ex = Example::new(2).protected_ikev1();
+    let mut s = Scenario::empty("ikev1-napt", 47, ex.clone());
+    let mut nats = Vec::new();
+    for (i, public) in [(1, pub1), (2, pub2)] {
+        let mut nat = NaptConfig::new(ip(public), vec![ex.spoke_nbma(i).into()]);
+        nat.filtering = Filtering::AddressAndPortDependent;
+        nats.push(s.sim.network_mut().add_napt(nat));
+    }
+    s.add_example_nodes();
+    let (hub, a, b) = (s.hub(), s.spoke(1), s.spoke(2));
+    s.run(secs(3));
+    for (i, public) in [(1, pub1), (2, pub2)] {
+        assert!(s.registered(hub, i), "spoke {i}: {:?}", s.events(hub));
+        assert!(s.has(hub, |k| matches!(k, EventKind::PeerRegistered { nbma, nat: true, .. } if *nbma == ip(public))));
+    }
+    s.route(1, 2);
+    s.route(2, 1);
+    for seq in 1..=10 {
+        s.ping(1, 25, 2, 37, seq);
+        s.run(secs(1));
+        assert_eq!(s.replies(a, seq), 1, "seq {seq}: {:?}", s.get(a).errors());
+    }
+    for (id, other) in [(a, pub2), (b, pub1)] {
+        let path = s.echo_path(id, 10);
+        assert!(
+            !path.is_empty() && path.iter().all(|t| t.dst == ip(other) && t.protected),
+            "{path:?}"
+        );
+    }
+    assert!(s.has(
+        a,
+        |k| matches!(k, EventKind::CryptoUp { peer, nat: true, .. } if peer.ip() == ip(pub2))
+    ));
+    for n in &nats {
+        let st = s.sim.network().nat_stats(*n).unwrap();
+        assert_eq!(st.protocol_dropped, 0, "{st:?}");
+    }
+    s.finish();
+}
+
+/// `set security-association lifetime kilobytes 2560` with IKEv1: the Quick Mode offers the
+/// kilobyte lifetime, ESP's soft limit asks for the rekey, and the spoke-to-spoke IPsec SAs
+/// are rekeyed by volume under a stream of 1300-byte echoes, none lost.
+#[test]
+fn ikev1_ipsec_sas_rekey_by_kilobytes_without_loss() {
+    let mut s = network(
+        "ikev1-rekey-kilobytes",
+        48,
+        Example::new(2).protected_ikev1(),
+        |_, cfg| {
+            cfg.crypto.ipsec_profiles[0].lifetime_kilobytes = Some(2560);
+        },
+    );
+    let a = s.spoke(1);
+    s.run(secs(3));
+    s.route(1, 2);
+    s.route(2, 1);
+    stream(&mut s, 1, 2, 1, 4000, Duration::from_millis(20), 1300);
+    s.run(secs(85));
+    assert_eq!(s.get(a).replies().len(), 4000, "{:?}", s.get(a).errors());
+    assert!(rekeys(&s, a, s.nbma(2)) >= 2, "{:?}", s.events(a));
+    s.finish();
+}
