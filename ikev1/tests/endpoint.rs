@@ -563,3 +563,62 @@ fn the_responder_of_a_rekey_keeps_the_old_pair_until_the_peer_deletes_it_or_it_e
     net.run_for(Duration::from_secs(10));
     assert_eq!(net.b.child_spis(sb).len(), 1);
 }
+
+#[test]
+fn a_responder_commit_bit_holds_the_sas_until_connected() {
+    // B's Quick Mode message 2 with the commit bit set (the header is not under HASH(2)):
+    // A must not use the SAs before B's CONNECTED (RFC 2408 §4.12), which B never sends here,
+    // so A's Quick Mode fails when it has waited long enough.
+    let mut net = Net::new(config(29, "k"), config(30, "k"));
+    let now = net.now;
+    net.a
+        .initiate(
+            now,
+            SocketAddr::new(A, 500),
+            SocketAddr::new(B, 500),
+            Some((IdPayload::gre_host(A), IdPayload::gre_host(B))),
+        )
+        .unwrap();
+    // Pump by hand, setting C on B's Quick Mode answer.
+    for _ in 0..20 {
+        while let Some(t) = net.a.poll_transmit() {
+            let Proto::Udp { src_port, dst_port } = t.proto else {
+                panic!()
+            };
+            let _ = net.b.handle_datagram(
+                now,
+                SocketAddr::new(t.dst, dst_port),
+                SocketAddr::new(t.src, src_port),
+                &t.payload,
+            );
+        }
+        while let Some(mut t) = net.b.poll_transmit() {
+            let Proto::Udp { src_port, dst_port } = t.proto else {
+                panic!()
+            };
+            if t.payload.get(18) == Some(&32) {
+                t.payload[19] |= 0x02;
+            }
+            let _ = net.a.handle_datagram(
+                now,
+                SocketAddr::new(t.dst, dst_port),
+                SocketAddr::new(t.src, src_port),
+                &t.payload,
+            );
+        }
+    }
+    while let Some(e) = net.a.poll_event() {
+        net.a_events.push(e);
+    }
+    assert_eq!(ups(&net.a_events), 1);
+    assert!(children(&net.a_events).is_empty(), "{:?}", net.a_events);
+    net.run_for(Duration::from_secs(90));
+    assert!(children(&net.a_events).is_empty());
+    assert!(
+        net.a_events
+            .iter()
+            .any(|e| matches!(e, Event::ChildFailed { .. })),
+        "{:?}",
+        net.a_events
+    );
+}
