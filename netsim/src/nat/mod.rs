@@ -210,8 +210,23 @@ impl OneToOne {
         true
     }
 
-    fn owns(&self, addr: IpAddr) -> bool {
-        self.back.contains_key(&addr) || self.free.contains(&addr)
+    /// Whether `addr` is one of the box's public addresses; adds the entries looked at to
+    /// `work` (a hash probe, then a linear scan of the free pool).
+    fn owns(&self, addr: IpAddr, work: &mut u64) -> bool {
+        *work += 1;
+        if self.back.contains_key(&addr) {
+            return true;
+        }
+        match self.free.iter().position(|a| *a == addr) {
+            Some(i) => {
+                *work += i as u64 + 1;
+                true
+            }
+            None => {
+                *work += self.free.len() as u64;
+                false
+            }
+        }
     }
 
     fn inbound(&mut self, d: &mut Datagram) -> bool {
@@ -244,10 +259,10 @@ impl NatBox {
         }
     }
 
-    fn owns(&self, addr: IpAddr) -> bool {
+    fn owns(&self, addr: IpAddr, work: &mut u64) -> bool {
         match self {
-            NatBox::OneToOne(n) => n.owns(addr),
-            NatBox::Napt(n) => n.owns(addr),
+            NatBox::OneToOne(n) => n.owns(addr, work),
+            NatBox::Napt(n) => n.owns(addr, work),
         }
     }
 }
@@ -258,6 +273,9 @@ pub(crate) struct Nats {
     boxes: Vec<NatBox>,
     /// Inside address to box (lookups only: nothing iterates it).
     nat_of: HashMap<IpAddr, usize>,
+    /// Work done translating datagrams: boxes, addresses and ports looked at (a diagnostic,
+    /// [`crate::OpCounts::nat_entries_examined`]).
+    pub(crate) work: u64,
 }
 
 impl Nats {
@@ -285,12 +303,13 @@ impl Nats {
     /// Source NAT for a datagram being sent at `now`: `false` if a box dropped it (counted in
     /// the box's stats).
     pub(crate) fn outbound(&mut self, now: Instant, d: &mut Datagram) -> bool {
+        self.work += 1;
         let Some(&n) = self.nat_of.get(&d.src) else {
             return true;
         };
         match self.boxes.get_mut(n) {
             Some(NatBox::OneToOne(b)) => b.outbound(d),
-            Some(NatBox::Napt(b)) => b.outbound(now, d),
+            Some(NatBox::Napt(b)) => b.outbound(now, d, &mut self.work),
             None => false,
         }
     }
@@ -300,12 +319,14 @@ impl Nats {
     /// (the first box, in the order added, that claims the address); one to an inside address
     /// is dropped.
     pub(crate) fn inbound(&mut self, now: Instant, d: &mut Datagram) -> bool {
-        if let Some(b) = self.boxes.iter_mut().find(|b| b.owns(d.dst)) {
+        let work = &mut self.work;
+        if let Some(b) = self.boxes.iter_mut().find(|b| b.owns(d.dst, work)) {
             return match b {
                 NatBox::OneToOne(b) => b.inbound(d),
-                NatBox::Napt(b) => b.inbound(now, d),
+                NatBox::Napt(b) => b.inbound(now, d, work),
             };
         }
+        self.work += 1;
         if let Some(&n) = self.nat_of.get(&d.dst) {
             // Private addresses behind a NAT box are not reachable from outside it.
             if let Some(b) = self.boxes.get_mut(n) {

@@ -37,6 +37,8 @@ pub struct Server {
     requesters: HashMap<Prefix, Vec<IpAddr>>,
     redirects: redirect::Redirects,
     purges: Vec<u32>,
+    /// Routes looked at ([`Server::route_visits`]).
+    route_visits: crate::cache::Visits,
 }
 
 impl Server {
@@ -58,6 +60,7 @@ impl Server {
             requesters: HashMap::new(),
             redirects: redirect::Redirects::default(),
             purges: Vec::new(),
+            route_visits: crate::cache::Visits::default(),
         })
     }
 
@@ -81,6 +84,22 @@ impl Server {
         self.cache
             .lookup(addr)
             .filter(|e| e.flags.contains(EntryFlags::REGISTERED))
+    }
+
+    /// Entries of the registration table looked at so far ([`Cache::visits`]). A diagnostic,
+    /// not part of the behaviour: the difference over one registration or resolution shows
+    /// how much of the table handling it looked at (it stays the same however many spokes
+    /// are registered; `dmvpn-core/tests/op_counts.rs` checks it).
+    pub fn cache_visits(&self) -> u64 {
+        self.cache.visits()
+    }
+
+    /// Routes to networks behind spokes ([`ServerConfig::routes`]) looked at so far: by
+    /// resolutions for addresses the registration table does not cover, and by
+    /// [`Server::add_route`] / [`Server::remove_route`]. A diagnostic, like
+    /// [`Server::cache_visits`].
+    pub fn route_visits(&self) -> u64 {
+        self.route_visits.get()
     }
 
     /// `ip nhrp map multicast dynamic`: the NBMA addresses (post-NAT) of every registered spoke,
@@ -124,6 +143,7 @@ impl Server {
     /// are then answered for, or forwarded to, the registration of `route.next_hop` (DMVPN
     /// phase 3 shortcuts to networks behind spokes). See [`ServerConfig::routes`].
     pub fn add_route(&mut self, route: Route) {
+        self.route_visits.add(self.config.routes.len() as u64);
         self.config.routes.retain(|r| r.prefix != route.prefix);
         self.config.routes.push(route);
     }
@@ -131,6 +151,7 @@ impl Server {
     /// Removes the route for exactly `prefix`; returns whether there was one.
     pub fn remove_route(&mut self, prefix: Prefix) -> bool {
         let before = self.config.routes.len();
+        self.route_visits.add(before as u64);
         self.config.routes.retain(|r| r.prefix != prefix);
         self.config.routes.len() != before
     }

@@ -21,6 +21,7 @@ impl Server {
         if let Some(e) = self.cache.lookup(dst).filter(|e| e.is_complete()) {
             return Some((e.clone(), e.prefix));
         }
+        self.route_visits.add(self.config.routes.len() as u64);
         let route = self
             .config
             .routes
