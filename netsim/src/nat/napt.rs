@@ -125,13 +125,6 @@ impl NaptConfig {
     }
 }
 
-/// The index of `addr` in `addrs`, adding the addresses compared to `work`.
-fn scan(addrs: &[IpAddr], addr: IpAddr, work: &mut u64) -> Option<usize> {
-    let at = addrs.iter().position(|a| *a == addr);
-    *work += at.map_or(addrs.len(), |i| i + 1) as u64;
-    at
-}
-
 /// A public port on one of the box's public addresses: the index of the address in
 /// [`Napt::addrs`], and the port. Each address has its own port space.
 type Public = (usize, u16);
@@ -157,6 +150,8 @@ pub(super) struct Napt {
     addrs: Vec<IpAddr>,
     /// Public addresses given up at rebindings: datagrams to them are dropped.
     old_public: Vec<IpAddr>,
+    /// Each current public address's index in `addrs` (lookups only).
+    slot_of_addr: BTreeMap<IpAddr, usize>,
     /// The address (index into `addrs`) each inside host was paired with, at its first mapping.
     paired: BTreeMap<IpAddr, usize>,
     by_inside: BTreeMap<SocketAddr, Public>,
@@ -180,7 +175,9 @@ impl Napt {
                 addrs.push(a);
             }
         }
+        let slot_of_addr = addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         Napt {
+            slot_of_addr,
             next_port: vec![*config.port_range.start(); addrs.len()],
             addrs,
             config,
@@ -205,9 +202,14 @@ impl Napt {
 
     /// Whether inbound datagrams to `addr` are this box's: one of its public addresses, or one
     /// it gave up at a rebinding.
-    /// Adds the addresses compared to `work`.
-    pub(super) fn owns(&self, addr: IpAddr, work: &mut u64) -> bool {
-        scan(&self.addrs, addr, work).is_some() || scan(&self.old_public, addr, work).is_some()
+    #[cfg(test)]
+    pub(super) fn owns(&self, addr: IpAddr) -> bool {
+        self.addrs.contains(&addr) || self.old_public.contains(&addr)
+    }
+
+    /// The current public addresses, primary first.
+    pub(super) fn addrs(&self) -> &[IpAddr] {
+        &self.addrs
     }
 
     /// The live public endpoint of `inside` at `now`.
@@ -299,7 +301,8 @@ impl Napt {
             self.stats.malformed += 1;
             return false;
         };
-        let hairpin = scan(&self.addrs, d.dst, work).is_some();
+        *work += 1;
+        let hairpin = self.slot_of_addr.contains_key(&d.dst);
         if hairpin && !self.config.hairpin {
             self.stats.hairpin_dropped += 1;
             return false;
@@ -364,8 +367,9 @@ impl Napt {
             self.stats.malformed += 1;
             return false;
         };
+        *work += 1;
         let mapping =
-            scan(&self.addrs, d.dst, work).and_then(|slot| self.by_port.get(&(slot, dst_port)));
+            (self.slot_of_addr.get(&d.dst)).and_then(|&slot| self.by_port.get(&(slot, dst_port)));
         let Some(m) = mapping else {
             self.stats.no_mapping += 1;
             return false;
@@ -402,6 +406,8 @@ impl Napt {
         {
             self.old_public.retain(|&a| a != p);
             self.old_public.push(*primary);
+            self.slot_of_addr.remove(primary);
+            self.slot_of_addr.insert(p, 0);
             *primary = p;
         }
         self.stats.rebinds += 1;
