@@ -288,6 +288,7 @@ pub use error::Error;
 pub use event::{Event, EventKind};
 pub use node::{
     CryptoStats, DebugFlags, Deliver, Input, Limits, Node, NodeStats, Output, Role, Transmit,
+    WorkCounters,
 };
 pub use status::{PeerState, PeerStatus, Status, TunnelStatus};
 pub use status_crypto::{CryptoStatus, EspSaStatus, PeerCrypto, SessionState};

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::IpNet;
 
@@ -62,6 +63,28 @@ pub struct RouteTable {
     lens_v4: Vec<u8>,
     lens_v6: Vec<u8>,
     len: usize,
+    lookups: Counter,
+    probes: Counter,
+}
+
+/// A diagnostic counter that `&self` methods can bump (atomic, relaxed).
+#[derive(Debug, Default)]
+struct Counter(AtomicU64);
+
+impl Counter {
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for Counter {
+    fn clone(&self) -> Counter {
+        Counter(AtomicU64::new(self.get()))
+    }
 }
 
 impl RouteTable {
@@ -86,6 +109,19 @@ impl RouteTable {
         } else {
             &mut self.lens_v4
         }
+    }
+
+    /// Lookups so far ([`RouteTable::lookup`]): a diagnostic, not part of the behaviour.
+    pub fn lookups(&self) -> u64 {
+        self.lookups.get()
+    }
+
+    /// Prefix lengths probed by lookups so far (one ordered-map search each, at most one per
+    /// distinct prefix length in the table), and prefixes stepped over by iterations
+    /// ([`RouteTable::iter`]): a diagnostic, not part of the behaviour, for
+    /// tests that check that a lookup does not grow with the number of routes.
+    pub fn probes(&self) -> u64 {
+        self.probes.get()
     }
 
     /// Adds or replaces a route; returns the one it replaced.
@@ -134,7 +170,9 @@ impl RouteTable {
     pub fn lookup(&self, dst: IpAddr) -> Option<(IpNet, RouteSource, NextHop)> {
         let v6 = dst.is_ipv6();
         let lens = if v6 { &self.lens_v6 } else { &self.lens_v4 };
+        self.lookups.add(1);
         for &len in lens {
+            self.probes.add(1);
             let Ok(net) = IpNet::new(dst, len) else {
                 continue;
             };
@@ -153,8 +191,9 @@ impl RouteTable {
     /// Every route: IPv4 before IPv6, shorter prefixes first, then by address, a routed entry
     /// before a shortcut for the same prefix. The order is the same in every run.
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, RouteSource, NextHop)> + '_ {
-        self.by_len.iter().flat_map(|(&(_, len), map)| {
+        self.by_len.iter().flat_map(move |(&(_, len), map)| {
             map.iter().flat_map(move |(addr, entry)| {
+                self.probes.add(1);
                 let net = IpNet::new(*addr, len).ok();
                 [
                     (RouteSource::Routed, entry.routed),

@@ -38,6 +38,9 @@
 //!   its caller are added and checked here ([`Datagram::from_transmit`], [`Datagram::inbound`]):
 //!   a UDP header with its checksum for [`Proto::Udp`], a GRE header for [`Proto::InGre`]. NAT
 //!   boxes keep UDP checksums right, as real ones do.
+//! - [`OpCounts`] ([`Network::op_counts`], [`Sim::op_counts`]): the work done, counted in
+//!   operations on the simulator's tables, a diagnostic for tests that check that the work
+//!   per datagram does not grow with the number of hosts.
 //! - [`Scenario`]: a named [`Sim`] that records from the start and writes `<dir>/<name>.pcap`
 //!   when finished, so that a scenario test is its hosts, its commands and its assertions.
 //!
@@ -82,7 +85,7 @@ pub use adapt::{AdaptError, Decap, Inbound};
 pub use dmvpn_wire::{Proto, Transmit};
 pub use machine::{Machine, MachineHost};
 pub use nat::{Filtering, NaptConfig, NatConfig, NatId, NatStats};
-pub use network::{Datagram, LinkProfile, NetStats, Network};
+pub use network::{Datagram, LinkProfile, NetStats, Network, OpCounts};
 pub use pcap::Recorder;
 pub use scenario::Scenario;
 pub use sim::{Host, HostId, Sim, SimError};

@@ -87,6 +87,38 @@ pub struct NetStats {
     pub undeliverable: u64,
 }
 
+/// The work the simulator did, counted in operations on its tables: a diagnostic, not part of
+/// the behaviour, for tests that check that the work per datagram does not grow with the size
+/// of the network (`dmvpn-core/tests/op_counts.rs`). Each field only ever grows.
+///
+/// What is counted is operations, not their cost inside a structure: a push onto or a pop off a
+/// binary heap counts one (and costs `O(log n)` in the heap's size), a hash probe counts one,
+/// a linear scan counts every element it compares. [`Network::op_counts`] fills the network's
+/// fields and leaves the host fields at zero; [`crate::Sim::op_counts`] fills them all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    /// Datagrams put into the in-flight queue (a binary heap), duplicates included.
+    pub arrivals_queued: u64,
+    /// Datagrams taken off the in-flight queue when due.
+    pub arrivals_popped: u64,
+    /// Lookups of a link profile and of a host being down (one hash probe each).
+    pub link_lookups: u64,
+    /// NAT work: the inside-host and public-address lookups made for each datagram, every
+    /// box and every address compared in a scan, and every port tried for a new NAPT mapping.
+    pub nat_entries_examined: u64,
+    /// Host timers pushed onto the simulation's timer heap.
+    pub timers_queued: u64,
+    /// Entries taken off the timer heap, stale ones included.
+    pub timers_popped: u64,
+    /// Calls of [`crate::Host::poll_timeout`] made by the simulation: re-reading a touched
+    /// host's timer, checking that a due timer still is, and every host of a full scan.
+    pub hosts_polled: u64,
+    /// Hosts whose queued transmits the simulation drained ([`crate::Sim::flush`]).
+    pub hosts_flushed: u64,
+    /// Address-to-host lookups for datagrams delivered (one hash probe each).
+    pub host_lookups: u64,
+}
+
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct InFlight {
     at: Instant,
@@ -107,6 +139,8 @@ pub struct Network {
     down: HashSet<IpAddr>,
     stats: NetStats,
     recorder: Option<Recorder>,
+    /// The diagnostic counters ([`Network::op_counts`]); the simulation adds its own.
+    pub(crate) ops: OpCounts,
 }
 
 impl Network {
@@ -124,6 +158,7 @@ impl Network {
             down: HashSet::new(),
             stats: NetStats::default(),
             recorder: None,
+            ops: OpCounts::default(),
         }
     }
 
@@ -224,6 +259,14 @@ impl Network {
         self.stats
     }
 
+    /// The work done so far, counted in operations (a diagnostic: see [`OpCounts`]).
+    pub fn op_counts(&self) -> OpCounts {
+        OpCounts {
+            nat_entries_examined: self.nats.work,
+            ..self.ops
+        }
+    }
+
     /// Datagrams in flight.
     pub fn in_flight(&self) -> usize {
         self.queue.len()
@@ -243,6 +286,7 @@ impl Network {
     /// as the link's profile says. A datagram from a down host is dropped.
     pub fn send(&mut self, mut d: Datagram) {
         self.stats.sent += 1;
+        self.ops.link_lookups += 1;
         let link = self
             .links
             .get(&(d.src, d.dst))
@@ -275,6 +319,7 @@ impl Network {
                 delay += link.reorder_delay;
             }
             self.seq += 1;
+            self.ops.arrivals_queued += 1;
             self.queue.push(Reverse(InFlight {
                 at: self.now + delay,
                 seq: self.seq,
@@ -300,12 +345,14 @@ impl Network {
             }
             let seq = head.seq;
             self.queue.pop();
+            self.ops.arrivals_popped += 1;
             let mut d = self.payloads.remove(&seq)?;
             // Destination NAT: a public address a box handed out maps back to its inside host.
             if !self.nats.inbound(self.now, &mut d) {
                 self.stats.nat_dropped += 1;
                 continue;
             }
+            self.ops.link_lookups += 1;
             if self.down.contains(&d.dst) {
                 self.stats.undeliverable += 1;
                 continue;

@@ -3,9 +3,10 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::{Datagram, Network};
+use crate::{Datagram, Network, OpCounts};
 
 /// A host on the simulated network: anything with the handle/poll contract of ARCHITECTURE.md, "The machine shape".
 pub trait Host {
@@ -55,6 +56,25 @@ pub struct Sim<H: Host> {
     dirty: Vec<usize>,
     is_dirty: Vec<bool>,
     later: Vec<usize>,
+    /// The host side of [`Sim::op_counts`] (the network keeps its own).
+    ops: SimOps,
+}
+
+/// The simulation's diagnostic counters ([`Sim::op_counts`]).
+#[derive(Debug, Default)]
+struct SimOps {
+    timers_queued: u64,
+    timers_popped: u64,
+    hosts_flushed: u64,
+    host_lookups: u64,
+    /// Atomic: [`Sim::next_event`] polls hosts through `&self`.
+    hosts_polled: AtomicU64,
+}
+
+impl SimOps {
+    fn polled(&self, n: u64) {
+        self.hosts_polled.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 impl<H: Host> Sim<H> {
@@ -69,6 +89,7 @@ impl<H: Host> Sim<H> {
             dirty: Vec::new(),
             is_dirty: Vec::new(),
             later: Vec::new(),
+            ops: SimOps::default(),
         }
     }
 
@@ -112,8 +133,22 @@ impl<H: Host> Sim<H> {
         }
     }
 
+    /// The work done so far by the network and the simulation, counted in operations (a
+    /// diagnostic: see [`OpCounts`]).
+    pub fn op_counts(&self) -> OpCounts {
+        OpCounts {
+            timers_queued: self.ops.timers_queued,
+            timers_popped: self.ops.timers_popped,
+            hosts_polled: self.ops.hosts_polled.load(Ordering::Relaxed),
+            hosts_flushed: self.ops.hosts_flushed,
+            host_lookups: self.ops.host_lookups,
+            ..self.net.op_counts()
+        }
+    }
+
     /// Re-reads the timer of host `i` and queues it if it changed.
     fn refresh(&mut self, i: usize) {
+        self.ops.polled(1);
         let t = self
             .hosts
             .get(i)
@@ -124,6 +159,7 @@ impl<H: Host> Sim<H> {
         {
             *d = t;
             if let Some(t) = t {
+                self.ops.timers_queued += 1;
                 self.timers.push(Reverse((t, i)));
             }
         }
@@ -139,6 +175,7 @@ impl<H: Host> Sim<H> {
                 break;
             }
             self.timers.pop();
+            self.ops.timers_popped += 1;
         }
     }
 
@@ -190,6 +227,7 @@ impl<H: Host> Sim<H> {
                 *d = false;
             }
             if let Some(host) = self.hosts.get_mut(i).and_then(Option::as_mut) {
+                self.ops.hosts_flushed += 1;
                 while let Some(d) = host.poll_transmit() {
                     self.net.send(d);
                 }
@@ -210,6 +248,7 @@ impl<H: Host> Sim<H> {
         let timers = if exact {
             top
         } else {
+            self.ops.polled(self.hosts.len() as u64);
             self.hosts
                 .iter()
                 .flatten()
@@ -328,6 +367,7 @@ impl<H: Host> Sim<H> {
     fn step(&mut self) {
         let now = self.net.now();
         while let Some(d) = self.net.pop_due() {
+            self.ops.host_lookups += 1;
             match self.by_addr.get(&d.dst).copied() {
                 Some(i) => match self.hosts.get_mut(i).and_then(Option::as_mut) {
                     Some(host) => {
@@ -354,6 +394,7 @@ impl<H: Host> Sim<H> {
                 break;
             }
             self.timers.pop();
+            self.ops.timers_popped += 1;
             if self.deadline.get(i).copied().flatten() == Some(t) {
                 if let Some(d) = self.deadline.get_mut(i) {
                     *d = None;
@@ -363,6 +404,7 @@ impl<H: Host> Sim<H> {
         }
         due.sort_unstable();
         due.dedup();
+        self.ops.polled(due.len() as u64);
         for i in due {
             if let Some(host) = self.hosts.get_mut(i).and_then(Option::as_mut)
                 && host.poll_timeout().is_some_and(|t| t <= now)

@@ -3,6 +3,7 @@
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -275,6 +276,7 @@ pub enum CacheEvent {
 /// an attacker's reach, and no output depends on it.
 #[derive(Debug, Clone)]
 pub struct Cache {
+    visits: Visits,
     entries: HashMap<Prefix, Entry, foldhash::fast::RandomState>,
     order: BTreeSet<Prefix>,
     lengths: BTreeMap<(bool, u8), usize>,
@@ -285,11 +287,34 @@ pub struct Cache {
     last_now: Option<Instant>,
 }
 
+/// A counter of entries looked at ([`Cache::visits`]): atomic because lookups take `&self`.
+#[derive(Debug, Default)]
+pub(crate) struct Visits(AtomicU64);
+
+impl Visits {
+    /// Adds `n`.
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The count so far.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Clone for Visits {
+    fn clone(&self) -> Visits {
+        Visits(AtomicU64::new(self.get()))
+    }
+}
+
 impl Cache {
     /// A cache of at most `limit` entries that takes new changes while fewer than
     /// `event_limit` events are queued (see the type docs).
     pub fn new(limit: usize, event_limit: usize) -> Cache {
         Cache {
+            visits: Visits::default(),
             entries: HashMap::default(),
             order: BTreeSet::new(),
             lengths: BTreeMap::new(),
@@ -328,14 +353,28 @@ impl Cache {
         0
     }
 
+    /// Entries looked at so far: one per exact lookup, insertion or removal, one per prefix
+    /// length probed by a longest-prefix lookup, one per step of an iteration or a walk. A
+    /// diagnostic, not a counter of traffic and not part of the behaviour: the difference
+    /// over one registration or resolution shows that handling it does not walk the cache
+    /// (`dmvpn-core/tests/op_counts.rs` checks that it stays the same however many entries
+    /// there are).
+    pub fn visits(&self) -> u64 {
+        self.visits.get()
+    }
+
     /// The entry for exactly `prefix`.
     pub fn get(&self, prefix: &Prefix) -> Option<&Entry> {
+        self.visits.add(1);
         self.entries.get(prefix)
     }
 
     /// All entries, in prefix order (IPv4 before IPv6, then by address, then by length).
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.order.iter().filter_map(|p| self.entries.get(p))
+        self.order.iter().filter_map(|p| {
+            self.visits.add(1);
+            self.entries.get(p)
+        })
     }
 
     /// The longest prefix containing `addr`, whatever its kind.
@@ -344,7 +383,10 @@ impl Cache {
         self.lengths
             .range((v4, 0)..=(v4, u8::MAX))
             .rev()
-            .find_map(|(&(_, len), _)| self.entries.get(&Prefix::new(addr, len)))
+            .find_map(|(&(_, len), _)| {
+                self.visits.add(1);
+                self.entries.get(&Prefix::new(addr, len))
+            })
     }
 
     /// Queues an event; never drops one (see the type docs for what bounds the queue).
@@ -380,6 +422,7 @@ impl Cache {
     /// queue an event and the event queue has no room (its events are not being polled).
     pub fn insert(&mut self, now: Instant, mut entry: Entry) -> Result<(), Error> {
         self.last_now = Some(now);
+        self.visits.add(1);
         let key = entry.prefix;
         if let Some(old) = self.entries.get(&key) {
             entry.created = old.created;
@@ -423,6 +466,7 @@ impl Cache {
 
     /// Removes the entry for exactly `prefix`, emitting [`CacheEvent::Removed`].
     pub fn remove(&mut self, prefix: &Prefix, reason: RemoveReason) -> Option<Entry> {
+        self.visits.add(1);
         let entry = self.entries.remove(prefix)?;
         self.order.remove(prefix);
         if let Some(t) = entry.expires {
@@ -446,6 +490,7 @@ impl Cache {
     /// mappings stay, only their NBMA address changes. Returns how many entries moved.
     pub fn rebind_nbma(&mut self, old: IpAddr, new: IpAddr) -> usize {
         let mut moved = 0;
+        self.visits.add(self.entries.len() as u64);
         // Each entry on its own: the order of the walk does not matter.
         for e in self.entries.values_mut() {
             if e.is_complete() && e.effective_nbma() == Some(old) && old != new {

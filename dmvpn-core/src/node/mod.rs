@@ -234,6 +234,27 @@ impl core::fmt::Display for Role {
     }
 }
 
+/// The work a node did, counted in table entries looked at ([`Node::work_counters`]): a
+/// diagnostic, not part of the behaviour, for tests that check that the work per packet does
+/// not grow with the number of peers (`dmvpn-core/tests/op_counts.rs`). Each field only ever
+/// grows; the difference over a stretch of traffic is the work it took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkCounters {
+    /// Lookups in the overlay routing table ([`RouteTable::lookups`]).
+    pub route_lookups: u64,
+    /// Prefix lengths they probed, and prefixes iterated over ([`RouteTable::probes`]).
+    pub route_probes: u64,
+    /// NHRP cache entries looked at by every interface's client and server
+    /// ([`dmvpn_nhrp::Cache::visits`]).
+    pub nhrp_cache_visits: u64,
+    /// Routes to networks behind spokes looked at by every interface's NHRP server
+    /// ([`dmvpn_nhrp::Server::route_visits`]).
+    pub nhrp_route_visits: u64,
+    /// IKE SA table entries looked at by the IKEv2 endpoints of the crypto groups
+    /// (`dmvpn_ikev2::Endpoint::sa_table_visits`; IKEv1 groups count nothing here).
+    pub ike_sa_table_visits: u64,
+}
+
 /// Data-path counters of a node: what it forwarded, and every drop by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeStats {
@@ -566,6 +587,31 @@ impl Node {
     /// Data-path counters.
     pub fn stats(&self) -> NodeStats {
         self.stats
+    }
+
+    /// The work done so far, in table entries looked at (a diagnostic: see
+    /// [`WorkCounters`]).
+    pub fn work_counters(&self) -> WorkCounters {
+        let mut w = WorkCounters {
+            route_lookups: self.routes.lookups(),
+            route_probes: self.routes.probes(),
+            ..WorkCounters::default()
+        };
+        for f in &self.ifaces {
+            if let Some(c) = &f.client {
+                w.nhrp_cache_visits += c.cache_visits();
+            }
+            if let Some(s) = &f.server {
+                w.nhrp_cache_visits += s.cache_visits();
+                w.nhrp_route_visits += s.route_visits();
+            }
+        }
+        for g in &self.groups {
+            if let Some(e) = g.ep.v2() {
+                w.ike_sa_table_visits += e.sa_table_visits();
+            }
+        }
+        w
     }
 
     /// The overlay routing table (routes from the caller, shortcuts from NHRP).

@@ -210,6 +210,9 @@ impl OneToOne {
         true
     }
 
+    /// Whether `addr` is one of the box's public addresses (the free pool and those handed
+    /// out: always the configured pool).
+    #[cfg(test)]
     fn owns(&self, addr: IpAddr) -> bool {
         self.back.contains_key(&addr) || self.free.contains(&addr)
     }
@@ -229,11 +232,11 @@ impl OneToOne {
     }
 }
 
-/// One box of either kind.
+/// One box of either kind (boxed: the two differ much in size).
 #[derive(Debug)]
 enum NatBox {
-    OneToOne(OneToOne),
-    Napt(napt::Napt),
+    OneToOne(Box<OneToOne>),
+    Napt(Box<napt::Napt>),
 }
 
 impl NatBox {
@@ -244,6 +247,8 @@ impl NatBox {
         }
     }
 
+    /// Whether inbound datagrams to `addr` are the box's (what [`Nats::public_of`] indexes).
+    #[cfg(test)]
     fn owns(&self, addr: IpAddr) -> bool {
         match self {
             NatBox::OneToOne(n) => n.owns(addr),
@@ -258,39 +263,62 @@ pub(crate) struct Nats {
     boxes: Vec<NatBox>,
     /// Inside address to box (lookups only: nothing iterates it).
     nat_of: HashMap<IpAddr, usize>,
+    /// Public address to the first box (in the order added) whose inbound datagrams those to
+    /// it are: its pool, and for a NAPT box the addresses it had before rebindings. A box's
+    /// set of such addresses only grows, so the index is kept by adding. Lookups only.
+    public_of: HashMap<IpAddr, usize>,
+    /// Work done translating datagrams: boxes, addresses and ports looked at (a diagnostic,
+    /// [`crate::OpCounts::nat_entries_examined`]).
+    pub(crate) work: u64,
 }
 
 impl Nats {
-    fn push(&mut self, inside: &[IpAddr], b: NatBox) -> NatId {
+    fn push(&mut self, inside: &[IpAddr], public: &[IpAddr], b: NatBox) -> NatId {
         let id = self.boxes.len();
         for host in inside {
             self.nat_of.insert(*host, id);
+        }
+        for &a in public {
+            self.claim(a, id);
         }
         self.boxes.push(b);
         NatId(id)
     }
 
+    /// Box `id` takes inbound datagrams to `addr`, unless a box added before it does.
+    fn claim(&mut self, addr: IpAddr, id: usize) {
+        let owner = self.public_of.entry(addr).or_insert(id);
+        *owner = (*owner).min(id);
+    }
+
     /// Adds a one-to-one box.
     pub(crate) fn add_nat(&mut self, config: NatConfig) -> NatId {
-        let inside = config.inside.clone();
-        self.push(&inside, NatBox::OneToOne(OneToOne::new(config)))
+        let (inside, public) = (config.inside.clone(), config.public.clone());
+        self.push(
+            &inside,
+            &public,
+            NatBox::OneToOne(Box::new(OneToOne::new(config))),
+        )
     }
 
     /// Adds a NAPT box.
     pub(crate) fn add_napt(&mut self, config: NaptConfig) -> NatId {
         let inside = config.inside.clone();
-        self.push(&inside, NatBox::Napt(napt::Napt::new(config)))
+        let b = napt::Napt::new(config);
+        let public = b.addrs().to_vec();
+        self.push(&inside, &public, NatBox::Napt(Box::new(b)))
     }
 
     /// Source NAT for a datagram being sent at `now`: `false` if a box dropped it (counted in
     /// the box's stats).
     pub(crate) fn outbound(&mut self, now: Instant, d: &mut Datagram) -> bool {
+        self.work += 1;
         let Some(&n) = self.nat_of.get(&d.src) else {
             return true;
         };
         match self.boxes.get_mut(n) {
             Some(NatBox::OneToOne(b)) => b.outbound(d),
-            Some(NatBox::Napt(b)) => b.outbound(now, d),
+            Some(NatBox::Napt(b)) => b.outbound(now, d, &mut self.work),
             None => false,
         }
     }
@@ -300,12 +328,15 @@ impl Nats {
     /// (the first box, in the order added, that claims the address); one to an inside address
     /// is dropped.
     pub(crate) fn inbound(&mut self, now: Instant, d: &mut Datagram) -> bool {
-        if let Some(b) = self.boxes.iter_mut().find(|b| b.owns(d.dst)) {
-            return match b {
-                NatBox::OneToOne(b) => b.inbound(d),
-                NatBox::Napt(b) => b.inbound(now, d),
+        self.work += 1;
+        if let Some(&n) = self.public_of.get(&d.dst) {
+            return match self.boxes.get_mut(n) {
+                Some(NatBox::OneToOne(b)) => b.inbound(d),
+                Some(NatBox::Napt(b)) => b.inbound(now, d, &mut self.work),
+                None => false,
             };
         }
+        self.work += 1;
         if let Some(&n) = self.nat_of.get(&d.dst) {
             // Private addresses behind a NAT box are not reachable from outside it.
             if let Some(b) = self.boxes.get_mut(n) {
@@ -345,6 +376,10 @@ impl Nats {
         match self.boxes.get_mut(id.0) {
             Some(NatBox::Napt(b)) => {
                 b.rebind(new_public);
+                // The new primary address is the box's now; the old one stays claimed.
+                if let Some(p) = new_public {
+                    self.claim(p, id.0);
+                }
                 true
             }
             _ => false,
@@ -402,6 +437,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The public-address index names the box a scan of every box in the order added would
+    /// find (the first that owns the address), through overlapping pools and rebindings.
+    #[test]
+    fn the_public_address_index_agrees_with_a_scan_of_every_box() {
+        let a = |i: u8| IpAddr::from([203, 0, 113, i]);
+        let mut nats = Nats::default();
+        nats.add_nat(NatConfig {
+            public: vec![a(1), a(2)],
+            inside: vec![ip("10.0.0.1")],
+        });
+        let napt = nats.add_napt(NaptConfig {
+            pool: vec![a(2), a(4)],
+            ..NaptConfig::new(a(3), vec![ip("10.0.0.2")])
+        });
+        nats.add_nat(NatConfig {
+            public: vec![a(3), a(5)],
+            inside: vec![ip("10.0.0.3")],
+        });
+        let later = nats.add_napt(NaptConfig::new(a(6), vec![ip("10.0.0.4")]));
+        let check = |nats: &Nats| {
+            for i in 0..=10 {
+                let scan = nats.boxes.iter().position(|b| b.owns(a(i)));
+                assert_eq!(nats.public_of.get(&a(i)).copied(), scan, "{}", a(i));
+            }
+        };
+        check(&nats);
+        // The primary moves to new addresses, to one a later box holds, back to an old one,
+        // and to a pool address (no change).
+        for p in [a(7), a(6), a(3), a(4), a(8)] {
+            assert!(nats.rebind(napt, Some(p)));
+            check(&nats);
+        }
+        assert!(nats.rebind(later, Some(a(1))));
+        check(&nats);
+        assert!(nats.rebind(later, None));
+        check(&nats);
     }
 
     #[test]

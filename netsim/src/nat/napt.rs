@@ -150,6 +150,8 @@ pub(super) struct Napt {
     addrs: Vec<IpAddr>,
     /// Public addresses given up at rebindings: datagrams to them are dropped.
     old_public: Vec<IpAddr>,
+    /// Each current public address's index in `addrs` (lookups only).
+    slot_of_addr: BTreeMap<IpAddr, usize>,
     /// The address (index into `addrs`) each inside host was paired with, at its first mapping.
     paired: BTreeMap<IpAddr, usize>,
     by_inside: BTreeMap<SocketAddr, Public>,
@@ -173,7 +175,9 @@ impl Napt {
                 addrs.push(a);
             }
         }
+        let slot_of_addr = addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         Napt {
+            slot_of_addr,
             next_port: vec![*config.port_range.start(); addrs.len()],
             addrs,
             config,
@@ -198,8 +202,14 @@ impl Napt {
 
     /// Whether inbound datagrams to `addr` are this box's: one of its public addresses, or one
     /// it gave up at a rebinding.
+    #[cfg(test)]
     pub(super) fn owns(&self, addr: IpAddr) -> bool {
         self.addrs.contains(&addr) || self.old_public.contains(&addr)
+    }
+
+    /// The current public addresses, primary first.
+    pub(super) fn addrs(&self) -> &[IpAddr] {
+        &self.addrs
     }
 
     /// The live public endpoint of `inside` at `now`.
@@ -244,7 +254,8 @@ impl Napt {
 
     /// A public port on the address `slot` for a new mapping of a socket with inside port
     /// `inside_port`.
-    fn allocate(&mut self, slot: usize, inside_port: u16) -> Option<u16> {
+    fn allocate(&mut self, slot: usize, inside_port: u16, work: &mut u64) -> Option<u16> {
+        *work += 1;
         if self.config.port_preservation && self.is_free(slot, inside_port) {
             return Some(inside_port);
         }
@@ -260,7 +271,10 @@ impl Napt {
         let from = u32::from(next.clamp(lo, hi) - lo);
         let port = (0..span)
             .filter_map(|i| u16::try_from(u32::from(lo) + (from + i) % span).ok())
-            .find(|&p| self.is_free(slot, p))?;
+            .find(|&p| {
+                *work += 1;
+                self.is_free(slot, p)
+            })?;
         if let Some(n) = self.next_port.get_mut(slot) {
             *n = if port >= hi { lo } else { port + 1 };
         }
@@ -268,7 +282,8 @@ impl Napt {
     }
 
     /// Source NAT at `now`: `false` if dropped (counted).
-    pub(super) fn outbound(&mut self, now: Instant, d: &mut Datagram) -> bool {
+    /// Adds the addresses and ports looked at to `work`.
+    pub(super) fn outbound(&mut self, now: Instant, d: &mut Datagram, work: &mut u64) -> bool {
         self.sweep(now);
         if d.protocol != IpProtocol::UDP.0 {
             self.stats.protocol_dropped += 1;
@@ -286,7 +301,8 @@ impl Napt {
             self.stats.malformed += 1;
             return false;
         };
-        let hairpin = self.addrs.contains(&d.dst);
+        *work += 1;
+        let hairpin = self.slot_of_addr.contains_key(&d.dst);
         if hairpin && !self.config.hairpin {
             self.stats.hairpin_dropped += 1;
             return false;
@@ -297,7 +313,7 @@ impl Napt {
             None => {
                 // The host's first mapping pairs it with its address, even if no port is left.
                 self.paired.entry(d.src).or_insert(slot);
-                let Some(port) = self.allocate(slot, src_port) else {
+                let Some(port) = self.allocate(slot, src_port, work) else {
                     self.stats.exhausted += 1;
                     return false;
                 };
@@ -340,7 +356,8 @@ impl Napt {
 
     /// Destination NAT at `now` of a datagram to one of the box's addresses: `false` if
     /// dropped (counted).
-    pub(super) fn inbound(&mut self, now: Instant, d: &mut Datagram) -> bool {
+    /// Adds the addresses looked at to `work`.
+    pub(super) fn inbound(&mut self, now: Instant, d: &mut Datagram, work: &mut u64) -> bool {
         self.sweep(now);
         if d.protocol != IpProtocol::UDP.0 {
             self.stats.protocol_dropped += 1;
@@ -350,11 +367,9 @@ impl Napt {
             self.stats.malformed += 1;
             return false;
         };
-        let mapping = self
-            .addrs
-            .iter()
-            .position(|a| *a == d.dst)
-            .and_then(|slot| self.by_port.get(&(slot, dst_port)));
+        *work += 1;
+        let mapping =
+            (self.slot_of_addr.get(&d.dst)).and_then(|&slot| self.by_port.get(&(slot, dst_port)));
         let Some(m) = mapping else {
             self.stats.no_mapping += 1;
             return false;
@@ -391,6 +406,8 @@ impl Napt {
         {
             self.old_public.retain(|&a| a != p);
             self.old_public.push(*primary);
+            self.slot_of_addr.remove(primary);
+            self.slot_of_addr.insert(p, 0);
             *primary = p;
         }
         self.stats.rebinds += 1;
@@ -427,7 +444,7 @@ mod tests {
 
     fn out_port(n: &mut Napt, now: Instant, from: &str) -> Option<u16> {
         let mut d = udp(sock(from), sock("198.51.100.9:4500"));
-        n.outbound(now, &mut d)
+        n.outbound(now, &mut d, &mut 0)
             .then(|| udp_ports(&d.payload).unwrap().0)
     }
 
@@ -446,7 +463,7 @@ mod tests {
         assert_eq!(n.stats.exhausted, 1);
         // The same socket keeps its port for every destination (endpoint-independent mapping).
         let mut d = udp(sock("10.0.0.2:2"), sock("192.0.2.77:9"));
-        assert!(n.outbound(now, &mut d));
+        assert!(n.outbound(now, &mut d, &mut 0));
         assert_eq!(udp_ports(&d.payload).unwrap().0, 5001);
     }
 

@@ -108,6 +108,12 @@ impl Client {
         &self.cache
     }
 
+    /// Entries of the cache looked at so far ([`Cache::visits`]): a diagnostic, not part of
+    /// the behaviour.
+    pub fn cache_visits(&self) -> u64 {
+        self.cache.visits()
+    }
+
     /// A peer's NAT box rebound it from public address `old` to `new` (the node saw its
     /// authenticated traffic come from there): the mappings to it stay and name `new` from now
     /// on ([`Cache::rebind_nbma`]). An NHS's configured address does not move. Returns how many

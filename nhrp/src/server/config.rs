@@ -59,7 +59,9 @@ pub struct ServerConfig {
     pub registration_prefixes: Vec<Prefix>,
     /// `ip nhrp map` on the hub.
     pub map: Vec<StaticMap>,
-    /// Routes to networks behind spokes (see [`Route`]).
+    /// Routes to networks behind spokes (see [`Route`]); a later one for the same prefix
+    /// replaces an earlier one. The server takes them into its route table, indexed by
+    /// prefix length ([`crate::Server::routes`], [`crate::Server::add_route`]).
     pub routes: Vec<Route>,
     /// `ip nhrp map multicast dynamic`: registered spokes join the multicast list.
     pub map_multicast_dynamic: bool,

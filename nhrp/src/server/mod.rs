@@ -10,6 +10,7 @@ mod config;
 mod redirect;
 mod registration;
 mod resolution;
+mod routes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,12 +38,15 @@ pub struct Server {
     requesters: HashMap<Prefix, Vec<IpAddr>>,
     redirects: redirect::Redirects,
     purges: Vec<u32>,
+    /// Routes to networks behind spokes, taken out of the configuration.
+    routes: routes::Routes,
 }
 
 impl Server {
     /// A server; fails with [`Error::InvalidConfig`] listing every problem.
-    pub fn new(now: Instant, config: ServerConfig) -> Result<Server, Error> {
+    pub fn new(now: Instant, mut config: ServerConfig) -> Result<Server, Error> {
         config.validate()?;
+        let routes = routes::Routes::new(std::mem::take(&mut config.routes));
         let mut cache = Cache::new(config.max_registrations, config.common.max_events);
         for m in &config.map {
             // Configuration is not news: drained as it goes, so any number of maps fits.
@@ -58,6 +62,7 @@ impl Server {
             requesters: HashMap::new(),
             redirects: redirect::Redirects::default(),
             purges: Vec::new(),
+            routes,
         })
     }
 
@@ -66,7 +71,8 @@ impl Server {
         self.cache.reserve(n);
     }
 
-    /// The configuration.
+    /// The configuration, without its [`ServerConfig::routes`]: the server took them into
+    /// its route table ([`Server::routes`]).
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
@@ -81,6 +87,29 @@ impl Server {
         self.cache
             .lookup(addr)
             .filter(|e| e.flags.contains(EntryFlags::REGISTERED))
+    }
+
+    /// Entries of the registration table looked at so far ([`Cache::visits`]). A diagnostic,
+    /// not part of the behaviour: the difference over one registration or resolution shows
+    /// how much of the table handling it looked at (it stays the same however many spokes
+    /// are registered; `dmvpn-core/tests/op_counts.rs` checks it).
+    pub fn cache_visits(&self) -> u64 {
+        self.cache.visits()
+    }
+
+    /// Entries of the route table ([`Server::routes`]) looked at so far: one per prefix
+    /// length searched by a resolution for an address the registration table does not cover,
+    /// one per route added or removed, one per step of [`Server::routes`]. A diagnostic, like
+    /// [`Server::cache_visits`].
+    pub fn route_visits(&self) -> u64 {
+        self.routes.visits()
+    }
+
+    /// The routes to networks behind spokes: those of [`ServerConfig::routes`] (a later one
+    /// for the same prefix replacing an earlier one) and of [`Server::add_route`], less those
+    /// removed; IPv4 before IPv6, shorter prefixes first, then by address.
+    pub fn routes(&self) -> impl Iterator<Item = Route> + '_ {
+        self.routes.iter()
     }
 
     /// `ip nhrp map multicast dynamic`: the NBMA addresses (post-NAT) of every registered spoke,
@@ -124,15 +153,12 @@ impl Server {
     /// are then answered for, or forwarded to, the registration of `route.next_hop` (DMVPN
     /// phase 3 shortcuts to networks behind spokes). See [`ServerConfig::routes`].
     pub fn add_route(&mut self, route: Route) {
-        self.config.routes.retain(|r| r.prefix != route.prefix);
-        self.config.routes.push(route);
+        self.routes.insert(route);
     }
 
     /// Removes the route for exactly `prefix`; returns whether there was one.
     pub fn remove_route(&mut self, prefix: Prefix) -> bool {
-        let before = self.config.routes.len();
-        self.config.routes.retain(|r| r.prefix != prefix);
-        self.config.routes.len() != before
+        self.routes.remove(prefix)
     }
 
     /// The next packet to send.

@@ -21,12 +21,7 @@ impl Server {
         if let Some(e) = self.cache.lookup(dst).filter(|e| e.is_complete()) {
             return Some((e.clone(), e.prefix));
         }
-        let route = self
-            .config
-            .routes
-            .iter()
-            .filter(|r| r.prefix.contains(dst))
-            .max_by_key(|r| r.prefix.len())?;
+        let route = self.routes.lookup(dst)?;
         let e = self
             .cache
             .lookup(route.next_hop)
