@@ -236,13 +236,23 @@ b_exited() {
 
 # proof LOG LABEL PATTERN [AFTER]: the first line of LOG matching PATTERN (after the first line
 # matching AFTER, if given), printed as evidence.
+# charon writes its log as it goes: a line of what just happened may take a moment (longer on
+# a loaded machine), so each proof waits up to 10 s for its line.
 proof() {
-    local line from=1
-    if [[ -n "${4:-}" ]]; then
-        from="$(grep -n -m1 -E "$4" "$1" | cut -d: -f1)" || fail "$2: no line matching /$4/ in $1"
-    fi
-    line="$(tail -n +"$from" "$1" | grep -m1 -E "$3" | sed -E 's/^[0-9:]+ [0-9]+//')" || fail "$2: no line matching /$3/ in $1"
-    [[ -n "$line" ]] || fail "$2: no line matching /$3/ in $1"
+    local line="" from="" tries=0
+    while ((tries < 50)); do
+        from=1
+        if [[ -n "${4:-}" ]]; then
+            from="$(grep -n -m1 -E "$4" "$1" | cut -d: -f1 || true)"
+        fi
+        if [[ -n "$from" ]]; then
+            line="$(tail -n +"$from" "$1" | grep -m1 -E "$3" | sed -E 's/^[0-9:]+ [0-9]+//' || true)"
+            [[ -n "$line" ]] && break
+        fi
+        tries=$((tries + 1))
+        sleep 0.2
+    done
+    [[ -n "$line" ]] || fail "$2: no line matching /$3/${4:+ after /$4/} in $1"
     echo "      $2: $line"
 }
 
@@ -297,6 +307,14 @@ run_case() {
     b_rekey
     wait_for 20 "phase 2 rekey by $peer_kind" spi_changed "$spi"
     wait_for 20 "the rekeyed SA deleted by moon" one_child
+    # The pair net{3} replaced is net{2}: a DELETE of its SPIs by either side (charon's
+    # delete_rekeyed, or ours 3 s after the rekey) must reach sun's log before going on (a
+    # REKEYED pair is not INSTALLED, so one_child alone may pass before it is gone).
+    local old_spis
+    old_spis="$(grep -m1 -oE 'CHILD_SA net\{2\} established with SPIs [0-9a-f]+_i [0-9a-f]+_o' "$la" \
+        | sed -E 's/.*SPIs ([0-9a-f]+)_i ([0-9a-f]+)_o/\1|\2/')"
+    [[ -n "$old_spis" ]] || fail "no SPIs of net{2} in $la"
+    wait_for 15 "the pair replaced by $peer_kind's rekey deleted" in_log "$la" "DELETE for ESP CHILD_SA with SPI ($old_spis)"
     wait_for 20 "ping after $peer_kind's rekey" ping_a
     # Child delete by sun, then the side under test deletes the ISAKMP SA.
     timeout 20 swanctl --terminate --uri "unix://$work/a/charon.vici" --child net >/dev/null || fail "sun's swanctl --terminate --child failed"
@@ -322,7 +340,7 @@ run_case() {
     proof "$la" "rekey by $peer_kind" 'CHILD_SA net\{3\} established with SPIs'
     # charon (delete_rekeyed = yes) deletes the old pair of our rekey itself, before ours
     # keeps it the 3 s the peer's packets in flight need: either side's DELETE is the proof.
-    proof "$la" "rekey by $peer_kind, old SA" '(received|sending) DELETE for ESP CHILD_SA with SPI' 'CHILD_SA net\{3\} established with SPIs'
+    proof "$la" "rekey by $peer_kind, old SA" "(received|sending) DELETE for ESP CHILD_SA with SPI ($old_spis)"
     proof "$la" "child delete by sun" 'closing CHILD_SA net\{3\} with SPIs'
     proof "$la" "ISAKMP delete by $peer_kind" 'received DELETE for IKE_SA peer\[[0-9]+\]'
     kill "$a_pid" 2>/dev/null || true
