@@ -133,53 +133,8 @@ fn protected_phase2_spoke_to_spoke_then_expiry() {
     );
 }
 
-/// The example network with each node's configuration adjusted (`tweak(0, hub)`,
-/// `tweak(i, spoke i)`) before it starts; the hub's routes in place, traces on.
-fn network(
-    name: &'static str,
-    seed: u64,
-    ex: Example,
-    tweak: impl Fn(u32, &mut dmvpn_core::config::NodeConfig),
-) -> Scenario {
-    let mut s = Scenario::empty(name, seed, ex.clone());
-    let mut hub_cfg = ex.hub();
-    tweak(0, &mut hub_cfg);
-    let hub = s.add(hub_cfg);
-    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
-        s.node(hub).add_route(net, via).unwrap();
-    }
-    s.hub = Some(hub);
-    for i in 1..=ex.spokes {
-        let mut cfg = ex.spoke(i);
-        tweak(i, &mut cfg);
-        let id = s.add(cfg);
-        s.spokes.push(id);
-    }
-    s
-}
-
 fn stats(s: &Scenario, id: HostId) -> dmvpn_core::CryptoStats {
     s.get(id).node().crypto_stats()[0].1
-}
-
-/// Schedules `n` echo requests from host 25 on spoke `i` to host 37 on spoke `j`, one every
-/// `every`, starting now, with sequence numbers from `first`, of `len` data bytes.
-fn stream(s: &mut Scenario, i: u32, j: u32, first: u16, n: u16, every: Duration, len: usize) {
-    let (src, dst) = (s.ex.lan_host(i, 25), s.ex.lan_host(j, 37));
-    let now = s.now();
-    let id = s.spoke(i);
-    for k in 0..n {
-        let at = now + every * u32::from(k);
-        s.node(id)
-            .schedule_ping_sized(at, src, dst, 1, first.wrapping_add(k), len);
-    }
-}
-
-fn rekeys(s: &Scenario, id: HostId, peer: IpAddr) -> usize {
-    s.count(
-        id,
-        |k| matches!(k, EventKind::IpsecUp { peer: p, rekey: true, .. } if *p == peer),
-    )
 }
 
 use std::time::Duration;

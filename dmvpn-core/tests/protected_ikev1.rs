@@ -58,29 +58,6 @@ fn protocols(s: &mut Scenario) -> Vec<u8> {
     rec.frames().iter().map(|(_, f)| f[9]).collect()
 }
 
-fn network(
-    name: &'static str,
-    seed: u64,
-    ex: Example,
-    tweak: impl Fn(u32, &mut NodeConfig),
-) -> Scenario {
-    let mut s = Scenario::empty(name, seed, ex.clone());
-    let mut hub_cfg = ex.hub();
-    tweak(0, &mut hub_cfg);
-    let hub = s.add(hub_cfg);
-    for (net, via) in ex.hub_routes().collect::<Vec<_>>() {
-        s.node(hub).add_route(net, via).unwrap();
-    }
-    s.hub = Some(hub);
-    for i in 1..=ex.spokes {
-        let mut cfg = ex.spoke(i);
-        tweak(i, &mut cfg);
-        let id = s.add(cfg);
-        s.spokes.push(id);
-    }
-    s
-}
-
 /// Seed 003's phase 2 with IKEv1: ISAKMP and IPsec SAs to the hub before the registration,
 /// the first echo via the hub in ESP, Main Mode and Quick Mode between the spokes triggered by
 /// the mapping, then ESP directly between 172.16.1.1 and 172.16.2.1; without traffic the
@@ -368,25 +345,6 @@ fn ikev1_an_aggressive_mode_initiator_is_refused() {
     s.run(secs(5));
     assert!(s.registered(hub, 1));
     s.finish();
-}
-
-fn rekeys(s: &Scenario, id: HostId, peer: IpAddr) -> usize {
-    s.count(
-        id,
-        |k| matches!(k, EventKind::IpsecUp { peer: p, rekey: true, .. } if *p == peer),
-    )
-}
-
-/// Schedules `n` echo requests from host 25 on spoke `i` to host 37 on spoke `j`, one every
-/// `every`, from sequence number `first`, of `len` data bytes.
-fn stream(s: &mut Scenario, i: u32, j: u32, first: u16, n: u16, every: Duration, len: usize) {
-    let (src, dst) = (s.ex.lan_host(i, 25), s.ex.lan_host(j, 37));
-    let now = s.now();
-    let id = s.spoke(i);
-    for k in 0..n {
-        s.node(id)
-            .schedule_ping_sized(now + every * u32::from(k), src, dst, 1, first + k, len);
-    }
 }
 
 use std::time::Duration;

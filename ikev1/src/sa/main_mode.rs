@@ -566,44 +566,53 @@ impl IsakmpSa {
         Ok(MmOutcome::default())
     }
 
-    fn responder_mm5(
+    /// Opens message 5 (responder: HASH_I) or 6 (initiator: HASH_R) and checks its HASH over
+    /// the ID payload's body; the IV chain moves only when it verified. A wrong key decrypts
+    /// to garbage or to a HASH that does not verify: counted once per distinct message and
+    /// reported, and the SA waits for a good one until it times out (a forged message cannot
+    /// end a genuine negotiation).
+    fn open_authenticated(
         &mut self,
-        now: Instant,
         cx: &mut Cx<'_>,
-        local: SocketAddr,
         remote: SocketAddr,
         raw: &[u8],
-    ) -> Result<MmOutcome, Error> {
+    ) -> Result<crate::cipher::Opened, Error> {
         let (Some(cipher), Some(ivs), Some(keys), Some(hs)) =
             (&self.cipher, &self.ivs, &self.keys, &self.hs)
         else {
             return Err(Error::UnknownSa);
         };
-        let opened = cipher.open_message(&ivs.iv(0), raw).map(|(_, o)| o);
-        let verified = opened.and_then(|o| {
+        let responder = !self.initiator;
+        let verified = cipher.open_message(&ivs.iv(0), raw).and_then(|(_, o)| {
             let first = o
                 .payloads
                 .first()
                 .map_or(PayloadType::NONE, Payload::payload_type);
-            let idii_b = raw_body(first, &o.chain, PayloadType::ID)
-                .ok_or(Error::Malformed("message 5 without ID"))?;
-            let hash_i = o
+            let id_b = raw_body(first, &o.chain, PayloadType::ID)
+                .ok_or(Error::Malformed("Main Mode message 5 or 6 without ID"))?;
+            let hash = o
                 .payloads
                 .iter()
                 .find_map(|p| match p {
                     Payload::Hash(h) => Some(h.as_slice()),
                     _ => None,
                 })
-                .ok_or(Error::Malformed("message 5 without HASH_I"))?;
-            keys.verify_hash_i(&hs.sai_b, idii_b, hash_i)?;
+                .ok_or(Error::Malformed("Main Mode message 5 or 6 without HASH"))?;
+            if responder {
+                keys.verify_hash_i(&hs.sai_b, id_b, hash)?;
+            } else {
+                keys.verify_hash_r(&hs.sai_b, id_b, hash)?;
+            }
             Ok(o)
         });
-        let o = match verified {
-            Ok(o) => o,
+        match verified {
+            Ok(o) => {
+                if let Some(ivs) = &mut self.ivs {
+                    ivs.advance(0, o.next_iv);
+                }
+                Ok(o)
+            }
             Err(e) => {
-                // A wrong key decrypts to garbage or to a HASH that does not verify: counted
-                // once per distinct message, and the SA waits for a good one until it times
-                // out (a forged message cannot kill a genuine negotiation).
                 cx.counters.auth_failures += 1;
                 self.last_rx = raw.to_vec();
                 self.last_tx.clear();
@@ -612,12 +621,20 @@ impl IsakmpSa {
                     remote,
                     reason: NotifyType::INVALID_HASH_INFORMATION,
                 });
-                return Err(e);
+                Err(e)
             }
-        };
-        if let Some(ivs) = &mut self.ivs {
-            ivs.advance(0, o.next_iv);
         }
+    }
+
+    fn responder_mm5(
+        &mut self,
+        now: Instant,
+        cx: &mut Cx<'_>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        raw: &[u8],
+    ) -> Result<MmOutcome, Error> {
+        let o = self.open_authenticated(cx, remote, raw)?;
         let peer_id = o
             .payloads
             .iter()
@@ -658,45 +675,8 @@ impl IsakmpSa {
         cx: &mut Cx<'_>,
         raw: &[u8],
     ) -> Result<MmOutcome, Error> {
-        let (Some(cipher), Some(ivs), Some(keys), Some(hs)) =
-            (&self.cipher, &self.ivs, &self.keys, &self.hs)
-        else {
-            return Err(Error::UnknownSa);
-        };
-        let verified = cipher.open_message(&ivs.iv(0), raw).and_then(|(_, o)| {
-            let first = o
-                .payloads
-                .first()
-                .map_or(PayloadType::NONE, Payload::payload_type);
-            let idir_b = raw_body(first, &o.chain, PayloadType::ID)
-                .ok_or(Error::Malformed("message 6 without ID"))?;
-            let hash_r = o
-                .payloads
-                .iter()
-                .find_map(|p| match p {
-                    Payload::Hash(h) => Some(h.as_slice()),
-                    _ => None,
-                })
-                .ok_or(Error::Malformed("message 6 without HASH_R"))?;
-            keys.verify_hash_r(&hs.sai_b, idir_b, hash_r)?;
-            Ok(o)
-        });
-        let o = match verified {
-            Ok(o) => o,
-            Err(e) => {
-                cx.counters.auth_failures += 1;
-                self.last_rx = raw.to_vec();
-                cx.event(Event::Refused {
-                    sa: Some(self.id),
-                    remote: self.remote,
-                    reason: NotifyType::INVALID_HASH_INFORMATION,
-                });
-                return Err(e);
-            }
-        };
-        if let Some(ivs) = &mut self.ivs {
-            ivs.advance(0, o.next_iv);
-        }
+        let remote = self.remote;
+        let o = self.open_authenticated(cx, remote, raw)?;
         self.peer_id = o.payloads.iter().find_map(|p| match p {
             Payload::Id(id) => Some(id.clone()),
             _ => None,
