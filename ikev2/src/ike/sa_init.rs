@@ -3,6 +3,7 @@
 //! and its unprotected refusals.
 
 use core::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use dmvpn_esp::Mode;
@@ -76,6 +77,7 @@ impl IkeSa {
             restarts: 0,
             child: Some(Box::new(child)),
             remote_id,
+            psk_key: None,
         });
         sa.deadline = None;
         sa.send_init(cx, now)?;
@@ -215,7 +217,7 @@ impl IkeSa {
         }
         self.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, true)?);
         self.suite = Some(suite);
-        self.keys = Some(keys);
+        self.keys = Some(Arc::new(keys));
         self.pending = None;
         if let Err(e) = self.send_auth(cx, now) {
             // No key for the peer, or a provider failure: never leave a stuck SA.
@@ -319,7 +321,7 @@ impl IkeSa {
         )?;
         s.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, false)?);
         s.suite = Some(suite);
-        s.keys = Some(keys);
+        s.keys = Some(Arc::new(keys));
         s.hs = Some(Handshake {
             ke: None,
             group: suite.group,
@@ -331,6 +333,7 @@ impl IkeSa {
             restarts: 0,
             child: None,
             remote_id: None,
+            psk_key: None,
         });
         s.send_raw(cx, now, &bytes);
         s.last_response = Some((0, bytes));
