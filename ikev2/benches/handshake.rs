@@ -22,11 +22,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
 use dmvpn_esp::crypto::ChaChaRandom;
+use dmvpn_esp::crypto::SecureRandom;
 use dmvpn_ikev2::auth::{Psk, PskTable};
-use dmvpn_ikev2::crypto::IkeCryptoProvider;
+use dmvpn_ikev2::crypto::{IkeCryptoProvider, KeyExchange, KeyExchangeGroup};
 use dmvpn_ikev2::transform::KeGroup;
 use dmvpn_ikev2::wire::Identity;
-use dmvpn_ikev2::{Config, Endpoint, Event};
+use dmvpn_ikev2::{Config, Endpoint, Error, Event, Secret};
 
 const GROUP: &str = "ike_handshake";
 
@@ -46,10 +47,56 @@ const SUITES: [(&str, &str, &str, KeGroup); 2] = [
     ),
 ];
 
+/// A stand-in for group 31 that does no arithmetic (its public value is 32 random bytes, the
+/// shared secret the XOR of both): a handshake with it costs the protocol work alone.
+#[derive(Debug)]
+struct NullX25519;
+
+struct NullExchange([u8; 32]);
+
+impl KeyExchangeGroup for NullX25519 {
+    fn group(&self) -> KeGroup {
+        KeGroup::CURVE25519
+    }
+    fn public_len(&self) -> usize {
+        32
+    }
+    fn start(&self, random: &dyn SecureRandom) -> Result<Box<dyn KeyExchange>, Error> {
+        let mut p = [0u8; 32];
+        random.fill(&mut p)?;
+        Ok(Box::new(NullExchange(p)))
+    }
+}
+
+impl KeyExchange for NullExchange {
+    fn group(&self) -> KeGroup {
+        KeGroup::CURVE25519
+    }
+    fn public_value(&self) -> &[u8] {
+        &self.0
+    }
+    fn complete(&self, peer: &[u8]) -> Result<Secret, Error> {
+        let mut s = self.0;
+        for (a, b) in s.iter_mut().zip(peer) {
+            *a ^= b;
+        }
+        Ok(Secret::from_slice(&s))
+    }
+}
+
+static NULL_GROUPS: &[&dyn KeyExchangeGroup] = &[&NullX25519];
+
 fn endpoint(seed: u8, me: &str, peer: &str, ike: &str, esp: &str) -> Endpoint {
+    endpoint_with(seed, me, peer, ike, esp, false)
+}
+
+fn endpoint_with(seed: u8, me: &str, peer: &str, ike: &str, esp: &str, null: bool) -> Endpoint {
     let mut psks = PskTable::new();
     psks.insert(Identity::fqdn(peer), Psk::from("bench"));
-    let provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_seed([seed; 32])));
+    let mut provider = IkeCryptoProvider::rustcrypto(Arc::new(ChaChaRandom::from_seed([seed; 32])));
+    if null {
+        provider.groups = NULL_GROUPS;
+    }
     let cfg = Config::new(provider, Identity::fqdn(me), psks)
         .with_ike_proposals(&[ike])
         .unwrap()
@@ -62,6 +109,15 @@ fn pair(ike: &str, esp: &str) -> (Endpoint, Endpoint) {
     (
         endpoint(1, "spoke", "hub", ike, esp),
         endpoint(2, "hub", "spoke", ike, esp),
+    )
+}
+
+/// Two endpoints whose group 31 is [`NullX25519`].
+fn null_pair() -> (Endpoint, Endpoint) {
+    let (ike, esp) = (SUITES[0].1, SUITES[0].2);
+    (
+        endpoint_with(1, "spoke", "hub", ike, esp, true),
+        endpoint_with(2, "hub", "spoke", ike, esp, true),
     )
 }
 
@@ -123,6 +179,14 @@ fn handshakes(c: &mut Criterion) {
             bch.iter(|| key_exchange_x2(&p, group))
         });
     }
+    // The x25519 handshake's protocol work alone, measured directly.
+    g.bench_function(BenchmarkId::new("x25519", "protocol_only"), |bch| {
+        bch.iter_batched(
+            null_pair,
+            |(i, r)| black_box(handshake(i, r)),
+            BatchSize::SmallInput,
+        )
+    });
     g.finish();
 }
 
@@ -182,11 +246,19 @@ fn median_us(name: &str, func: &str) -> Option<f64> {
         .map(|ns| ns / 1e3)
 }
 
-/// Handshakes and key exchanges timed alternately in batches of `batch`, `rounds` times; the
-/// fastest batch of each, in µs per handshake / per key exchange.
-fn paired(ike: &str, esp: &str, group: KeGroup, batch: u32, rounds: u32) -> (f64, f64) {
+/// Handshakes, key exchanges and (for x25519) handshakes with [`NullX25519`] timed alternately
+/// in batches of `batch`, `rounds` times; the fastest batch of each, in µs per handshake / per
+/// key exchange / per protocol-only handshake.
+fn paired(
+    ike: &str,
+    esp: &str,
+    group: KeGroup,
+    batch: u32,
+    rounds: u32,
+) -> (f64, f64, Option<f64>) {
     let p = provider();
-    let (mut hs, mut kx) = (Duration::MAX, Duration::MAX);
+    let null = group == KeGroup::CURVE25519;
+    let (mut hs, mut kx, mut po) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..rounds {
         let pairs: Vec<_> = (0..batch).map(|_| pair(ike, esp)).collect();
         let t = Instant::now();
@@ -199,14 +271,28 @@ fn paired(ike: &str, esp: &str, group: KeGroup, batch: u32, rounds: u32) -> (f64
             key_exchange_x2(&p, group);
         }
         kx = kx.min(t.elapsed());
+        if null {
+            let pairs: Vec<_> = (0..batch).map(|_| null_pair()).collect();
+            let t = Instant::now();
+            for (i, r) in pairs {
+                black_box(handshake(i, r));
+            }
+            po = po.min(t.elapsed());
+        }
     }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(batch);
-    (per(hs), per(kx))
+    (per(hs), per(kx), null.then(|| per(po)))
 }
 
-fn row(name: &str, hs: f64, kx: f64) {
+/// One row: handshake, key exchange, their difference and ratio, and where measured the
+/// protocol-only handshake and the ratio it gives (key exchange + protocol) / key exchange.
+fn row(name: &str, hs: f64, kx: f64, protocol: Option<f64>) {
+    let direct = protocol.map_or_else(
+        || format!("{:>12} {:>7}", "-", "-"),
+        |po| format!("{po:>12.1} {:>7.3}", (kx + po) / kx),
+    );
     println!(
-        "{name:<10} {hs:>12.1} {kx:>16.1} {:>14.1} {:>7.3}",
+        "{name:<10} {hs:>12.1} {kx:>16.1} {:>12.1} {:>7.3}   {direct}",
         hs - kx,
         hs / kx
     );
@@ -215,21 +301,24 @@ fn row(name: &str, hs: f64, kx: f64) {
 fn header(title: &str) {
     println!("\n{title}");
     println!(
-        "{:<10} {:>12} {:>16} {:>14} {:>7}",
-        "suite", "handshake µs", "key exchange µs", "protocol µs", "ratio"
+        "{:<10} {:>12} {:>16} {:>12} {:>7}   {:>12} {:>7}",
+        "suite", "handshake µs", "key exchange µs", "difference", "ratio", "protocol µs", "ratio'"
     );
 }
 
 fn report(paired_runs: bool) {
     header(
-        "IKE handshake vs its bare key exchange, same provider (criterion medians; ratio = handshake / key exchange, goal <= 1.15 for x25519)",
+        "IKE handshake vs its bare key exchange, same provider (criterion medians; ratio = handshake / key exchange, goal <= 1.15 for x25519; protocol µs = the handshake with a no-op group 31, ratio' = (key exchange + protocol) / key exchange)",
     );
     for (name, ..) in SUITES {
         if let (Some(hs), Some(kx)) = (
             median_us(name, "handshake"),
             median_us(name, "key_exchange_x2"),
         ) {
-            row(name, hs, kx);
+            let po = (name == "x25519")
+                .then(|| median_us(name, "protocol_only"))
+                .flatten();
+            row(name, hs, kx, po);
         }
     }
     if let (Some(d), Some(r)) = (
@@ -247,10 +336,10 @@ fn report(paired_runs: bool) {
             let (batch, rounds) = if group == KeGroup::CURVE25519 {
                 (8, 150)
             } else {
-                (2, 25)
+                (1, 60)
             };
-            let (hs, kx) = paired(ike, esp, group, batch, rounds);
-            row(name, hs, kx);
+            let (hs, kx, po) = paired(ike, esp, group, batch, rounds);
+            row(name, hs, kx, po);
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::wire::{
 
 use super::{
     ChildReq, Cx, Handshake, IkeSa, MAX_RESTARTS, NONCE_LEN, Req, State, error_notify, find_notify,
-    found, init_notify_response, notify, requested_group, with_spi,
+    found, init_notify_response, notify, requested_group,
 };
 
 impl IkeSa {
@@ -53,14 +53,17 @@ impl IkeSa {
             spi_in,
             nonce: Vec::new(),
             ke: None,
-            proposals: with_spi(
-                &cx.cfg
-                    .esp_proposals
-                    .iter()
-                    .map(without_ke)
-                    .collect::<Vec<_>>(),
-                &spi_in.to_be_bytes(),
-            ),
+            // Our ESP proposals without KE (§1.2), with our SPI: one copy each.
+            proposals: cx
+                .cfg
+                .esp_proposals
+                .iter()
+                .map(|p| {
+                    let mut p = without_ke(p);
+                    p.spi = spi_in.to_be_bytes().to_vec();
+                    p
+                })
+                .collect(),
             ts_i: ts_i.unwrap_or_else(|| sa.local_ts(cx)),
             ts_r: ts_r.unwrap_or_else(|| sa.remote_ts(cx)),
             transport: cx.cfg.mode == Mode::Transport,
