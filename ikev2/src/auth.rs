@@ -13,7 +13,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
-use crate::crypto::IkeCryptoProvider;
+use crate::crypto::{IkeCryptoProvider, Prf};
 use crate::transform::PrfId;
 use crate::wire::{AuthMethod, AuthPayload, Identity};
 use crate::{Error, Secret};
@@ -185,6 +185,53 @@ impl PskLookup for PskTable {
     }
 }
 
+/// The key of a shared-key AUTH payload (§2.15): prf(psk, "Key Pad for IKEv2"), as a keyed
+/// PRF. Set up once per pre-shared key and PRF and used for both AUTH payloads of a handshake
+/// (ours and the peer's, when both come from the same key): the key pad and the HMAC key
+/// schedule are then computed once instead of twice. Redacted in `Debug`.
+pub struct PskAuthKey(Prf);
+
+impl PskAuthKey {
+    /// prf(`psk`, "Key Pad for IKEv2") with the PRF `prf`, keyed.
+    pub fn new(provider: &IkeCryptoProvider, prf: PrfId, psk: &Psk) -> Result<Self, Error> {
+        let padded = provider.prf(prf, psk.as_bytes())?.compute(&[KEY_PAD])?;
+        Ok(PskAuthKey(provider.prf(prf, padded.as_bytes())?))
+    }
+
+    /// The AUTH data for `octets`: prf(prf(psk, "Key Pad for IKEv2"), signed octets).
+    pub fn auth(&self, octets: &SignedOctets) -> Result<Secret, Error> {
+        self.0.compute(&[octets.as_bytes()])
+    }
+
+    /// The AUTH payload (method 2, shared key MIC) for our signed octets.
+    pub fn payload(&self, octets: &SignedOctets) -> Result<AuthPayload, Error> {
+        Ok(AuthPayload {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: self.auth(octets)?.as_bytes().to_vec(),
+        })
+    }
+
+    /// Verifies a peer's AUTH payload over its signed octets: the method, then the value,
+    /// compared in constant time; [`Error::AuthenticationFailed`] on either mismatch.
+    pub fn verify(&self, peer_octets: &SignedOctets, auth: &AuthPayload) -> Result<(), Error> {
+        if auth.method != AuthMethod::SHARED_KEY_MIC {
+            return Err(Error::AuthenticationFailed);
+        }
+        let expected = self.auth(peer_octets)?;
+        if expected.len() == auth.data.len() && expected.ct_eq(&auth.data) {
+            Ok(())
+        } else {
+            Err(Error::AuthenticationFailed)
+        }
+    }
+}
+
+impl fmt::Debug for PskAuthKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PskAuthKey({}, key: <redacted>)", self.0.alg())
+    }
+}
+
 /// The shared-key AUTH data: prf(prf(psk, "Key Pad for IKEv2"), signed octets) (§2.15).
 pub fn psk_auth(
     provider: &IkeCryptoProvider,
@@ -192,10 +239,7 @@ pub fn psk_auth(
     psk: &Psk,
     octets: &SignedOctets,
 ) -> Result<Secret, Error> {
-    let padded = provider.prf(prf, psk.as_bytes())?.compute(&[KEY_PAD])?;
-    provider
-        .prf(prf, padded.as_bytes())?
-        .compute(&[octets.as_bytes()])
+    PskAuthKey::new(provider, prf, psk)?.auth(octets)
 }
 
 /// The AUTH payload (method 2, shared key MIC) for our signed octets.
@@ -205,10 +249,7 @@ pub fn psk_auth_payload(
     psk: &Psk,
     octets: &SignedOctets,
 ) -> Result<AuthPayload, Error> {
-    Ok(AuthPayload {
-        method: AuthMethod::SHARED_KEY_MIC,
-        data: psk_auth(provider, prf, psk, octets)?.as_bytes().to_vec(),
-    })
+    PskAuthKey::new(provider, prf, psk)?.payload(octets)
 }
 
 /// Verifies a peer's shared-key AUTH payload: looks the key up by the peer's identity and
@@ -228,12 +269,7 @@ pub fn verify_psk_auth(
     if auth.method != AuthMethod::SHARED_KEY_MIC {
         return Err(Error::AuthenticationFailed);
     }
-    let expected = psk_auth(provider, prf, psk, peer_octets)?;
-    if expected.len() == auth.data.len() && expected.ct_eq(&auth.data) {
-        Ok(())
-    } else {
-        Err(Error::AuthenticationFailed)
-    }
+    PskAuthKey::new(provider, prf, psk)?.verify(peer_octets, auth)
 }
 
 #[cfg(test)]

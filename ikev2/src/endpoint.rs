@@ -38,7 +38,9 @@ struct Slot {
 /// does not grow with the number of SAs ([`Endpoint::sa_table_visits`]).
 #[derive(Default)]
 struct SaTable {
-    map: BTreeMap<IkeSaId, Slot>,
+    /// Boxed: an IKE SA is large, and a B-tree node holds eleven entries that it moves when
+    /// it grows or splits.
+    map: BTreeMap<IkeSaId, Box<Slot>>,
     visits: AtomicU64,
 }
 
@@ -53,20 +55,20 @@ impl SaTable {
 
     fn get(&self, id: IkeSaId) -> Option<&Slot> {
         self.visit(1);
-        self.map.get(&id)
+        self.map.get(&id).map(|s| &**s)
     }
 
     fn get_mut(&mut self, id: IkeSaId) -> Option<&mut Slot> {
         self.visit(1);
-        self.map.get_mut(&id)
+        self.map.get_mut(&id).map(|s| &mut **s)
     }
 
-    fn insert(&mut self, slot: Slot) {
+    fn insert(&mut self, slot: Box<Slot>) {
         self.visit(1);
         self.map.insert(slot.sa.id, slot);
     }
 
-    fn remove(&mut self, id: IkeSaId) -> Option<Slot> {
+    fn remove(&mut self, id: IkeSaId) -> Option<Box<Slot>> {
         self.visit(1);
         self.map.remove(&id)
     }
@@ -252,13 +254,13 @@ impl Endpoint {
         if let Some(k) = init_key {
             self.by_init.insert(k, id);
         }
-        self.sas.insert(Slot {
+        self.sas.insert(Box::new(Slot {
             sa,
             deadline: None,
             half_open: false,
             half_open_from: None,
             init_key,
-        });
+        }));
         self.refresh(id);
     }
 

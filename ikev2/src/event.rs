@@ -3,6 +3,7 @@
 
 use core::fmt;
 use core::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::keys::IkeSaKeys;
@@ -89,8 +90,9 @@ pub enum Event {
         suite: IkeSuite,
         /// The authenticated peer identity.
         peer_id: Identity,
-        /// The SA's keys (redacted in `Debug`; for an explicit key log only).
-        keys: Box<IkeSaKeys>,
+        /// The SA's keys (redacted in `Debug`; for an explicit key log only): shared with the
+        /// SA, not copied, and zeroized when the last holder drops them.
+        keys: Arc<IkeSaKeys>,
         /// Whether a NAT was detected (or forced) and IKE and ESP use UDP port 4500.
         nat: bool,
         /// Whether a NAT is in front of us (§2.23: our NAT_DETECTION_DESTINATION_IP did not
@@ -109,8 +111,8 @@ pub enum Event {
         spi_r: u64,
         /// The new SA's algorithms.
         suite: IkeSuite,
-        /// The new SA's keys (redacted in `Debug`).
-        keys: Box<IkeSaKeys>,
+        /// The new SA's keys (redacted in `Debug`; shared with the SA, not copied).
+        keys: Arc<IkeSaKeys>,
     },
     /// An IKE SA is gone, with every child SA it had (each also reported by
     /// [`Event::ChildDeleted`] first).

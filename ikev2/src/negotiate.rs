@@ -18,21 +18,38 @@ const TYPES: [TransformType; 5] = [
     TransformType::ESN,
 ];
 
+/// INTEG NONE, KE NONE and ESN "no ESN": what an absent transform type means.
+static INTEG_NONE: Transform = Transform {
+    transform_type: TransformType::INTEG,
+    transform_id: IntegId::NONE.0,
+    attributes: Vec::new(),
+};
+static KE_NONE: Transform = Transform {
+    transform_type: TransformType::KE,
+    transform_id: KeGroup::NONE.0,
+    attributes: Vec::new(),
+};
+static ESN_NO: Transform = Transform {
+    transform_type: TransformType::ESN,
+    transform_id: EsnId::NO.0,
+    attributes: Vec::new(),
+};
+
 /// The transforms of one type in a proposal; absent INTEG and KE mean "NONE", absent ESN means
-/// "no ESN" (RFC 7296 §3.3.3).
-fn of_type(p: &Proposal, ty: TransformType) -> Vec<Transform> {
-    let v: Vec<Transform> = p.of_type(ty).cloned().collect();
-    if !v.is_empty() {
-        return v;
-    }
-    match ty {
-        TransformType::INTEG => vec![Transform::integ(IntegId::NONE)],
-        TransformType::KE => vec![Transform::ke(KeGroup::NONE)],
-        TransformType::ESN if p.protocol_id != crate::wire::ProtocolId::IKE => {
-            vec![Transform::esn(EsnId::NO)]
+/// "no ESN" (RFC 7296 §3.3.3). Borrowed, nothing copied.
+fn of_type(p: &Proposal, ty: TransformType) -> impl Iterator<Item = &Transform> + Clone {
+    let given = p.transforms.iter().filter(move |t| t.transform_type == ty);
+    let implicit = if given.clone().next().is_some() {
+        None
+    } else {
+        match ty {
+            TransformType::INTEG => Some(&INTEG_NONE),
+            TransformType::KE => Some(&KE_NONE),
+            TransformType::ESN if p.protocol_id != crate::wire::ProtocolId::IKE => Some(&ESN_NO),
+            _ => None,
         }
-        _ => Vec::new(),
-    }
+    };
+    given.chain(implicit)
 }
 
 /// Whether a transform is an explicit "none" that need not be sent.
@@ -68,11 +85,11 @@ fn intersect(ours: &Proposal, theirs: &Proposal) -> Option<Proposal> {
     let mut transforms = Vec::new();
     for ty in TYPES {
         let mine = of_type(ours, ty);
-        let peer = of_type(theirs, ty);
-        if mine.is_empty() && peer.is_empty() {
+        let mut peer = of_type(theirs, ty);
+        if mine.clone().next().is_none() && peer.clone().next().is_none() {
             continue;
         }
-        let pick = peer.iter().find(|t| mine.contains(t))?;
+        let pick = peer.find(|t| mine.clone().any(|m| m == *t))?;
         let sent = theirs.of_type(ty).next().is_some();
         if sent || !is_none(pick) {
             transforms.push(pick.clone());
@@ -97,11 +114,10 @@ pub(crate) fn accepted(offered: &[Proposal], chosen: &Proposal) -> bool {
     offered.iter().any(|o| {
         o.protocol_id == chosen.protocol_id
             && TYPES.iter().all(|&ty| {
-                let c = of_type(chosen, ty);
-                let m = of_type(o, ty);
-                match c.first() {
-                    Some(t) => m.contains(t),
-                    None => m.is_empty() || m.iter().all(is_none),
+                let mut m = of_type(o, ty);
+                match of_type(chosen, ty).next() {
+                    Some(t) => m.any(|x| x == t),
+                    None => m.all(is_none),
                 }
             })
     })

@@ -224,7 +224,7 @@ mod tests {
             spi_r: 2,
             suite,
             peer_id: crate::wire::Identity::fqdn("hub"),
-            keys: Box::new(keys.clone()),
+            keys: std::sync::Arc::new(keys.clone()),
             nat: false,
             behind_nat: false,
         };
@@ -236,7 +236,7 @@ mod tests {
             spi_i: 3,
             spi_r: 4,
             suite,
-            keys: Box::new(keys),
+            keys: std::sync::Arc::new(keys),
         };
         assert!(r.handle_event(t0, &rekeyed).is_none());
         assert!(

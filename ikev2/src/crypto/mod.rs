@@ -9,8 +9,14 @@
 //! RFC 3526, `crypto-bigint`, 384-, 384- and 512-bit secret exponents), 19, 20 and 21 (ECP-256,
 //! -384 and -521, RFC 5903, `p256`, `p384`, `p521`), 31 (Curve25519, RFC 8031,
 //! `x25519-dalek`): every group strongSwan proposes by default. Private values come from the provider's random source, never from global
-//! randomness. (This is also why there is no `ring` key exchange: ring draws its ephemeral keys
-//! from its own system random source.)
+//! randomness, and are zeroized on drop.
+//!
+//! There is no `ring` key exchange, although ring's X25519 is somewhat faster on x86-64 (the
+//! `handshake` bench measures both): ring draws its ephemeral keys from its own system random
+//! source (its `SecureRandom` trait is sealed: only its OS source, or a deprecated test-only
+//! source, can feed it), and it zeroizes neither the private scalar nor the shared secret it
+//! computes. Both would break rules this crate keeps (Sans-IO, no global randomness; secrets
+//! zeroized).
 
 use core::fmt;
 use std::sync::Arc;
@@ -185,42 +191,73 @@ impl Prf {
 
     /// prf+(K, S) truncated to `len` bytes (§2.13): T1 = prf(K, S | 0x01),
     /// Tn = prf(K, Tn-1 | S | n), at most 255 blocks; S is the concatenation of `seed`.
+    ///
+    /// Each block is computed straight into the output; Tn-1 is read back from the output
+    /// (where it was just written), so the only scratch is the last, partly used block (on
+    /// the stack, zeroized after use). The keyed HMAC state is set up once, in [`Prf`].
     pub fn plus(&self, seed: &[&[u8]], len: usize) -> Result<Secret, Error> {
         let n = self.output_len();
         let max = n.saturating_mul(255);
+        let too_long = || Error::PrfPlusTooLong {
+            requested: len,
+            max,
+        };
         if n == 0 || len > max {
-            return Err(Error::PrfPlusTooLong {
-                requested: len,
-                max,
-            });
+            return Err(too_long());
         }
         let mut out = Secret::zeroed(len);
-        let mut t = Secret::zeroed(n);
-        for (i, chunk) in out.as_mut_bytes().chunks_mut(n).enumerate() {
-            let counter = [u8::try_from(i + 1).map_err(|_| Error::PrfPlusTooLong {
-                requested: len,
-                max,
-            })?];
-            let prev = t.clone();
-            let mut parts: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
-            if i > 0 {
-                parts.push(prev.as_bytes());
+        let mut last = zeroize::Zeroizing::new([0u8; MAX_PRF_LEN]);
+        let last = last.get_mut(..n).ok_or(Error::BufferTooSmall {
+            needed: n,
+            got: MAX_PRF_LEN,
+        })?;
+        let bytes = out.as_mut_bytes();
+        let mut at = 0usize;
+        let mut counter = 1u8;
+        while at < len {
+            let (done, rest) = bytes.split_at_mut(at);
+            let prev = done.len().checked_sub(n).and_then(|p| done.get(p..));
+            let c = [counter];
+            // The parts of one block: Tn-1 (none for T1), the seed, the counter; on the stack
+            // for the seeds of RFC 7296 (up to four parts).
+            let mut stack: [&[u8]; 6] = [&[]; 6];
+            let mut heap = Vec::new();
+            let parts: &[&[u8]] = if seed.len() + 2 <= stack.len() {
+                let mut k = 0;
+                for p in prev.into_iter().chain(seed.iter().copied()).chain([&c[..]]) {
+                    if let Some(slot) = stack.get_mut(k) {
+                        *slot = p;
+                        k += 1;
+                    }
+                }
+                stack.get(..k).unwrap_or(&[])
+            } else {
+                heap.extend(prev);
+                heap.extend_from_slice(seed);
+                heap.push(&c[..]);
+                &heap
+            };
+            match rest.get_mut(..n) {
+                Some(block) => self.key.sign(parts, block)?,
+                None => {
+                    // The last block is only partly needed.
+                    self.key.sign(parts, last)?;
+                    let tail = last.get(..rest.len()).ok_or(too_long())?;
+                    rest.copy_from_slice(tail);
+                }
             }
-            parts.extend_from_slice(seed);
-            parts.push(&counter);
-            self.key.sign(&parts, t.as_mut_bytes())?;
-            let src = t
-                .as_bytes()
-                .get(..chunk.len())
-                .ok_or(Error::BufferTooSmall {
-                    needed: chunk.len(),
-                    got: n,
-                })?;
-            chunk.copy_from_slice(src);
+            at += n;
+            counter = counter.checked_add(1).unwrap_or(0);
+            if counter == 0 && at < len {
+                return Err(too_long());
+            }
         }
         Ok(out)
     }
 }
+
+/// The longest PRF output (HMAC-SHA-512).
+const MAX_PRF_LEN: usize = 64;
 
 impl fmt::Debug for Prf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

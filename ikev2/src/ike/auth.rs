@@ -1,10 +1,11 @@
 //! IKE_AUTH (RFC 7296 §1.2, §2.15): the initiator's request with its AUTH payload and first
 //! child SA, the responder's verification and answer, and the SA becoming established.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::Error;
-use crate::auth::{PskLookup, SignedOctets, psk_auth_payload, verify_psk_auth};
+use crate::auth::{PskAuthKey, PskLookup, SignedOctets, verify_psk_auth};
 use crate::event::{DownReason, Event};
 use crate::wire::{ExchangeType, Identity, NotifyType, Payload, SaPayload, TsPayload};
 
@@ -36,7 +37,8 @@ impl IkeSa {
             &hs.nr,
             &cx.cfg.local_id,
         )?;
-        let auth = psk_auth_payload(&cx.cfg.provider, suite.prf, psk, &octets)?;
+        let key = PskAuthKey::new(&cx.cfg.provider, suite.prf, psk)?;
+        let auth = key.payload(&octets)?;
         let mut payloads = vec![Payload::IdI(cx.cfg.local_id.clone())];
         if let Some(id) = &hs.remote_id {
             payloads.push(Payload::IdR(id.clone()));
@@ -55,6 +57,9 @@ impl IkeSa {
             payloads.push(Payload::TsR(TsPayload {
                 selectors: c.ts_r.clone(),
             }));
+        }
+        if let Some(hs) = self.hs.as_mut() {
+            hs.psk_key = Some((peer, key));
         }
         self.state = State::AuthSent;
         self.request(cx, now, ExchangeType::IKE_AUTH, &payloads, Req::Auth)
@@ -97,17 +102,20 @@ impl IkeSa {
             &hs.ni,
             idr,
         )?;
-        if !id_ok
-            || verify_psk_auth(
+        // The key our request was signed with serves if the responder's identity is the one
+        // it was looked up by (always when we named the responder: `id_ok`).
+        let verified = match hs.psk_key.as_ref().filter(|(id, _)| id == idr) {
+            Some((_, key)) => key.verify(&octets, auth),
+            None => verify_psk_auth(
                 &cx.cfg.provider,
                 suite.prf,
                 &cx.cfg.psks,
                 idr,
                 &octets,
                 auth,
-            )
-            .is_err()
-        {
+            ),
+        };
+        if !id_ok || verified.is_err() {
             cx.counters.auth_failures += 1;
             return self.fail(cx, DownReason::AuthenticationFailed);
         }
@@ -138,7 +146,7 @@ impl IkeSa {
             spi_r: self.spi_r,
             suite,
             peer_id: peer.clone(),
-            keys: Box::new(keys.clone()),
+            keys: Arc::clone(keys),
             nat: self.natt,
             behind_nat: self.nat_local,
         });
@@ -182,16 +190,17 @@ impl IkeSa {
             &hs.nr,
             idi,
         )?;
-        let psk = cx.cfg.psks.psk(idi);
-        let verified = verify_psk_auth(
-            &cx.cfg.provider,
-            suite.prf,
-            &cx.cfg.psks,
-            idi,
-            &octets,
-            auth,
-        );
-        let (Ok(()), Some(psk)) = (verified, psk) else {
+        // One AUTH key for the initiator's AUTH payload and ours (the same PSK).
+        let key = cx
+            .cfg
+            .psks
+            .psk(idi)
+            .map(|psk| PskAuthKey::new(&cx.cfg.provider, suite.prf, psk));
+        let verified = match &key {
+            Some(Ok(k)) => k.verify(&octets, auth),
+            Some(Err(_)) | None => Err(Error::AuthenticationFailed),
+        };
+        let (Ok(()), Some(Ok(key))) = (verified, key) else {
             cx.counters.auth_failures += 1;
             self.respond(
                 cx,
@@ -210,7 +219,7 @@ impl IkeSa {
             &hs.ni,
             &cx.cfg.local_id,
         )?;
-        let my_auth = psk_auth_payload(&cx.cfg.provider, suite.prf, psk, &mine)?;
+        let my_auth = key.payload(&mine)?;
         self.peer_id = Some(idi.clone());
         let mut out = vec![
             Payload::IdR(cx.cfg.local_id.clone()),

@@ -26,11 +26,13 @@ mod timers;
 
 use core::net::SocketAddr;
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dmvpn_esp::{EncryptionAlgorithm, IntegrityAlgorithm, Mode, Suite};
 use dmvpn_wire::be;
 
+use crate::auth::PskAuthKey;
 use crate::config::Config;
 use crate::crypto::KeyExchange;
 use crate::event::{ChildStatus, Counters, DownReason, Event, IkeSaId, IkeSaStatus, IkeState};
@@ -209,6 +211,9 @@ struct Handshake {
     restarts: u8,
     child: Option<Box<ChildReq>>,
     remote_id: Option<Identity>,
+    /// The initiator's AUTH key and the identity its PSK was looked up by, kept from its
+    /// IKE_AUTH request to verify the response with when the responder's identity is the same.
+    psk_key: Option<(Identity, PskAuthKey)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +256,8 @@ pub(crate) struct IkeSa {
     /// IKE and ESP on port 4500.
     pub natt: bool,
     suite: Option<IkeSuite>,
-    keys: Option<IkeSaKeys>,
+    /// Shared with the `IkeUp` / `IkeRekeyed` events (no copies of the keys).
+    keys: Option<Arc<IkeSaKeys>>,
     sk: Option<SkCrypto>,
     hs: Option<Handshake>,
     peer_id: Option<Identity>,

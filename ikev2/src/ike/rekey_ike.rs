@@ -2,6 +2,7 @@
 //! SK_d, its child SAs moved over, the old SA retired, busy peers answered with
 //! TEMPORARY_FAILURE and retried after a random wait (§2.25).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -90,13 +91,14 @@ impl IkeSa {
             }
         }
         cx.counters.ike_rekeys += 1;
+        let keys = Arc::new(keys);
         cx.event(Event::IkeRekeyed {
             old: self.id,
             new: id,
             spi_i,
             spi_r,
             suite,
-            keys: Box::new(keys.clone()),
+            keys: Arc::clone(&keys),
         });
         n.keys = Some(keys);
         cx.new_sas.push(n);

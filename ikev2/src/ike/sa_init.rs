@@ -3,6 +3,7 @@
 //! and its unprotected refusals.
 
 use core::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use dmvpn_esp::Mode;
@@ -21,7 +22,7 @@ use crate::wire::{
 
 use super::{
     ChildReq, Cx, Handshake, IkeSa, MAX_RESTARTS, NONCE_LEN, Req, State, error_notify, find_notify,
-    found, init_notify_response, notify, requested_group, with_spi,
+    found, init_notify_response, notify, requested_group,
 };
 
 impl IkeSa {
@@ -52,14 +53,17 @@ impl IkeSa {
             spi_in,
             nonce: Vec::new(),
             ke: None,
-            proposals: with_spi(
-                &cx.cfg
-                    .esp_proposals
-                    .iter()
-                    .map(without_ke)
-                    .collect::<Vec<_>>(),
-                &spi_in.to_be_bytes(),
-            ),
+            // Our ESP proposals without KE (§1.2), with our SPI: one copy each.
+            proposals: cx
+                .cfg
+                .esp_proposals
+                .iter()
+                .map(|p| {
+                    let mut p = without_ke(p);
+                    p.spi = spi_in.to_be_bytes().to_vec();
+                    p
+                })
+                .collect(),
             ts_i: ts_i.unwrap_or_else(|| sa.local_ts(cx)),
             ts_r: ts_r.unwrap_or_else(|| sa.remote_ts(cx)),
             transport: cx.cfg.mode == Mode::Transport,
@@ -76,6 +80,7 @@ impl IkeSa {
             restarts: 0,
             child: Some(Box::new(child)),
             remote_id,
+            psk_key: None,
         });
         sa.deadline = None;
         sa.send_init(cx, now)?;
@@ -215,7 +220,7 @@ impl IkeSa {
         }
         self.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, true)?);
         self.suite = Some(suite);
-        self.keys = Some(keys);
+        self.keys = Some(Arc::new(keys));
         self.pending = None;
         if let Err(e) = self.send_auth(cx, now) {
             // No key for the peer, or a provider failure: never leave a stuck SA.
@@ -319,7 +324,7 @@ impl IkeSa {
         )?;
         s.sk = Some(SkCrypto::new(&cx.cfg.provider, &suite, &keys, false)?);
         s.suite = Some(suite);
-        s.keys = Some(keys);
+        s.keys = Some(Arc::new(keys));
         s.hs = Some(Handshake {
             ke: None,
             group: suite.group,
@@ -331,6 +336,7 @@ impl IkeSa {
             restarts: 0,
             child: None,
             remote_id: None,
+            psk_key: None,
         });
         s.send_raw(cx, now, &bytes);
         s.last_response = Some((0, bytes));
