@@ -2,9 +2,10 @@
 //!
 //! A bitmap of the last `size` sequence numbers below the highest authenticated one, kept as a
 //! ring of 64-bit words so that advancing the window clears whole words instead of shifting
-//! (the approach of RFC 6479). [`ReplayWindow::check`] runs before the ICV is verified (cheap
-//! rejection), [`ReplayWindow::update`] only after it verified, so forged packets never move
-//! the window.
+//! (the approach of RFC 6479). The ring has a power-of-two number of words (at least one more
+//! than the window needs), so a sequence number finds its word with a mask, not a division.
+//! [`ReplayWindow::check`] runs before the ICV is verified (cheap rejection),
+//! [`ReplayWindow::update`] only after it verified, so forged packets never move the window.
 
 use crate::Error;
 
@@ -16,7 +17,10 @@ pub const DEFAULT_WINDOW: u32 = 1024;
 pub struct ReplayWindow {
     size: u32,
     top: u64,
+    /// The ring of bitmap words: a power of two of them (0 when disabled).
     words: Box<[u64]>,
+    /// `words.len() - 1` (0 when disabled): the word of `seq` is `(seq / 64) & mask`.
+    mask: u64,
 }
 
 impl core::fmt::Debug for ReplayWindow {
@@ -33,11 +37,18 @@ impl ReplayWindow {
     /// detection (the window then only tracks the highest sequence number, for ESN).
     pub fn new(size: u32) -> Self {
         let size = size.div_ceil(64).saturating_mul(64);
-        let words = if size == 0 { 0 } else { size / 64 + 1 };
+        // One word more than the window spans (the word of `top` is partly ahead of it),
+        // rounded up to a power of two.
+        let words = if size == 0 {
+            0
+        } else {
+            (size as usize / 64 + 1).next_power_of_two()
+        };
         Self {
             size,
             top: 0,
-            words: vec![0; words as usize].into_boxed_slice(),
+            words: vec![0; words].into_boxed_slice(),
+            mask: (words as u64).saturating_sub(1),
         }
     }
 
@@ -110,7 +121,7 @@ impl ReplayWindow {
             // Clear the words entering the window (at most all of them).
             let advance = (new - old).min(n);
             for i in 1..=advance {
-                let idx = ((old + i) % n) as usize;
+                let idx = ((old + i) & self.mask) as usize;
                 if let Some(w) = self.words.get_mut(idx) {
                     *w = 0;
                 }
@@ -131,8 +142,7 @@ impl ReplayWindow {
     }
 
     fn slot(&self, seq: u64) -> (usize, u64) {
-        let n = (self.words.len() as u64).max(1);
-        (((seq / 64) % n) as usize, 1u64 << (seq % 64))
+        (((seq / 64) & self.mask) as usize, 1u64 << (seq % 64))
     }
 }
 

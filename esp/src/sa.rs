@@ -339,7 +339,9 @@ impl Core {
         self.counters.pkts_encaps + self.counters.pkts_decaps
     }
 
-    /// Re-evaluates the lifetimes, raising events; true if the SA is (now) expired.
+    /// Re-evaluates the lifetimes, raising events; true if the SA is (now) expired. Called
+    /// twice per packet (before and after it), so the fast path is inlined and the rest cold.
+    #[inline]
     fn evaluate(&mut self, now: Instant) -> bool {
         if self.expired {
             return true;
@@ -354,6 +356,8 @@ impl Core {
         self.evaluate_slow(now)
     }
 
+    #[cold]
+    #[inline(never)]
     fn evaluate_slow(&mut self, now: Instant) -> bool {
         let age = self.age(now);
         let (bytes, packets) = (self.counters.bytes, self.packets());
