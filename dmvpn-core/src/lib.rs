@@ -132,6 +132,45 @@
 //! Queues are bounded ([`Limits`]) and every drop is counted ([`NodeStats`]). The NHRP
 //! password never appears in `Debug` output or events.
 //!
+//! # Multi-core
+//!
+//! A [`Node`] is `Send` (checked at compile time) and shares nothing with any other node: its
+//! NHRP machines, routes, IKE endpoints, SA databases, buffer pool and crypto providers (seeded
+//! per node) are its own, and nothing in the crate is global. So the caller scales across
+//! cores by running **one node per thread**, each a shard with its own tunnel source(s) and
+//! peers, and the shards scale with the cores (`benches/multicore.rs`: N shards on N threads
+//! against one).
+//!
+//! One node's data path is not split further: [`Node::handle_input`] takes `&mut self`, and
+//! every packet writes state the control plane owns: the NHRP mapping's used flag and
+//! last-used time (idle expiry, refresh before expiry), the outbound SA's sequence number and
+//! byte lifetime (rekey by kilobytes), the inbound SA's anti-replay window and the liveness it
+//! reports to IKE, the NAT-T peer it may move, GRE's per-peer table and the counters. Control
+//! plane (NHRP, IKE, timers) and data plane of a shard therefore run on the shard's thread, in
+//! its one loop; a `Mutex<Node>` shared by threads would only serialize them.
+//!
+//! What a shard is, and what the caller does per shard:
+//!
+//! - **A shard is a node with its own NBMA address(es).** A hub site scales out as N hub nodes,
+//!   each with its own `tunnel source`, the spokes spread across them (each spoke's `ip nhrp
+//!   nhs`, or dual hub); a router in several clouds (dual DMVPN with distinct tunnel sources)
+//!   runs one node per cloud. Shards share no NHRP or IKE state: a spoke is registered with,
+//!   and has its SAs with, the shard it talks to.
+//! - **Sockets**: per shard, its raw GRE or ESP socket and its UDP 500/4500 sockets bound to
+//!   the shard's tunnel source, so the kernel steers each peer's datagrams to the shard that
+//!   owns its state; each thread reads its own sockets and writes the [`Transmit`]s of its node.
+//! - **Overlay**: per shard, its own TUN device (or queue) with the kernel routes of the
+//!   shard's networks, so that a packet from the LAN reaches the node that has the route and
+//!   the mapping for it. A multi-queue TUN that spreads flows by hash does not fit: a packet
+//!   would reach a shard that does not know its peer.
+//! - **Shared**: nothing but the kernel and the configuration the caller partitioned.
+//!
+//! Sharding one node's peers over threads (one SA per thread, one control plane) would need
+//! the per-packet state above split out of the node: the SAs handed to the data-path shards,
+//! a versioned snapshot of route → NBMA → SA for them, and channels back for what the data
+//! path reports (mappings used, bytes against SA lifetimes, ESP activity, NAT moves,
+//! counters). That is not a small addition to this API, and it is not built.
+//!
 //! # Example: a protected hub and spoke
 //!
 //! The seeds' hub and spoke A with `tunnel protection ipsec profile DMVPN` (seed 004's

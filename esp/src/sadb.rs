@@ -447,6 +447,33 @@ impl SaDatabase {
         start: usize,
     ) -> Result<usize, Error> {
         let spi = self.current_outbound(dst).ok_or(Error::NoOutboundSa)?;
+        self.encapsulate_in_place_with(now, spi, src, dst, protocol, buf, start)
+    }
+
+    /// The outbound SA that carries the traffic towards `peer` ([`SaDatabase::outbound_for`])
+    /// and its SPI: a handle for [`SaDatabase::encapsulate_in_place_with`], so that a data path
+    /// that looks the SA up once per packet (for its layout) seals with it without a second
+    /// lookup.
+    pub fn outbound_for_with_spi(&self, peer: IpAddr) -> Option<(u32, &OutboundSa)> {
+        let spi = self.current_outbound(peer)?;
+        Some((spi, self.outbound(spi)?))
+    }
+
+    /// [`SaDatabase::encapsulate_in_place`] with the outbound SA `spi`, as
+    /// [`SaDatabase::outbound_for_with_spi`] found it for `dst` with no SA installed or removed
+    /// since (the caller's promise: the SA carrying the traffic is then still that one). The
+    /// same policy check; [`Error::NoOutboundSa`] if the SA is gone.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encapsulate_in_place_with(
+        &mut self,
+        now: Instant,
+        spi: u32,
+        src: IpAddr,
+        dst: IpAddr,
+        protocol: u8,
+        buf: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<usize, Error> {
         let o = self.outbound.get_mut(&spi).ok_or(Error::NoOutboundSa)?;
         if !o.entry.policy.matches_outbound(src, dst, protocol) {
             return Err(Error::PolicyMismatch);

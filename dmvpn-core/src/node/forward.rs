@@ -15,6 +15,7 @@ use dmvpn_wire::ip::Repr as IpRepr;
 use ipnet::IpNet;
 
 use super::mtu::Origin;
+use super::protect::Egress;
 use super::{Iface, Node, Transmit, bump};
 use crate::config::TunnelMode;
 use crate::error::Error;
@@ -176,7 +177,7 @@ impl Node {
             && let Some((out, via, shortcut)) = self.lookup(dst)
             && !self.is_own(via)
         {
-            let (nbma, path) = match self.next_nbma(now, out, via, dst, shortcut) {
+            let (nbma, path, egress) = match self.next_nbma(now, out, via, dst, shortcut) {
                 Ok(x) => x,
                 Err(e) => {
                     bump(&mut self.stats.no_mapping);
@@ -188,7 +189,7 @@ impl Node {
                 return Err(Error::Loop(dst));
             }
             let origin = Origin::Tunnel { t, from };
-            self.send_ip(now, out, nbma, protocol, inner, origin)?;
+            self.send_ip(now, out, nbma, egress, protocol, inner, origin)?;
             bump(&mut self.stats.forwarded);
             if path == Path::ViaNhs {
                 bump(&mut self.stats.sent_via_nhs);
@@ -306,14 +307,14 @@ impl Node {
             bump(&mut self.stats.no_route);
             return Err(Error::NoRoute(dst));
         };
-        let (nbma, path) = match self.next_nbma(now, t, via, dst, shortcut) {
+        let (nbma, path, egress) = match self.next_nbma(now, t, via, dst, shortcut) {
             Ok(x) => x,
             Err(e) => {
                 bump(&mut self.stats.no_mapping);
                 return Err(e);
             }
         };
-        self.send_ip(now, t, nbma, protocol, packet, Origin::Lan)?;
+        self.send_ip(now, t, nbma, egress, protocol, packet, Origin::Lan)?;
         match path {
             Path::Direct => bump(&mut self.stats.sent_direct),
             Path::ViaNhs => bump(&mut self.stats.sent_via_nhs),
@@ -322,7 +323,8 @@ impl Node {
     }
 
     /// The NBMA address to send a packet for `dst` (next hop `via`) to on tunnel `t`: a
-    /// registration (hub), a mapping (spoke), or, while a resolution runs, an NHS.
+    /// registration (hub), a mapping (spoke), or, while a resolution runs, an NHS; with how the
+    /// packet leaves for it ([`Node::egress`], looked up once here for the whole send path).
     fn next_nbma(
         &mut self,
         now: Instant,
@@ -330,10 +332,10 @@ impl Node {
         via: IpAddr,
         dst: IpAddr,
         shortcut: bool,
-    ) -> Result<(IpAddr, Path), Error> {
+    ) -> Result<(IpAddr, Path, Egress), Error> {
         let f = self.ifaces.get_mut(t).ok_or(Error::NoTunnelFor(via))?;
         if let TunnelMode::PointToPoint { destination } = f.cfg.mode {
-            return Ok((destination, Path::Direct));
+            return Ok((destination, Path::Direct, self.egress(t, destination)));
         }
         let source = f.cfg.source;
         if let Some(s) = f.server.as_ref()
@@ -343,7 +345,7 @@ impl Node {
                 .filter(|e| e.is_complete() && e.kind != EntryType::Local)
                 .and_then(Entry::effective_nbma)
         {
-            return Ok((n, Path::Direct));
+            return Ok((n, Path::Direct, self.egress(t, n)));
         }
         let Some(c) = f.client.as_mut() else {
             return Err(Error::NoMapping(via));
@@ -364,11 +366,15 @@ impl Node {
         // retransmission timer.
         self.drain_iface(now, t);
         // On a protected interface a peer without an SA yet is reached through the hub.
-        let direct = direct.filter(|n| self.can_send(t, *n) || nhs.is_none());
-        match (direct, nhs) {
-            (Some(n), _) => Ok((n, Path::Direct)),
-            (None, Some(n)) => Ok((n, Path::ViaNhs)),
-            (None, None) => Err(Error::NoMapping(via)),
+        if let Some(n) = direct {
+            let egress = self.egress(t, n);
+            if egress.can_send() || nhs.is_none() {
+                return Ok((n, Path::Direct, egress));
+            }
+        }
+        match nhs {
+            Some(n) => Ok((n, Path::ViaNhs, self.egress(t, n))),
+            None => Err(Error::NoMapping(via)),
         }
     }
 
@@ -417,7 +423,8 @@ impl Node {
             targets.sort_unstable();
             targets.dedup();
             for nbma in targets {
-                match self.send_ip(now, t, nbma, protocol, packet, Origin::Lan) {
+                let egress = self.egress(t, nbma);
+                match self.send_ip(now, t, nbma, egress, protocol, packet, Origin::Lan) {
                     Ok(()) => bump(&mut self.stats.multicast_copies),
                     Err(e) => result = Err(e),
                 }
@@ -431,11 +438,13 @@ impl Node {
     /// Wraps `payload` (of GRE protocol type `protocol`) in tunnel `t`'s GRE header for `nbma`
     /// and queues it; `decrement` (forwarding) decrements the inner TTL first, dropping the
     /// packet when it runs out. An IP packet has its TCP MSS clamped (`ip tcp adjust-mss`) in
-    /// the copy; its size is the caller's business (`send_ip` holds it to the MTU).
+    /// the copy; its size is the caller's business (`send_ip` holds it to the MTU). `egress`
+    /// is how it leaves ([`Node::egress`] of `t` and `nbma`, looked up by the caller).
     pub(super) fn emit(
         &mut self,
         t: usize,
         nbma: IpAddr,
+        egress: Egress,
         protocol: Protocol,
         payload: &[u8],
         decrement: bool,
@@ -447,11 +456,13 @@ impl Node {
         let mut buf = self.buffer();
         // A protected interface leaves room for ESP around the GRE packet (and, in tunnel mode,
         // an inner IP header), so that ESP is added in place: the payload is copied once.
-        let layout = self.esp_layout(t, nbma);
+        let sa = egress.sa();
         let Some(f) = self.ifaces.get_mut(t) else {
             return Err(Error::NoTunnelFor(nbma));
         };
-        let (head, tail, tunnel) = layout.map_or((0, 0, false), |l| (l.head, l.tail, l.tunnel));
+        let (head, tail, tunnel) = sa.map_or((0, 0, false), |s| {
+            (s.layout.head, s.layout.tail, s.layout.tunnel)
+        });
         let hl = if tunnel {
             f.gre.overhead()
         } else {
@@ -499,7 +510,7 @@ impl Node {
                 buf,
                 start: head,
                 inner,
-                layout,
+                sa,
             };
             return self.seal(g, nbma, p, protocol == Protocol::NHRP);
         }

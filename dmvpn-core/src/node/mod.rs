@@ -445,6 +445,12 @@ pub struct Node {
     debug: debug::DebugLog,
 }
 
+// A node moves to the thread of its shard (see "Multi-core" in the crate docs).
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Node>();
+};
+
 /// The NHRP prefix of an overlay network.
 pub(crate) fn prefix_of(net: IpNet) -> Prefix {
     Prefix::new(net.addr(), net.prefix_len())

@@ -9,7 +9,7 @@
 //!   much: the underlay MTU minus the outer IP header (20, or 40 over IPv6), the GRE header
 //!   as the interface emits it (4, +4 with `tunnel key`, +4 with a checksum or sequence
 //!   number) and, on a protected interface, what the peer's current outbound SA adds
-//!   (`protect::crypto_overhead`). It never goes below the overlay family's minimum (68 for
+//!   (`protect::Egress::crypto_overhead`). It never goes below the overlay family's minimum (68 for
 //!   IPv4, RFC 791; 1280 for IPv6, RFC 8200 §5: what does not fit then is left to the
 //!   underlay to fragment, a tunnel may not refuse 1280). On a protected interface without an
 //!   SA to the peer it is unknown and not enforced: nothing goes to that peer anyway.
@@ -44,6 +44,7 @@ use dmvpn_wire::fragment::{self, Fragmenter};
 use dmvpn_wire::icmp::{self, ErrorKind};
 use dmvpn_wire::{ipv4, ipv6};
 
+use super::protect::Egress;
 use super::{Node, bump};
 use crate::error::Error;
 
@@ -124,17 +125,14 @@ impl Node {
     /// protected interface ESP: see the [module docs](self)), and what is left of the underlay
     /// MTU for the inner packet, capped at `ip mtu`. `None` for an unknown tunnel, or a
     /// protected one without an SA to `nbma`.
-    fn mtu_and_overhead(&self, t: usize, nbma: IpAddr) -> Option<(usize, usize)> {
+    fn mtu_and_overhead(&self, t: usize, nbma: IpAddr, egress: Egress) -> Option<(usize, usize)> {
         let f = self.ifaces.get(t)?;
         let outer = if f.cfg.source.is_ipv6() {
             ipv6::HEADER_LEN
         } else {
             ipv4::MIN_HEADER_LEN
         };
-        let crypto = match f.protect {
-            Some(_) => self.crypto_overhead(t, nbma)?,
-            None => 0,
-        };
+        let crypto = egress.crypto_overhead(nbma)?;
         let overhead = outer + f.gre.gre_overhead() + crypto;
         let room = usize::from(f.cfg.underlay_mtu).saturating_sub(overhead);
         Some((room.min(usize::from(f.cfg.mtu)), overhead))
@@ -142,8 +140,8 @@ impl Node {
 
     /// The effective MTU for a packet of family `v6` towards `nbma` on tunnel `t` (with the
     /// family's floor, see the [module docs](self)).
-    fn effective_mtu(&self, t: usize, nbma: IpAddr, v6: bool) -> Option<usize> {
-        let (mtu, _) = self.mtu_and_overhead(t, nbma)?;
+    fn effective_mtu(&self, t: usize, nbma: IpAddr, egress: Egress, v6: bool) -> Option<usize> {
+        let (mtu, _) = self.mtu_and_overhead(t, nbma, egress)?;
         let floor = if v6 { IPV6_MIN_MTU } else { fragment::MIN_MTU };
         Some(mtu.max(floor))
     }
@@ -157,39 +155,42 @@ impl Node {
     /// [`TunnelConfig::underlay_mtu`]: crate::config::TunnelConfig::underlay_mtu
     pub fn tunnel_mtu(&self, tunnel: usize, nbma: IpAddr) -> Option<u16> {
         let v6 = self.ifaces.get(tunnel)?.cfg.address.addr().is_ipv6();
-        let mtu = self.effective_mtu(tunnel, nbma, v6)?;
+        let mtu = self.effective_mtu(tunnel, nbma, self.egress(tunnel, nbma), v6)?;
         Some(u16::try_from(mtu).unwrap_or(u16::MAX))
     }
 
     /// The bytes the encapsulation adds to a packet for `nbma` on tunnel interface `tunnel`
     /// (outer IP header, GRE, ESP), if known (see [`Node::tunnel_mtu`]).
     pub fn tunnel_overhead(&self, tunnel: usize, nbma: IpAddr) -> Option<u16> {
-        let (_, overhead) = self.mtu_and_overhead(tunnel, nbma)?;
+        let (_, overhead) = self.mtu_and_overhead(tunnel, nbma, self.egress(tunnel, nbma))?;
         Some(u16::try_from(overhead).unwrap_or(u16::MAX))
     }
 
     /// Sends the IP packet `packet` (GRE protocol type `protocol`) into tunnel `t` to `nbma`,
     /// held to the effective MTU: as it is when it fits, in fragments (IPv4 without DF), or
     /// not at all, answered with an ICMP error ([`Error::PacketTooBig`]). A forwarded packet
-    /// (`origin` a tunnel) has its TTL decremented.
+    /// (`origin` a tunnel) has its TTL decremented. `egress` is how packets leave for `nbma`
+    /// ([`Node::egress`], looked up by the caller).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn send_ip(
         &mut self,
         now: Instant,
         t: usize,
         nbma: IpAddr,
+        egress: Egress,
         protocol: Protocol,
         packet: &[u8],
         origin: Origin,
     ) -> Result<(), Error> {
         let decrement = matches!(origin, Origin::Tunnel { .. });
         let v6 = dmvpn_wire::ip::version(packet) == Some(6);
-        let Some(mtu) = self.effective_mtu(t, nbma, v6) else {
+        let Some(mtu) = self.effective_mtu(t, nbma, egress, v6) else {
             // No SA yet on a protected interface: `seal` drops it (never in clear).
-            return self.emit(t, nbma, protocol, packet, decrement);
+            return self.emit(t, nbma, egress, protocol, packet, decrement);
         };
         // A packet whose TTL runs out is dropped for that first (`emit` counts it).
         if packet.len() <= mtu || (decrement && ttl_runs_out(packet)) {
-            return self.emit(t, nbma, protocol, packet, decrement);
+            return self.emit(t, nbma, egress, protocol, packet, decrement);
         }
         if !v6 {
             match Fragmenter::new(packet, mtu) {
@@ -224,7 +225,9 @@ impl Node {
         let mut result = Ok(());
         while f.next_into(&mut buf) {
             bump(&mut self.stats.fragments);
-            if let Err(e) = self.emit(t, nbma, Protocol::IPV4, &buf, decrement) {
+            // Looked up per fragment: sealing one may retire an SA (its hard byte limit).
+            let egress = self.egress(t, nbma);
+            if let Err(e) = self.emit(t, nbma, egress, Protocol::IPV4, &buf, decrement) {
                 result = Err(e);
                 break;
             }
@@ -274,7 +277,8 @@ impl Node {
                 };
                 // Not forwarded: the node is its source (no TTL decrement). An error is never
                 // answered with another, so this ends here whatever its size.
-                let r = self.send_ip(now, back, peer, protocol, &buf, Origin::Lan);
+                let egress = self.egress(back, peer);
+                let r = self.send_ip(now, back, peer, egress, protocol, &buf, Origin::Lan);
                 self.recycle(buf);
                 r
             }

@@ -189,7 +189,8 @@ impl Node {
         let r = match proto {
             Proto::InGre(protocol) => {
                 self.debug_nhrp(Dir::Send, t, dst, &payload);
-                self.emit(t, dst, Protocol(protocol), &payload, false)
+                let egress = self.egress(t, dst);
+                self.emit(t, dst, egress, Protocol(protocol), &payload, false)
             }
             other => {
                 bump(&mut self.stats.encapsulation_errors);

@@ -38,15 +38,16 @@ use dmvpn_ikev2::reinit::Backoff;
 use dmvpn_ikev2::wire::{Identity, TrafficSelector};
 use dmvpn_ikev2::{Endpoint, IkeSaId};
 
-use dmvpn_wire::Proto;
+pub(crate) use datapath::{Egress, Sealable};
 use ike::Ike;
 
+mod datapath;
 mod events;
 pub(crate) mod ike;
 mod nat;
 
 use super::debug::Dir;
-use super::{Node, Transmit, bump};
+use super::{Node, bump};
 use crate::config::{CryptoConfig, IpsecMode, NodeConfig};
 use crate::entropy::Entropy;
 use crate::error::Error;
@@ -101,38 +102,6 @@ pub(crate) struct Child {
     pub(crate) outbound_spi: u32,
     /// The last time ESP from the peer was reported to IKE (liveness), at most once a second.
     noted: Option<Instant>,
-}
-
-/// A GRE packet on its way into ESP: `buf[start..]` is the GRE packet, behind an inner IP
-/// header of `inner` bytes (tunnel mode: GRE-in-IP between the two NBMA addresses; 0 in
-/// transport mode), with `start` bytes of headroom for the ESP header and IV.
-#[derive(Debug)]
-pub(crate) struct Sealable {
-    pub(crate) buf: Vec<u8>,
-    pub(crate) start: usize,
-    pub(crate) inner: usize,
-    /// The layout it was built for, looked up in the same call (`emit`), if an SA was up.
-    pub(crate) layout: Option<Layout>,
-}
-
-/// The ESP layout of the SA that carries traffic to a peer: header and IV length, the most
-/// trailer bytes, and whether it is tunnel mode.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Layout {
-    pub(crate) head: usize,
-    pub(crate) tail: usize,
-    pub(crate) tunnel: bool,
-}
-
-impl Layout {
-    /// The layout of the outbound SA `o`.
-    fn of(o: &dmvpn_esp::OutboundSa) -> Layout {
-        Layout {
-            head: o.header_len(),
-            tail: o.max_trailer_len(),
-            tunnel: o.mode() == dmvpn_esp::Mode::Tunnel,
-        }
-    }
 }
 
 /// What the group knows of one NBMA peer.
@@ -345,11 +314,6 @@ pub(crate) fn build_groups(
 }
 
 impl Group {
-    /// Whether traffic to `peer` can be protected now (an outbound SA carries it).
-    pub(crate) fn can_send(&self, peer: IpAddr) -> bool {
-        self.sadb.outbound_for(peer).is_some()
-    }
-
     fn set_retry(&mut self, peer: IpAddr, at: Option<Instant>) {
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
@@ -414,15 +378,6 @@ impl Node {
     /// The crypto group of tunnel interface `t`, if it is protected.
     pub(super) fn group_of(&self, t: usize) -> Option<usize> {
         self.ifaces.get(t).and_then(|f| f.protect)
-    }
-
-    /// Whether a packet for `nbma` out of interface `t` can go now: the interface is not
-    /// protected, or an SA to the peer is up.
-    pub(super) fn can_send(&self, t: usize, nbma: IpAddr) -> bool {
-        match self.group_of(t) {
-            None => true,
-            Some(g) => self.groups.get(g).is_some_and(|g| g.can_send(nbma)),
-        }
     }
 
     /// A mapping to `nbma` appeared on interface `t` (`client`: of the NHRP client, which
@@ -540,196 +495,6 @@ impl Node {
             }
         }
         self.drain_ike(now, g);
-    }
-
-    /// The ESP layout towards `nbma` on interface `t`, if it is protected and an SA is up
-    /// (what `emit` leaves room for, so that ESP is added in place).
-    pub(super) fn esp_layout(&self, t: usize, nbma: IpAddr) -> Option<Layout> {
-        let o = self
-            .groups
-            .get(self.group_of(t)?)?
-            .sadb
-            .outbound_for(nbma)?;
-        Some(Layout::of(o))
-    }
-
-    /// The bytes IPsec adds around a GRE packet to `nbma` on interface `t`, at most: the ESP
-    /// header and IV, the worst-case trailer (padding, pad length, next header, ICV) of the
-    /// peer's current outbound SA, the inner IP header in tunnel mode, and 8 for the UDP header
-    /// of ESP in UDP (NAT-T). `None` if the interface is unprotected or no SA is up (the MTU
-    /// is unknown until one is: nothing is sent to the peer meanwhile).
-    pub(super) fn crypto_overhead(&self, t: usize, nbma: IpAddr) -> Option<usize> {
-        let grp = self.groups.get(self.group_of(t)?)?;
-        let l = Layout::of(grp.sadb.outbound_for(nbma)?);
-        let inner = match (l.tunnel, nbma) {
-            (false, _) => 0,
-            (true, IpAddr::V4(_)) => dmvpn_wire::ipv4::MIN_HEADER_LEN,
-            (true, IpAddr::V6(_)) => dmvpn_wire::ipv6::HEADER_LEN,
-        };
-        let udp = match grp.peers.get(&nbma).and_then(|p| p.udp_encap) {
-            Some(_) => dmvpn_wire::udp::HEADER_LEN,
-            None => 0,
-        };
-        Some(l.head + l.tail + inner + udp)
-    }
-
-    /// Protects a GRE packet for `nbma` of group `g` in place and queues the ESP transmit;
-    /// without an SA, an NHRP packet waits for one (and starts IKE if none is under way),
-    /// anything else is dropped and counted: never sent in clear.
-    pub(super) fn seal(
-        &mut self,
-        g: usize,
-        nbma: IpAddr,
-        p: Sealable,
-        nhrp: bool,
-    ) -> Result<(), Error> {
-        let now = self.last_now;
-        let Some(grp) = self.groups.get_mut(g) else {
-            self.recycle(p.buf);
-            return Err(Error::NoMapping(nbma));
-        };
-        let src = grp.source;
-        let encap = grp.peers.get(&nbma).and_then(|p| p.udp_encap);
-        let layout = p
-            .layout
-            .or_else(|| grp.sadb.outbound_for(nbma).map(Layout::of));
-        let Some(layout) = layout else {
-            if !nhrp {
-                bump(&mut grp.stats.no_sa_dropped);
-                self.recycle(p.buf);
-                return Err(Error::NoSa(nbma));
-            }
-            let limit = grp.queue_limit;
-            let peer = grp.peers.entry(nbma).or_default();
-            if peer.queue.len() >= limit {
-                bump(&mut grp.stats.queue_dropped);
-                self.recycle(p.buf);
-                return Err(Error::QueueFull(limit));
-            }
-            // Laid out again (and looked up again) when its SA is up.
-            peer.queue.push_back(Sealable { layout: None, ..p });
-            bump(&mut grp.stats.queued);
-            let start = peer.ike.is_none() && peer.negotiating.is_none() && peer.retry_at.is_none();
-            if start {
-                self.initiate(now, g, nbma);
-            }
-            return Ok(());
-        };
-        let p = self.relayout(p, layout, src, nbma)?;
-        // The plaintext for the tap, kept only once the ESP transmit is queued (see poll_tap).
-        let tapped = self
-            .tap
-            .is_some()
-            .then(|| p.buf.get(p.start + p.inner..).unwrap_or_default().to_vec());
-        let next_header = match (layout.tunnel, nbma) {
-            (false, _) => GRE,
-            (true, IpAddr::V4(_)) => dmvpn_esp::NEXT_HEADER_IPV4,
-            (true, IpAddr::V6(_)) => dmvpn_esp::NEXT_HEADER_IPV6,
-        };
-        let Sealable { mut buf, start, .. } = p;
-        let Some(grp) = self.groups.get_mut(g) else {
-            self.recycle(buf);
-            return Err(Error::NoMapping(nbma));
-        };
-        let r = grp
-            .sadb
-            .encapsulate_in_place(now, src, nbma, next_header, &mut buf, start);
-        self.drain_sadb(now, g);
-        match r {
-            Ok(off) => {
-                if off > 0 {
-                    // Never with the headroom `emit` left; a queued packet was laid out again.
-                    buf.drain(..off);
-                }
-                if let Some(grp) = self.groups.get_mut(g) {
-                    bump(&mut grp.stats.esp_out);
-                }
-                // ESP in UDP through a NAT (RFC 3948 §2.1), else IP protocol 50.
-                let proto = match encap {
-                    Some(dst_port) => Proto::Udp {
-                        src_port: NAT_T_PORT,
-                        dst_port,
-                    },
-                    None => Proto::ESP,
-                };
-                let r = self.push_transmit(Transmit {
-                    src,
-                    dst: nbma,
-                    proto,
-                    payload: buf,
-                });
-                if r.is_ok()
-                    && let (Some(tap), Some(gre)) = (self.tap.as_mut(), tapped)
-                {
-                    tap.push_back(gre);
-                }
-                r
-            }
-            Err(e) => {
-                if let Some(grp) = self.groups.get_mut(g) {
-                    bump(&mut grp.stats.encrypt_errors);
-                }
-                self.recycle(buf);
-                Err(Error::Esp(e))
-            }
-        }
-    }
-
-    /// A packet laid out for another SA (or none: it waited in the queue) moved into the
-    /// layout of `layout`: the right headroom, and the inner IP header in tunnel mode only.
-    fn relayout(
-        &mut self,
-        p: Sealable,
-        layout: Layout,
-        src: IpAddr,
-        nbma: IpAddr,
-    ) -> Result<Sealable, Error> {
-        let want_inner = layout.tunnel;
-        if p.start == layout.head && (p.inner > 0) == want_inner {
-            return Ok(p);
-        }
-        let gre = p.buf.get(p.start + p.inner..).unwrap_or_default();
-        let mut buf = self.pool.pop().unwrap_or_default();
-        buf.clear();
-        buf.resize(layout.head, 0);
-        let mut inner = 0;
-        if want_inner {
-            let opts = dmvpn_wire::ip::HeaderOptions::default();
-            let ip = dmvpn_wire::ip::Repr::new(
-                src,
-                nbma,
-                dmvpn_wire::IpProtocol::GRE,
-                gre.len(),
-                &opts,
-                0,
-            )
-            .map_err(Error::MalformedOverlay)?;
-            inner = ip.header_len();
-            buf.resize(layout.head + inner, 0);
-            if let Some(h) = buf.get_mut(layout.head..) {
-                let _ = ip.emit(h);
-            }
-        }
-        buf.reserve(gre.len() + layout.tail);
-        buf.extend_from_slice(gre);
-        self.recycle(p.buf);
-        Ok(Sealable {
-            buf,
-            start: layout.head,
-            inner,
-            layout: Some(layout),
-        })
-    }
-
-    /// Queues a transmit (counted and dropped when the queue is full).
-    pub(super) fn push_transmit(&mut self, t: Transmit) -> Result<(), Error> {
-        if self.transmits.len() >= self.limits.max_transmits {
-            bump(&mut self.stats.transmits_dropped);
-            self.recycle(t.payload);
-            return Err(Error::QueueFull(self.limits.max_transmits));
-        }
-        self.transmits.push_back(t);
-        Ok(())
     }
 
     /// An ESP packet (IP protocol 50, or from UDP port 4500) from `src` to `dst`: copied once
