@@ -19,14 +19,14 @@ impl Server {
     /// registration of a route's next hop (with the route's prefix).
     fn owner(&self, dst: IpAddr) -> Option<(Entry, Prefix)> {
         if let Some(e) = self.cache.lookup(dst).filter(|e| e.is_complete()) {
-            return Some((e.clone(), e.prefix));
+            return Some((e, e.prefix));
         }
         let route = self.routes.lookup(dst)?;
         let e = self
             .cache
             .lookup(route.next_hop)
             .filter(|e| e.is_complete())?;
-        Some((e.clone(), route.prefix))
+        Some((e, route.prefix))
     }
 
     /// A Resolution Request: loops and exhausted hop counts get an Error Indication; the
@@ -38,6 +38,7 @@ impl Server {
         from: IpAddr,
         bytes: &[u8],
         req: &Repr,
+        src_reg: Option<Entry>,
     ) -> Result<(), Error> {
         let body = req.message.body().ok_or(Error::Unexpected {
             packet_type: req.packet_type(),
@@ -62,7 +63,8 @@ impl Server {
             return Err(Error::HopCountExceeded);
         }
         let src_proto = req.src_proto_addr.ip();
-        let requester_reg = src_proto.and_then(|s| self.registration(s));
+        // The registration of `src_proto` (looked up by `handle_packet`).
+        let requester_reg = src_reg;
         // A request straight from its requester in the name of an address registered here
         // must come from where that registration is (post-NAT): otherwise it is someone
         // else's word about a registered spoke, and relaying or answering it would plant that
