@@ -320,7 +320,7 @@ impl Server {
         let r = match &repr.message {
             Message::RegistrationRequest(_) => self.on_registration(now, from_nbma, repr, src_reg),
             Message::ResolutionRequest(_) => {
-                self.on_resolution(now, from_nbma, bytes, &repr, src_reg)
+                self.on_resolution(now, from_nbma, bytes, repr, src_reg)
             }
             Message::PurgeRequest(_) => self.on_purge_request(now, from_nbma, &repr),
             Message::PurgeReply(b) => {

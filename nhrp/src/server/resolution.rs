@@ -37,7 +37,7 @@ impl Server {
         now: Instant,
         from: IpAddr,
         bytes: &[u8],
-        req: &Repr,
+        req: Repr,
         src_reg: Option<Entry>,
     ) -> Result<(), Error> {
         let body = req.message.body().ok_or(Error::Unexpected {
@@ -90,6 +90,7 @@ impl Server {
                 .or_else(|| req.src_nbma_addr.addr.ip())
                 .unwrap_or(from)
         };
+        let first_mtu = body.cies.first().map_or(0, |c| c.mtu);
         let Some(dst) = req.dst_proto_addr.ip() else {
             return Err(Error::Unexpected {
                 packet_type: PacketType::RESOLUTION_REQUEST,
@@ -122,23 +123,23 @@ impl Server {
                     && Some(owner.next_hop) != src_proto;
                 if forward {
                     let to = owner.effective_nbma().unwrap_or(from);
-                    self.forward(now, from, bytes, req, to, requester_seen)
+                    self.forward(now, from, bytes, &req, to, requester_seen)
                 } else {
                     self.answer(now, req, &owner, prefix, requester_nbma);
                     Ok(())
                 }
             }
             None => match self.next_nhs_nbma {
-                Some(to) => self.forward(now, from, bytes, req, to, requester_seen),
+                Some(to) => self.forward(now, from, bytes, &req, to, requester_seen),
                 None => {
                     let cie = Cie {
                         code: CieCode::NO_BINDING_EXISTS,
                         prefix_len: max_len(dst),
-                        mtu: body.cies.first().map_or(0, |c| c.mtu),
+                        mtu: first_mtu,
                         holding_time: self.config.holdtime,
                         ..Cie::default()
                     };
-                    if let Some(reply) = req.reply(&self.core.me, vec![cie]) {
+                    if let Some(reply) = req.into_reply(&self.core.me, vec![cie]) {
                         self.core.send(now, requester_nbma, reply);
                     }
                     Ok(())
@@ -147,8 +148,9 @@ impl Server {
         }
     }
 
-    /// Answers `req` for `owner` (with `prefix`) to the requester at `to`.
-    fn answer(&mut self, now: Instant, req: &Repr, owner: &Entry, prefix: Prefix, to: IpAddr) {
+    /// Answers `req` (consumed by the reply) for `owner` (with `prefix`) to the requester at
+    /// `to`.
+    fn answer(&mut self, now: Instant, req: Repr, owner: &Entry, prefix: Prefix, to: IpAddr) {
         let holding_time = match owner.expires {
             Some(t) => u16::try_from(t.saturating_duration_since(now).as_secs())
                 .unwrap_or(u16::MAX)
@@ -169,7 +171,7 @@ impl Server {
             client_proto_addr: Address::from(owner.next_hop),
             preference: 0,
         };
-        let Some(mut reply) = req.reply(&self.core.me, vec![cie]) else {
+        let Some(mut reply) = req.into_reply(&self.core.me, vec![cie]) else {
             return;
         };
         if let Some(b) = reply.message.body_mut() {
