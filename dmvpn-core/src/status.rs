@@ -138,18 +138,13 @@ fn add_traffic(a: &mut Traffic, b: &Traffic) {
 /// The entries of an interface: the client's cache, then the server's (without the static
 /// maps both hold on a hub that is also a spoke).
 fn entries(f: &Iface) -> Vec<Entry> {
-    let mut out: Vec<Entry> = f
-        .client
-        .iter()
-        .flat_map(|c| c.cache().iter().cloned())
-        .collect();
+    let mut out: Vec<Entry> = f.client.iter().flat_map(|c| c.cache().iter()).collect();
     let both = f.client.is_some();
     out.extend(
         f.server
             .iter()
             .flat_map(|s| s.cache().iter())
-            .filter(|e| !(both && e.kind == EntryType::Static))
-            .cloned(),
+            .filter(|e| !(both && e.kind == EntryType::Static)),
     );
     out.sort_by_key(|e| e.prefix);
     out

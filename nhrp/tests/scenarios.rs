@@ -461,7 +461,7 @@ fn nat_detection_and_post_nat_resolution() {
     s.h(natted).client().register(now);
     s.h(b).client().register(now);
     s.run(secs(1));
-    let reg = s.get(h).s().registration(ip("10.0.0.2")).unwrap().clone();
+    let reg = s.get(h).s().registration(ip("10.0.0.2")).unwrap();
     assert_eq!(reg.nbma, Some(ip("192.168.0.2")));
     assert_eq!(reg.nat_nbma, Some(ip("203.0.113.10")));
     assert!(s.get(h).s().multicast_nbmas().contains(&ip("203.0.113.10")));

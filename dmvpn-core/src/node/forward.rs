@@ -225,12 +225,12 @@ impl Node {
         if let TunnelMode::PointToPoint { destination } = f.cfg.mode {
             return destination == from;
         }
-        let complete = |e: &&Entry| e.is_complete() && e.kind != EntryType::Local;
+        let complete = |e: &Entry| e.is_complete() && e.kind != EntryType::Local;
         if let Some(n) = f.server.as_ref().and_then(|s| {
             s.cache()
                 .lookup(via)
                 .filter(complete)
-                .and_then(Entry::effective_nbma)
+                .and_then(|e| e.effective_nbma())
         }) {
             return n == from;
         }
@@ -241,7 +241,7 @@ impl Node {
             c.cache()
                 .lookup(key)
                 .filter(complete)
-                .and_then(Entry::effective_nbma)
+                .and_then(|e| e.effective_nbma())
                 .filter(|n| *n != f.cfg.source)
         };
         // The mapping NHRP has for the source itself (a shortcut's, or one resolved by
@@ -343,7 +343,7 @@ impl Node {
                 .cache()
                 .lookup(via)
                 .filter(|e| e.is_complete() && e.kind != EntryType::Local)
-                .and_then(Entry::effective_nbma)
+                .and_then(|e| e.effective_nbma())
         {
             return Ok((n, Path::Direct, self.egress(t, n)));
         }

@@ -397,7 +397,6 @@ impl Iface {
             .flat_map(|s| s.cache().iter().map(|e| (true, e)));
         c.chain(s)
             .filter(|(_, e)| e.kind == EntryType::Static)
-            .map(|(b, e)| (b, e.clone()))
             .collect()
     }
 }

@@ -443,7 +443,7 @@ mod tests {
     fn mapping_added_installs_the_mapping_and_mapping_removed_removes_it() {
         let (now, mut n) = spoke();
         let b = dynamic(now, "10.0.0.12/32", spoke_tunnel(2), spoke_nbma(2));
-        n.on_cache_event(now, 0, false, CacheEvent::Added(b.clone()));
+        n.on_cache_event(now, 0, false, CacheEvent::Added(b));
         assert_eq!(
             n.ifaces[0].mappings.get(&(false, b.prefix)),
             Some(&spoke_nbma(2))
@@ -466,14 +466,9 @@ mod tests {
             ]
         );
         // A refresh to the same NBMA address changes nothing.
-        n.on_cache_event(now, 0, false, CacheEvent::Updated(b.clone()));
+        n.on_cache_event(now, 0, false, CacheEvent::Updated(b));
         assert_eq!(events(&mut n), vec![]);
-        n.on_cache_event(
-            now,
-            0,
-            false,
-            CacheEvent::Removed(b.clone(), RemoveReason::Expired),
-        );
+        n.on_cache_event(now, 0, false, CacheEvent::Removed(b, RemoveReason::Expired));
         assert_eq!(n.ifaces[0].mappings.get(&(false, b.prefix)), None);
         assert!(!n.ifaces[0].peers.contains_key(&spoke_nbma(2)));
         assert_eq!(
@@ -522,7 +517,7 @@ mod tests {
         n.on_nhrp_event(now, 0, false, shortcut);
         assert_eq!(events(&mut n), vec![]);
         let entry = dynamic(now, "192.168.2.0/24", spoke_tunnel(2), spoke_nbma(2));
-        n.on_cache_event(now, 0, false, CacheEvent::Added(entry.clone()));
+        n.on_cache_event(now, 0, false, CacheEvent::Added(entry));
         let _ = events(&mut n);
         n.on_cache_event(
             now,
@@ -630,8 +625,8 @@ mod tests {
         let (now, mut n) = spoke();
         let host = dynamic(now, "10.0.0.12/32", spoke_tunnel(2), spoke_nbma(2));
         let lan = dynamic(now, "192.168.2.0/24", spoke_tunnel(2), spoke_nbma(2));
-        n.on_cache_event(now, 0, false, CacheEvent::Added(host.clone()));
-        n.on_cache_event(now, 0, false, CacheEvent::Added(lan.clone()));
+        n.on_cache_event(now, 0, false, CacheEvent::Added(host));
+        n.on_cache_event(now, 0, false, CacheEvent::Added(lan));
         let up = events(&mut n);
         assert_eq!(
             up.iter()
@@ -663,7 +658,7 @@ mod tests {
         }));
         // A mapping that moves to another NBMA address moves its reference.
         let moved = dynamic(now, "10.0.0.13/32", spoke_tunnel(3), spoke_nbma(3));
-        n.on_cache_event(now, 0, false, CacheEvent::Added(moved.clone()));
+        n.on_cache_event(now, 0, false, CacheEvent::Added(moved));
         let moved_again = dynamic(now, "10.0.0.13/32", spoke_tunnel(3), spoke_nbma(4));
         let _ = events(&mut n);
         n.on_cache_event(now, 0, false, CacheEvent::Updated(moved_again));

@@ -138,7 +138,7 @@ impl Client {
                     self.refuse_binding();
                     return;
                 }
-                let mut e = old.clone();
+                let mut e = old;
                 e.expires = e.expires.map(|t| t.max(expires));
                 e
             }
@@ -304,7 +304,7 @@ mod tests {
     fn peer_nbma(c: &Client) -> Option<IpAddr> {
         c.cache()
             .get(&Prefix::host(ip(PEER_PROTO)))
-            .and_then(Entry::effective_nbma)
+            .and_then(|e| e.effective_nbma())
     }
 
     #[test]

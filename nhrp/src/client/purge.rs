@@ -85,7 +85,7 @@ impl Client {
             };
             let purged = Prefix::new(addr, len);
             let from_nhs = self.nhs.iter().any(|n| n.nbma == from);
-            let (victims, refused): (Vec<&Entry>, Vec<&Entry>) = self
+            let (victims, refused): (Vec<Entry>, Vec<Entry>) = self
                 .cache
                 .iter()
                 .filter(|e| {

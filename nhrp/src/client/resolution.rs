@@ -47,7 +47,7 @@ pub(super) struct Pending {
 }
 
 /// `e` keeps the data-path use of the dynamic entry `old` it replaces.
-pub(super) fn keep_use(e: &mut Entry, old: Option<&Entry>) {
+pub(super) fn keep_use(e: &mut Entry, old: Option<Entry>) {
     if let Some(old) = old.filter(|o| o.kind == EntryType::Dynamic) {
         e.last_used = old.last_used;
         if old.flags.contains(EntryFlags::USED) {

@@ -83,7 +83,7 @@ impl Server {
     }
 
     /// The registration of a protocol address (longest prefix), if any.
-    pub fn registration(&self, addr: IpAddr) -> Option<&Entry> {
+    pub fn registration(&self, addr: IpAddr) -> Option<Entry> {
         self.cache
             .lookup(addr)
             .filter(|e| e.flags.contains(EntryFlags::REGISTERED))
@@ -122,7 +122,7 @@ impl Server {
                     || (self.config.map_multicast_dynamic
                         && e.flags.contains(EntryFlags::REGISTERED))
             })
-            .filter_map(Entry::effective_nbma)
+            .filter_map(|e| e.effective_nbma())
             .collect()
     }
 
@@ -312,11 +312,16 @@ impl Server {
         bytes: &[u8],
     ) -> Result<(), Error> {
         let repr = self.core.receive(now, from_nbma, bytes)?;
+        // The registration of the packet's source protocol address, looked up once for the
+        // ranking and the handlers (before the packet changes anything).
+        let src_reg = repr.src_proto_addr.ip().and_then(|a| self.registration(a));
         // What is sent in answer ranks by who asked (`max-send` priorities).
-        self.core.sender = Some(self.sender(from_nbma, &repr));
+        self.core.sender = Some(Self::sender(from_nbma, src_reg));
         let r = match &repr.message {
-            Message::RegistrationRequest(_) => self.on_registration(now, from_nbma, &repr),
-            Message::ResolutionRequest(_) => self.on_resolution(now, from_nbma, bytes, &repr),
+            Message::RegistrationRequest(_) => self.on_registration(now, from_nbma, repr, src_reg),
+            Message::ResolutionRequest(_) => {
+                self.on_resolution(now, from_nbma, bytes, repr, src_reg)
+            }
             Message::PurgeRequest(_) => self.on_purge_request(now, from_nbma, &repr),
             Message::PurgeReply(b) => {
                 if let Some(i) = self.purges.iter().position(|&id| id == b.request_id) {
@@ -346,16 +351,15 @@ impl Server {
         r.map_err(|e| self.core.drop_err(e))
     }
 
-    /// Who sent `repr` from `from`, as far as `max-send` is concerned: a spoke registered from
-    /// that NBMA address (post-NAT) for the packet's source protocol address, with the age of
-    /// its registration (looked up before the packet changes it), or a stranger. Answers to a
+    /// Who sent a packet from `from`, as far as `max-send` is concerned: a spoke registered
+    /// from that NBMA address (post-NAT) for the packet's source protocol address (`src_reg`,
+    /// its registration looked up before the packet changes it), with the age of its
+    /// registration, or a stranger. Answers to a
     /// registered spoke's registrations and purges go first, then its resolutions, then
     /// anything for strangers (new registrations included: a legitimate newcomer's
     /// retransmission, once its first registration is in, ranks as registered).
-    fn sender(&self, from: IpAddr, repr: &Repr) -> Sender {
-        repr.src_proto_addr
-            .ip()
-            .and_then(|a| self.registration(a))
+    fn sender(from: IpAddr, src_reg: Option<Entry>) -> Sender {
+        src_reg
             .filter(|e| e.effective_nbma() == Some(from))
             .map_or(Sender::Stranger, |e| Sender::Registered {
                 since: e.created,
@@ -376,7 +380,7 @@ impl Server {
             let Some(addr) = c.client_proto_addr.ip().or_else(|| req.src_proto_addr.ip()) else {
                 continue;
             };
-            let Some(e) = self.registration(addr).cloned() else {
+            let Some(e) = self.registration(addr) else {
                 continue;
             };
             // Only the registrant may purge its registration.

@@ -26,12 +26,16 @@ impl Server {
         &mut self,
         now: Instant,
         from: IpAddr,
-        req: &Repr,
+        mut req: Repr,
+        src_reg: Option<Entry>,
     ) -> Result<(), Error> {
-        let body = req.message.body().ok_or(Error::Unexpected {
-            packet_type: req.packet_type(),
-            reason: "no body",
-        })?;
+        let packet_type = req.packet_type();
+        let Some(body) = req.message.body_mut() else {
+            return Err(Error::Unexpected {
+                packet_type,
+                reason: "no body",
+            });
+        };
         if req.dst_proto_addr.ip() != Some(self.config.common.protocol_addr) {
             return Err(Error::Unexpected {
                 packet_type: PacketType::REGISTRATION_REQUEST,
@@ -41,17 +45,22 @@ impl Server {
         let src_proto = req.src_proto_addr.ip();
         let src_nbma = req.src_nbma_addr.addr.ip();
         let unique = body.flags.contains(Flags::REGISTRATION_U);
-        let mut answers = Vec::with_capacity(body.cies.len());
+        // The answers are the request's CIEs with their codes set, in place: the request is
+        // consumed by the reply.
+        let mut answers = core::mem::take(&mut body.cies);
         let mut nat_cie = None;
-        for c in &body.cies {
-            let mut answer = c.clone();
+        // The registration of the source protocol address, as `handle_packet` found it: the
+        // current entry for the first CIE's prefix when that is the one it covers (after the
+        // first CIE the table may have changed, so later ones look again).
+        let mut hint = src_reg;
+        for answer in &mut answers {
+            let c = &*answer;
             let proto = c.client_proto_addr.ip().or(src_proto);
             let claimed = c.client_nbma_addr.addr.ip().or(src_nbma).unwrap_or(from);
             let Some(proto) = proto else {
                 answer.code = CieCode::ADMINISTRATIVELY_PROHIBITED;
                 self.core.stats.registrations_refused =
                     self.core.stats.registrations_refused.saturating_add(1);
-                answers.push(answer);
                 continue;
             };
             let len = if c.prefix_len == 0 || c.client_proto_addr.is_empty() {
@@ -62,11 +71,16 @@ impl Server {
             let prefix = Prefix::new(proto, len);
             let nat_nbma = (from != claimed).then_some(from);
             let effective = nat_nbma.unwrap_or(claimed);
-            answer.code = if self.config.may_register(prefix) {
-                self.register_one(now, prefix, proto, claimed, nat_nbma, unique, c)
+            let code = if self.config.may_register(prefix) {
+                let old = match hint.take() {
+                    Some(e) if e.prefix == prefix => Some(e),
+                    _ => self.cache.get(&prefix),
+                };
+                self.register_one(now, prefix, old, proto, claimed, nat_nbma, unique, c)
             } else {
                 CieCode::ADMINISTRATIVELY_PROHIBITED
             };
+            answer.code = code;
             if answer.code == CieCode::ADMINISTRATIVELY_PROHIBITED {
                 self.refused(prefix, from);
             }
@@ -78,9 +92,8 @@ impl Server {
                     ..Cie::default()
                 });
             }
-            answers.push(answer);
         }
-        let Some(mut reply) = req.reply(&self.core.me, answers) else {
+        let Some(mut reply) = req.into_reply(&self.core.me, answers) else {
             return Ok(());
         };
         if let Some(cie) = nat_cie {
@@ -103,12 +116,14 @@ impl Server {
             .event(Event::RegistrationRefused { prefix, claimant });
     }
 
-    /// Registers one binding; the CIE code of the answer.
+    /// Registers one binding (`old`: the entry for `prefix`, if any); the CIE code of the
+    /// answer.
     #[allow(clippy::too_many_arguments)]
     fn register_one(
         &mut self,
         now: Instant,
         prefix: Prefix,
+        old: Option<Entry>,
         proto: IpAddr,
         claimed: IpAddr,
         nat_nbma: Option<IpAddr>,
@@ -117,7 +132,7 @@ impl Server {
     ) -> CieCode {
         let effective = nat_nbma.unwrap_or(claimed);
         let mut is_new = true;
-        if let Some(old) = self.cache.get(&prefix) {
+        if let Some(old) = old {
             if old.kind == EntryType::Static || old.kind == EntryType::Local {
                 return CieCode::ADMINISTRATIVELY_PROHIBITED;
             }
@@ -146,7 +161,7 @@ impl Server {
         if nat_nbma.is_some() {
             e.flags |= EntryFlags::NAT;
         }
-        if let Some(old) = self.cache.get(&prefix)
+        if let Some(old) = old
             && old.flags.contains(EntryFlags::USED)
         {
             e.flags |= EntryFlags::USED;

@@ -19,14 +19,14 @@ impl Server {
     /// registration of a route's next hop (with the route's prefix).
     fn owner(&self, dst: IpAddr) -> Option<(Entry, Prefix)> {
         if let Some(e) = self.cache.lookup(dst).filter(|e| e.is_complete()) {
-            return Some((e.clone(), e.prefix));
+            return Some((e, e.prefix));
         }
         let route = self.routes.lookup(dst)?;
         let e = self
             .cache
             .lookup(route.next_hop)
             .filter(|e| e.is_complete())?;
-        Some((e.clone(), route.prefix))
+        Some((e, route.prefix))
     }
 
     /// A Resolution Request: loops and exhausted hop counts get an Error Indication; the
@@ -37,7 +37,8 @@ impl Server {
         now: Instant,
         from: IpAddr,
         bytes: &[u8],
-        req: &Repr,
+        req: Repr,
+        src_reg: Option<Entry>,
     ) -> Result<(), Error> {
         let body = req.message.body().ok_or(Error::Unexpected {
             packet_type: req.packet_type(),
@@ -62,7 +63,8 @@ impl Server {
             return Err(Error::HopCountExceeded);
         }
         let src_proto = req.src_proto_addr.ip();
-        let requester_reg = src_proto.and_then(|s| self.registration(s));
+        // The registration of `src_proto` (looked up by `handle_packet`).
+        let requester_reg = src_reg;
         // A request straight from its requester in the name of an address registered here
         // must come from where that registration is (post-NAT): otherwise it is someone
         // else's word about a registered spoke, and relaying or answering it would plant that
@@ -88,6 +90,7 @@ impl Server {
                 .or_else(|| req.src_nbma_addr.addr.ip())
                 .unwrap_or(from)
         };
+        let first_mtu = body.cies.first().map_or(0, |c| c.mtu);
         let Some(dst) = req.dst_proto_addr.ip() else {
             return Err(Error::Unexpected {
                 packet_type: PacketType::RESOLUTION_REQUEST,
@@ -120,23 +123,23 @@ impl Server {
                     && Some(owner.next_hop) != src_proto;
                 if forward {
                     let to = owner.effective_nbma().unwrap_or(from);
-                    self.forward(now, from, bytes, req, to, requester_seen)
+                    self.forward(now, from, bytes, &req, to, requester_seen)
                 } else {
                     self.answer(now, req, &owner, prefix, requester_nbma);
                     Ok(())
                 }
             }
             None => match self.next_nhs_nbma {
-                Some(to) => self.forward(now, from, bytes, req, to, requester_seen),
+                Some(to) => self.forward(now, from, bytes, &req, to, requester_seen),
                 None => {
                     let cie = Cie {
                         code: CieCode::NO_BINDING_EXISTS,
                         prefix_len: max_len(dst),
-                        mtu: body.cies.first().map_or(0, |c| c.mtu),
+                        mtu: first_mtu,
                         holding_time: self.config.holdtime,
                         ..Cie::default()
                     };
-                    if let Some(reply) = req.reply(&self.core.me, vec![cie]) {
+                    if let Some(reply) = req.into_reply(&self.core.me, vec![cie]) {
                         self.core.send(now, requester_nbma, reply);
                     }
                     Ok(())
@@ -145,8 +148,9 @@ impl Server {
         }
     }
 
-    /// Answers `req` for `owner` (with `prefix`) to the requester at `to`.
-    fn answer(&mut self, now: Instant, req: &Repr, owner: &Entry, prefix: Prefix, to: IpAddr) {
+    /// Answers `req` (consumed by the reply) for `owner` (with `prefix`) to the requester at
+    /// `to`.
+    fn answer(&mut self, now: Instant, req: Repr, owner: &Entry, prefix: Prefix, to: IpAddr) {
         let holding_time = match owner.expires {
             Some(t) => u16::try_from(t.saturating_duration_since(now).as_secs())
                 .unwrap_or(u16::MAX)
@@ -167,7 +171,7 @@ impl Server {
             client_proto_addr: Address::from(owner.next_hop),
             preference: 0,
         };
-        let Some(mut reply) = req.reply(&self.core.me, vec![cie]) else {
+        let Some(mut reply) = req.into_reply(&self.core.me, vec![cie]) else {
             return;
         };
         if let Some(b) = reply.message.body_mut() {

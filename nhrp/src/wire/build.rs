@@ -235,6 +235,33 @@ impl Repr {
     /// the responder's CIE (its addresses, with prefix length, MTU, holding time and preference
     /// of the first of `cies`).
     pub fn reply(&self, responder: &Node, cies: Vec<Cie>) -> Option<Repr> {
+        let body = self.message.body()?;
+        // The request's header and extensions, without its CIEs (no allocation for those).
+        let request = Repr {
+            afn: self.afn,
+            protocol_type: self.protocol_type,
+            protocol_snap: self.protocol_snap,
+            hop_count: self.hop_count,
+            src_nbma_addr: self.src_nbma_addr.clone(),
+            src_nbma_subaddr: self.src_nbma_subaddr.clone(),
+            src_proto_addr: self.src_proto_addr.clone(),
+            dst_proto_addr: self.dst_proto_addr.clone(),
+            message: Message::with_body(
+                self.packet_type(),
+                Body {
+                    flags: body.flags,
+                    request_id: body.request_id,
+                    cies: Vec::new(),
+                },
+            )?,
+            extensions: self.extensions.clone(),
+        };
+        request.into_reply(responder, cies)
+    }
+
+    /// [`Repr::reply`], consuming the request: its addresses and extensions move into the
+    /// reply instead of being copied (what a server answering a packet it parsed does).
+    pub fn into_reply(self, responder: &Node, cies: Vec<Cie>) -> Option<Repr> {
         let reply_type = match self.packet_type() {
             PacketType::RESOLUTION_REQUEST => PacketType::RESOLUTION_REPLY,
             PacketType::REGISTRATION_REQUEST => PacketType::REGISTRATION_REPLY,
@@ -242,36 +269,42 @@ impl Repr {
             _ => return None,
         };
         let body = self.message.body()?;
-        let template = cies.first().cloned().unwrap_or_default();
-        let responder_cie = Cie {
-            code: CieCode::SUCCESS,
-            prefix_len: host_prefix_len(&responder.proto_addr),
-            client_nbma_addr: responder.nbma_addr.clone(),
-            client_nbma_subaddr: NbmaAddress::EMPTY,
-            client_proto_addr: responder.proto_addr.clone(),
-            ..template
-        };
-        let mut extensions = self.extensions.clone();
+        let (flags, request_id) = (body.flags, body.request_id);
+        let mut extensions = self.extensions;
         for e in &mut extensions {
             if let ExtensionBody::ResponderAddress(c) = &mut e.body
                 && c.is_empty()
             {
-                c.push(responder_cie.clone());
+                let template = cies.first().cloned().unwrap_or_default();
+                c.push(Cie {
+                    code: CieCode::SUCCESS,
+                    prefix_len: host_prefix_len(&responder.proto_addr),
+                    client_nbma_addr: responder.nbma_addr.clone(),
+                    client_nbma_subaddr: NbmaAddress::EMPTY,
+                    client_proto_addr: responder.proto_addr.clone(),
+                    ..template
+                });
             }
         }
         let message = Message::with_body(
             reply_type,
             Body {
-                flags: body.flags,
-                request_id: body.request_id,
+                flags,
+                request_id,
                 cies,
             },
         )?;
         Some(Repr {
+            afn: self.afn,
+            protocol_type: self.protocol_type,
+            protocol_snap: self.protocol_snap,
             hop_count: CISCO_HOP_COUNT,
+            src_nbma_addr: self.src_nbma_addr,
+            src_nbma_subaddr: self.src_nbma_subaddr,
+            src_proto_addr: self.src_proto_addr,
+            dst_proto_addr: self.dst_proto_addr,
             message,
             extensions,
-            ..self.clone()
         })
     }
 

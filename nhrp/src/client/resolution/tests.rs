@@ -103,11 +103,7 @@ fn a_reply_installs_a_dynamic_mapping_with_its_holding_time() {
     events(&mut c);
     let ok = reply(&sent.payload, vec![binding("172.16.2.75", "10.0.0.3", 600)]);
     c.handle_packet(t0 + secs(1), ip(HUB_NBMA), &ok).unwrap();
-    let e = c
-        .cache()
-        .get(&Prefix::host(ip("10.0.0.3")))
-        .unwrap()
-        .clone();
+    let e = c.cache().get(&Prefix::host(ip("10.0.0.3"))).unwrap();
     assert_eq!(e.kind, EntryType::Dynamic);
     assert_eq!(e.nbma, Some(ip("172.16.2.75")));
     assert_eq!(e.expires, Some(t0 + secs(601)));
