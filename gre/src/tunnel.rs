@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::wire::gre::{self, Protocol};
-use crate::wire::ip;
+use crate::wire::ip::{self, PeerKey};
 use dmvpn_wire::ip::Repr as IpRepr;
 use dmvpn_wire::{HeaderOptions, IpProtocol};
 
@@ -230,11 +230,13 @@ pub struct Counters {
 }
 
 impl Counters {
+    #[inline]
     fn count_in(&mut self, bytes: usize) {
         self.packets_in = self.packets_in.saturating_add(1);
         self.bytes_in = self.bytes_in.saturating_add(bytes as u64);
     }
 
+    #[inline]
     fn count_out(&mut self, bytes: usize) {
         self.packets_out = self.packets_out.saturating_add(1);
         self.bytes_out = self.bytes_out.saturating_add(bytes as u64);
@@ -266,6 +268,8 @@ pub struct PeerTableStats {
 /// A peer entry with its idle bookkeeping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
+    /// The peer's address (the key, as the public API hands it out).
+    remote: IpAddr,
     peer: Peer,
     /// A packet went in or out since the last sweep.
     active: bool,
@@ -275,8 +279,9 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(peer: Peer, stamp: Option<Instant>) -> Slot {
+    fn new(remote: IpAddr, peer: Peer, stamp: Option<Instant>) -> Slot {
         Slot {
+            remote,
             peer,
             active: true,
             stamp,
@@ -309,11 +314,16 @@ impl Received<'_> {
 #[derive(Debug, Clone)]
 pub struct Tunnel {
     config: Config,
-    /// Per-peer state. Hashed with foldhash (seeded per table) rather than SipHash: the lookup is
-    /// on every packet and SipHash was half the cost of a tunnel encapsulation. Entries are
-    /// created only on transmit and admission (see the [module docs](self)), bounded by
-    /// `max_peers`, and expire when idle. Nothing that reaches output depends on its order.
-    peers: HashMap<IpAddr, Slot, foldhash::fast::RandomState>,
+    /// Per-peer state. Hashed with foldhash (seeded per table with a random seed, so an
+    /// attacker cannot precompute colliding addresses) rather than SipHash: the lookup is on
+    /// every packet and SipHash was half the cost of a tunnel encapsulation. Collisions could
+    /// only slow lookups down if many colliding entries existed, and entries are created only on
+    /// transmit and admission (see the [module docs](self)), never for a source an attacker
+    /// chooses, bounded by `max_peers`, and expire when idle. Nothing that reaches output
+    /// depends on its order.
+    peers: HashMap<PeerKey, Slot, foldhash::fast::RandomState>,
+    /// `config.local` as a key, compared with each received packet's destination.
+    local: PeerKey,
     totals: Counters,
     table: PeerTableStats,
     ip_id: u16,
@@ -325,6 +335,7 @@ pub struct Tunnel {
 
 /// RFC 2890 §2.2: `received` is in order after `last` if it is ahead by 1 to 2^31 − 1 in serial
 /// arithmetic (so it survives the 2^32 wrap); equal or behind is a duplicate or out of order.
+#[inline]
 fn in_order(last: u32, received: u32) -> bool {
     let ahead = received.wrapping_sub(last);
     ahead != 0 && ahead < 0x8000_0000
@@ -351,6 +362,7 @@ impl Tunnel {
         Ok(Tunnel {
             config,
             peers: HashMap::default(),
+            local: PeerKey::of(config.local),
             totals: Counters::default(),
             table: PeerTableStats::default(),
             ip_id: 0,
@@ -371,12 +383,12 @@ impl Tunnel {
 
     /// State of one remote endpoint, if it has any.
     pub fn peer(&self, remote: IpAddr) -> Option<&Peer> {
-        self.peers.get(&remote).map(|s| &s.peer)
+        self.peers.get(&PeerKey::of(remote)).map(|s| &s.peer)
     }
 
     /// All remote endpoints with state, in no particular order.
     pub fn peers(&self) -> impl Iterator<Item = (&IpAddr, &Peer)> {
-        self.peers.iter().map(|(a, s)| (a, &s.peer))
+        self.peers.values().map(|s| (&s.remote, &s.peer))
     }
 
     /// Entries created, refused and expired so far.
@@ -387,7 +399,7 @@ impl Tunnel {
     /// Forgets a remote endpoint (e.g. when NHRP deletes its mapping), returning its state.
     /// Its sequence numbers restart at zero if it comes back. Its traffic stays in the totals.
     pub fn remove_peer(&mut self, remote: IpAddr) -> Option<Peer> {
-        let removed = self.peers.remove(&remote).map(|s| s.peer);
+        let removed = self.peers.remove(&PeerKey::of(remote)).map(|s| s.peer);
         if self.peers.is_empty() {
             // As after a sweep that empties the table: the next entry schedules its own.
             self.next_sweep = None;
@@ -406,7 +418,7 @@ impl Tunnel {
         self.check_remote(rx.remote)?;
         self.tick(now);
         let full = self.peers.len() >= self.config.max_peers;
-        let slot = match self.peers.entry(rx.remote) {
+        let slot = match self.peers.entry(PeerKey::of(rx.remote)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) if !full => {
                 count_created(
@@ -417,7 +429,7 @@ impl Tunnel {
                 );
                 e.insert(Slot {
                     active: false,
-                    ..Slot::new(Peer::default(), Some(now))
+                    ..Slot::new(rx.remote, Peer::default(), Some(now))
                 })
             }
             Entry::Vacant(_) => {
@@ -472,9 +484,9 @@ impl Tunnel {
             return;
         }
         let mut expired = 0u64;
-        self.peers.retain(|remote, slot| {
+        self.peers.retain(|_, slot| {
             let stamp = match slot.stamp {
-                Some(t) if !slot.active && !keep(remote) => t,
+                Some(t) if !slot.active && !keep(&slot.remote) => t,
                 _ => {
                     slot.active = false;
                     slot.stamp = Some(slot.stamp.map_or(now, |t| t.max(now)));
@@ -502,6 +514,7 @@ impl Tunnel {
 
     /// The GRE header this tunnel puts on a payload of `protocol`/`payload_len` (the sequence
     /// number, if any, is filled in per peer by the encapsulate functions).
+    #[inline]
     pub fn header(&self, protocol: Protocol, payload_len: usize) -> gre::Repr {
         gre::Repr {
             checksum_present: self.config.checksum,
@@ -521,6 +534,7 @@ impl Tunnel {
         ip::overhead(self.config.local.is_ipv6(), &self.header(Protocol::IPV4, 0))
     }
 
+    #[inline]
     fn check_remote(&self, remote: IpAddr) -> Result<(), Error> {
         match self.config.mode {
             Mode::PointToPoint { remote: r } if r != remote => Err(Error::WrongPeer(remote)),
@@ -531,41 +545,59 @@ impl Tunnel {
         }
     }
 
-    /// The header for `remote` with the peer's next sequence number, and the peer's state (one
-    /// hash lookup; the entry is created if there is room: sending to a peer makes it
-    /// legitimate). Nothing is committed yet.
-    fn prepare_tx(
+    /// Sends one packet to `remote`: `emit` writes the headers for the GRE header it is given
+    /// (with the peer's next sequence number), and on success the packet is counted and the
+    /// peer's sequence number advanced. One hash lookup for a known peer; the first packet to a
+    /// new peer creates its entry if there is room (sending to a peer makes it legitimate), even
+    /// if `emit` then fails, as before.
+    #[inline]
+    fn transmit<'a>(
         &mut self,
-        remote: IpAddr,
+        key: PeerKey,
         protocol: Protocol,
         payload_len: usize,
-    ) -> Result<(gre::Repr, Option<&mut Slot>), Error> {
+        emit: impl FnOnce(&gre::Repr) -> Result<&'a mut [u8], Error>,
+    ) -> Result<&'a mut [u8], Error> {
+        let remote = key.addr();
         self.check_remote(remote)?;
         let mut header = self.header(protocol, payload_len);
-        let full = self.peers.len() >= self.config.max_peers;
-        let slot = match self.peers.entry(remote) {
-            Entry::Occupied(e) => Some(e.into_mut()),
-            Entry::Vacant(e) if !full => {
-                count_created(
-                    &mut self.table,
-                    &mut self.next_sweep,
-                    &self.config,
-                    self.clock,
-                );
-                Some(e.insert(Slot::new(Peer::default(), None)))
+        let sequence = self.config.sequence;
+        if let Some(slot) = self.peers.get_mut(&key) {
+            if sequence {
+                header.sequence = Some(slot.peer.tx_sequence);
             }
-            Entry::Vacant(_) => {
-                self.table.refused = self.table.refused.saturating_add(1);
-                None
-            }
+            let out = emit(&header)?;
+            commit_tx(Some(slot), payload_len);
+            self.totals.count_out(payload_len);
+            return Ok(out);
+        }
+        // The first packet to this peer (or one the full table has no entry for).
+        let slot = if self.peers.len() < self.config.max_peers {
+            count_created(
+                &mut self.table,
+                &mut self.next_sweep,
+                &self.config,
+                self.clock,
+            );
+            Some(
+                self.peers
+                    .entry(key)
+                    .or_insert(Slot::new(remote, Peer::default(), None)),
+            )
+        } else {
+            self.table.refused = self.table.refused.saturating_add(1);
+            None
         };
-        if self.config.sequence {
+        if sequence {
             match &slot {
                 Some(s) => header.sequence = Some(s.peer.tx_sequence),
                 None => return Err(Error::PeerLimit(self.config.max_peers, remote)),
             }
         }
-        Ok((header, slot))
+        let out = emit(&header)?;
+        commit_tx(slot, payload_len);
+        self.totals.count_out(payload_len);
+        Ok(out)
     }
 
     /// Writes this tunnel's GRE header for `remote` in front of the payload already at
@@ -573,6 +605,7 @@ impl Tunnel {
     /// protocol 47 where the kernel adds the IP header). `headroom` must be at least
     /// [`Tunnel::gre_overhead`]. No copy, no allocation (except the first packet to a new peer,
     /// which creates its entry).
+    #[inline]
     pub fn encapsulate<'a>(
         &mut self,
         remote: IpAddr,
@@ -581,16 +614,15 @@ impl Tunnel {
         headroom: usize,
         payload_len: usize,
     ) -> Result<&'a mut [u8], Error> {
-        let (header, peer) = self.prepare_tx(remote, protocol, payload_len)?;
-        let out = gre::encapsulate(&header, buf, headroom)?;
-        commit_tx(peer, payload_len);
-        self.totals.count_out(payload_len);
-        Ok(out)
+        self.transmit(PeerKey::of(remote), protocol, payload_len, |header| {
+            gre::encapsulate(header, buf, headroom)
+        })
     }
 
     /// Like [`Tunnel::encapsulate`], and also writes the outer IPv4/IPv6 header from the local
     /// endpoint to `remote` (for raw sockets with the header included, or captures). `headroom`
     /// must be at least [`Tunnel::overhead`].
+    #[inline]
     pub fn encapsulate_ip<'a>(
         &mut self,
         remote: IpAddr,
@@ -599,19 +631,34 @@ impl Tunnel {
         headroom: usize,
         payload_len: usize,
     ) -> Result<&'a mut [u8], Error> {
+        let key = PeerKey::of(remote);
+        self.encapsulate_ip_to(key.bits, key.v6, protocol, buf, headroom, payload_len)
+    }
+
+    /// [`Tunnel::encapsulate_ip`] after the remote address is read into a [`PeerKey`] (in the
+    /// caller, where the public function is inlined), passed in registers.
+    fn encapsulate_ip_to<'a>(
+        &mut self,
+        bits: u128,
+        v6: bool,
+        protocol: Protocol,
+        buf: &'a mut [u8],
+        headroom: usize,
+        payload_len: usize,
+    ) -> Result<&'a mut [u8], Error> {
+        let key = PeerKey { bits, v6 };
         let (local, outer_opts, ident) = (self.config.local, self.config.outer, self.ip_id);
-        let (header, peer) = self.prepare_tx(remote, protocol, payload_len)?;
-        let outer = IpRepr::new(
-            local,
-            remote,
-            IpProtocol::GRE,
-            header.buffer_len(),
-            &outer_opts,
-            ident,
-        )?;
-        let out = ip::encapsulate(&outer, &header, buf, headroom)?;
-        commit_tx(peer, payload_len);
-        self.totals.count_out(payload_len);
+        let out = self.transmit(key, protocol, payload_len, |header| {
+            let outer = IpRepr::new(
+                local,
+                key.addr(),
+                IpProtocol::GRE,
+                header.buffer_len(),
+                &outer_opts,
+                ident,
+            )?;
+            ip::encapsulate(&outer, header, buf, headroom)
+        })?;
         self.ip_id = self.ip_id.wrapping_add(1);
         Ok(out)
     }
@@ -629,14 +676,28 @@ impl Tunnel {
     /// [module docs](self)). With sequencing, a packet from a remote without an entry is accepted
     /// as its first, unless the table is full (then no entry could ever number its successors:
     /// dropped as [`DropReason::PeerLimit`]).
+    #[inline]
     pub fn decapsulate<'a>(
         &mut self,
         remote: IpAddr,
         packet: &'a [u8],
     ) -> Result<Received<'a>, Error> {
+        let key = PeerKey::of(remote);
+        self.decapsulate_from(key.bits, key.v6, packet)
+    }
+
+    /// [`Tunnel::decapsulate`] from the remote as a [`PeerKey`].
+    fn decapsulate_from<'a>(
+        &mut self,
+        bits: u128,
+        v6: bool,
+        packet: &'a [u8],
+    ) -> Result<Received<'a>, Error> {
+        let key = PeerKey { bits, v6 };
+        let remote = key.addr();
         let config = &self.config;
         let room = self.peers.len() < config.max_peers;
-        let slot = self.peers.get_mut(&remote);
+        let slot = self.peers.get_mut(&key);
         let checked = check_rx(config, slot.as_deref().map(|s| &s.peer), remote, packet);
         let mut rx = match checked {
             Ok(rx) => rx,
@@ -670,15 +731,17 @@ impl Tunnel {
 
     /// Like [`Tunnel::decapsulate`] for a whole IP packet: also checks that it is GRE (protocol
     /// 47), not a fragment, and addressed to the local endpoint; the remote is its source.
+    #[inline]
     pub fn decapsulate_ip<'a>(&mut self, packet: &'a [u8]) -> Result<Received<'a>, Error> {
-        let parsed = ip::outer_header(packet).and_then(|(outer, payload)| {
-            if outer.dst_addr() != self.config.local {
-                return Err(Error::NotLocal(outer.dst_addr()));
+        let local = self.local;
+        let parsed = ip::outer_keys(packet).and_then(|(src, dst, payload)| {
+            if dst != local {
+                return Err(Error::NotLocal(dst.addr()));
             }
-            Ok((outer.src_addr(), payload))
+            Ok((src, payload))
         });
         match parsed {
-            Ok((remote, gre_bytes)) => self.decapsulate(remote, gre_bytes),
+            Ok((remote, gre_bytes)) => self.decapsulate_from(remote.bits, remote.v6, gre_bytes),
             Err(e) => {
                 self.totals.drops.bump(DropReason::of(&e));
                 Err(e)
@@ -688,6 +751,7 @@ impl Tunnel {
 }
 
 /// Counts a packet sent to a peer, marks it active and advances its sequence number.
+#[inline]
 fn commit_tx(slot: Option<&mut Slot>, payload_len: usize) {
     if let Some(slot) = slot {
         slot.active = true;
@@ -718,6 +782,7 @@ fn count_created(
 
 /// The receive checks, in order: remote allowed, GRE valid (checksum verified), key equal,
 /// checksum present if required, sequence present and in order if sequencing.
+#[inline(always)]
 fn check_rx<'a>(
     config: &Config,
     peer: Option<&Peer>,

@@ -7,52 +7,62 @@
 //! parsers that check as they go.
 
 /// The `N` bytes at `at`, or zeroes if the buffer is too short.
+#[inline]
 pub fn get<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
     read(buf, at).unwrap_or([0; N])
 }
 
 /// The big-endian 16-bit field at `at`, or zero.
+#[inline]
 pub fn u16(buf: &[u8], at: usize) -> u16 {
     u16::from_be_bytes(get(buf, at))
 }
 
 /// The big-endian 32-bit field at `at`, or zero.
+#[inline]
 pub fn u32(buf: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(get(buf, at))
 }
 
 /// The big-endian 64-bit field at `at`, or zero.
+#[inline]
 pub fn u64(buf: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(get(buf, at))
 }
 
 /// The `N` bytes at `at`, if present.
+#[inline]
 pub fn read<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
     buf.get(at..at.checked_add(N)?)
         .and_then(|s| <[u8; N]>::try_from(s).ok())
 }
 
 /// The byte at `at`, if present.
+#[inline]
 pub fn read_u8(buf: &[u8], at: usize) -> Option<u8> {
     buf.get(at).copied()
 }
 
 /// The big-endian 16-bit field at `at`, if present.
+#[inline]
 pub fn read_u16(buf: &[u8], at: usize) -> Option<u16> {
     read(buf, at).map(u16::from_be_bytes)
 }
 
 /// The big-endian 32-bit field at `at`, if present.
+#[inline]
 pub fn read_u32(buf: &[u8], at: usize) -> Option<u32> {
     read(buf, at).map(u32::from_be_bytes)
 }
 
 /// The big-endian 64-bit field at `at`, if present.
+#[inline]
 pub fn read_u64(buf: &[u8], at: usize) -> Option<u64> {
     read(buf, at).map(u64::from_be_bytes)
 }
 
 /// Writes `bytes` at `at`; skipped if they do not fit.
+#[inline]
 pub fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
     if let Some(dst) = at
         .checked_add(bytes.len())
@@ -63,16 +73,19 @@ pub fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
 }
 
 /// Writes a big-endian 16-bit field at `at`; skipped if it does not fit.
+#[inline]
 pub fn put_u16(buf: &mut [u8], at: usize, v: u16) {
     put(buf, at, &v.to_be_bytes());
 }
 
 /// Writes a big-endian 32-bit field at `at`; skipped if it does not fit.
+#[inline]
 pub fn put_u32(buf: &mut [u8], at: usize, v: u32) {
     put(buf, at, &v.to_be_bytes());
 }
 
 /// Writes a big-endian 64-bit field at `at`; skipped if it does not fit.
+#[inline]
 pub fn put_u64(buf: &mut [u8], at: usize, v: u64) {
     put(buf, at, &v.to_be_bytes());
 }

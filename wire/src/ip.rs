@@ -76,6 +76,7 @@ pub enum Repr {
 impl Repr {
     /// A header from `src` to `dst` carrying `protocol`. IPv4 gets identification `ident`; both
     /// families take TTL, TOS and (IPv4) DF or (IPv6) flow label from `opts`.
+    #[inline]
     pub fn new(
         src: IpAddr,
         dst: IpAddr,
@@ -104,6 +105,7 @@ impl Repr {
 
     /// Parses an IPv4 or IPv6 packet (by its version nibble), returning the header and the payload
     /// (a slice of `bytes`, trimmed to the IP length; link-layer padding is excluded).
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<(Repr, &[u8]), Error> {
         match version(bytes) {
             Some(4) => {
@@ -120,6 +122,7 @@ impl Repr {
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> IpAddr {
         match self {
             Repr::V4(r) => r.src_addr.into(),
@@ -128,6 +131,7 @@ impl Repr {
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> IpAddr {
         match self {
             Repr::V4(r) => r.dst_addr.into(),
@@ -136,6 +140,7 @@ impl Repr {
     }
 
     /// The payload protocol (IPv6: the first next header).
+    #[inline]
     pub fn protocol(&self) -> IpProtocol {
         match self {
             Repr::V4(r) => r.protocol,
@@ -144,6 +149,7 @@ impl Repr {
     }
 
     /// Payload length.
+    #[inline]
     pub fn payload_len(&self) -> usize {
         match self {
             Repr::V4(r) => r.payload_len,
@@ -152,6 +158,7 @@ impl Repr {
     }
 
     /// Header length.
+    #[inline]
     pub fn header_len(&self) -> usize {
         match self {
             Repr::V4(r) => r.header_len(),
@@ -160,11 +167,13 @@ impl Repr {
     }
 
     /// Header plus payload.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         self.header_len() + self.payload_len()
     }
 
     /// Writes the header into the start of `buf` (the payload, after it, is left alone).
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<(), Error> {
         match self {
             Repr::V4(r) => r.emit(&mut ipv4::Packet::new_unchecked(buf)),
@@ -174,6 +183,7 @@ impl Repr {
 }
 
 /// The version nibble of a packet (`None` for an empty buffer).
+#[inline]
 pub fn version(packet: &[u8]) -> Option<u8> {
     packet.first().map(|b| b >> 4)
 }

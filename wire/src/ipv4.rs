@@ -83,6 +83,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// The header length in bytes.
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.ihl()) * 4
     }
@@ -164,6 +165,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
         ))
     }
 
+    /// Checks the header checksum: the received field must equal [`Packet::compute_checksum`]
+    /// (the check [`Repr::parse`] makes).
+    pub fn verify_checksum(&self) -> Result<(), Error> {
+        let computed = self.compute_checksum();
+        if self.checksum() != computed {
+            return Err(Error::Ipv4Checksum {
+                received: self.checksum(),
+                computed,
+            });
+        }
+        Ok(())
+    }
+
     /// The payload, up to the total length.
     pub fn payload(&self) -> &[u8] {
         let end = usize::from(self.total_len());
@@ -232,6 +246,7 @@ impl Default for Options {
 
 impl Options {
     /// Options from raw bytes: at most 40, a multiple of 4 (pad with End-of-Options zeroes).
+    #[inline]
     pub fn new(raw: &[u8]) -> Result<Options, Error> {
         if raw.len() > MAX_OPTIONS_LEN || !raw.len().is_multiple_of(4) {
             return Err(Error::Ipv4Options(raw.len()));
@@ -245,16 +260,19 @@ impl Options {
     }
 
     /// The raw option bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
     }
 
     /// Length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         usize::from(self.len)
     }
 
     /// True when there are no options.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -295,6 +313,7 @@ pub struct Repr {
 
 impl Repr {
     /// A header with no options, not fragmented, identification 0.
+    #[inline]
     pub fn new(
         src_addr: Ipv4Addr,
         dst_addr: Ipv4Addr,
@@ -319,13 +338,7 @@ impl Repr {
     /// Parses and validates a packet, including its header checksum.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>) -> Result<Repr, Error> {
         packet.check()?;
-        let computed = packet.compute_checksum();
-        if packet.checksum() != computed {
-            return Err(Error::Ipv4Checksum {
-                received: packet.checksum(),
-                computed,
-            });
-        }
+        packet.verify_checksum()?;
         Ok(Repr {
             src_addr: packet.src_addr(),
             dst_addr: packet.dst_addr(),
@@ -342,16 +355,19 @@ impl Repr {
     }
 
     /// True if this is a fragment (MF set or a nonzero offset).
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.more_fragments || self.fragment_offset != 0
     }
 
     /// Header length in bytes.
+    #[inline]
     pub fn header_len(&self) -> usize {
         MIN_HEADER_LEN + self.options.len()
     }
 
     /// Header plus payload.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         self.header_len() + self.payload_len
     }
@@ -378,16 +394,44 @@ impl Repr {
         if self.more_fragments {
             flags |= FLAG_MF;
         }
-        be::put(buf, 0, &[0x40 | (hlen / 4) as u8, self.dscp_ecn]);
-        be::put_u16(buf, 2, total);
-        be::put_u16(buf, 4, self.identification);
-        be::put_u16(buf, 6, flags);
-        be::put(buf, 8, &[self.ttl, self.protocol.0, 0, 0]);
-        be::put(buf, 12, &self.src_addr.octets());
-        be::put(buf, 16, &self.dst_addr.octets());
-        be::put(buf, MIN_HEADER_LEN, self.options.as_bytes());
-        let c = checksum::checksum(buf);
-        be::put_u16(buf, 10, c);
+        let word0 = u16::from_be_bytes([0x40 | (hlen / 4) as u8, self.dscp_ecn]);
+        let ttl_protocol = u16::from_be_bytes([self.ttl, self.protocol.0]);
+        let (src, dst) = (self.src_addr.to_bits(), self.dst_addr.to_bits());
+        // The checksum is summed from the field values, not read back from the header just
+        // written: a read spanning several recent narrow stores cannot be forwarded from the
+        // store buffer and stalls until they retire (it cost more than the rest of the header).
+        let sum = [
+            word0,
+            total,
+            self.identification,
+            flags,
+            ttl_protocol,
+            (src >> 16) as u16,
+            src as u16,
+            (dst >> 16) as u16,
+            dst as u16,
+        ]
+        .iter()
+        .fold(0u64, |a, w| a + u64::from(*w));
+        let options = self.options.as_bytes();
+        let sum = if options.is_empty() {
+            sum
+        } else {
+            checksum::accumulate(sum, options)
+        };
+        let c = checksum::finish(sum);
+        be::put_u32(buf, 0, u32::from(word0) << 16 | u32::from(total));
+        be::put_u32(
+            buf,
+            4,
+            u32::from(self.identification) << 16 | u32::from(flags),
+        );
+        be::put_u32(buf, 8, u32::from(ttl_protocol) << 16 | u32::from(c));
+        be::put_u32(buf, 12, src);
+        be::put_u32(buf, 16, dst);
+        if !options.is_empty() {
+            be::put(buf, MIN_HEADER_LEN, options);
+        }
         Ok(())
     }
 }

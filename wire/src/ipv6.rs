@@ -151,6 +151,7 @@ pub struct Repr {
 
 impl Repr {
     /// A header with hop limit 255, traffic class 0 and no flow label.
+    #[inline]
     pub fn new(
         src_addr: Ipv6Addr,
         dst_addr: Ipv6Addr,
@@ -183,11 +184,13 @@ impl Repr {
     }
 
     /// Header length (always 40).
+    #[inline]
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }
 
     /// Header plus payload.
+    #[inline]
     pub const fn buffer_len(&self) -> usize {
         HEADER_LEN + self.payload_len
     }

@@ -130,28 +130,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Validates version 0, no RFC 1701 routing/strict-route/recursion bits, and that the buffer
     /// holds the header the flags announce.
     pub fn check(&self) -> Result<(), Error> {
-        let got = self.buffer.as_ref().len();
-        if got < BASE_HEADER_LEN {
-            return Err(Error::Truncated {
-                needed: BASE_HEADER_LEN,
-                got,
-            });
-        }
-        let flags = self.flags();
-        if flags & FLAG_ROUTING != 0 {
-            return Err(Error::RoutingPresent);
-        }
-        if flags & FLAGS_RFC1701 != 0 {
-            return Err(Error::Rfc1701Flags(flags & FLAGS_RFC1701));
-        }
-        if self.version() != 0 {
-            return Err(Error::UnsupportedVersion(self.version()));
-        }
-        let needed = self.header_len();
-        if got < needed {
-            return Err(Error::Truncated { needed, got });
-        }
-        Ok(())
+        validate(self.buffer.as_ref()).map(|_| ())
     }
 
     /// Returns the underlying buffer.
@@ -242,11 +221,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Computes the checksum over the whole packet with the checksum field taken as zero.
     pub fn compute_checksum(&self) -> u16 {
-        let buf = self.buffer.as_ref();
-        // Sum the first word (flags + protocol), skip the checksum field, sum the rest.
-        let sum = checksum::accumulate(0, buf.get(..4).unwrap_or(&[]));
-        let sum = checksum::accumulate(sum, buf.get(6..).unwrap_or(&[]));
-        checksum::finish(sum)
+        checksum_of(self.buffer.as_ref())
     }
 
     /// True if there is no checksum, or if the checksum is correct.
@@ -363,22 +338,7 @@ impl Repr {
 
     /// Parses and validates a packet, verifying the checksum when present.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>) -> Result<Repr, Error> {
-        packet.check()?;
-        if let Some(received) = packet.checksum() {
-            let computed = packet.compute_checksum();
-            if received != computed {
-                return Err(Error::GreChecksum { received, computed });
-            }
-        }
-        Ok(Repr {
-            checksum_present: packet.checksum_present(),
-            protocol: packet.protocol(),
-            key: packet.key(),
-            sequence: packet.sequence(),
-            reserved0: packet.reserved0(),
-            reserved1: packet.reserved1().unwrap_or(0),
-            payload_len: packet.payload().len(),
-        })
+        parse(packet.buffer.as_ref()).map(|(repr, _)| repr)
     }
 
     /// The header length.
@@ -425,22 +385,112 @@ impl Repr {
             .as_mut()
             .get_mut(..needed)
             .ok_or(Error::BufferTooSmall { needed, got })?;
-        let mut packet = Packet::new_unchecked(buf);
-        packet.set_flags(self.flags());
-        packet.set_protocol(self.protocol);
+        // The fields in order, each written once (the setters of `Packet` would read the flags
+        // back for every field).
+        // With a checksum, the header's part of the sum comes from the field values, not from
+        // reading back the bytes just written (such a read stalls: the store buffer cannot
+        // forward it); the payload, already in place, is summed from the buffer.
+        let flags = self.flags();
+        let hlen = self.header_len();
+        let mut sum = u64::from(flags) + u64::from(self.protocol.0);
+        let mut at = BASE_HEADER_LEN;
         if self.checksum_present {
-            packet.set_checksum(0);
-            packet.set_reserved1(self.reserved1);
+            sum += u64::from(self.reserved1);
+            at += 4;
         }
         if let Some(key) = self.key {
-            packet.set_key(key);
+            be::put_u32(buf, at, key);
+            sum += u64::from(key >> 16) + u64::from(key & 0xffff);
+            at += 4;
         }
         if let Some(seq) = self.sequence {
-            packet.set_sequence(seq);
+            be::put_u32(buf, at, seq);
+            sum += u64::from(seq >> 16) + u64::from(seq & 0xffff);
         }
-        packet.fill_checksum();
+        be::put_u32(buf, 0, u32::from(flags) << 16 | u32::from(self.protocol.0));
+        if self.checksum_present {
+            let payload = buf.get(hlen..).unwrap_or(&[]);
+            let c = checksum::finish(checksum::accumulate(sum, payload));
+            be::put_u32(buf, 4, u32::from(c) << 16 | u32::from(self.reserved1));
+        }
         Ok(())
     }
+}
+
+/// The checksum over a whole GRE packet with its checksum field (bytes 4–5) taken as zero.
+#[inline]
+fn checksum_of(buf: &[u8]) -> u16 {
+    // Sum the first word (flags + protocol), skip the checksum field, sum the rest.
+    let sum = checksum::accumulate(0, buf.get(..4).unwrap_or(&[]));
+    let sum = checksum::accumulate(sum, buf.get(6..).unwrap_or(&[]));
+    checksum::finish(sum)
+}
+
+/// The checks of [`Packet::check`], in its order, reading the flags once: returns the flags and
+/// the header length they announce.
+#[inline]
+fn validate(buf: &[u8]) -> Result<(u16, usize), Error> {
+    let got = buf.len();
+    let Some(flags) = be::read_u16(buf, 0).filter(|_| got >= BASE_HEADER_LEN) else {
+        return Err(Error::Truncated {
+            needed: BASE_HEADER_LEN,
+            got,
+        });
+    };
+    if flags & FLAG_ROUTING != 0 {
+        return Err(Error::RoutingPresent);
+    }
+    if flags & FLAGS_RFC1701 != 0 {
+        return Err(Error::Rfc1701Flags(flags & FLAGS_RFC1701));
+    }
+    let version = (flags & VERSION_MASK) as u8;
+    if version != 0 {
+        return Err(Error::UnsupportedVersion(version));
+    }
+    let needed = header_len(
+        flags & FLAG_CHECKSUM != 0,
+        flags & FLAG_KEY != 0,
+        flags & FLAG_SEQUENCE != 0,
+    );
+    if got < needed {
+        return Err(Error::Truncated { needed, got });
+    }
+    Ok((flags, needed))
+}
+
+/// [`Repr::parse`] and the payload, in one pass over the header: validation, the checksum
+/// verified when present, each field read once.
+#[inline]
+fn parse(buf: &[u8]) -> Result<(Repr, &[u8]), Error> {
+    let (flags, hlen) = validate(buf)?;
+    let (header, payload) = buf.split_at_checked(hlen).unwrap_or((buf, &[]));
+    let checksum_present = flags & FLAG_CHECKSUM != 0;
+    let mut at = BASE_HEADER_LEN;
+    let mut reserved1 = 0;
+    if checksum_present {
+        let received = be::u16(header, 4);
+        let computed = checksum_of(buf);
+        if received != computed {
+            return Err(Error::GreChecksum { received, computed });
+        }
+        reserved1 = be::u16(header, 6);
+        at += 4;
+    }
+    let key = (flags & FLAG_KEY != 0).then(|| be::u32(header, at));
+    if key.is_some() {
+        at += 4;
+    }
+    let sequence = (flags & FLAG_SEQUENCE != 0).then(|| be::u32(header, at));
+    let repr = Repr {
+        checksum_present,
+        protocol: Protocol(be::u16(header, 2)),
+        key,
+        sequence,
+        reserved0: ((flags & RESERVED0_MASK) >> 3) as u8,
+        reserved1,
+        payload_len: payload.len(),
+    };
+    Ok((repr, payload))
 }
 
 /// Writes the GRE header described by `repr` in front of a payload already in `buf`.
@@ -459,6 +509,7 @@ impl Repr {
 /// let (parsed, payload) = decapsulate(packet).unwrap();
 /// assert_eq!((parsed, payload), (repr, &b"ping"[..]));
 /// ```
+#[inline]
 pub fn encapsulate<'a>(
     repr: &Repr,
     buf: &'a mut [u8],
@@ -481,10 +532,9 @@ pub fn encapsulate<'a>(
 
 /// Parses a GRE packet (verifying the checksum when present) and returns its header and payload.
 /// The payload is a slice of `packet`: nothing is copied.
+#[inline]
 pub fn decapsulate(packet: &[u8]) -> Result<(Repr, &[u8]), Error> {
-    let view = Packet::new_checked(packet)?;
-    let repr = Repr::parse(&view)?;
-    Ok((repr, view.into_payload()))
+    parse(packet)
 }
 
 #[cfg(test)]

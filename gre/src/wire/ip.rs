@@ -3,6 +3,8 @@
 //! mGRE has one local endpoint and many remote ones, so the outer header is built per packet
 //! from a source, a destination and a few [`HeaderOptions`](dmvpn_wire::HeaderOptions).
 
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use dmvpn_wire::ip::{IpProtocol, Repr};
 use dmvpn_wire::{ipv4, ipv6};
 
@@ -22,6 +24,7 @@ pub const fn overhead(ipv6: bool, gre: &gre::Repr) -> usize {
 /// Writes an outer IP header and a GRE header in front of the payload already at
 /// `buf[headroom..headroom + gre.payload_len]`, and returns the whole IP packet as a slice of
 /// `buf`. No copy of the payload, no allocation.
+#[inline]
 pub fn encapsulate<'a>(
     outer: &Repr,
     gre: &gre::Repr,
@@ -55,6 +58,7 @@ pub fn encapsulate<'a>(
 /// Parses an outer IPv4/IPv6 header carrying GRE, then the GRE header, returning both headers
 /// and the GRE payload (a slice of `bytes`). IPv4 fragments are refused with
 /// [`Error::Fragment`]: reassemble first.
+#[inline]
 pub fn decapsulate(bytes: &[u8]) -> Result<(Repr, gre::Repr, &[u8]), Error> {
     let (outer, ip_payload) = outer_header(bytes)?;
     let (gre, payload) = gre::decapsulate(ip_payload)?;
@@ -64,6 +68,7 @@ pub fn decapsulate(bytes: &[u8]) -> Result<(Repr, gre::Repr, &[u8]), Error> {
 /// Parses the outer IPv4/IPv6 header of a GRE-in-IP packet and returns it with the GRE packet
 /// it carries (not yet parsed): refuses IPv4 fragments ([`Error::Fragment`]) and other protocols
 /// ([`Error::NotGre`]).
+#[inline]
 pub fn outer_header(bytes: &[u8]) -> Result<(Repr, &[u8]), Error> {
     let (outer, ip_payload) = Repr::parse(bytes)?;
     if let Repr::V4(r) = &outer
@@ -78,6 +83,107 @@ pub fn outer_header(bytes: &[u8]) -> Result<(Repr, &[u8]), Error> {
         return Err(Error::NotGre(outer.protocol().0));
     }
     Ok((outer, ip_payload))
+}
+
+/// An address as one 128-bit integer and its family (crate-internal: the tunnel's peer key and
+/// the receive path's outer addresses).
+///
+/// `IpAddr` is 17 bytes with its address at an odd offset: hashing or comparing a copy of one
+/// just made on the stack reads 8 bytes across the copy's 16-byte store, which the store buffer
+/// cannot forward (a stall that was most of a tunnel lookup's time). This one is built once per
+/// packet, 16-byte aligned. Its hash is the address bits only; the family takes part in
+/// equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerKey {
+    pub(crate) bits: u128,
+    pub(crate) v6: bool,
+}
+
+impl PeerKey {
+    /// The key of an address.
+    #[inline]
+    pub(crate) fn of(addr: IpAddr) -> PeerKey {
+        match addr {
+            IpAddr::V4(a) => PeerKey::v4(a),
+            IpAddr::V6(a) => PeerKey::v6(a),
+        }
+    }
+
+    #[inline]
+    fn v4(a: Ipv4Addr) -> PeerKey {
+        PeerKey {
+            bits: u128::from(a.to_bits()),
+            v6: false,
+        }
+    }
+
+    #[inline]
+    fn v6(a: Ipv6Addr) -> PeerKey {
+        PeerKey {
+            bits: a.to_bits(),
+            v6: true,
+        }
+    }
+
+    /// The address back.
+    #[inline]
+    pub(crate) fn addr(self) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from_bits(self.bits))
+        } else {
+            IpAddr::V4(Ipv4Addr::from_bits(self.bits as u32))
+        }
+    }
+}
+
+impl core::hash::Hash for PeerKey {
+    #[inline]
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.bits);
+    }
+}
+
+/// The checks of [`outer_header`], with the same errors in the same order, returning only the
+/// outer source and destination and the GRE packet: the addresses are read from the packet,
+/// without building a [`Repr`] (the tunnel's receive path needs nothing else).
+#[inline]
+pub fn outer_addresses(bytes: &[u8]) -> Result<(IpAddr, IpAddr, &[u8]), Error> {
+    outer_keys(bytes).map(|(s, d, p)| (s.addr(), d.addr(), p))
+}
+
+/// [`outer_addresses`] with the addresses as keys.
+#[inline]
+pub(crate) fn outer_keys(bytes: &[u8]) -> Result<(PeerKey, PeerKey, &[u8]), Error> {
+    match dmvpn_wire::ip::version(bytes) {
+        Some(4) => {
+            let p = ipv4::Packet::new_checked(bytes)?;
+            p.verify_checksum()?;
+            if p.more_fragments() || p.fragment_offset() != 0 {
+                return Err(Error::Fragment {
+                    offset: p.fragment_offset(),
+                    more: p.more_fragments(),
+                });
+            }
+            if p.protocol() != IpProtocol::GRE {
+                return Err(Error::NotGre(p.protocol().0));
+            }
+            let (src, dst) = (PeerKey::v4(p.src_addr()), PeerKey::v4(p.dst_addr()));
+            Ok((src, dst, p.into_payload()))
+        }
+        Some(6) => {
+            let p = ipv6::Packet::new_checked(bytes)?;
+            if p.next_header() != IpProtocol::GRE {
+                return Err(Error::NotGre(p.next_header().0));
+            }
+            let (src, dst) = (PeerKey::v6(p.src_addr()), PeerKey::v6(p.dst_addr()));
+            Ok((src, dst, p.into_payload()))
+        }
+        Some(v) => Err(Error::Ip(dmvpn_wire::Error::IpVersion(v))),
+        None => Err(Error::Ip(dmvpn_wire::Error::Truncated {
+            needed: 1,
+            got: 0,
+        })),
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +317,9 @@ mod tests {
         #[test]
         fn ip_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
             let _ = decapsulate(&bytes);
+            // The lean receive path agrees with the full parse, errors included.
+            let full = outer_header(&bytes).map(|(r, p)| (r.src_addr(), r.dst_addr(), p));
+            prop_assert_eq!(outer_addresses(&bytes), full);
             let v4 = ipv4::Packet::new_unchecked(&bytes[..]);
             let _ = (v4.payload(), v4.options(), v4.compute_checksum(), v4.src_addr());
             let v6 = ipv6::Packet::new_unchecked(&bytes[..]);
