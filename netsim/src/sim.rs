@@ -98,6 +98,15 @@ impl<H: Host> Sim<H> {
         self.net.now()
     }
 
+    /// Reserves room for `additional` more hosts, so that adding many (a simulated spoke per
+    /// host) does not leave the host table up to twice as large as it needs to be.
+    pub fn reserve_hosts(&mut self, additional: usize) {
+        self.hosts.reserve_exact(additional);
+        self.by_addr.reserve(additional);
+        self.deadline.reserve_exact(additional);
+        self.is_dirty.reserve_exact(additional);
+    }
+
     /// Adds a host (its address must be unique).
     pub fn add_host(&mut self, host: H) -> HostId {
         let id = self.hosts.len();

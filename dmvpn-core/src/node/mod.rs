@@ -496,12 +496,18 @@ impl Node {
             ..config
         };
         let (groups, protect) = protect::build_groups(&config, &entropy)?;
-        let mut ifaces = config
-            .tunnels
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Iface::new(now, t, &config.networks, &limits, entropy.nhrp_key(i)))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Exactly as many as there are interfaces: collecting `Result`s would reserve room for
+        // four (an `Iface` is most of a kilobyte, and a simulation holds a node per spoke).
+        let mut ifaces = Vec::with_capacity(config.tunnels.len());
+        for (i, t) in config.tunnels.iter().enumerate() {
+            ifaces.push(Iface::new(
+                now,
+                t,
+                &config.networks,
+                &limits,
+                entropy.nhrp_key(i),
+            )?);
+        }
         for (f, g) in ifaces.iter_mut().zip(protect) {
             f.protect = g;
         }

@@ -1,8 +1,12 @@
 //! The seeds' example network (seed 001 slides, seed 003): a hub with NBMA 172.17.0.1 and
 //! tunnel 10.0.0.1, and spokes numbered from 1: spoke *i* has NBMA 172.16.*i*.1, tunnel
 //! 10.0.0.(10+*i*) and LAN 192.168.*i*.0/24 (spoke A is 1, spoke B is 2). Beyond 244 spokes the
-//! tunnel subnet grows to 10.0.0.0/16, NBMA addresses come from 100.64.0.0/10 and LANs from
-//! 10.128.0.0/9.
+//! tunnel subnet grows to 10.0.0.0/16, NBMA addresses come from 100.64.0.0/10 (100.64.0.0 +
+//! *i*) and LANs from 10.128.0.0/9 (10.128.0.0 + 256 *i*, /24 each). Beyond 32,767 spokes
+//! (more than that /9 and the /16 hold) the tunnel subnet is 10.0.0.0/8 (the same tunnel
+//! addresses, 10.0.0.10 + *i*), NBMA addresses still 100.64.0.0 + *i*, and LANs /24s from
+//! 32.0.0.0/3 (32.0.0.0 + 256 *i*; outside every other block of the plan): every address
+//! distinct and inside its block up to [`Example::MAX_SPOKES`] spokes.
 //!
 //! The same network in IPv6 (documentation prefixes, RFC 3849), for either side or both
 //! ([`Example::overlay_v6`], [`Example::underlay_v6`]):
@@ -93,6 +97,9 @@ pub struct Example {
 }
 
 impl Example {
+    /// The most spokes the IPv4 plan has distinct addresses for (LANs in 32.0.0.0/3).
+    pub const MAX_SPOKES: u32 = (1 << 21) - 1;
+
     /// `spokes` spokes, phase 2, holdtime 300 s, key 100000, network-id 99, password
     /// "donttell", the hub answering resolutions (seed 003 steps 3 and 9).
     pub fn new(spokes: u32) -> Example {
@@ -247,10 +254,16 @@ impl Example {
         self.spokes > 244
     }
 
+    /// More spokes than the 10.0.0.0/16 tunnel subnet and the 10.128.0.0/9 LANs hold.
+    fn huge(&self) -> bool {
+        self.spokes > 32_767
+    }
+
     /// The tunnel subnet's prefix length (64 in an IPv6 overlay).
     pub fn tunnel_len(&self) -> u8 {
         match self.overlay {
             Family::V6 => 64,
+            Family::V4 if self.huge() => 8,
             Family::V4 if self.big() => 16,
             Family::V4 => 24,
         }
@@ -346,7 +359,9 @@ impl Example {
 
     /// IPv4 LAN of spoke `i`, whatever the overlay's family ([`Example::lan`] follows it).
     pub fn spoke_lan(&self, i: u32) -> Ipv4Net {
-        let base = if self.big() {
+        let base = if self.huge() {
+            u32::from(Ipv4Addr::new(32, 0, 0, 0)).wrapping_add(i << 8)
+        } else if self.big() {
             u32::from(Ipv4Addr::new(10, 128, 0, 0)).wrapping_add(i << 8)
         } else {
             u32::from(Ipv4Addr::new(192, 168, 0, 0)).wrapping_add((i & 0xff) << 8)
@@ -363,7 +378,9 @@ impl Example {
     /// The IPv4 summary of every spoke LAN, whatever the overlay's family ([`Example::summary`]
     /// follows it).
     pub fn lan_summary(&self) -> Ipv4Net {
-        if self.big() {
+        if self.huge() {
+            Ipv4Net::new(Ipv4Addr::new(32, 0, 0, 0), 3).unwrap_or_default()
+        } else if self.big() {
             Ipv4Net::new(Ipv4Addr::new(10, 128, 0, 0), 9).unwrap_or_default()
         } else {
             Ipv4Net::new(Ipv4Addr::new(192, 168, 0, 0), 16).unwrap_or_default()
@@ -565,6 +582,54 @@ mod tests {
         let ex = Example::new(2).underlay_v6();
         assert_eq!(ex.spoke(1).tunnels[0].address.to_string(), "10.0.0.11/24");
         ex.spoke(1).validate().unwrap();
+    }
+
+    #[test]
+    fn ipv4_addresses_stay_unique_and_in_their_blocks() {
+        let blocks = [
+            (244, "10.0.0.0/24", "172.16.0.0/16", "192.168.0.0/16"),
+            (32_767, "10.0.0.0/16", "100.64.0.0/10", "10.128.0.0/9"),
+            (
+                Example::MAX_SPOKES,
+                "10.0.0.0/8",
+                "100.64.0.0/10",
+                "32.0.0.0/3",
+            ),
+        ];
+        for (n, tunnel, underlay, lans) in blocks {
+            let ex = Example::new(n);
+            let (tunnel, underlay, lans): (Ipv4Net, Ipv4Net, Ipv4Net) = (
+                tunnel.parse().unwrap(),
+                underlay.parse().unwrap(),
+                lans.parse().unwrap(),
+            );
+            assert_eq!(ex.lan_summary(), lans);
+            assert_eq!(
+                ex.hub().tunnels[0].address.prefix_len(),
+                tunnel.prefix_len()
+            );
+            let (mut nbmas, mut tunnels, mut nets) =
+                (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+            let sample: Vec<u32> = if n > 100_000 {
+                (1..70_000).chain(n - 70_000..=n).collect()
+            } else {
+                (1..=n).collect()
+            };
+            for i in sample {
+                let (a, t, l) = (ex.spoke_nbma(i), ex.spoke_tunnel(i), ex.spoke_lan(i));
+                assert!(nbmas.insert(a) && underlay.contains(&a), "{n} {i} {a}");
+                assert!(
+                    tunnels.insert(t) && tunnel.contains(&t) && t != tunnel.broadcast(),
+                    "{n} {i} {t}"
+                );
+                assert!(nets.insert(l) && lans.contains(&l), "{n} {i} {l}");
+                assert!(!tunnel.contains(&l.addr()) && !underlay.contains(&l.addr()));
+            }
+            assert!(!underlay.contains(&HUB_NBMA) && !lans.contains(&HUB_NBMA));
+        }
+        // The seeds' addresses stay those of small runs.
+        let ex = Example::new(2);
+        assert_eq!(ex.spoke_lan(2).to_string(), "192.168.2.0/24");
     }
 
     #[test]

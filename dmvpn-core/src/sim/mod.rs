@@ -180,6 +180,7 @@ pub struct SimNode {
     captured: Option<Vec<Captured>>,
     next_timeout: Option<Instant>,
     max_log: usize,
+    event_filter: Option<fn(&Event) -> bool>,
 }
 
 impl SimNode {
@@ -225,6 +226,7 @@ impl SimNode {
             // timeout, right away, so that a trace switched on after `new` sees them.
             next_timeout: Some(now),
             max_log: 1_000_000,
+            event_filter: None,
         };
         Ok(s)
     }
@@ -270,7 +272,13 @@ impl SimNode {
         self.max_log = n;
     }
 
-    /// Every event with its time.
+    /// Logs only the events `keep` accepts from now on (`None`: every event, the default): a
+    /// simulation of many nodes that counts a few kinds of events need not hold the rest.
+    pub fn set_event_filter(&mut self, keep: Option<fn(&Event) -> bool>) {
+        self.event_filter = keep;
+    }
+
+    /// Every event with its time (those [`SimNode::set_event_filter`] kept).
     pub fn events(&self) -> &[(Instant, Event)] {
         &self.events
     }
@@ -499,7 +507,9 @@ impl SimNode {
                     self.node.recycle(d.into_buffer());
                 }
                 Output::Event(e) => {
-                    if self.events.len() < self.max_log {
+                    if self.events.len() < self.max_log
+                        && self.event_filter.is_none_or(|keep| keep(&e))
+                    {
                         self.events.push((now, e));
                     }
                 }

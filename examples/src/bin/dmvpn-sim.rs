@@ -127,6 +127,18 @@ fn nat_public(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)).wrapping_add(i))
 }
 
+/// The spokes' events a run that is not narrated reads: the mappings (and the peers that
+/// came up with them) and shortcuts the summary counts.
+fn counted_event(e: &dmvpn_core::Event) -> bool {
+    matches!(
+        e.kind,
+        EventKind::MappingAdded { .. }
+            | EventKind::MappingRemoved { .. }
+            | EventKind::NbmaPeerUp { .. }
+            | EventKind::ShortcutAdded { .. }
+    )
+}
+
 /// Whether a mapping (next hop, NBMA address) is one spoke's to another, not to the hub.
 fn spoke_to_spoke(hop: &IpAddr, nbma: &IpAddr) -> bool {
     *hop != IpAddr::from(HUB_TUNNEL) && *nbma != IpAddr::from(HUB_NBMA)
@@ -299,6 +311,13 @@ fn run(args: &Args) -> Result<(), String> {
     if args.spokes < 1 {
         return Err("--spokes must be at least 1".into());
     }
+    if args.spokes > Example::MAX_SPOKES {
+        return Err(format!(
+            "--spokes {}: the address plan has room for {} spokes",
+            args.spokes,
+            Example::MAX_SPOKES
+        ));
+    }
     let loss = parse_loss(args.loss)?;
     let mut ex = Example::new(args.spokes);
     ex.phase = args.phase;
@@ -354,6 +373,10 @@ fn run(args: &Args) -> Result<(), String> {
     let mut hub_node =
         SimNode::new(start, hub_config, entropy.derive(0)).map_err(|e| e.to_string())?;
     hub_node.set_trace(narrate);
+    if !narrate {
+        // The summary reads no event of the hub's.
+        hub_node.set_event_filter(Some(|_| false));
+    }
     if args.keylog.is_some() {
         hub_node.node_mut().enable_keylog();
     }
@@ -361,11 +384,16 @@ fn run(args: &Args) -> Result<(), String> {
         hub_node.add_route(net, via).map_err(|e| e.to_string())?;
     }
     let hub = sim.add_host(hub_node);
-    let mut spokes = Vec::new();
+    let mut spokes = Vec::with_capacity(args.spokes as usize);
+    sim.reserve_hosts(args.spokes as usize);
     for i in 1..=args.spokes {
         let mut n =
             SimNode::new(start, ex.spoke(i), entropy.derive(i)).map_err(|e| e.to_string())?;
         n.set_trace(narrate && i <= 2);
+        if !narrate {
+            // Only what the summary counts (a spoke holds its log for the whole run).
+            n.set_event_filter(Some(counted_event));
+        }
         if args.keylog.is_some() {
             n.node_mut().enable_keylog();
         }
