@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dmvpn_esp::crypto::{AeadKey, CbcKey, MacKey, SecureRandom};
 use dmvpn_esp::{EncryptionAlgorithm, IntegrityAlgorithm};
 
+use crate::Error;
 use crate::crypto::IkeCryptoProvider;
 use crate::keys::IkeSaKeys;
 use crate::transform::IkeSuite;
@@ -27,7 +28,6 @@ use crate::wire::{
     GENERIC_HEADER_LEN, HEADER_LEN, Header, HeaderRepr, Message, Payload, PayloadType, Payloads,
     chain_len, emit_chain, parse_chain,
 };
-use crate::{Error, Secret};
 
 enum Cipher {
     Cbc(Box<dyn CbcKey>),
@@ -187,12 +187,19 @@ impl SkCipher {
         outer: &Message,
         inner: &[Payload],
     ) -> Result<Vec<u8>, Error> {
-        let mut plain = vec![0u8; chain_len(inner)];
-        emit_chain(inner, &mut plain)?;
         let first = inner
             .first()
             .map_or(PayloadType::NONE, Payload::payload_type);
-        self.seal(random, outer, PayloadType::SK, first, None, &plain)
+        // The inner payloads are emitted straight into the message, where they are encrypted.
+        self.seal(
+            random,
+            outer,
+            PayloadType::SK,
+            first,
+            None,
+            chain_len(inner),
+            |plain| emit_chain(inner, plain),
+        )
     }
 
     /// Builds the fragments of a message (RFC 7383): `inner`'s bytes cut into pieces of at
@@ -230,12 +237,19 @@ impl SkCipher {
                 PayloadType::SKF,
                 next,
                 Some((n, total)),
-                piece,
+                piece.len(),
+                |plain| {
+                    plain.copy_from_slice(piece);
+                    Ok(())
+                },
             )?);
         }
         Ok(out)
     }
 
+    /// Builds one SK/SKF message around `plain_len` bytes of plaintext, which `fill` writes
+    /// in place (into a slice of exactly that length) before it is encrypted.
+    #[allow(clippy::too_many_arguments)]
     fn seal(
         &self,
         random: &dyn SecureRandom,
@@ -243,11 +257,12 @@ impl SkCipher {
         kind: PayloadType,
         inner_next: PayloadType,
         fragment: Option<(u16, u16)>,
-        plain: &[u8],
+        plain_len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), Error>,
     ) -> Result<Vec<u8>, Error> {
         let b = self.block_len();
-        let padded = (plain.len() + 1).div_ceil(b) * b;
-        let pad = padded - plain.len() - 1;
+        let padded = (plain_len + 1).div_ceil(b) * b;
+        let pad = padded - plain_len - 1;
         let frag_len = if fragment.is_some() { 4 } else { 0 };
         let sk_len = GENERIC_HEADER_LEN + frag_len + self.iv_len() + padded + self.icv_len();
         let sk_len16 = u16::try_from(sk_len).map_err(|_| Error::TooLong {
@@ -275,19 +290,11 @@ impl SkCipher {
             .ok_or(too_small(HEADER_LEN, total))?;
         header.emit(&mut Header::new_unchecked(head))?;
         // Cleartext payloads, the last of which points at the SK/SKF payload.
-        let mut chain = outer.payloads.clone();
-        chain.push(Payload::Unknown {
-            payload_type: kind,
-            critical: false,
-            body: Vec::new(),
-        });
         let rest_len = rest.len();
         let (clear, sk) = rest
             .split_at_mut_checked(outer_len)
             .ok_or(too_small(outer_len, rest_len))?;
-        if let Some((_, before)) = chain.split_last() {
-            emit_chain_linked(before, kind, clear)?;
-        }
+        emit_chain_linked(&outer.payloads, kind, clear)?;
         let [l0, l1] = sk_len16.to_be_bytes();
         let mut w = 0usize;
         let put = |buf: &mut [u8], at: &mut usize, bytes: &[u8]| -> Result<(), Error> {
@@ -312,9 +319,9 @@ impl SkCipher {
             let ct = msg.get_mut(ct_at..icv_at).ok_or(too_small(icv_at, total))?;
             let ct_len = ct.len();
             let (p, tail) = ct
-                .split_at_mut_checked(plain.len())
-                .ok_or(too_small(plain.len(), ct_len))?;
-            p.copy_from_slice(plain);
+                .split_at_mut_checked(plain_len)
+                .ok_or(too_small(plain_len, ct_len))?;
+            fill(p)?;
             if let Some(last) = tail.last_mut() {
                 *last = u8::try_from(pad).map_err(|_| Error::InvalidPadding)?;
             }
@@ -382,14 +389,20 @@ impl SkCipher {
             .get(layout.iv_at..iv_end)
             .ok_or(Error::Malformed("SK IV"))?;
         let icv = msg.get(icv_at..).ok_or(Error::Malformed("SK ICV"))?;
-        let mut buf = Secret::from_slice(msg.get(iv_end..icv_at).ok_or(Error::Malformed("SK"))?);
+        // Decrypted in place in the Vec that is returned (zeroized if anything fails; the
+        // padding is zeroized before it is cut off).
+        let mut buf = zeroize::Zeroizing::new(
+            msg.get(iv_end..icv_at)
+                .ok_or(Error::Malformed("SK"))?
+                .to_vec(),
+        );
         match &self.cipher {
             Cipher::Cbc(key) => {
                 let mac = self.mac.as_ref().ok_or(NO_INTEGRITY)?;
                 let signed = msg.get(..icv_at).ok_or(Error::Malformed("SK"))?;
                 mac.verify(&[signed], icv).map_err(|_| Error::Integrity)?;
                 let iv: [u8; 16] = iv.try_into().map_err(|_| Error::Malformed("SK IV"))?;
-                key.decrypt(&iv, buf.as_mut_bytes())
+                key.decrypt(&iv, buf.as_mut_slice())
                     .map_err(|_| Error::InvalidPadding)?;
             }
             Cipher::Gcm { key, salt, .. } => {
@@ -397,17 +410,18 @@ impl SkCipher {
                 let nonce = gcm_nonce(salt, &iv);
                 let aad = msg.get(..layout.iv_at).ok_or(Error::Malformed("SK"))?;
                 let tag: &[u8; 16] = icv.try_into().map_err(|_| Error::Malformed("SK ICV"))?;
-                key.open(&nonce, aad, buf.as_mut_bytes(), tag)
+                key.open(&nonce, aad, buf.as_mut_slice(), tag)
                     .map_err(|_| Error::Integrity)?;
             }
         }
-        let plain = buf.as_bytes();
-        let pad = usize::from(*plain.last().ok_or(Error::InvalidPadding)?);
-        let end = plain
+        let pad = usize::from(*buf.last().ok_or(Error::InvalidPadding)?);
+        let end = buf
             .len()
             .checked_sub(pad + 1)
             .ok_or(Error::InvalidPadding)?;
-        let plaintext = plain.get(..end).ok_or(Error::InvalidPadding)?.to_vec();
+        zeroize::Zeroize::zeroize(buf.get_mut(end..).ok_or(Error::InvalidPadding)?);
+        let mut plaintext = core::mem::take(&mut *buf);
+        plaintext.truncate(end);
         Ok(Unprotected {
             header,
             cleartext,
