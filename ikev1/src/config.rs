@@ -254,6 +254,9 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// The default of [`Config::max_half_open`].
+    pub const DEFAULT_MAX_HALF_OPEN: usize = 1000;
+
     /// A configuration with these keys: policy `aes256-sha256-modp2048`, transforms
     /// `esp-aes 256 esp-sha256-hmac` and `esp-aes 128 esp-sha-hmac` in transport mode, no PFS,
     /// IOS's lifetimes, no DPD, NAT-T on.
@@ -288,7 +291,7 @@ impl Config {
             allow_legacy_groups: false,
             retransmit: Retransmit::default(),
             half_open_timeout: Duration::from_secs(60),
-            max_half_open: 1000,
+            max_half_open: Self::DEFAULT_MAX_HALF_OPEN,
             max_sas: None,
             rekey_margin_percent: 10,
             rekey_jitter_percent: 5,

@@ -425,11 +425,26 @@ impl Example {
             },
             ..self.nhrp()
         };
+        let mut crypto = self.crypto();
+        // As with max-send: every spoke boots at the same instant, so a hub held to the default
+        // bound on SAs in negotiation (IKEv2 1024, IKEv1 1000) sheds most of a large cloud's
+        // first attempts, which come back only after their retransmissions give up. Raised
+        // only past that default (twice the spokes: a spoke's rekey may overlap its first SA).
+        let all = usize::try_from(self.spokes)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(2);
+        let default = match self.ikev1 {
+            true => dmvpn_ikev1::Config::DEFAULT_MAX_HALF_OPEN,
+            false => dmvpn_ikev2::Cac::DEFAULT_MAX_HALF_OPEN,
+        };
+        if self.ipsec.is_some() && all > default {
+            crypto.call_admission.max_in_negotiation = Some(all);
+        }
         let cfg = NodeConfig {
             hostname: "hub".into(),
             tunnels: vec![self.tunnel(self.hub_tunnel(), self.hub_nbma(), nhrp)],
             networks: Vec::new(),
-            crypto: self.crypto(),
+            crypto,
         };
         match self.dual_stack {
             true => self.with_ipv6_side(cfg, self.with_overlay(Family::V6).hub()),

@@ -370,6 +370,7 @@ fn run(args: &Args) -> Result<(), String> {
         .tunnels
         .first()
         .map_or_else(MaxSend::default, |t| t.nhrp.max_send);
+    let hub_in_negotiation = hub_config.crypto.call_admission.max_in_negotiation;
     let mut hub_node =
         SimNode::new(start, hub_config, entropy.derive(0)).map_err(|e| e.to_string())?;
     hub_node.set_trace(narrate);
@@ -483,6 +484,21 @@ fn run(args: &Args) -> Result<(), String> {
             "  hub: ip nhrp max-send {} every {} (raised from the IOS default of {} every {} so that \
              all {} spokes can register and resolve at once)",
             hub_max_send.packets, hub_max_send.every_secs, ios.packets, ios.every_secs, args.spokes
+        );
+    }
+    if let Some(n) = hub_in_negotiation {
+        println!(
+            "  hub: {} (raised from the default of {} so that all {} spokes can negotiate at \
+             once)",
+            match args.ikev1 {
+                true => format!("crypto call admission limit ike in-negotiation-sa {n}"),
+                false => format!("crypto ikev2 limit max-in-negotiation-sa {n}"),
+            },
+            match args.ikev1 {
+                true => dmvpn_ikev1::Config::DEFAULT_MAX_HALF_OPEN,
+                false => dmvpn_ikev2::Cac::DEFAULT_MAX_HALF_OPEN,
+            },
+            args.spokes
         );
     }
     if narrate {
