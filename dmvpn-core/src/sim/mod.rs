@@ -515,6 +515,8 @@ impl SimNode {
                 }
                 Output::Timeout(t) => {
                     self.next_timeout = t;
+                    // Drained: an idle node keeps no queue capacity (many spokes are idle).
+                    self.node.shrink_idle();
                     break;
                 }
             }
@@ -594,7 +596,12 @@ impl Host for SimNode {
     }
 
     fn poll_transmit(&mut self) -> Option<Datagram> {
-        self.out.pop_front()
+        let d = self.out.pop_front();
+        if d.is_none() && self.out.capacity() > 0 {
+            // Drained: an idle node keeps no queue capacity (many spokes are idle).
+            self.out = VecDeque::new();
+        }
+        d
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
