@@ -55,6 +55,30 @@ impl<K: Ord + Copy, V> SmallMap<K, V> {
     where
         V: Default,
     {
+        self.with_entry(k, V::default, f)
+    }
+
+    /// Sets the value for `k`; the one it replaced.
+    pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
+        if let Some(slot) = self.get_mut(&k) {
+            return Some(std::mem::replace(slot, v));
+        }
+        self.with_entry(k, || v, |_| ());
+        None
+    }
+
+    /// Whether `k` has a value.
+    pub(crate) fn contains_key(&self, k: &K) -> bool {
+        self.get(k).is_some()
+    }
+
+    /// Calls `f` on the value for `k`, inserted as `make()` first if absent; its result.
+    pub(crate) fn with_entry<R>(
+        &mut self,
+        k: K,
+        make: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> R {
         if let SmallMap::Few(v) = self
             && v.len() >= FEW
             && v.binary_search_by(|(x, _)| x.cmp(&k)).is_err()
@@ -63,25 +87,33 @@ impl<K: Ord + Copy, V> SmallMap<K, V> {
             *self = SmallMap::Many(m);
         }
         match self {
-            SmallMap::Few(v) => {
-                let i = match v.binary_search_by(|(x, _)| x.cmp(&k)) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        if v.len() == v.capacity() {
-                            v.reserve_exact(v.len().max(1));
-                        }
-                        v.insert(i, (k, V::default()));
-                        i
-                    }
-                };
-                match v.get_mut(i) {
+            SmallMap::Few(v) => match v.binary_search_by(|(x, _)| x.cmp(&k)) {
+                Ok(i) => match v.get_mut(i) {
                     Some((_, val)) => f(val),
-                    // Not reached: `i` was found or just inserted.
-                    None => f(&mut V::default()),
+                    // Not reached: `i` was just found.
+                    None => f(&mut make()),
+                },
+                Err(i) => {
+                    let mut val = make();
+                    let r = f(&mut val);
+                    if v.len() == v.capacity() {
+                        v.reserve_exact(v.len().max(1));
+                    }
+                    v.insert(i, (k, val));
+                    r
                 }
-            }
-            SmallMap::Many(m) => f(m.entry(k).or_default()),
+            },
+            SmallMap::Many(m) => f(m.entry(k).or_insert_with(make)),
         }
+    }
+
+    /// The values, mutably, in key order.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
+        let (few, many) = match self {
+            SmallMap::Few(v) => (Some(v.iter_mut().map(|(_, v)| v)), None),
+            SmallMap::Many(m) => (None, Some(m.values_mut())),
+        };
+        few.into_iter().flatten().chain(many.into_iter().flatten())
     }
 
     /// Removes `k`; its value.
@@ -92,6 +124,15 @@ impl<K: Ord + Copy, V> SmallMap<K, V> {
                 Err(_) => None,
             },
             SmallMap::Many(m) => m.remove(k),
+        }
+    }
+
+    /// Number of entries.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            SmallMap::Few(v) => v.len(),
+            SmallMap::Many(m) => m.len(),
         }
     }
 
@@ -133,12 +174,19 @@ mod tests {
             let k = (x >> 16) % 24;
             if x & 3 == 0 {
                 assert_eq!(s.remove(&k), b.remove(&k));
+            } else if x & 3 == 1 {
+                assert_eq!(s.insert(k, x), b.insert(k, x));
+            } else if x & 7 == 2 {
+                s.values_mut().for_each(|v| *v ^= 1);
+                b.values_mut().for_each(|v| *v ^= 1);
             } else {
                 s.with_default(k, |v| *v += 1);
                 *b.entry(k).or_default() += 1;
             }
             assert_eq!(s.get(&k), b.get(&k));
+            assert_eq!(s.contains_key(&k), b.contains_key(&k));
             assert_eq!(s.is_empty(), b.is_empty());
+            assert_eq!(s.len(), b.len());
             assert!(s.iter().eq(b.iter()));
             assert_eq!(format!("{s:?}"), format!("{b:?}"));
         }
