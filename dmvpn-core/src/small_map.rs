@@ -128,7 +128,6 @@ impl<K: Ord + Copy, V> SmallMap<K, V> {
     }
 
     /// Number of entries.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         match self {
             SmallMap::Few(v) => v.len(),
