@@ -313,6 +313,7 @@ mod node;
 pub mod route;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod small_map;
 mod status;
 mod status_crypto;
 mod status_isakmp;

@@ -3,11 +3,12 @@
 //! as commands; phase 3 adds NHRP shortcuts (seed 002, "DMVPN phase 3": `ip nhrp shortcut`),
 //! which win over routed entries of the same length.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipnet::IpNet;
+
+use crate::small_map::SmallMap;
 
 /// Where a route came from. At equal prefix length a shortcut beats a routed entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,14 +53,14 @@ impl Entry {
 }
 
 /// Prefixes of one family and length → their routes.
-type LenTable = BTreeMap<IpAddr, Entry>;
+type LenTable = SmallMap<IpAddr, Entry>;
 
 /// A longest-prefix-match table: one ordered map per prefix length in use, searched from the
 /// longest length down, so a lookup costs one search per distinct length (a handful in
-/// practice). Ordered maps, not hash maps: iteration (and `Debug`) is the same in every run.
+/// practice). Ordered maps (a sorted vector while small), not hash maps: iteration (and `Debug`) is the same in every run.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    by_len: BTreeMap<(bool, u8), LenTable>,
+    by_len: SmallMap<(bool, u8), LenTable>,
     lens_v4: Vec<u8>,
     lens_v6: Vec<u8>,
     len: usize,
@@ -128,14 +129,9 @@ impl RouteTable {
     pub fn insert(&mut self, prefix: IpNet, source: RouteSource, hop: NextHop) -> Option<NextHop> {
         let prefix = prefix.trunc();
         let key = (prefix.addr().is_ipv6(), prefix.prefix_len());
-        let old = self
-            .by_len
-            .entry(key)
-            .or_default()
-            .entry(prefix.addr())
-            .or_default()
-            .slot(source)
-            .replace(hop);
+        let old = self.by_len.with_default(key, |m| {
+            m.with_default(prefix.addr(), |e| e.slot(source).replace(hop))
+        });
         if old.is_none() {
             self.len += 1;
         }

@@ -309,7 +309,8 @@ impl Network {
         } else {
             1
         };
-        for _ in 0..copies {
+        let mut pending = Some(d);
+        for copy in 0..copies {
             let mut delay = link.delay;
             if !link.jitter.is_zero() {
                 delay += link.jitter.mul_f64(self.unit());
@@ -324,7 +325,15 @@ impl Network {
                 at: self.now + delay,
                 seq: self.seq,
             }));
-            self.payloads.insert(self.seq, d.clone());
+            // The last copy takes the datagram itself; only a duplicate is cloned.
+            let item = if copy + 1 == copies {
+                pending.take()
+            } else {
+                pending.clone()
+            };
+            if let Some(item) = item {
+                self.payloads.insert(self.seq, item);
+            }
         }
     }
 

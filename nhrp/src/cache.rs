@@ -362,6 +362,14 @@ impl Cache {
         }
     }
 
+    /// Releases the spare capacity of the event queue if it is drained (for a host of many
+    /// idle caches, such as a simulation of many spokes; nothing else changes).
+    pub fn shrink_idle(&mut self) {
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// Reserves room for `additional` more entries.
     pub fn reserve(&mut self, additional: usize) {
         let n = additional.min(self.limit);

@@ -26,7 +26,7 @@ pub use protect::CryptoStats;
 mod testkit;
 mod translate;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +39,7 @@ use crate::entropy::Entropy;
 use crate::error::Error;
 use crate::event::{Event, EventKind};
 use crate::route::{NextHop, RouteSource, RouteTable};
+use crate::small_map::SmallMap;
 
 /// An input to [`Node::handle_input`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,11 +344,13 @@ impl Iface {
             }
         }
         if let Some(p) = self.peers.remove(&old) {
-            let e = self.peers.entry(new).or_insert(PeerRef {
+            let make = || PeerRef {
                 entries: 0,
                 since: p.since,
+            };
+            self.peers.with_entry(new, make, |e| {
+                e.entries = e.entries.saturating_add(p.entries);
             });
-            e.entries = e.entries.saturating_add(p.entries);
         }
         self.gre.remove_peer(old);
     }
@@ -363,8 +366,8 @@ pub(crate) struct Iface {
     pub(crate) client: Option<Box<Client>>,
     pub(crate) server: Option<Box<Server>>,
     /// Complete mappings by (from the server, prefix) → NBMA address.
-    mappings: BTreeMap<(bool, Prefix), IpAddr>,
-    pub(crate) peers: BTreeMap<IpAddr, PeerRef>,
+    mappings: SmallMap<(bool, Prefix), IpAddr>,
+    pub(crate) peers: SmallMap<IpAddr, PeerRef>,
     /// The crypto group protecting the interface (`tunnel protection`), an index into
     /// [`Node::groups`].
     pub(crate) protect: Option<usize>,
@@ -721,6 +724,27 @@ impl Node {
             return Output::Event(e);
         }
         Output::Timeout(self.poll_timeout())
+    }
+
+    /// Releases the spare capacity of the drained output queues (the node's and its NHRP
+    /// clients'), which otherwise keep their peak size: for a host of many mostly idle nodes,
+    /// such as a simulation of many spokes, to call once it has drained the outputs. Nothing
+    /// else changes; the next output allocates its queue again.
+    pub fn shrink_idle(&mut self) {
+        if self.transmits.is_empty() && self.transmits.capacity() > 0 {
+            self.transmits = VecDeque::new();
+        }
+        if self.delivers.is_empty() && self.delivers.capacity() > 0 {
+            self.delivers = VecDeque::new();
+        }
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+        for f in &mut self.ifaces {
+            if let Some(c) = f.client.as_mut() {
+                c.shrink_idle();
+            }
+        }
     }
 
     /// The earliest deadline of every machine (what [`Output::Timeout`] carries).

@@ -273,12 +273,15 @@ impl Node {
         let Some(f) = self.ifaces.get_mut(t) else {
             return;
         };
-        let p = f.peers.entry(nbma).or_insert(PeerRef {
+        let make = || PeerRef {
             entries: 0,
             since: now,
+        };
+        let first = f.peers.with_entry(nbma, make, |p| {
+            p.entries = p.entries.saturating_add(1);
+            p.entries == 1
         });
-        p.entries = p.entries.saturating_add(1);
-        if p.entries == 1 {
+        if first {
             self.event(t, EventKind::NbmaPeerUp { nbma });
         }
     }

@@ -23,6 +23,7 @@ use crate::entropy::Entropy;
 use crate::error::Error;
 use crate::event::Event;
 use crate::node::{Input, Limits, Node, Output, Transmit};
+use crate::small_map::SmallMap;
 
 pub mod example;
 pub mod icmp;
@@ -168,7 +169,8 @@ pub struct SimNode {
     out: VecDeque<Datagram>,
     events: Vec<(Instant, Event)>,
     replies: Vec<EchoRecord>,
-    sent: BTreeMap<(IpAddr, IpAddr, u16, u16), Instant>,
+    /// Echo requests in flight (one or two per pinging spoke: a small map).
+    sent: SmallMap<(IpAddr, IpAddr, u16, u16), Instant>,
     answered: u64,
     unsendable: u64,
     delivered: Vec<Delivered>,
@@ -212,7 +214,7 @@ impl SimNode {
             out: VecDeque::new(),
             events: Vec::new(),
             replies: Vec::new(),
-            sent: BTreeMap::new(),
+            sent: SmallMap::default(),
             answered: 0,
             unsendable: 0,
             delivered: Vec::new(),
@@ -515,6 +517,8 @@ impl SimNode {
                 }
                 Output::Timeout(t) => {
                     self.next_timeout = t;
+                    // Drained: an idle node keeps no queue capacity (many spokes are idle).
+                    self.node.shrink_idle();
                     break;
                 }
             }
@@ -594,7 +598,12 @@ impl Host for SimNode {
     }
 
     fn poll_transmit(&mut self) -> Option<Datagram> {
-        self.out.pop_front()
+        let d = self.out.pop_front();
+        if d.is_none() && self.out.capacity() > 0 {
+            // Drained: an idle node keeps no queue capacity (many spokes are idle).
+            self.out = VecDeque::new();
+        }
+        d
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

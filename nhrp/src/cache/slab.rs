@@ -6,7 +6,8 @@
 //! has nanosecond resolution). The common IPv4 entry therefore costs one slot and no heap
 //! allocation of its own; freed slots are reused through a free list. The slots are kept in
 //! chunks of 4096 (192 KiB), so the slab never holds more than one chunk beyond its entries
-//! (a doubling vector would hold up to twice them) and never moves its entries to grow.
+//! (a doubling vector would hold up to twice them); only the first chunk starts small and
+//! doubles up to its full size, so that a small cache stays small.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
@@ -304,9 +305,16 @@ impl Slab {
             return free;
         }
         if self.chunks.last().is_none_or(|c| c.len() >= CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+            // The first chunk starts small and doubles up to a full chunk (a cache of one or
+            // two entries, as a spoke's, then costs a few slots, not 192 KiB); later chunks
+            // are allocated whole.
+            let first = if self.chunks.is_empty() { 4 } else { CHUNK };
+            self.chunks.push(Vec::with_capacity(first));
         }
         if let Some(c) = self.chunks.last_mut() {
+            if c.len() == c.capacity() {
+                c.reserve_exact((c.len() * 2).clamp(4, CHUNK) - c.len());
+            }
             c.push(slot);
         }
         let id = u32::try_from(self.used).unwrap_or(u32::MAX);

@@ -149,6 +149,14 @@ impl Client {
         self.core.poll_transmit()
     }
 
+    /// Releases the spare capacity of the drained transmit and event queues (its own and its
+    /// cache's), for a host of many idle clients such as a simulation of many spokes; nothing
+    /// else changes.
+    pub fn shrink_idle(&mut self) {
+        self.core.shrink_idle();
+        self.cache.shrink_idle();
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.drain_cache();

@@ -56,6 +56,16 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Releases the spare capacity of the transmit and event queues if both are drained.
+    pub(crate) fn shrink_idle(&mut self) {
+        if self.tx.is_empty() && self.tx.capacity() > 0 {
+            self.tx = VecDeque::new();
+        }
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// The core of a machine drawing its request IDs from stream `id_stream` of the key
     /// ([`CLIENT_IDS`] or [`SERVER_IDS`]).
     pub(crate) fn new(common: Common, id_stream: u64) -> Core {
